@@ -1,0 +1,60 @@
+"""The web application: ``create_app(settings)`` builds it; nothing happens at import."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from examengine import __version__
+from examengine.config import Settings
+from examengine.db.engine import make_engine, make_sessionmaker
+from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError
+
+# The one table mapping domain errors to HTTP status codes (most specific first).
+ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
+    (NotFoundError, 404),
+    (DataFileError, 422),
+    (ConflictError, 409),
+    (ExamEngineError, 400),
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(settings.database_url, echo=settings.echo_sql)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="examengine",
+        version=__version__,
+        description="1+X 职业技能等级证书自适应考试与题库引擎 API",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(ExamEngineError)
+    async def domain_error(_request: Request, exc: ExamEngineError) -> JSONResponse:
+        status = next(code for cls, code in ERROR_STATUS if isinstance(exc, cls))
+        return JSONResponse(status_code=status, content=exc.to_dict())
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
+    def healthz(request: Request) -> dict:
+        with request.app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__, "database": request.app.state.engine.dialect.name}
+
+    from examengine.api import catalog as catalog_api
+
+    app.include_router(catalog_api.router)
+    return app

@@ -1,0 +1,251 @@
+"""The ``examengine`` command line (Typer). It calls the same services as the API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from functools import wraps
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+from sqlalchemy.orm import Session
+
+from examengine.config import Settings
+from examengine.errors import DataFileError, ExamEngineError
+
+app = typer.Typer(
+    help="examengine：1+X 职业技能等级证书自适应考试与题库引擎。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="数据库：迁移与版本。", no_args_is_help=True)
+standards_app = typer.Typer(help="职业技能等级标准目录。", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(standards_app, name="standards")
+
+out = Console(soft_wrap=True)
+KIND_NAMES = {"standard": "标准", "level": "级别", "domain": "工作领域", "task": "工作任务",
+              "requirement": "职业技能要求", "correction": "原文更正"}
+err = Console(stderr=True)
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    from examengine.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(settings().database_url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
+def handles_errors(fn: Callable) -> Callable:
+    """Print a domain error's message (and each problem) and exit with code 1."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DataFileError as exc:
+            err.print(f"[red]错误：[/red]数据有误，未写入任何内容（{len(exc.problems)} 处）", highlight=False)
+            for p in exc.problems:
+                err.print(f"  - {p}", highlight=False, markup=False)
+            raise typer.Exit(1) from None
+        except ExamEngineError as exc:
+            err.print(f"[red]错误：[/red]{exc.message}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+# ------------------------------------------------------------------ init / db
+
+
+@app.command()
+@handles_errors
+def init() -> None:
+    """迁移数据库并载入标准目录（重复运行不会产生重复数据）。"""
+    from examengine.services.setup import initialize
+
+    s = settings()
+    report = initialize(s)
+    c = report.catalog
+    if report.revision_before != report.revision_after:
+        out.print(f"数据库已迁移：{report.revision_before or '（空库）'} → {report.revision_after}")
+    else:
+        out.print(f"数据库已是最新版本：{report.revision_after}")
+    if c.changed:
+        parts = [f"{KIND_NAMES[k]} 新增 {c.created[k]}、更新 {c.updated[k]}" for k in c.created if c.created[k] or c.updated[k]]
+        out.print("标准目录已载入：" + "；".join(parts))
+    else:
+        total = sum(c.unchanged.values())
+        out.print(f"标准目录无变化（{total} 条记录已是最新）。")
+    if c.stale:
+        out.print(f"[yellow]注意：[/yellow]数据库中有 {len(c.stale)} 个代码不在目录文件中（保留未删）：{', '.join(c.stale[:10])}")
+    if not report.changed:
+        out.print("无变化。")
+
+
+@db_app.command("upgrade")
+@handles_errors
+def db_upgrade(revision: Annotated[str, typer.Argument(help="目标版本")] = "head") -> None:
+    """把数据库迁移到最新（或指定）版本。"""
+    from examengine.db import migrate
+
+    url = settings().database_url
+    before = migrate.current_revision(url)
+    migrate.upgrade(url, revision)
+    after = migrate.current_revision(url)
+    out.print(f"数据库版本：{before or '（空库）'} → {after}" if before != after else f"数据库已是最新版本：{after}")
+
+
+@db_app.command("current")
+@handles_errors
+def db_current() -> None:
+    """显示数据库当前的迁移版本与最新版本。"""
+    from examengine.db import migrate
+
+    url = settings().database_url
+    out.print(f"当前版本：{migrate.current_revision(url) or '（空库）'}；最新版本：{migrate.head_revision(url)}")
+
+
+# ------------------------------------------------------------------ standards
+
+
+@standards_app.command("list")
+@handles_errors
+def standards_list(
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """列出标准及各级别的工作领域、工作任务、职业技能要求数量。"""
+    from examengine.services.catalog import list_standards
+
+    with session() as db:
+        rows = list_standards(db)
+    if fmt == "json":
+        print_json([asdict(r) for r in rows])
+        return
+    table = Table(title="职业技能等级标准")
+    for col in ("标准", "级别", "工作领域", "工作任务", "职业技能要求"):
+        table.add_column(col, overflow="fold")
+    for s in rows:
+        for i, lv in enumerate(s.levels):
+            table.add_row(f"{s.code} {s.name}" if i == 0 else "", f"{lv.name} {lv.code}", str(lv.counts.domains),
+                          str(lv.counts.tasks), str(lv.counts.requirements))
+    out.print(table)
+    if not rows:
+        out.print("尚未载入任何标准：请先运行 examengine init。")
+
+
+@standards_app.command("show")
+@handles_errors
+def standards_show(
+    code: Annotated[str, typer.Argument(help="标准代码（530046）或级别代码（530046-L2）")],
+    fmt: Annotated[str, typer.Option("--format", help="tree 或 json")] = "tree",
+) -> None:
+    """以树形显示一个标准或一个级别的工作领域、工作任务与职业技能要求。"""
+    from examengine.services.catalog import standard_tree
+
+    with session() as db:
+        tree = standard_tree(db, code)
+    if fmt == "json":
+        print_json(asdict(tree))
+        return
+    root = Tree(f"[bold]{tree.code} {tree.name}[/bold]（{tree.version}）")
+    for lv in tree.levels:
+        lnode = root.add(f"[bold]{lv.name}[/bold] {lv.code}")
+        for d in lv.domains:
+            dnode = lnode.add(f"{d.code} 工作领域：{d.name}")
+            for t in d.tasks:
+                tnode = dnode.add(f"{t.code} 工作任务：{t.name}")
+                for r in t.requirements:
+                    tnode.add(f"{r.code} {r.text}", highlight=False)
+    out.print(root, highlight=False)
+    c = tree.counts
+    out.print(f"共 {c.levels} 个级别、{c.domains} 个工作领域、{c.tasks} 个工作任务、{c.requirements} 条职业技能要求。")
+    if tree.corrections:
+        out.print(f"对原文的更正 {len(tree.corrections)} 处（见 examengine standards corrections {tree.code}）。")
+
+
+@standards_app.command("corrections")
+@handles_errors
+def standards_corrections(code: Annotated[str, typer.Argument(help="标准或级别代码")]) -> None:
+    """列出目录对标准原文转换错误所做的更正（原文 → 更正）。"""
+    from examengine.services.catalog import standard_tree
+
+    with session() as db:
+        tree = standard_tree(db, code)
+    table = Table(title=f"{tree.code} {tree.name}：对原文的更正")
+    for col in ("代码", "字段", "原文", "更正为", "说明"):
+        table.add_column(col, overflow="fold")
+    for c in tree.corrections:
+        table.add_row(c.code, c.field, c.original, c.corrected, c.reason)
+    out.print(table, highlight=False)
+
+
+@standards_app.command("export")
+@handles_errors
+def standards_export(
+    fmt: Annotated[str, typer.Option("--format", help="目前支持 json")] = "json",
+) -> None:
+    """把全部标准（标准 → 级别 → 工作领域 → 工作任务 → 职业技能要求）以 JSON 写到标准输出。"""
+    from examengine.services.catalog import all_trees
+
+    if fmt != "json":
+        raise ExamEngineError(f"不支持的格式：{fmt}（可用：json）")
+    with session() as db:
+        trees = all_trees(db)
+    print_json({"standards": [asdict(t) for t in trees]})
+
+
+# ------------------------------------------------------------------ serve
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="监听地址")] = None,
+    port: Annotated[int | None, typer.Option(help="端口")] = None,
+    workers: Annotated[int, typer.Option(help="工作进程数")] = 1,
+    reload: Annotated[bool, typer.Option(help="开发用：代码变动时重启")] = False,
+) -> None:
+    """启动 Web 服务（API 文档在 /docs）。"""
+    import uvicorn
+
+    s = settings()
+    host = host or s.host
+    port = port or s.port
+    out.print(f"examengine 正在 http://{host}:{port} 上运行 —— API 文档：http://{host}:{port}/docs")
+    uvicorn.run("examengine.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload)
+
+
+def _register_optional() -> None:
+    """Commands that live in their own modules register themselves here."""
+    try:
+        from examengine.cli import simulate as _simulate
+    except ImportError:  # pragma: no cover - module added by the psychometric core
+        return
+    _simulate.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    app()

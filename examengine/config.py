@@ -1,0 +1,51 @@
+"""Settings, read once from the environment (prefix ``EXAMENGINE_``) and passed down.
+
+Nothing here opens a database or a file: ``Settings()`` only reads variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _default_data_dir() -> Path:
+    """The project root (holding ``blueprints/`` and ``itembank/``) of a source checkout,
+    else the working directory."""
+    root = PACKAGE_DIR.parent
+    if (root / "blueprints" / "standards").is_dir():
+        return root
+    return Path.cwd()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EXAMENGINE_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///examengine.db",
+        description="Any SQLAlchemy URL; sqlite:///examengine.db (in the working directory) by default, "
+        "postgresql+psycopg://user@host/db for scale.",
+    )
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Folder holding blueprints/ (standards catalog, blueprints) and itembank/.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    echo_sql: bool = False
+
+    @property
+    def standards_dir(self) -> Path:
+        return self.data_dir / "blueprints" / "standards"
+
+    @property
+    def blueprints_dir(self) -> Path:
+        return self.data_dir / "blueprints"
+
+    @property
+    def itembank_dir(self) -> Path:
+        return self.data_dir / "itembank"

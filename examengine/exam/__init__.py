@@ -1,0 +1,1 @@
+"""Pure exam domain: pool, blueprint, CAT state machine, forms, scoring."""

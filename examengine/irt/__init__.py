@@ -1,0 +1,1 @@
+"""Pure IRT mathematics: numpy and scipy only (see ARCHITECTURE.md)."""
