@@ -11,6 +11,7 @@ from sqlalchemy import text
 from examengine import __version__
 from examengine.config import Settings
 from examengine.db.engine import make_engine, make_sessionmaker
+from examengine.db.migrate import ensure_current
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError
 
 # The one table mapping domain errors to HTTP status codes (most specific first).
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        ensure_current(settings.database_url)
         engine = make_engine(settings.database_url, echo=settings.echo_sql)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)

@@ -64,3 +64,7 @@ class DataFileError(ExamEngineError):
 
 class ConflictError(ExamEngineError):
     """The request contradicts the current state (a refused transition, a duplicate)."""
+
+
+class DatabaseNotReadyError(ExamEngineError):
+    """The database is missing or not migrated to the current schema."""

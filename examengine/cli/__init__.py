@@ -33,7 +33,7 @@ app.add_typer(standards_app, name="standards")
 out = Console(soft_wrap=True)
 KIND_NAMES = {"standard": "标准", "level": "级别", "domain": "工作领域", "task": "工作任务",
               "requirement": "职业技能要求", "correction": "原文更正"}
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def settings() -> Settings:
@@ -43,8 +43,11 @@ def settings() -> Settings:
 @contextmanager
 def session() -> Iterator[Session]:
     from examengine.db.engine import make_engine, make_sessionmaker
+    from examengine.db.migrate import ensure_current
 
-    engine = make_engine(settings().database_url)
+    url = settings().database_url
+    ensure_current(url)
+    engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as db:
             yield db

@@ -26,6 +26,14 @@ def current_revision(url: str) -> str | None:
     from sqlalchemy import create_engine
     from alembic.runtime.migration import MigrationContext
 
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        if not Path(parsed.database).exists():  # do not create an empty file just to look
+            return None
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -41,3 +49,21 @@ def head_revision(url: str) -> str | None:
 
 
 
+
+
+def ensure_current(url: str) -> None:
+    """Refuse to work on a database that is not migrated to head, with a message saying what to do."""
+    from examengine.errors import DatabaseNotReadyError
+
+    current, head = current_revision(url), head_revision(url)
+    if current != head:
+        raise DatabaseNotReadyError(
+            f"数据库（{_safe_url(url)}）的版本为 {current or '空库'}，最新版本为 {head}："
+            "请先运行 examengine init（或 examengine db upgrade）。"
+        )
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

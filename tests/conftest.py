@@ -1,0 +1,186 @@
+"""Test fixtures: every test gets its own database, on SQLite and (when
+EXAMENGINE_TEST_POSTGRES_URL is set) on PostgreSQL.
+
+Databases are cloned from templates built once per session (a migrated empty schema, and
+one with the catalog loaded): a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
+PostgreSQL. Each clone is dropped after its test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from examengine.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+POSTGRES_URL = os.environ.get("EXAMENGINE_TEST_POSTGRES_URL", "").strip()
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+class DatabaseFactory:
+    """Builds template databases once and hands out fresh clones of them."""
+
+    def __init__(self, backend: str, workdir: Path) -> None:
+        self.backend = backend
+        self.workdir = workdir
+        self.templates: dict[str, str] = {}
+        self.created: list[str] = []
+        self.tag = uuid.uuid4().hex[:8]
+
+    # -- PostgreSQL helpers
+    def _admin(self):
+        return create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+
+    def _pg_url(self, name: str) -> str:
+        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+    def _new_name(self, prefix: str) -> str:
+        return f"ee_{prefix}_{self.tag}_{uuid.uuid4().hex[:8]}"
+
+    def empty(self) -> str:
+        """A brand-new empty database (no schema)."""
+        name = self._new_name("t")
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.workdir / (name + '.db')}"
+        engine = self._admin()
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        self.created.append(name)
+        return self._pg_url(name)
+
+    def template(self, key: str, build: Callable[[str], None]) -> str:
+        if key not in self.templates:
+            url = self.empty()
+            build(url)
+            self.templates[key] = url
+        return self.templates[key]
+
+    def clone(self, template_url: str) -> str:
+        name = self._new_name("c")
+        if self.backend == "sqlite":
+            src = Path(make_url(template_url).database)
+            dst = self.workdir / (name + ".db")
+            shutil.copyfile(src, dst)
+            return f"sqlite:///{dst}"
+        src_name = make_url(template_url).database
+        engine = self._admin()
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{src_name}"'))
+        engine.dispose()
+        self.created.append(name)
+        return self._pg_url(name)
+
+    def drop(self, url: str) -> None:
+        if self.backend == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(make_url(url).database + suffix).unlink(missing_ok=True)
+            return
+        name = make_url(url).database
+        engine = self._admin()
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+        if name in self.created:
+            self.created.remove(name)
+
+    def close(self) -> None:
+        for url in list(self.templates.values()):
+            self.drop(url)
+        for name in list(self.created):
+            self.drop(self._pg_url(name))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def db_factory(backend: str, tmp_path_factory) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+    yield factory
+    factory.close()
+
+
+def _migrate(url: str) -> None:
+    from examengine.db import migrate
+
+    migrate.upgrade(url)
+
+
+def _migrate_and_load_catalog(url: str) -> None:
+    from examengine.datafiles import read_standards_dir
+    from examengine.db.engine import make_engine, make_sessionmaker
+    from examengine.services.catalog import load_catalog
+
+    _migrate(url)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as db:
+        load_catalog(db, read_standards_dir(REPO / "blueprints" / "standards"))
+    engine.dispose()
+
+
+@pytest.fixture
+def empty_db_url(db_factory: DatabaseFactory) -> Iterator[str]:
+    """A database with no schema at all."""
+    url = db_factory.empty()
+    yield url
+    db_factory.drop(url)
+
+
+@pytest.fixture
+def migrated_db_url(db_factory: DatabaseFactory) -> Iterator[str]:
+    """A database migrated to head, with no data."""
+    url = db_factory.clone(db_factory.template("migrated", _migrate))
+    yield url
+    db_factory.drop(url)
+
+
+@pytest.fixture
+def db_url(db_factory: DatabaseFactory) -> Iterator[str]:
+    """A database migrated to head with the standards catalog loaded."""
+    url = db_factory.clone(db_factory.template("catalog", _migrate_and_load_catalog))
+    yield url
+    db_factory.drop(url)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, data_dir=REPO)
+
+
+@pytest.fixture
+def db(db_url: str):
+    from examengine.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture
+def client(settings: Settings):
+    from fastapi.testclient import TestClient
+
+    from examengine.app import create_app
+
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def cli_env(monkeypatch, db_url: str) -> str:
+    """Point the CLI (which reads settings from the environment) at this test's database."""
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", db_url)
+    monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
+    return db_url
