@@ -1,0 +1,54 @@
+# examengine: `make run` sets everything up and serves; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test init bench clean system-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Runtime dependencies (re-installed when pyproject.toml changes).
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# Runtime + test and benchmark tools.
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@ $(VENV)/.installed-run
+
+# Debian packages the project needs and a fresh machine may lack (none yet for the
+# foundation; later parts add chromium, fonts-noto-cjk, poppler-utils).
+SYSTEM_PACKAGES :=
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+init: $(VENV)/.installed-run
+	$(BIN)/examengine init
+
+run: init
+	@echo ""
+	@echo "examengine 已就绪。请在浏览器中打开："
+	@echo "  API 文档（OpenAPI）: http://$(HOST):$(PORT)/docs"
+	@echo "  标准目录 API:        http://$(HOST):$(PORT)/api/v1/standards"
+	@echo "  健康检查:            http://$(HOST):$(PORT)/healthz"
+	@echo ""
+	$(BIN)/examengine serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-dev system-deps
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/cat_step.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
