@@ -7,6 +7,7 @@ the printed one, or be listed as a correction whose `original` is the printed te
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -15,6 +16,8 @@ from examengine.datafiles import read_standards_dir
 from tests.conftest import REPO
 from tests.standards_source import read_all, standards_dir
 
+if not standards_dir().is_dir() and os.environ.get("CI"):
+    raise RuntimeError(f"CI runs with ../shared beside the checkout, but {standards_dir()} is missing")
 pytestmark = pytest.mark.skipif(
     not standards_dir().is_dir(), reason="../shared/standards/ is not beside the checkout"
 )
