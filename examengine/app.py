@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="1+X 职业技能等级证书自适应考试与题库引擎 API",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: exam centres often have no internet
+        redoc_url=None,
     )
     app.state.settings = settings
 
@@ -56,7 +58,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__, "database": request.app.state.engine.dialect.name}
 
+    _mount_offline_docs(app)
+
     from examengine.api import catalog as catalog_api
 
     app.include_router(catalog_api.router)
     return app
+
+
+def _mount_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle-v2 package, so the docs work offline."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="examengine API 文档",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )

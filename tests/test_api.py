@@ -57,6 +57,9 @@ def test_an_unknown_code_is_a_404_naming_it(client):
 
 
 def test_the_openapi_docs_list_every_route(client):
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+    assert client.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/healthz", "/api/v1/standards", "/api/v1/standards/{code}", "/api/v1/requirements/{code}"} <= set(paths)
