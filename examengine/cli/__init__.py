@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
-from functools import wraps
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
-from sqlalchemy.orm import Session
 
-from examengine.config import Settings
-from examengine.errors import DataFileError, ExamEngineError
+from examengine.cli.common import KIND_NAMES, handles_errors, out, print_json, session, settings
+from examengine.errors import ExamEngineError
 
 app = typer.Typer(
     help="examengine：1+X 职业技能等级证书自适应考试与题库引擎。",
@@ -30,61 +23,13 @@ standards_app = typer.Typer(help="职业技能等级标准目录。", no_args_is
 app.add_typer(db_app, name="db")
 app.add_typer(standards_app, name="standards")
 
-out = Console(soft_wrap=True)
-KIND_NAMES = {"standard": "标准", "level": "级别", "domain": "工作领域", "task": "工作任务",
-              "requirement": "职业技能要求", "correction": "原文更正"}
-err = Console(stderr=True, soft_wrap=True)
-
-
-def settings() -> Settings:
-    return Settings()
-
-
-@contextmanager
-def session() -> Iterator[Session]:
-    from examengine.db.engine import make_engine, make_sessionmaker
-    from examengine.db.migrate import ensure_current
-
-    url = settings().database_url
-    ensure_current(url)
-    engine = make_engine(url)
-    try:
-        with make_sessionmaker(engine)() as db:
-            yield db
-    finally:
-        engine.dispose()
-
-
-def handles_errors(fn: Callable) -> Callable:
-    """Print a domain error's message (and each problem) and exit with code 1."""
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except DataFileError as exc:
-            err.print(f"[red]错误：[/red]数据有误，未写入任何内容（{len(exc.problems)} 处）", highlight=False)
-            for p in exc.problems:
-                err.print(f"  - {p}", highlight=False, markup=False)
-            raise typer.Exit(1) from None
-        except ExamEngineError as exc:
-            err.print(f"[red]错误：[/red]{exc.message}", highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
 # ------------------------------------------------------------------ init / db
 
 
 @app.command()
 @handles_errors
 def init() -> None:
-    """迁移数据库并载入标准目录（重复运行不会产生重复数据）。"""
+    """迁移数据库，载入标准目录和示例题库（重复运行不会产生重复数据）。"""
     from examengine.services.setup import initialize
 
     s = settings()
@@ -100,6 +45,12 @@ def init() -> None:
     else:
         total = sum(c.unchanged.values())
         out.print(f"标准目录无变化（{total} 条记录已是最新）。")
+    for r in report.item_sets:
+        if r.created or r.new_versions or r.updated:
+            out.print(f"示例题库 {r.filename}：新增 {r.created}、新版本 {r.new_versions}、更新 {r.updated}、无变化 {r.unchanged}",
+                      highlight=False)
+    if report.item_sets and not any(r.created or r.new_versions or r.updated for r in report.item_sets):
+        out.print(f"示例题库无变化（{sum(r.total for r in report.item_sets)} 道题已是最新）。")
     if c.stale:
         out.print(f"[yellow]注意：[/yellow]数据库中有 {len(c.stale)} 个代码不在目录文件中（保留未删）：{', '.join(c.stale[:10])}")
     if not report.changed:
@@ -240,6 +191,9 @@ def serve(
 
 def _register_optional() -> None:
     """Commands that live in their own modules register themselves here."""
+    from examengine.cli import items as _items
+
+    _items.register(app)
     try:
         from examengine.cli import simulate as _simulate
     except ImportError:  # pragma: no cover - module added by the psychometric core

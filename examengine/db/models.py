@@ -6,7 +6,9 @@ matches rows by code, so a changed text is updated in place, never duplicated.
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examengine.db.base import Base
@@ -118,3 +120,141 @@ class CatalogCorrection(Base):
     position: Mapped[int] = mapped_column(Integer)
 
     standard: Mapped[Standard] = relationship(back_populates="corrections")
+
+
+# ---------------------------------------------------------------- the item bank
+
+
+
+
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ItemSet(Base):
+    """One upload by an item writer: kept with its bytes, its report and what it did."""
+
+    __tablename__ = "item_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(10))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(12))  # pending / applied / rejected
+    title: Mapped[str] = mapped_column(String(300), default="")
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    options: Mapped[dict] = mapped_column(JSON, default=dict)  # default requirements, status for new items
+    report: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Item(Base):
+    """An item: identity, lifecycle status and the pointer to its current version."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    standard_id: Mapped[int] = mapped_column(ForeignKey("standards.id"), index=True)
+    level_id: Mapped[int] = mapped_column(ForeignKey("levels.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    author: Mapped[str] = mapped_column(String(100), default="")
+    source: Mapped[str] = mapped_column(String(200), default="")
+    enemy_group: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    versions: Mapped[list[ItemVersion]] = relationship(
+        back_populates="item", order_by="ItemVersion.number", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[ItemEvent]] = relationship(
+        back_populates="item", order_by="ItemEvent.id", cascade="all, delete-orphan"
+    )
+    level: Mapped[Level] = relationship()
+
+
+class ItemVersion(Base):
+    """One version of an item's content. Frozen once an attempt or a printed form used it:
+    a later edit then makes a new version, and responses keep pointing at this one."""
+
+    __tablename__ = "item_versions"
+    __table_args__ = (UniqueConstraint("item_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(4))  # 单选 / 多选 / 判断
+    stem: Mapped[str] = mapped_column(Text)
+    options: Mapped[list] = mapped_column(JSON)
+    key: Mapped[list] = mapped_column(JSON)  # 0-based option indices
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    difficulty: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    irt_model: Mapped[str] = mapped_column(String(3))
+    irt_a: Mapped[float] = mapped_column(Float)
+    irt_b: Mapped[float] = mapped_column(Float)
+    irt_c: Mapped[float] = mapped_column(Float, default=0.0)
+    irt_origin: Mapped[str] = mapped_column(String(64), default="provisional")
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    item_set_id: Mapped[int | None] = mapped_column(ForeignKey("item_sets.id"), nullable=True, index=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    item: Mapped[Item] = relationship(back_populates="versions")
+    requirements: Mapped[list[ItemVersionRequirement]] = relationship(
+        back_populates="version", order_by="ItemVersionRequirement.position", cascade="all, delete-orphan"
+    )
+    images: Mapped[list[ItemImage]] = relationship(
+        back_populates="version", order_by="ItemImage.name", cascade="all, delete-orphan"
+    )
+
+
+class ItemVersionRequirement(Base):
+    """A version's tag to a requirement code."""
+
+    __tablename__ = "item_version_requirements"
+    __table_args__ = (UniqueConstraint("version_id", "requirement_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id", ondelete="CASCADE"), index=True)
+    requirement_id: Mapped[int] = mapped_column(ForeignKey("requirements.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    version: Mapped[ItemVersion] = relationship(back_populates="requirements")
+    requirement: Mapped[Requirement] = relationship()
+
+
+class ItemImage(Base):
+    """A picture of an item version, stored with it (referenced in the stem as [图片:name])."""
+
+    __tablename__ = "item_images"
+    __table_args__ = (UniqueConstraint("version_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    version: Mapped[ItemVersion] = relationship(back_populates="images")
+
+
+class ItemEvent(Base):
+    """What happened to an item: created, new version, edited, status changed (who, when, what)."""
+
+    __tablename__ = "item_events"
+    __table_args__ = (Index("ix_item_events_item_id_at", "item_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    version_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    item: Mapped[Item] = relationship(back_populates="events")

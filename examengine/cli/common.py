@@ -1,0 +1,65 @@
+"""Shared pieces of the CLI: consoles, settings, a database session and error handling."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from examengine.config import Settings
+from examengine.errors import DataFileError, ExamEngineError
+
+out = Console(soft_wrap=True)
+KIND_NAMES = {"standard": "标准", "level": "级别", "domain": "工作领域", "task": "工作任务",
+              "requirement": "职业技能要求", "correction": "原文更正"}
+err = Console(stderr=True, soft_wrap=True)
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    from examengine.db.engine import make_engine, make_sessionmaker
+    from examengine.db.migrate import ensure_current
+
+    url = settings().database_url
+    ensure_current(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
+def handles_errors(fn: Callable) -> Callable:
+    """Print a domain error's message (and each problem) and exit with code 1."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DataFileError as exc:
+            err.print(f"[red]错误：[/red]数据有误，未写入任何内容（{len(exc.problems)} 处）", highlight=False)
+            for p in exc.problems:
+                err.print(f"  - {p}", highlight=False, markup=False)
+            raise typer.Exit(1) from None
+        except ExamEngineError as exc:
+            err.print(f"[red]错误：[/red]{exc.message}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+

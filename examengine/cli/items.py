@@ -1,0 +1,204 @@
+"""``examengine items ...`` and ``examengine bank ...``: the item bank from the command line."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from examengine.cli.common import err, handles_errors, out, print_json, session
+from examengine.errors import ExamEngineError
+
+items_app = typer.Typer(help="题库：导入、导出、模板、浏览与状态流转。", no_args_is_help=True)
+bank_app = typer.Typer(help="题库概况：按职业技能要求统计的题目覆盖。", no_args_is_help=True)
+
+ACTIONS = {"created": "新增", "new_version": "新版本", "updated": "更新", "unchanged": "无变化"}
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(items_app, name="items")
+    app.add_typer(bank_app, name="bank")
+
+
+@items_app.command("import")
+@handles_errors
+def items_import(
+    file: Annotated[Path, typer.Argument(help="XLSX、CSV、JSON 文件或 QTI 2.1/3.0 内容包（.zip）", exists=True,
+                                         dir_okay=False, readable=True)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只检查并报告，不写入")] = False,
+    requirement: Annotated[list[str] | None, typer.Option(
+        "--requirement", help="给没有标注职业技能要求的题目统一标注此代码（可重复）")] = None,
+    status: Annotated[str, typer.Option(help="新题目的状态：draft、review、pretest 或 operational")] = "draft",
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """导入一份题目文件：先检查全部内容，有任何错误则一道题也不写入（退出码 1）。"""
+    from examengine.itemfiles.reader import parse_upload
+    from examengine.services.items import import_item_set, parse_status
+
+    data = file.read_bytes()
+    parsed = parse_upload(file.name, data, default_requirements=tuple(requirement or ()))
+    with session() as db:
+        report = import_item_set(db, parsed, data=data, actor=actor, dry_run=dry_run,
+                                 status_for_new=parse_status(status))
+    if fmt == "json":
+        d = asdict(report)
+        d["warnings"] = [str(w) for w in report.warnings]
+        print_json(d)
+        return
+    verb = "检查通过（未写入，--dry-run）" if dry_run else "导入完成"
+    out.print(f"{file.name}：{verb}。共 {report.total} 道题：新增 {report.created}、新版本 {report.new_versions}、"
+              f"更新 {report.updated}、无变化 {report.unchanged}。", highlight=False)
+    for w in report.warnings:
+        err.print(f"[yellow]提示：[/yellow]{w}", highlight=False)
+
+
+@items_app.command("template")
+@handles_errors
+def items_template(
+    fmt: Annotated[str, typer.Option("--format", help="xlsx 或 csv")] = "xlsx",
+    output: Annotated[Path | None, typer.Option("--out", help="输出文件（默认：题目导入模板.xlsx/.csv）")] = None,
+) -> None:
+    """生成题目导入模板（XLSX 含“填写说明”工作表）。"""
+    from examengine.itemfiles.tables import write_csv, write_xlsx
+
+    if fmt not in ("xlsx", "csv"):
+        raise ExamEngineError(f"不支持的格式：{fmt}（可用：xlsx、csv）")
+    output = output or Path(f"题目导入模板.{fmt}")
+    output.write_bytes(write_xlsx() if fmt == "xlsx" else write_csv())
+    out.print(f"已写入模板：{output}")
+
+
+@items_app.command("export")
+@handles_errors
+def items_export(
+    fmt: Annotated[str, typer.Option("--format", help="qti3、qti21、xlsx、csv 或 json")],
+    output: Annotated[Path, typer.Option("--out", help="输出文件")],
+    code: Annotated[str, typer.Option(help="只导出此代码（标准/级别/领域/任务/要求）下的题目")] = "",
+    status: Annotated[str, typer.Option(help="只导出此状态的题目")] = "",
+) -> None:
+    """导出题目（当前版本）：QTI 3.0 / 2.1 内容包、XLSX、CSV 或 JSON。"""
+    from examengine.services.items import drafts_for_export
+
+    with session() as db:
+        drafts = drafts_for_export(db, code=code, status=status)
+    output.write_bytes(export_bytes(drafts, fmt))
+    out.print(f"已导出 {len(drafts)} 道题到 {output}")
+    if fmt in ("xlsx", "csv") and any(d.images for d in drafts):
+        err.print("[yellow]提示：[/yellow]表格格式不含图片；需要图片请导出 QTI 或 JSON。")
+
+
+def export_bytes(drafts, fmt: str) -> bytes:
+    if fmt in ("qti3", "qti30", "qti21"):
+        from examengine.itemfiles.qti import write_qti_package
+
+        return write_qti_package(drafts, version="2.1" if fmt == "qti21" else "3.0", title="examengine 题库导出")
+    if fmt == "xlsx":
+        from examengine.itemfiles.tables import write_xlsx
+
+        return write_xlsx(drafts)
+    if fmt == "csv":
+        from examengine.itemfiles.tables import write_csv
+
+        return write_csv(drafts)
+    if fmt == "json":
+        from examengine.itemfiles.json_format import write_json
+
+        return write_json(drafts, title="examengine 题库导出")
+    raise ExamEngineError(f"不支持的导出格式：{fmt}（可用：qti3、qti21、xlsx、csv、json）")
+
+
+@items_app.command("list")
+@handles_errors
+def items_list(
+    code: Annotated[str, typer.Option(help="代码前缀：标准、级别、领域、任务或要求")] = "",
+    status: Annotated[str, typer.Option(help="状态")] = "",
+    item_type: Annotated[str, typer.Option("--type", help="单选、多选 或 判断")] = "",
+    text: Annotated[str, typer.Option(help="题干或编号中包含的文字")] = "",
+    limit: Annotated[int, typer.Option(help="最多显示条数")] = 50,
+) -> None:
+    """浏览题库。"""
+    from examengine.services.items import list_items
+
+    with session() as db:
+        page = list_items(db, code=code, status=status, item_type=item_type, text=text, limit=limit)
+    table = Table(title=f"题目（共 {page.total} 道，显示 {len(page.items)} 道）")
+    for col in ("编号", "题型", "状态", "版本", "职业技能要求", "题干"):
+        table.add_column(col, overflow="fold")
+    for it in page.items:
+        table.add_row(it.external_id, it.type, it.status_label, f"v{it.version}", "；".join(it.requirements),
+                      it.stem[:60])
+    out.print(table, highlight=False)
+
+
+@items_app.command("show")
+@handles_errors
+def items_show(external_id: str, fmt: Annotated[str, typer.Option("--format")] = "text") -> None:
+    """显示一道题的各个版本与变更记录。"""
+    from examengine.services.items import get_item
+
+    with session() as db:
+        item = get_item(db, external_id)
+    if fmt == "json":
+        print_json(asdict(item))
+        return
+    out.print(f"[bold]{item.external_id}[/bold]  状态：{item.status_label}  级别：{item.level}  "
+              f"当前版本：v{item.current_version}  作者：{item.author}", highlight=False)
+    for v in reversed(item.versions):
+        out.print(f"\n— 版本 v{v.number}（{v.created_at}，{v.created_by}）{'［已冻结］' if v.frozen else ''}",
+                  highlight=False)
+        out.print(f"{v.type}：{v.stem}", highlight=False)
+        for letter, opt in zip("ABCDEF", v.options, strict=False):
+            out.print(f"  {letter}. {opt}", highlight=False)
+        out.print(f"答案：{v.key}；要求：{'；'.join(v.requirements)}；IRT：{v.irt}", highlight=False)
+    out.print("\n变更记录：")
+    for e in item.events:
+        out.print(f"  {e.at} {e.actor} {e.action} v{e.version} {e.detail}", highlight=False)
+
+
+@items_app.command("transition")
+@handles_errors
+def items_transition(
+    external_id: str,
+    status: Annotated[str, typer.Argument(help="目标状态：review、pretest、operational、retired 或 draft")],
+    note: Annotated[str, typer.Option(help="说明")] = "",
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+) -> None:
+    """改变题目状态：draft → review → pretest → operational → retired（审核中可退回草稿）。"""
+    from examengine.services.items import parse_status, transition_item
+
+    with session() as db:
+        item = transition_item(db, external_id, parse_status(status), actor=actor, note=note)
+    out.print(f"{item.external_id} 现为“{item.status_label}”。")
+
+
+@bank_app.command("coverage")
+@handles_errors
+def bank_coverage(
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+    code: Annotated[str, typer.Option(help="只看此代码下的要求")] = "",
+) -> None:
+    """每条职业技能要求的题目数（按状态）。"""
+    from examengine.services.items import coverage
+
+    with session() as db:
+        rows = coverage(db, code=code)
+    if fmt == "json":
+        print_json([asdict(r) for r in rows])
+        return
+    table = Table(title="题库覆盖（按职业技能要求）")
+    for col in ("代码", "草稿", "审核中", "预测试", "正式使用", "已退役"):
+        table.add_column(col)
+    for r in rows:
+        style = "red" if r.operational < 2 else None
+        table.add_row(r.code, str(r.draft), str(r.review), str(r.pretest), str(r.operational), str(r.retired),
+                      style=style)
+    out.print(table)
+    short = [r.code for r in rows if r.operational < 2]
+    out.print(f"共 {len(rows)} 条要求；正式使用题目少于 2 道的：{len(short)} 条。")
+    if fmt not in ("table", "json"):
+        sys.exit(1)

@@ -1,0 +1,262 @@
+"""Item sets as tables: CSV (UTF-8 with or without BOM, or GB18030 as Excel on Chinese
+Windows writes it) and XLSX, with Chinese column headers; the template item writers fill in.
+
+Row numbers in messages are the spreadsheet's own (the header is row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from examengine.errors import Problem
+from examengine.exam.items import (
+    LETTERS,
+    TRUE_FALSE_OPTIONS,
+    IrtData,
+    IrtModel,
+    ItemDraft,
+    ItemType,
+    check_item,
+    parse_key,
+)
+from examengine.itemfiles import ParsedUpload
+
+OPTION_COLUMNS = tuple(f"选项{ch}" for ch in LETTERS)
+COLUMNS: tuple[tuple[str, bool, str], ...] = (
+    # (header, required, how to fill it in)
+    ("题目编号", True, "每道题唯一的编号（字母、数字、短横线），如 530046-L1-001。再次上传同一编号：内容有变化则生成新版本，无变化则不做任何改动。"),
+    ("题型", True, "单选、多选 或 判断。"),
+    ("题干", True, "题目正文；可换行分段。引用图片写作 [图片:文件名.png]（图片须随 QTI 包上传）。"),
+    *((col, False, f"{col[-1]} 项的内容。单选、多选题填 4–6 个选项（从 A 起连续填写）；判断题不填。") for col in OPTION_COLUMNS),
+    ("答案", True, "单选填一个字母（如 B）；多选填全部正确选项的字母（如 ACD，至少两个）；判断填“正确”或“错误”。"),
+    ("解析", False, "答案解析，供审核和复盘使用，不会显示给考生。"),
+    ("职业技能要求代码", True, "题目考查的职业技能要求代码，如 530046-L1-1.2.3；多个代码用分号分隔。代码必须存在于标准目录中。"),
+    ("难度", False, "命题人对难度的评级：1（很容易）到 5（很难）的整数。"),
+    ("作者", False, "命题人。"),
+    ("来源", False, "题目来源，如“原创”或教材名称。"),
+    ("互斥组", False, "互相泄露答案、不能出现在同一场考试中的题目填写相同的组名。"),
+    ("IRT模型", False, "已有参数时填写：1PL、2PL 或 3PL；不填则按级别和难度评级给出临时参数。"),
+    ("区分度a", False, "IRT 区分度参数 a（大于 0）。"),
+    ("难度b", False, "IRT 难度参数 b。"),
+    ("猜测度c", False, "IRT 猜测参数 c（0 到 1 之间，3PL 使用）。"),
+)
+HEADERS = tuple(c[0] for c in COLUMNS)
+REQUIRED = tuple(c[0] for c in COLUMNS if c[1] and c[0] != "职业技能要求代码")  # may come from --requirement
+CODE_SPLIT_RE = re.compile(r"[;；,，、\s]+")
+
+
+def _norm_header(text: object) -> str:
+    t = unicodedata.normalize("NFKC", str(text or "")).strip()
+    t = re.sub(r"\s+", "", t)
+    aliases = {"编号": "题目编号", "题号": "题目编号", "类型": "题型", "正确答案": "答案", "答案解析": "解析",
+               "技能要求代码": "职业技能要求代码", "要求代码": "职业技能要求代码", "难度评级": "难度",
+               "a": "区分度a", "b": "难度b", "c": "猜测度c"}
+    return aliases.get(t, t)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def decode_csv(data: bytes) -> tuple[str | None, str]:
+    """Decode CSV bytes: UTF-8 (with or without BOM), else GB18030. Returns (text, encoding)."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return None, ""
+
+
+def read_csv(data: bytes, filename: str, *, default_requirements: tuple[str, ...] = ()) -> ParsedUpload:
+    text, encoding = decode_csv(data)
+    if text is None:
+        return ParsedUpload(filename, "csv", (), (Problem(
+            filename, "", "", "无法识别文件编码：CSV 文件应为 UTF-8（可带 BOM）或 GB18030/GBK 编码"),))
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
+    return _read_rows(rows, filename, "csv", default_requirements=default_requirements)
+
+
+def read_xlsx(data: bytes, filename: str, *, default_requirements: tuple[str, ...] = ()) -> ParsedUpload:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        return ParsedUpload(filename, "xlsx", (), (Problem(filename, "", "", f"无法读取 XLSX 文件：{exc}"),))
+    ws = wb["题目"] if "题目" in wb.sheetnames else wb.worksheets[0]
+    rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    wb.close()
+    return _read_rows(rows, filename, "xlsx", sheet=ws.title, default_requirements=default_requirements)
+
+
+def _read_rows(rows: list[list], filename: str, fmt: str, sheet: str = "",
+               default_requirements: tuple[str, ...] = ()) -> ParsedUpload:
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    prefix = f"工作表“{sheet}”" if sheet else ""
+
+    def where(row: int) -> str:
+        return f"{prefix}第 {row} 行"
+
+    header_index = next((i for i, r in enumerate(rows) if any(_cell(c) for c in r)), None)
+    if header_index is None:
+        return ParsedUpload(filename, fmt, (), (Problem(filename, "", "", "文件中没有任何内容"),))
+    headers = [_norm_header(h) for h in rows[header_index]]
+    col = {h: i for i, h in enumerate(headers) if h}
+    for h in REQUIRED:
+        if h not in col:
+            problems.append(Problem(filename, where(header_index + 1), h, f"缺少必填列“{h}”"))
+    for h in headers:
+        if h and h not in HEADERS:
+            warnings.append(Problem(filename, where(header_index + 1), h, f"未知的列“{h}”，已忽略"))
+    if problems:
+        return ParsedUpload(filename, fmt, (), tuple(problems), warnings=tuple(warnings))
+
+    items: list[ItemDraft] = []
+    for i in range(header_index + 1, len(rows)):
+        raw = rows[i]
+        if not any(_cell(c) for c in raw):
+            continue
+        rownum = i + 1
+        loc = where(rownum)
+
+        def get(name: str, raw=raw) -> str:
+            j = col.get(name)
+            return _cell(raw[j]) if j is not None and j < len(raw) else ""
+
+        def problem(field: str, message: str, loc=loc) -> None:
+            problems.append(Problem(filename, loc, field, message))
+
+        item_type = ItemType.parse(get("题型"))
+        if item_type is None:
+            problem("题型", f"题型应为 单选、多选 或 判断，实际为“{get('题型')}”")
+            continue
+        if item_type is ItemType.TRUE_FALSE:
+            options = TRUE_FALSE_OPTIONS
+            if any(get(c) for c in OPTION_COLUMNS):
+                warnings.append(Problem(filename, loc, "选项", "判断题的选项固定为“正确”“错误”，已忽略所填选项"))
+        else:
+            values = [get(c) for c in OPTION_COLUMNS]
+            last = max((k for k, v in enumerate(values) if v), default=-1)
+            options = tuple(values[: last + 1])
+            for k, v in enumerate(options):
+                if not v:
+                    problem(OPTION_COLUMNS[k], "选项应从 A 起连续填写，此处为空")
+        key, err = parse_key(get("答案"), item_type, len(options))
+        if err:
+            problem("答案", err)
+        difficulty = None
+        if get("难度"):
+            try:
+                difficulty = int(get("难度"))
+            except ValueError:
+                problem("难度", f"难度评级应为 1–5 的整数，实际为“{get('难度')}”")
+        irt = None
+        if get("IRT模型") or get("区分度a") or get("难度b"):
+            try:
+                irt = IrtData(IrtModel(get("IRT模型") or "3PL"), float(get("区分度a") or "1"),
+                              float(get("难度b")), float(get("猜测度c") or "0"))
+            except ValueError:
+                problem("IRT模型", "IRT 参数应为：模型 1PL/2PL/3PL，a、b、c 为数字")
+        draft = ItemDraft(
+            external_id=get("题目编号"), type=item_type, stem=get("题干").replace("\r\n", "\n"), options=options,
+            key=key, explanation=get("解析"),
+            requirements=tuple(c for c in CODE_SPLIT_RE.split(get("职业技能要求代码")) if c) or default_requirements,
+            difficulty=difficulty, author=get("作者"), source=get("来源"), enemy_group=get("互斥组") or None,
+            irt=irt, location=loc,
+        )
+        for p in check_item(draft):
+            if p.field == "答案" and err:
+                continue  # already reported
+            problem(p.field, p.message)
+        items.append(draft)
+    if not items and not problems:
+        problems.append(Problem(filename, "", "", "文件中没有题目（只有表头）"))
+    return ParsedUpload(filename, fmt, tuple(items), tuple(problems), warnings=tuple(warnings))
+
+
+def _row(item: ItemDraft) -> list[object]:
+    opts = list(item.options) if item.type is not ItemType.TRUE_FALSE else []
+    opts += [""] * (len(OPTION_COLUMNS) - len(opts))
+    irt = item.irt
+    return [
+        item.external_id, item.type.value, item.stem, *opts, item.key_letters, item.explanation,
+        "；".join(item.requirements), item.difficulty if item.difficulty is not None else "", item.author,
+        item.source, item.enemy_group or "",
+        irt.model.value if irt else "", irt.a if irt else "", irt.b if irt else "", irt.c if irt else "",
+    ]
+
+
+def write_csv(items: Iterable[ItemDraft] = ()) -> bytes:
+    """UTF-8 with BOM, so that Excel on Chinese Windows opens it correctly."""
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(HEADERS)
+    for it in items:
+        w.writerow(_row(it))
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def write_xlsx(items: Sequence[ItemDraft] = (), *, with_instructions: bool = True) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "题目"
+    ws.append(list(HEADERS))
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="FFF2CC")
+    for j, (name, required, _) in enumerate(COLUMNS, start=1):
+        cell = ws.cell(row=1, column=j)
+        cell.font = bold
+        if required:
+            cell.fill = fill
+        ws.column_dimensions[cell.column_letter].width = 40 if name in ("题干", "解析") else 16
+    ws.freeze_panes = "A2"
+    for it in items:
+        ws.append(_row(it))
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    types = DataValidation(type="list", formula1='"单选,多选,判断"', allow_blank=False)
+    types.error = "题型应为 单选、多选 或 判断"
+    difficulty = DataValidation(type="whole", operator="between", formula1="1", formula2="5", allow_blank=True)
+    difficulty.error = "难度评级应为 1–5 的整数"
+    ws.add_data_validation(types)
+    ws.add_data_validation(difficulty)
+    types.add(f"B2:B{max(1000, len(items) + 1)}")
+    diff_col = ws.cell(row=1, column=HEADERS.index("难度") + 1).column_letter
+    difficulty.add(f"{diff_col}2:{diff_col}{max(1000, len(items) + 1)}")
+    if with_instructions:
+        info = wb.create_sheet("填写说明")
+        info.append(["列名", "是否必填", "填写说明"])
+        for c in info[1]:
+            c.font = bold
+        for name, required, how in COLUMNS:
+            info.append([name, "必填" if required else "选填", how])
+        info.append([])
+        info.append(["示例", "", "单选：题型=单选，选项A–D，答案=B；多选：答案=ACD；判断：答案=正确（不填选项）。"])
+        info.append(["上传", "", "在“题库 → 上传题目”页面上传，或运行 examengine items import 文件名 --dry-run 先检查。任何一行有错误，整份文件都不会写入。"])
+        info.column_dimensions["A"].width = 18
+        info.column_dimensions["B"].width = 10
+        info.column_dimensions["C"].width = 100
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

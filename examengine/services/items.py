@@ -1,0 +1,618 @@
+"""The item bank's use cases: importing item sets, versions, the lifecycle, browsing,
+coverage and export. One function, one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from examengine.db.models import (
+    Domain,
+    Item,
+    ItemEvent,
+    ItemImage,
+    ItemSet,
+    ItemVersion,
+    ItemVersionRequirement,
+    Level,
+    Requirement,
+    Standard,
+    Task,
+)
+from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.exam.items import (
+    STATUS_LABELS,
+    TRANSITIONS,
+    IrtData,
+    IrtModel,
+    ItemDraft,
+    ItemStatus,
+    ItemType,
+    can_transition,
+    normalise_text,
+)
+from examengine.itemfiles import ParsedUpload
+from examengine.services.mapping import current_version, version_to_draft
+
+# ---------------------------------------------------------------- provisional parameters
+
+# Difficulty rating 1..5 -> b on the standard's theta scale, shifted by level: a 初级 item
+# rated 3 sits near the 初级 cut, a 高级 item rated 3 near the 高级 cut.
+RATING_B = {1: -1.2, 2: -0.6, 3: 0.0, 4: 0.6, 5: 1.2}
+LEVEL_SHIFT = {1: -1.0, 2: 0.0, 3: 1.0}
+
+
+def provisional_irt(level_rank: int, difficulty: int | None, item_type: ItemType, n_options: int) -> IrtData:
+    """Provisional 3PL parameters before any calibration: a = 1.0; b from the level and the
+    writer's rating; c from the chance of guessing (1/options for 单选, 1/2 for 判断, and
+    1/(2^n - n - 1) for an all-or-nothing 多选 with at least two keys), shrunk by 0.8."""
+    b = LEVEL_SHIFT[level_rank] + RATING_B.get(difficulty or 3, 0.0)
+    if item_type is ItemType.SINGLE:
+        chance = 1.0 / n_options
+    elif item_type is ItemType.TRUE_FALSE:
+        chance = 0.5
+    else:
+        chance = 1.0 / (2**n_options - n_options - 1)
+    return IrtData(IrtModel.THREE_PL, 1.0, round(b, 3), round(0.8 * chance, 3), "provisional")
+
+
+# ---------------------------------------------------------------- import
+
+
+@dataclass(frozen=True)
+class ImportedItem:
+    external_id: str
+    action: str  # created / new_version / updated / unchanged
+    version: int
+    location: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    filename: str
+    format: str
+    dry_run: bool
+    total: int
+    created: int
+    new_versions: int
+    updated: int
+    unchanged: int
+    warnings: list[Problem]
+    items: list[ImportedItem]
+    item_set_id: int | None = None
+    status_for_new: str = ItemStatus.DRAFT.value
+
+
+@dataclass
+class _Catalog:
+    # requirement code -> (requirement id, standard code, standard id, level rank, level id)
+    codes: dict[str, tuple[int, str, int, int, int]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, db: Session) -> _Catalog:
+        rows = db.execute(
+            select(Requirement.code, Requirement.id, Standard.code, Standard.id, Level.rank, Level.id)
+            .join(Task, Requirement.task_id == Task.id).join(Domain, Task.domain_id == Domain.id)
+            .join(Level, Domain.level_id == Level.id).join(Standard, Level.standard_id == Standard.id)
+        ).all()
+        return cls({r[0]: tuple(r[1:]) for r in rows})
+
+
+def _check_upload(db: Session, parsed: ParsedUpload, catalog: _Catalog) -> tuple[list[Problem], list[Problem]]:
+    problems = list(parsed.problems)
+    warnings = list(parsed.warnings)
+    f = parsed.file
+    first_seen: dict[str, str] = {}
+    stems: dict[str, str] = {}
+    for d in parsed.items:
+        if d.external_id:
+            if d.external_id in first_seen:
+                problems.append(Problem(f, d.location, "题目编号",
+                                        f"题目编号“{d.external_id}”在文件中重复（首次出现在{first_seen[d.external_id]}）"))
+            else:
+                first_seen[d.external_id] = d.location
+        standards = set()
+        for code in d.requirements:
+            if code not in catalog.codes:
+                problems.append(Problem(f, d.location, "职业技能要求", f"标准目录中没有职业技能要求代码“{code}”"))
+            else:
+                standards.add(catalog.codes[code][1])
+        if len(standards) > 1:
+            problems.append(Problem(f, d.location, "职业技能要求",
+                                    f"一道题的职业技能要求应属于同一个标准，实际涉及 {'、'.join(sorted(standards))}"))
+        norm = normalise_text(d.stem)
+        if norm and norm in stems and stems[norm] != d.external_id:
+            warnings.append(Problem(f, d.location, "题干", f"题干与文件中的“{stems[norm]}”几乎相同，请确认不是重复题"))
+        elif norm:
+            stems[norm] = d.external_id
+    # near-duplicates against the bank (other items' current stems)
+    if stems:
+        rows = db.execute(
+            select(Item.external_id, ItemVersion.stem)
+            .join(ItemVersion, (ItemVersion.item_id == Item.id) & (ItemVersion.number == Item.current_version))
+        ).all()
+        bank = {}
+        for ext, stem in rows:
+            bank.setdefault(normalise_text(stem), ext)
+        for d in parsed.items:
+            other = bank.get(normalise_text(d.stem))
+            if other and other != d.external_id:
+                warnings.append(Problem(f, d.location, "题干", f"题干与题库中的“{other}”几乎相同，请确认不是重复题"))
+    return problems, warnings
+
+
+def import_item_set(
+    db: Session,
+    parsed: ParsedUpload,
+    *,
+    data: bytes,
+    actor: str,
+    dry_run: bool = False,
+    status_for_new: ItemStatus = ItemStatus.DRAFT,
+) -> ImportReport:
+    """Validate everything, then write everything in one transaction, or nothing.
+
+    Raises DataFileError with every problem (file, location, field, message) when any is found.
+    Re-uploading an external id makes a new version when its content changed, nothing when not.
+    """
+    catalog = _Catalog.load(db)
+    problems, warnings = _check_upload(db, parsed, catalog)
+    if problems:
+        raise DataFileError(problems)
+    existing = {
+        it.external_id: it
+        for it in db.scalars(
+            select(Item).where(Item.external_id.in_([d.external_id for d in parsed.items])).options(
+                selectinload(Item.versions).selectinload(ItemVersion.requirements)
+                .selectinload(ItemVersionRequirement.requirement),
+                selectinload(Item.versions).selectinload(ItemVersion.images),
+            )
+        )
+    }
+    item_set = None
+    if not dry_run:
+        item_set = ItemSet(
+            filename=parsed.file, format=parsed.format, sha256=hashlib.sha256(data).hexdigest(), data=data,
+            status="applied", title=parsed.title, uploaded_by=actor, applied_at=datetime.now(UTC),
+            options={"status_for_new": status_for_new.value},
+        )
+        db.add(item_set)
+        db.flush()
+    results: list[ImportedItem] = []
+    for d in parsed.items:
+        item = existing.get(d.external_id)
+        req_ids = [catalog.codes[c][0] for c in d.requirements]
+        level_rank, level_id = max((catalog.codes[c][3], catalog.codes[c][4]) for c in d.requirements)
+        irt = d.irt or provisional_irt(level_rank, d.difficulty, d.type, len(d.options))
+        if item is None:
+            results.append(ImportedItem(d.external_id, "created", 1, d.location))
+            if dry_run:
+                continue
+            item = Item(external_id=d.external_id, standard_id=catalog.codes[d.requirements[0]][2], level_id=level_id,
+                        status=status_for_new.value, author=d.author or actor, source=d.source,
+                        enemy_group=d.enemy_group, current_version=1)
+            db.add(item)
+            db.flush()
+            _add_version(db, item, d, 1, irt, req_ids, item_set, actor)
+            _event(db, item, 1, "created", actor, {"item_set": item_set.id, "status": status_for_new.value,
+                                                     "file": parsed.file})
+            continue
+        cur = current_version(item)
+        before = version_to_draft(item, cur)
+        meta_changes = {k: (getattr(before, k), getattr(d, k)) for k in ("author", "source", "enemy_group")
+                        if getattr(d, k) and getattr(before, k) != getattr(d, k)}
+        if before.content() != replace(d, location=before.location).content():
+            number = item.current_version + 1
+            results.append(ImportedItem(d.external_id, "new_version", number, d.location))
+            if dry_run:
+                continue
+            _add_version(db, item, d, number, d.irt or irt, req_ids, item_set, actor)
+            item.current_version = number
+            item.level_id = level_id
+            _event(db, item, number, "new_version", actor,
+                   {"item_set": item_set.id, "file": parsed.file, "changed": _changed_fields(before, d)})
+        elif meta_changes or (d.irt is not None and d.irt != before.irt):
+            results.append(ImportedItem(d.external_id, "updated", item.current_version, d.location))
+            if dry_run:
+                continue
+        else:
+            results.append(ImportedItem(d.external_id, "unchanged", item.current_version, d.location))
+            continue
+        if meta_changes:
+            for k, (_, new) in meta_changes.items():
+                setattr(item, k, new)
+            _event(db, item, item.current_version, "updated", actor,
+                   {"item_set": item_set.id, "changes": {k: list(v) for k, v in meta_changes.items()}})
+        if d.irt is not None and d.irt != before.irt and results[-1].action == "updated":
+            _set_irt(cur, d.irt)
+            _event(db, item, cur.number, "irt_updated", actor,
+                   {"item_set": item_set.id, "before": _irt_dict(before.irt), "after": _irt_dict(d.irt)})
+        item.updated_at = datetime.now(UTC)
+    counts = Counter(r.action for r in results)
+    report = ImportReport(
+        filename=parsed.file, format=parsed.format, dry_run=dry_run, total=len(results),
+        created=counts["created"], new_versions=counts["new_version"], updated=counts["updated"],
+        unchanged=counts["unchanged"], warnings=warnings, items=results,
+        item_set_id=item_set.id if item_set else None, status_for_new=status_for_new.value,
+    )
+    if dry_run or not (report.created or report.new_versions or report.updated):
+        db.rollback()  # a dry run, or an upload that changes nothing, leaves no trace
+        return replace(report, item_set_id=None)
+    item_set.report = _report_dict(report)
+    db.commit()
+    return report
+
+
+def _report_dict(r: ImportReport) -> dict:
+    return {"total": r.total, "created": r.created, "new_versions": r.new_versions, "updated": r.updated,
+            "unchanged": r.unchanged, "warnings": [str(w) for w in r.warnings]}
+
+
+def _irt_dict(irt: IrtData | None) -> dict | None:
+    return None if irt is None else {"model": irt.model.value, "a": irt.a, "b": irt.b, "c": irt.c,
+                                     "origin": irt.origin}
+
+
+def _set_irt(v: ItemVersion, irt: IrtData) -> None:
+    v.irt_model, v.irt_a, v.irt_b, v.irt_c, v.irt_origin = irt.model.value, irt.a, irt.b, irt.c, irt.origin
+
+
+def _changed_fields(before: ItemDraft, after: ItemDraft) -> list[str]:
+    names = {"type": "题型", "stem": "题干", "options": "选项", "key": "答案", "explanation": "解析",
+             "requirements": "职业技能要求", "difficulty": "难度"}
+    out = [label for attr, label in names.items() if getattr(before, attr) != getattr(after, attr)]
+    if tuple((i.name, i.data) for i in before.images) != tuple((i.name, i.data) for i in after.images):
+        out.append("图片")
+    return out
+
+
+def _add_version(db: Session, item: Item, d: ItemDraft, number: int, irt: IrtData, req_ids: list[int],
+                 item_set: ItemSet | None, actor: str) -> ItemVersion:
+    v = ItemVersion(item_id=item.id, number=number, type=d.type.value, stem=d.stem, options=list(d.options),
+                    key=list(d.key), explanation=d.explanation, difficulty=d.difficulty,
+                    item_set_id=item_set.id if item_set else None, created_by=actor, frozen=False,
+                    irt_model="", irt_a=1.0, irt_b=0.0)
+    _set_irt(v, irt)
+    db.add(v)
+    db.flush()
+    for pos, rid in enumerate(req_ids, start=1):
+        db.add(ItemVersionRequirement(version_id=v.id, requirement_id=rid, position=pos))
+    for img in d.images:
+        db.add(ItemImage(version_id=v.id, name=img.name, media_type=img.media_type, data=img.data))
+    item.versions.append(v)
+    return v
+
+
+def _event(db: Session, item: Item, version: int | None, action: str, actor: str, detail: dict) -> None:
+    db.add(ItemEvent(item_id=item.id, version_number=version, action=action, actor=actor, detail=detail))
+
+
+# ---------------------------------------------------------------- staged uploads (upload -> report -> confirm)
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    item_set_id: int
+    report: ImportReport | None
+    problems: list[Problem]
+
+
+def stage_upload(db: Session, parsed: ParsedUpload, *, data: bytes, actor: str,
+                 default_requirements: Sequence[str] = ()) -> StagedUpload:
+    """Keep an upload as pending with its validation report, for the writer to confirm."""
+    try:
+        report = import_item_set(db, parsed, data=data, actor=actor, dry_run=True)
+        problems: list[Problem] = []
+    except DataFileError as exc:
+        report, problems = None, exc.problems
+    item_set = ItemSet(
+        filename=parsed.file, format=parsed.format, sha256=hashlib.sha256(data).hexdigest(), data=data,
+        status="pending" if report else "rejected", title=parsed.title, uploaded_by=actor,
+        options={"default_requirements": list(default_requirements)},
+        report=_report_dict(report) if report else {"problems": [str(p) for p in problems]},
+    )
+    db.add(item_set)
+    db.commit()
+    return StagedUpload(item_set.id, report, problems)
+
+
+def confirm_upload(db: Session, item_set_id: int, *, actor: str) -> ImportReport:
+    """Apply a pending upload (validated again: the bank may have changed meanwhile)."""
+    from examengine.itemfiles.reader import parse_upload
+
+    staged = db.get(ItemSet, item_set_id)
+    if staged is None:
+        raise NotFoundError("上传记录", str(item_set_id))
+    if staged.status != "pending":
+        raise ConflictError(f"上传记录 {item_set_id} 的状态为“{staged.status}”，不能再次确认导入")
+    parsed = parse_upload(staged.filename, staged.data,
+                          default_requirements=tuple(staged.options.get("default_requirements", ())))
+    report = import_item_set(db, parsed, data=staged.data, actor=actor)
+    staged = db.get(ItemSet, item_set_id)
+    staged.status = "confirmed"
+    staged.applied_at = datetime.now(UTC)
+    staged.report = {**staged.report, "applied_as": report.item_set_id}
+    db.commit()
+    return report
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def transition_item(db: Session, external_id: str, target: ItemStatus, *, actor: str, note: str = "") -> ItemDetail:
+    item = _get_item(db, external_id)
+    current = ItemStatus(item.status)
+    if current == target:
+        raise ConflictError(f"题目 {external_id} 已经是“{STATUS_LABELS[target]}”状态")
+    if not can_transition(current, target):
+        allowed = "、".join(STATUS_LABELS[s] for s in sorted(TRANSITIONS[current], key=list(ItemStatus).index))
+        raise ConflictError(
+            f"题目 {external_id} 不能从“{STATUS_LABELS[current]}”变为“{STATUS_LABELS[target]}”"
+            + (f"（可变为：{allowed}）" if allowed else "（已退役的题目不能再改变状态）")
+        )
+    item.status = target.value
+    item.updated_at = datetime.now(UTC)
+    _event(db, item, item.current_version, "status", actor,
+           {"from": current.value, "to": target.value, "note": note})
+    db.commit()
+    return get_item(db, external_id)
+
+
+def freeze_version(db: Session, external_id: str, version: int | None = None) -> None:
+    """Mark a version as used (by an attempt or a printed form): its content can no longer change.
+    Part of the caller's transaction (no commit)."""
+    item = _get_item(db, external_id)
+    number = version or item.current_version
+    v = next((v for v in item.versions if v.number == number), None)
+    if v is None:
+        raise NotFoundError("题目版本", f"{external_id} v{number}")
+    v.frozen = True
+
+
+def edit_item(db: Session, external_id: str, *, actor: str, stem: str | None = None,
+              options: Sequence[str] | None = None, key: Sequence[int] | None = None,
+              explanation: str | None = None) -> ItemDetail:
+    """Edit an item's content. A frozen current version is never changed: the edit makes a new
+    version. An unused version is edited in place. Every edit is recorded."""
+    from examengine.exam.items import check_item
+
+    item = _get_item(db, external_id)
+    cur = current_version(item)
+    before = version_to_draft(item, cur)
+    after = replace(
+        before,
+        stem=before.stem if stem is None else stem,
+        options=before.options if options is None else tuple(options),
+        key=before.key if key is None else tuple(sorted(key)),
+        explanation=before.explanation if explanation is None else explanation,
+    )
+    bad = check_item(after)
+    if bad:
+        raise DataFileError([Problem("", external_id, p.field, p.message) for p in bad])
+    if after.content() == before.content():
+        return get_item(db, external_id)
+    changed = _changed_fields(before, after)
+    if cur.frozen:
+        number = item.current_version + 1
+        req_ids = [r.requirement_id for r in cur.requirements]
+        _add_version(db, item, after, number, before.irt, req_ids, None, actor)
+        item.current_version = number
+        _event(db, item, number, "new_version", actor, {"changed": changed, "reason": "frozen"})
+    else:
+        cur.stem, cur.options, cur.key, cur.explanation = after.stem, list(after.options), list(after.key), after.explanation
+        _event(db, item, cur.number, "edited", actor, {"changed": changed,
+                                                       "before": {"stem": before.stem, "options": list(before.options),
+                                                                  "key": list(before.key)}})
+    item.updated_at = datetime.now(UTC)
+    db.commit()
+    return get_item(db, external_id)
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class VersionView:
+    number: int
+    type: str
+    stem: str
+    options: list[str]
+    key: str
+    explanation: str
+    requirements: list[str]
+    difficulty: int | None
+    irt: dict
+    frozen: bool
+    images: list[str]
+    created_by: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class EventView:
+    at: str
+    actor: str
+    action: str
+    version: int | None
+    detail: dict
+
+
+@dataclass(frozen=True)
+class ItemSummary:
+    external_id: str
+    status: str
+    status_label: str
+    type: str
+    stem: str
+    requirements: list[str]
+    level: str
+    version: int
+    difficulty: int | None
+
+
+@dataclass(frozen=True)
+class ItemDetail:
+    external_id: str
+    status: str
+    status_label: str
+    level: str
+    author: str
+    source: str
+    enemy_group: str | None
+    current_version: int
+    allowed_transitions: list[str]
+    versions: list[VersionView]
+    events: list[EventView]
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    total: int
+    items: list[ItemSummary]
+
+
+def _item_options():
+    return (
+        selectinload(Item.versions).selectinload(ItemVersion.requirements).selectinload(ItemVersionRequirement.requirement),
+        selectinload(Item.versions).selectinload(ItemVersion.images),
+        selectinload(Item.events),
+        selectinload(Item.level),
+    )
+
+
+def _get_item(db: Session, external_id: str) -> Item:
+    item = db.scalars(select(Item).where(Item.external_id == external_id).options(*_item_options())).first()
+    if item is None:
+        raise NotFoundError("题目", external_id)
+    return item
+
+
+def get_item(db: Session, external_id: str) -> ItemDetail:
+    item = _get_item(db, external_id)
+    status = ItemStatus(item.status)
+    versions = []
+    for v in item.versions:
+        d = version_to_draft(item, v)
+        versions.append(VersionView(
+            v.number, v.type, v.stem, list(v.options), d.key_letters, v.explanation, list(d.requirements),
+            v.difficulty, _irt_dict(d.irt), v.frozen, [i.name for i in v.images], v.created_by,
+            v.created_at.isoformat(timespec="seconds"),
+        ))
+    return ItemDetail(
+        external_id=item.external_id, status=status.value, status_label=STATUS_LABELS[status],
+        level=item.level.code, author=item.author, source=item.source, enemy_group=item.enemy_group,
+        current_version=item.current_version,
+        allowed_transitions=[s.value for s in ItemStatus if s in TRANSITIONS[status]],
+        versions=versions,
+        events=[EventView(e.at.isoformat(timespec="seconds"), e.actor, e.action, e.version_number, e.detail)
+                for e in item.events],
+    )
+
+
+def get_image(db: Session, external_id: str, version: int, name: str) -> tuple[str, bytes]:
+    row = db.execute(
+        select(ItemImage.media_type, ItemImage.data).join(ItemVersion, ItemImage.version_id == ItemVersion.id)
+        .join(Item, ItemVersion.item_id == Item.id)
+        .where(Item.external_id == external_id, ItemVersion.number == version, ItemImage.name == name)
+    ).first()
+    if row is None:
+        raise NotFoundError("图片", f"{external_id} v{version} {name}")
+    return row[0], row[1]
+
+
+def list_items(db: Session, *, code: str = "", status: str = "", item_type: str = "", text: str = "",
+               limit: int = 50, offset: int = 0) -> ItemPage:
+    """Browse the bank. ``code`` is a prefix of requirement codes (a standard, level, domain,
+    task or requirement); ``text`` searches stems and external ids."""
+    cur = (ItemVersion.item_id == Item.id) & (ItemVersion.number == Item.current_version)
+    q = select(Item.id).join(ItemVersion, cur)
+    if status:
+        q = q.where(Item.status == status)
+    if item_type:
+        q = q.where(ItemVersion.type == item_type)
+    if text:
+        like = f"%{text}%"
+        q = q.where(or_(ItemVersion.stem.like(like), Item.external_id.like(like)))
+    if code:
+        sub = (select(ItemVersionRequirement.version_id).join(Requirement)
+               .where(or_(Requirement.code == code, Requirement.code.like(f"{code}-%"),
+                          Requirement.code.like(f"{code}.%"))))
+        q = q.where(ItemVersion.id.in_(sub))
+    total = db.scalar(select(func.count()).select_from(q.subquery()))
+    ids = list(db.scalars(q.order_by(Item.external_id).limit(limit).offset(offset)))
+    items = db.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.external_id).options(*_item_options()))
+    out = []
+    for it in items:
+        v = current_version(it)
+        out.append(ItemSummary(it.external_id, it.status, STATUS_LABELS[ItemStatus(it.status)], v.type, v.stem,
+                               [r.requirement.code for r in v.requirements], it.level.code, v.number, v.difficulty))
+    return ItemPage(total or 0, out)
+
+
+def drafts_for_export(db: Session, *, code: str = "", status: str = "") -> list[ItemDraft]:
+    page = list_items(db, code=code, status=status, limit=1_000_000)
+    ids = [s.external_id for s in page.items]
+    items = db.scalars(select(Item).where(Item.external_id.in_(ids)).order_by(Item.external_id)
+                       .options(*_item_options()))
+    return [version_to_draft(it, current_version(it)) for it in items]
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    code: str
+    text: str
+    standard: str
+    level: str
+    domain: str
+    task: str
+    draft: int
+    review: int
+    pretest: int
+    operational: int
+    retired: int
+
+    @property
+    def total(self) -> int:
+        return self.draft + self.review + self.pretest + self.operational + self.retired
+
+
+def coverage(db: Session, *, code: str = "") -> list[CoverageRow]:
+    """For every requirement, the number of items (current versions tagged to it) by status."""
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    rows = db.execute(
+        select(ItemVersionRequirement.requirement_id, Item.status, func.count())
+        .join(ItemVersion, ItemVersionRequirement.version_id == ItemVersion.id)
+        .join(Item, (ItemVersion.item_id == Item.id) & (ItemVersion.number == Item.current_version))
+        .group_by(ItemVersionRequirement.requirement_id, Item.status)
+    ).all()
+    for rid, status, n in rows:
+        counts[rid][status] += n
+    reqs = db.execute(
+        select(Requirement.id, Requirement.code, Requirement.text, Standard.code, Level.code, Domain.code, Task.code)
+        .join(Task, Requirement.task_id == Task.id).join(Domain, Task.domain_id == Domain.id)
+        .join(Level, Domain.level_id == Level.id).join(Standard, Level.standard_id == Standard.id)
+        .order_by(Standard.code, Level.rank, Domain.position, Task.position, Requirement.position)
+    ).all()
+    out = []
+    for rid, rcode, text, std, lv, dom, task in reqs:
+        if code and not (rcode == code or rcode.startswith(f"{code}-") or rcode.startswith(f"{code}.")):
+            continue
+        c = counts[rid]
+        out.append(CoverageRow(rcode, text, std, lv, dom, task, c["draft"], c["review"], c["pretest"],
+                               c["operational"], c["retired"]))
+    if code and not out:
+        raise NotFoundError("代码", code)
+    return out
+
+
+def parse_status(text: str) -> ItemStatus:
+    for s in ItemStatus:
+        if text in (s.value, STATUS_LABELS[s]):
+            return s
+    raise ExamEngineError(f"未知的状态“{text}”（可用：{'、'.join(s.value for s in ItemStatus)}）")
