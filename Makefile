@@ -21,9 +21,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@ $(VENV)/.installed-run
 
-# Debian packages the project needs and a fresh machine may lack (none yet for the
-# foundation; later parts add chromium, fonts-noto-cjk, poppler-utils).
-SYSTEM_PACKAGES :=
+# Debian packages the tests need and a fresh machine may lack: a real browser for the
+# page tests (Playwright drives Debian's chromium) and CJK fonts to render Chinese.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -23,6 +23,9 @@ ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
 ]
 
 
+HTML_PREFIXES = ("/writer",)  # pages answer errors with a page, the API with JSON
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -48,8 +51,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
 
     @app.exception_handler(ExamEngineError)
-    async def domain_error(_request: Request, exc: ExamEngineError) -> JSONResponse:
+    async def domain_error(request: Request, exc: ExamEngineError):
         status = next(code for cls, code in ERROR_STATUS if isinstance(exc, cls))
+        if request.url.path.startswith(HTML_PREFIXES):
+            from fastapi.responses import HTMLResponse
+
+            from examengine.rendering.env import render
+
+            return HTMLResponse(render("error.html", nav="", message=exc.message), status_code=status)
         return JSONResponse(status_code=status, content=exc.to_dict())
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
@@ -61,8 +70,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _mount_offline_docs(app)
 
     from examengine.api import catalog as catalog_api
+    from examengine.api import items as items_api
 
     app.include_router(catalog_api.router)
+    app.include_router(items_api.router)
+
+    from fastapi.responses import RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from examengine.config import PACKAGE_DIR
+    from examengine.ui import writer as writer_ui
+
+    app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    app.include_router(writer_ui.router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/writer/items", status_code=303)
     return app
 
 

@@ -82,6 +82,7 @@ def items_export(
     status: Annotated[str, typer.Option(help="只导出此状态的题目")] = "",
 ) -> None:
     """导出题目（当前版本）：QTI 3.0 / 2.1 内容包、XLSX、CSV 或 JSON。"""
+    from examengine.itemfiles.writer import export_bytes
     from examengine.services.items import drafts_for_export
 
     with session() as db:
@@ -90,26 +91,6 @@ def items_export(
     out.print(f"已导出 {len(drafts)} 道题到 {output}")
     if fmt in ("xlsx", "csv") and any(d.images for d in drafts):
         err.print("[yellow]提示：[/yellow]表格格式不含图片；需要图片请导出 QTI 或 JSON。")
-
-
-def export_bytes(drafts, fmt: str) -> bytes:
-    if fmt in ("qti3", "qti30", "qti21"):
-        from examengine.itemfiles.qti import write_qti_package
-
-        return write_qti_package(drafts, version="2.1" if fmt == "qti21" else "3.0", title="examengine 题库导出")
-    if fmt == "xlsx":
-        from examengine.itemfiles.tables import write_xlsx
-
-        return write_xlsx(drafts)
-    if fmt == "csv":
-        from examengine.itemfiles.tables import write_csv
-
-        return write_csv(drafts)
-    if fmt == "json":
-        from examengine.itemfiles.json_format import write_json
-
-        return write_json(drafts, title="examengine 题库导出")
-    raise ExamEngineError(f"不支持的导出格式：{fmt}（可用：qti3、qti21、xlsx、csv、json）")
 
 
 @items_app.command("list")

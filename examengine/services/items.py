@@ -249,9 +249,15 @@ def import_item_set(
     return report
 
 
+def _problem_dict(p: Problem) -> dict:
+    return {"file": p.file, "location": p.location, "field": p.field, "message": p.message}
+
+
 def _report_dict(r: ImportReport) -> dict:
     return {"total": r.total, "created": r.created, "new_versions": r.new_versions, "updated": r.updated,
-            "unchanged": r.unchanged, "warnings": [str(w) for w in r.warnings]}
+            "unchanged": r.unchanged, "warnings": [_problem_dict(w) for w in r.warnings],
+            "items": [{"external_id": i.external_id, "action": i.action, "version": i.version,
+                       "location": i.location} for i in r.items]}
 
 
 def _irt_dict(irt: IrtData | None) -> dict | None:
@@ -315,11 +321,30 @@ def stage_upload(db: Session, parsed: ParsedUpload, *, data: bytes, actor: str,
         filename=parsed.file, format=parsed.format, sha256=hashlib.sha256(data).hexdigest(), data=data,
         status="pending" if report else "rejected", title=parsed.title, uploaded_by=actor,
         options={"default_requirements": list(default_requirements)},
-        report=_report_dict(report) if report else {"problems": [str(p) for p in problems]},
+        report=_report_dict(report) if report else {"problems": [_problem_dict(p) for p in problems]},
     )
     db.add(item_set)
     db.commit()
     return StagedUpload(item_set.id, report, problems)
+
+
+@dataclass(frozen=True)
+class UploadView:
+    id: int
+    filename: str
+    format: str
+    status: str  # pending / rejected / confirmed
+    uploaded_by: str
+    uploaded_at: str
+    report: dict
+
+
+def get_upload(db: Session, item_set_id: int) -> UploadView:
+    row = db.get(ItemSet, item_set_id)
+    if row is None:
+        raise NotFoundError("上传记录", str(item_set_id))
+    return UploadView(row.id, row.filename, row.format, row.status, row.uploaded_by,
+                      row.uploaded_at.isoformat(timespec="seconds"), dict(row.report or {}))
 
 
 def confirm_upload(db: Session, item_set_id: int, *, actor: str) -> ImportReport:
@@ -337,7 +362,7 @@ def confirm_upload(db: Session, item_set_id: int, *, actor: str) -> ImportReport
     staged = db.get(ItemSet, item_set_id)
     staged.status = "confirmed"
     staged.applied_at = datetime.now(UTC)
-    staged.report = {**staged.report, "applied_as": report.item_set_id}
+    staged.report = {**_report_dict(report), "applied_as": report.item_set_id}
     db.commit()
     return report
 

@@ -1,0 +1,95 @@
+"""JSON API of the item bank: item-set uploads, items, the lifecycle, coverage and export."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from examengine.deps import get_db
+from examengine.services import items as svc
+
+router = APIRouter(prefix="/api/v1", tags=["item bank"])
+
+EXPORT_TYPES = {
+    "qti3": ("application/zip", "zip"), "qti21": ("application/zip", "zip"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "csv": ("text/csv; charset=utf-8", "csv"), "json": ("application/json", "json"),
+}
+
+
+def _report(report: svc.ImportReport) -> dict:
+    d = asdict(report)
+    d["warnings"] = [asdict(w) for w in report.warnings]
+    return d
+
+
+@router.post("/item-sets", summary="Upload an item set (XLSX, CSV, JSON or a QTI 2.1/3.0 package)")
+def upload_item_set(
+    file: UploadFile = File(..., description="题目文件"),
+    dry_run: bool = Form(False, description="只检查，不写入"),
+    requirement: list[str] = Form(default=[], description="给没有标注代码的题目统一标注的职业技能要求代码"),
+    status: str = Form("draft", description="新题目的状态"),
+    actor: str = Form("api", description="操作人"),
+    db: Session = Depends(get_db),
+) -> dict:
+    """Everything is validated before anything is written: one problem means nothing is
+    written, and the answer is a 422 listing every problem with file, location and field."""
+    from examengine.itemfiles.reader import parse_upload
+
+    data = file.file.read()
+    parsed = parse_upload(file.filename or "upload", data, default_requirements=tuple(r for r in requirement if r))
+    return _report(svc.import_item_set(db, parsed, data=data, actor=actor, dry_run=dry_run,
+                                       status_for_new=svc.parse_status(status)))
+
+
+@router.get("/items", summary="Browse the bank")
+def list_items(
+    code: str = "", status: str = "", type: str = "", q: str = "",
+    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0), db: Session = Depends(get_db),
+) -> dict:
+    return asdict(svc.list_items(db, code=code, status=status, item_type=type, text=q, limit=limit, offset=offset))
+
+
+@router.get("/items/export", summary="Export the bank's current versions (qti3, qti21, xlsx, csv, json)")
+def export_items(format: str = "qti3", code: str = "", status: str = "", db: Session = Depends(get_db)) -> Response:
+    from examengine.itemfiles.writer import export_bytes
+
+    if format not in EXPORT_TYPES:
+        from examengine.errors import ExamEngineError
+
+        raise ExamEngineError(f"不支持的导出格式：{format}（可用：{'、'.join(EXPORT_TYPES)}）")
+    data = export_bytes(svc.drafts_for_export(db, code=code, status=status), format)
+    media, ext = EXPORT_TYPES[format]
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="examengine-items-{format}.{ext}"'})
+
+
+@router.get("/items/{external_id}", summary="One item with its versions and history")
+def get_item(external_id: str, db: Session = Depends(get_db)) -> dict:
+    return asdict(svc.get_item(db, external_id))
+
+
+class TransitionIn(BaseModel):
+    to: str
+    note: str = ""
+    actor: str = "api"
+
+
+@router.post("/items/{external_id}/transitions", summary="Move an item through the lifecycle")
+def transition(external_id: str, body: TransitionIn, db: Session = Depends(get_db)) -> dict:
+    return asdict(svc.transition_item(db, external_id, svc.parse_status(body.to), actor=body.actor, note=body.note))
+
+
+@router.get("/items/{external_id}/versions/{version}/images/{name}", summary="A picture of an item version")
+def item_image(external_id: str, version: int, name: str, db: Session = Depends(get_db)) -> Response:
+    media, data = svc.get_image(db, external_id, version, name)
+    return Response(data, media_type=media)
+
+
+@router.get("/bank/coverage", summary="Items per requirement code, by status")
+def bank_coverage(code: str = "", db: Session = Depends(get_db)) -> list[dict]:
+    return [asdict(r) for r in svc.coverage(db, code=code)]

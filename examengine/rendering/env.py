@@ -1,0 +1,34 @@
+"""The jinja2 environment: autoescaped, StrictUndefined, templates shipped in the package."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from examengine.exam.items import LETTERS, STATUS_LABELS, ItemStatus
+
+ACTION_LABELS = {"created": "新增", "new_version": "新版本", "updated": "更新", "unchanged": "无变化",
+                 "edited": "编辑", "status": "状态变更", "irt_updated": "参数更新"}
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("examengine", "templates"),
+        autoescape=select_autoescape(["html", "xml"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        LETTERS=LETTERS,
+        STATUSES=[(s.value, STATUS_LABELS[s]) for s in ItemStatus],
+        STATUS_LABELS={s.value: STATUS_LABELS[s] for s in ItemStatus},
+        ACTION_LABELS=ACTION_LABELS,
+    )
+    return env
+
+
+def render(template: str, **context) -> str:
+    return environment().get_template(template).render(**context)

@@ -1,0 +1,113 @@
+"""Pages for item writers: upload -> validation report -> confirm; the bank browser; an item page."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from examengine.deps import get_db
+from examengine.errors import ConflictError
+from examengine.itemfiles.tables import CODE_SPLIT_RE
+from examengine.rendering.env import render
+from examengine.services import items as svc
+
+router = APIRouter(prefix="/writer", include_in_schema=False)
+
+
+def page(template: str, **context) -> HTMLResponse:
+    return HTMLResponse(render(template, **context))
+
+
+@router.get("")
+def home() -> RedirectResponse:
+    return RedirectResponse("/writer/items", status_code=303)
+
+
+@router.get("/upload")
+def upload_form() -> HTMLResponse:
+    return page("writer/upload.html", nav="upload", error="")
+
+
+@router.post("/upload")
+def upload(
+    file: UploadFile = File(...),
+    requirements: str = Form(""),
+    actor: str = Form("命题人"),
+    db: Session = Depends(get_db),
+) -> Response:
+    from examengine.itemfiles.reader import parse_upload
+
+    data = file.file.read()
+    if not data:
+        return page("writer/upload.html", nav="upload", error="请选择一个非空的文件。")
+    defaults = tuple(c for c in CODE_SPLIT_RE.split(requirements) if c)
+    parsed = parse_upload(file.filename or "upload", data, default_requirements=defaults)
+    staged = svc.stage_upload(db, parsed, data=data, actor=actor.strip() or "命题人", default_requirements=defaults)
+    return RedirectResponse(f"/writer/uploads/{staged.item_set_id}", status_code=303)
+
+
+@router.get("/uploads/{item_set_id}")
+def upload_report(item_set_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
+    return page("writer/report.html", nav="upload", upload=asdict(svc.get_upload(db, item_set_id)))
+
+
+@router.post("/uploads/{item_set_id}/confirm")
+def confirm(item_set_id: int, db: Session = Depends(get_db)) -> RedirectResponse:
+    upload = svc.get_upload(db, item_set_id)
+    svc.confirm_upload(db, item_set_id, actor=upload.uploaded_by)
+    return RedirectResponse(f"/writer/uploads/{item_set_id}", status_code=303)
+
+
+@router.get("/items")
+def browse(request: Request, code: str = "", status: str = "", type: str = "", q: str = "",
+           offset: int = 0, db: Session = Depends(get_db)) -> HTMLResponse:
+    limit = 50
+    offset = max(0, offset)
+    f = {"code": code.strip(), "status": status, "type": type, "q": q.strip(), "offset": offset, "limit": limit}
+    result = svc.list_items(db, code=f["code"], status=status, item_type=type, text=f["q"], limit=limit, offset=offset)
+
+    def query(**changes) -> str:
+        params = {k: v for k, v in {**f, **changes}.items() if k != "limit" and v not in ("", None)}
+        return urlencode(params)
+
+    return page("writer/items.html", nav="items", page=asdict(result), f=f, query=query)
+
+
+@router.get("/items/{external_id}")
+def item_page(external_id: str, db: Session = Depends(get_db)) -> HTMLResponse:
+    return page("writer/item.html", nav="items", item=asdict(svc.get_item(db, external_id)), message="",
+                message_class="")
+
+
+@router.post("/items/{external_id}/transition")
+def transition(external_id: str, to: str = Form(...), db: Session = Depends(get_db)) -> HTMLResponse:
+    try:
+        item = svc.transition_item(db, external_id, svc.parse_status(to), actor="命题人")
+        message, cls = f"状态已改为“{item.status_label}”。", "ok"
+    except ConflictError as exc:
+        item, message, cls = svc.get_item(db, external_id), exc.message, "bad"
+    return page("writer/item.html", nav="items", item=asdict(item), message=message, message_class=cls)
+
+
+@router.get("/coverage")
+def coverage_page(code: str = "", db: Session = Depends(get_db)) -> HTMLResponse:
+    rows = svc.coverage(db, code=code.strip())
+    return page("writer/coverage.html", nav="coverage", rows=[asdict(r) for r in rows], code=code,
+                short=sum(1 for r in rows if r.operational < 2))
+
+
+@router.get("/template.{fmt}")
+def template(fmt: str) -> Response:
+    from examengine.itemfiles.tables import write_csv, write_xlsx
+
+    if fmt == "xlsx":
+        return Response(write_xlsx(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": "attachment; filename*=UTF-8''%E9%A2%98%E7%9B%AE%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"})
+    if fmt == "csv":
+        return Response(write_csv(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": "attachment; filename*=UTF-8''%E9%A2%98%E7%9B%AE%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.csv"})
+    return Response("不支持的模板格式", status_code=404)
