@@ -184,3 +184,40 @@ def cli_env(monkeypatch, db_url: str) -> str:
     monkeypatch.setenv("EXAMENGINE_DATABASE_URL", db_url)
     monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
     return db_url
+
+
+def _initialize(url: str) -> None:
+    from examengine.services.setup import initialize
+
+    initialize(Settings(database_url=url, data_dir=REPO))
+
+
+@pytest.fixture
+def bank_db_url(db_factory: DatabaseFactory) -> Iterator[str]:
+    """A database as `examengine init` leaves it: catalog and the sample bank (operational)."""
+    url = db_factory.clone(db_factory.template("bank", _initialize))
+    yield url
+    db_factory.drop(url)
+
+
+@pytest.fixture
+def bank_db(bank_db_url: str):
+    from examengine.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(bank_db_url)
+    with make_sessionmaker(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sample_drafts():
+    """Every item of the shipped sample bank, parsed (ItemDraft)."""
+    from examengine.itemfiles.json_format import read_json
+
+    out = []
+    for path in sorted((REPO / "itembank").glob("*.json")):
+        parsed = read_json(path.read_bytes(), path.name)
+        assert not parsed.problems, parsed.problems[:3]
+        out.extend(parsed.items)
+    return out

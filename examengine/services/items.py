@@ -280,23 +280,21 @@ def _changed_fields(before: ItemDraft, after: ItemDraft) -> list[str]:
 
 def _add_version(db: Session, item: Item, d: ItemDraft, number: int, irt: IrtData, req_ids: list[int],
                  item_set: ItemSet | None, actor: str) -> ItemVersion:
-    v = ItemVersion(item_id=item.id, number=number, type=d.type.value, stem=d.stem, options=list(d.options),
+    v = ItemVersion(number=number, type=d.type.value, stem=d.stem, options=list(d.options),
                     key=list(d.key), explanation=d.explanation, difficulty=d.difficulty,
                     item_set_id=item_set.id if item_set else None, created_by=actor, frozen=False,
                     irt_model="", irt_a=1.0, irt_b=0.0)
     _set_irt(v, irt)
-    db.add(v)
-    db.flush()
-    for pos, rid in enumerate(req_ids, start=1):
-        db.add(ItemVersionRequirement(version_id=v.id, requirement_id=rid, position=pos))
-    for img in d.images:
-        db.add(ItemImage(version_id=v.id, name=img.name, media_type=img.media_type, data=img.data))
     item.versions.append(v)
+    for pos, rid in enumerate(req_ids, start=1):
+        v.requirements.append(ItemVersionRequirement(requirement_id=rid, position=pos))
+    for img in d.images:
+        v.images.append(ItemImage(name=img.name, media_type=img.media_type, data=img.data))
     return v
 
 
 def _event(db: Session, item: Item, version: int | None, action: str, actor: str, detail: dict) -> None:
-    db.add(ItemEvent(item_id=item.id, version_number=version, action=action, actor=actor, detail=detail))
+    item.events.append(ItemEvent(version_number=version, action=action, actor=actor, detail=detail))
 
 
 # ---------------------------------------------------------------- staged uploads (upload -> report -> confirm)
