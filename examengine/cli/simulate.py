@@ -1,0 +1,377 @@
+"""``examengine simulate``: a CAT simulation study on a synthetic bank.
+
+JSON (``--format json``) goes to stdout, the progress bar to stderr. The
+work is done by :func:`run_study`, which takes a pool and a policy, so a
+later ``--blueprint`` option can pass the stored bank and the blueprint's
+policy instead of the synthetic ones.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from examengine.exam.cat import CatSimulation, calibrate_exposure, simulate_cat
+from examengine.exam.policy import CatPolicy
+from examengine.exam.pool import ItemPool
+from examengine.irt.estimation import EstimationMethod
+from examengine.irt.exposure import ExposureParameters
+from examengine.irt.params import IrtModel
+from examengine.irt.selection import SelectionRule, StartRule
+from examengine.irt.simulate import SimulationReport, grid_thetas, normal_thetas, synthetic_bank
+
+
+class OutputFormat(str, Enum):
+    JSON = "json"
+    TABLE = "table"
+
+
+class SelectionOption(str, Enum):
+    MAX_INFO = "max_info"
+    CUT_INFO = "cut_info"
+
+
+class StartOption(str, Enum):
+    PRIOR_MEAN = "prior_mean"
+    RANDOM_THETA = "random_theta"
+
+
+class EstimatorOption(str, Enum):
+    EAP = "eap"
+    MAP = "map"
+    MLE = "mle"
+
+
+class ModelOption(str, Enum):
+    ONE_PL = "1pl"
+    TWO_PL = "2pl"
+    THREE_PL = "3pl"
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """A finished study: the raw simulation, its report, and the exposure
+    parameters used (if Sympson-Hetter was calibrated)."""
+
+    simulation: CatSimulation
+    report: SimulationReport
+    exposure: ExposureParameters | None
+    calibration_iterations: int | None
+    seconds: float
+
+    def to_dict(self, settings: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"settings": settings}
+        out.update(self.report.to_dict())
+        out["stop_reasons"] = self.simulation.stop_reason_counts()
+        out["exposure_control"] = (
+            None if self.exposure is None else
+            {"method": "sympson_hetter", "target": self.exposure.target,
+             "calibration_iterations": self.calibration_iterations,
+             "restricted_items": int(np.sum(self.exposure.k < 1.0))})
+        out["seconds"] = self.seconds
+        return out
+
+
+def run_study(
+    pool: ItemPool,
+    policy: CatPolicy,
+    thetas: np.ndarray,
+    *,
+    seed: int,
+    exposure: ExposureParameters | None = None,
+    calibrate: bool = False,
+    calibration_simulees: int = 1000,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> StudyResult:
+    """Simulate ``policy`` on ``pool`` for the given true thetas.
+
+    With ``calibrate`` (and ``policy.exposure_target``), Sympson-Hetter
+    parameters are first found by iterative simulation on separate
+    N(0, 1) simulees. ``progress(stage, done, total)`` reports progress.
+    """
+    started = time.perf_counter()
+    iterations = None
+    if calibrate:
+        max_iter = 20
+
+        def on_round(iteration: int, _max_exposure: float) -> None:
+            if progress is not None:
+                progress("calibrate", iteration, max_iter)
+
+        cal = calibrate_exposure(pool, policy, n_simulees=calibration_simulees, seed=seed + 1,
+                                 max_iterations=max_iter, tolerance=0.01, progress=on_round)
+        exposure, iterations = cal.parameters, cal.iterations
+    total = int(thetas.size)
+    sim = simulate_cat(pool, policy, thetas, seed=seed, exposure=exposure,
+                       progress=None if progress is None else (lambda k: progress("simulate", k, total)))
+    return StudyResult(sim, sim.report(policy), exposure, iterations, time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------------------
+# option parsing
+# ---------------------------------------------------------------------------
+
+
+def parse_cuts(text: str | None) -> tuple[float, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter(f"cut scores must be numbers separated by commas, got {text!r}") from None
+
+
+def parse_theta_grid(text: str) -> np.ndarray:
+    parts = text.split(":")
+    try:
+        lower, upper, n = float(parts[0]), float(parts[1]), int(parts[2])
+        if len(parts) != 3:
+            raise ValueError
+        return grid_thetas(lower, upper, n)
+    except (ValueError, IndexError):
+        raise typer.BadParameter(f"--theta-grid must look like -3:3:61, got {text!r}") from None
+
+
+def read_theta_file(path: Path) -> np.ndarray:
+    """One theta per line (blank lines and '#' comments skipped; first CSV column)."""
+    values = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        cell = line.split(",")[0].strip()
+        try:
+            values.append(float(cell))
+        except ValueError:
+            if not values and lineno == 1:
+                continue  # a header row
+            raise typer.BadParameter(f"{path}:{lineno}: not a number: {cell!r}") from None
+    if not values:
+        raise typer.BadParameter(f"{path}: no theta values")
+    arr = np.array(values)
+    if not np.all(np.isfinite(arr)):
+        raise typer.BadParameter(f"{path}: theta values must be finite")
+    return arr
+
+
+# ---------------------------------------------------------------------------
+# output
+# ---------------------------------------------------------------------------
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return "nan" if np.isnan(x) else f"{x:.{digits}f}"
+    return str(x)
+
+
+def render_tables(payload: dict[str, Any], console: Console) -> None:
+    summary = Table(title="模拟结果 / simulation summary")
+    summary.add_column("指标 metric")
+    summary.add_column("值 value", justify="right")
+    for key, label in [("n_simulees", "考生数 simulees"), ("n_items_in_bank", "题库题数 bank size"),
+                       ("bias", "偏差 bias"), ("rmse", "RMSE"), ("mean_se", "平均标准误 mean SE"),
+                       ("mean_length", "平均题数 mean length"), ("min_length", "最少题数 min length"),
+                       ("max_length", "最多题数 max length"),
+                       ("classification_accuracy", "分类正确率 classification accuracy"),
+                       ("max_exposure", "最大曝光率 max exposure"),
+                       ("pool_used_share", "题库使用率 pool used"),
+                       ("pool_never_used_share", "未使用比例 never used"), ("seconds", "用时 seconds")]:
+        summary.add_row(label, _fmt(payload.get(key)))
+    console.print(summary)
+    cond = Table(title="按能力分组 / by true theta")
+    for col in ("θ from", "θ to", "n", "bias", "RMSE", "mean length"):
+        cond.add_column(col, justify="right")
+    for row in payload["conditional"]:
+        cond.add_row(_fmt(row["lower"], 2), _fmt(row["upper"], 2), str(row["n"]), _fmt(row["bias"]),
+                     _fmt(row["rmse"]), _fmt(row["mean_length"], 1))
+    console.print(cond)
+    if payload["classification_accuracy_by_band"]:
+        bands = Table(title="分类 / classification by true band")
+        for col in ("等级 band", "n", "正确率 accuracy"):
+            bands.add_column(col)
+        for row in payload["classification_accuracy_by_band"]:
+            bands.add_row(row["name"], str(row["n"]), _fmt(row["accuracy"]))
+        console.print(bands)
+    reasons = Table(title="停止原因 / stop reasons")
+    reasons.add_column("reason")
+    reasons.add_column("n", justify="right")
+    for k, v in payload["stop_reasons"].items():
+        reasons.add_row(k, str(v))
+    console.print(reasons)
+
+
+def write_plot(result: StudyResult, path: Path) -> None:
+    """Estimated vs true theta, conditional RMSE and length, and item exposure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sim, report = result.simulation, result.report
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    ax = axes[0]
+    ax.scatter(sim.true_theta, sim.theta, s=4, alpha=0.4)
+    lim = [min(sim.true_theta.min(), sim.theta.min()), max(sim.true_theta.max(), sim.theta.max())]
+    ax.plot(lim, lim, color="black", linewidth=1)
+    ax.set(xlabel="true theta", ylabel="estimated theta", title=f"RMSE {report.rmse:.3f}, bias {report.bias:+.3f}")
+    ax = axes[1]
+    mids = [(r.lower + r.upper) / 2 for r in report.conditional]
+    ax.plot(mids, [r.rmse for r in report.conditional], marker="o", label="RMSE")
+    ax.plot(mids, [r.bias for r in report.conditional], marker="s", label="bias")
+    ax.set(xlabel="true theta (bin)", title="conditional RMSE / bias")
+    ax.legend(loc="upper left")
+    twin = ax.twinx()
+    twin.plot(mids, [r.mean_length for r in report.conditional], color="gray", linestyle="--", label="length")
+    twin.set_ylabel("mean length")
+    ax = axes[2]
+    exposure = np.sort(sim.administered_counts / max(sim.n_simulees, 1))[::-1]
+    ax.plot(np.arange(1, exposure.size + 1), exposure)
+    if result.exposure is not None and result.exposure.target is not None:
+        ax.axhline(result.exposure.target, color="red", linestyle=":", label="target")
+        ax.legend()
+    ax.set(xscale="log", xlabel="item rank", ylabel="exposure rate",
+           title=f"max {report.max_exposure:.2f}, used {report.pool_used_share:.1%}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------
+# the command
+# ---------------------------------------------------------------------------
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``simulate`` command to ``app``."""
+
+    @app.command("simulate")
+    def simulate(
+        synthetic_bank_size: Annotated[int, typer.Option(
+            "--synthetic-bank", min=1, help="合成题库题数（3PL：a 对数正态约 1.2，b ~ N(0,1)，c ≤ 0.25）。")],
+        simulees: Annotated[int, typer.Option("--simulees", min=1, help="模拟考生数。")] = 1000,
+        seed: Annotated[int, typer.Option("--seed", help="随机种子（题库、考生与作答）。")] = 0,
+        length: Annotated[int | None, typer.Option("--length", min=1, help="定长测验题数。")] = None,
+        max_length: Annotated[int | None, typer.Option("--max-length", min=1, help="变长测验最多题数。")] = None,
+        min_length: Annotated[int | None, typer.Option("--min-length", min=0, help="变长测验最少题数。")] = None,
+        se: Annotated[float | None, typer.Option("--se", min=0.0, help="标准误目标（变长）。")] = None,
+        cuts: Annotated[str | None, typer.Option("--cuts", help="分数线，如 -1,0,1（未达初级/初级/中级/高级）。")] = None,
+        confidence: Annotated[float, typer.Option("--confidence", min=0.5, max=0.999,
+                                                  help="置信区间分类规则的置信度。")] = 0.95,
+        theta_mean: Annotated[float, typer.Option("--theta-mean", help="能力分布均值。")] = 0.0,
+        theta_sd: Annotated[float, typer.Option("--theta-sd", min=1e-9, help="能力分布标准差。")] = 1.0,
+        theta_grid: Annotated[str | None, typer.Option("--theta-grid", help="能力网格 a:b:n（每点一名考生）。")] = None,
+        theta_file: Annotated[Path | None, typer.Option("--theta-file", exists=True, dir_okay=False,
+                                                        help="每行一个能力值的文件。")] = None,
+        selection: Annotated[SelectionOption, typer.Option("--selection", help="选题规则。")] = SelectionOption.MAX_INFO,
+        start: Annotated[StartOption, typer.Option("--start", help="起始规则。")] = StartOption.PRIOR_MEAN,
+        randomesque: Annotated[int, typer.Option("--randomesque", min=1, help="在信息量最大的 k 题中随机选。")] = 1,
+        estimator: Annotated[EstimatorOption, typer.Option("--estimator", help="能力估计方法。")] = EstimatorOption.EAP,
+        exposure_target: Annotated[float | None, typer.Option(
+            "--exposure-target", min=0.01, max=1.0, help="Sympson–Hetter 曝光率上限（先迭代模拟标定）。")] = None,
+        calibration_simulees: Annotated[int, typer.Option(
+            "--calibration-simulees", min=10, help="曝光参数标定每轮模拟考生数。")] = 1000,
+        model: Annotated[ModelOption, typer.Option("--model", help="合成题库模型。")] = ModelOption.THREE_PL,
+        output_format: Annotated[OutputFormat, typer.Option("--format", help="输出格式。")] = OutputFormat.JSON,
+        plot: Annotated[Path | None, typer.Option("--plot", dir_okay=False, help="写出 PNG 图。")] = None,
+    ) -> None:
+        """模拟自适应考试：偏差、RMSE、分类正确率、题目曝光率。"""
+        err = Console(stderr=True)
+        if length is not None and (max_length is not None or se is not None or min_length is not None):
+            raise typer.BadParameter("use either --length, or --max-length with --se/--min-length/--cuts")
+        if length is None and max_length is None:
+            raise typer.BadParameter("give --length L (fixed length) or --max-length L (variable length)")
+        if sum(x is not None for x in (theta_grid, theta_file)) > 1:
+            raise typer.BadParameter("give at most one of --theta-grid and --theta-file")
+        cut_values = parse_cuts(cuts)
+        if selection is SelectionOption.CUT_INFO and not cut_values:
+            raise typer.BadParameter("--selection cut_info needs --cuts")
+        common: dict[str, Any] = dict(
+            selection=SelectionRule(selection.value), start=StartRule(start.value),
+            randomesque_k=randomesque, estimator=EstimationMethod(estimator.value),
+            cuts=cut_values, exposure_target=exposure_target)
+        try:
+            if length is not None:
+                policy = CatPolicy.fixed_length(length, **common)
+            else:
+                assert max_length is not None
+                policy = CatPolicy(min_length=min(min_length if min_length is not None else 1, max_length),
+                                   max_length=max_length, se_target=se, confidence=confidence, **common)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+        bank_rng = np.random.default_rng([seed, 0])
+        params = synthetic_bank(synthetic_bank_size, bank_rng, model=IrtModel(model.value))
+        pool = ItemPool.from_params(params)
+        if theta_grid is not None:
+            thetas = parse_theta_grid(theta_grid)
+        elif theta_file is not None:
+            thetas = read_theta_file(theta_file)
+        else:
+            thetas = normal_thetas(simulees, np.random.default_rng([seed, 1]), theta_mean, theta_sd)
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=err, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def on_progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    label = "标定曝光参数 calibrating" if stage == "calibrate" else "模拟 simulating"
+                    tasks[stage] = bar.add_task(label, total=total)
+                bar.update(tasks[stage], completed=done)
+
+            result = run_study(pool, policy, thetas, seed=seed, calibrate=exposure_target is not None,
+                               calibration_simulees=calibration_simulees, progress=on_progress)
+
+        settings = {
+            "synthetic_bank": synthetic_bank_size, "model": model.value, "seed": seed,
+            "simulees": int(thetas.size),
+            "theta_source": "grid" if theta_grid else "file" if theta_file else "normal",
+            "theta_mean": theta_mean, "theta_sd": theta_sd,
+            "length": length, "min_length": policy.min_length, "max_length": policy.max_length,
+            "se_target": se, "cuts": list(cut_values), "confidence": policy.confidence,
+            "selection": selection.value, "start": start.value, "randomesque": randomesque,
+            "estimator": estimator.value, "exposure_target": exposure_target,
+            "calibration_simulees": calibration_simulees if exposure_target is not None else None,
+            "prior": {"mean": policy.prior.mean, "sd": policy.prior.sd},
+            "grid": {"lower": policy.grid.lower, "upper": policy.grid.upper, "points": policy.grid.n_points},
+        }
+        payload = result.to_dict(settings)
+        if plot is not None:
+            write_plot(result, plot)
+            payload["plot"] = str(plot)
+        if output_format is OutputFormat.JSON:
+            typer.echo(json.dumps(_no_nan(payload), ensure_ascii=False, indent=2, allow_nan=False,
+                                  default=_json_default))
+        else:
+            render_tables(payload, Console())
+
+
+def _no_nan(x: Any) -> Any:
+    """NaN/inf (e.g. the accuracy of an empty band) become null in JSON."""
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_no_nan(v) for v in x]
+    if isinstance(x, float | np.floating) and not np.isfinite(x):
+        return None
+    return x
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"not JSON serialisable: {type(x)}")

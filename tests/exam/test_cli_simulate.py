@@ -1,0 +1,103 @@
+"""``examengine simulate`` on a Typer app built here with ``register``."""
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from examengine.cli.simulate import register
+
+REQUIRED_KEYS = {"rmse", "bias", "mean_length", "classification_accuracy", "max_exposure", "pool_used_share"}
+
+
+@pytest.fixture
+def app():
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def main() -> None:
+        """test app"""
+
+    return app
+
+
+def _invoke(app, *args):
+    result = CliRunner().invoke(app, ["simulate", *args])
+    return result
+
+
+def test_simulate_prints_the_study_as_json_with_the_agreed_keys(app):
+    result = _invoke(app, "--synthetic-bank", "200", "--simulees", "60", "--seed", "3", "--length", "20",
+                     "--cuts", "-1,0,1", "--format", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert REQUIRED_KEYS <= payload.keys()
+    assert payload["mean_length"] == 20 and payload["min_length"] == payload["max_length"] == 20
+    assert 0 < payload["rmse"] < 0.6 and abs(payload["bias"]) < 0.3
+    assert 0.5 <= payload["classification_accuracy"] <= 1
+    assert [b["name"] for b in payload["classification_accuracy_by_band"]] == ["未达初级", "初级", "中级", "高级"]
+    assert payload["max_exposure"] == 1.0  # fixed start: everybody gets the same first item
+    assert payload["pool_used_share"] + payload["pool_never_used_share"] == pytest.approx(1.0)
+    assert payload["stop_reasons"] == {"max_length": 60}
+
+
+def test_the_same_seed_gives_the_same_json(app):
+    args = ("--synthetic-bank", "100", "--simulees", "20", "--seed", "9", "--max-length", "15", "--se", "0.4",
+            "--randomesque", "3", "--start", "random_theta")
+    first = json.loads(_invoke(app, *args).stdout)
+    second = json.loads(_invoke(app, *args).stdout)
+    first.pop("seconds"), second.pop("seconds")
+    assert first == second
+
+
+def test_a_variable_length_study_stops_on_the_se_target_or_the_maximum(app):
+    result = _invoke(app, "--synthetic-bank", "300", "--simulees", "40", "--seed", "1", "--max-length", "40",
+                     "--se", "0.35", "--min-length", "5")
+    payload = json.loads(result.stdout)
+    assert set(payload["stop_reasons"]) <= {"se_target", "max_length"}
+    assert 5 <= payload["min_length"] and payload["max_length"] <= 40
+    assert payload["classification_accuracy"] is None
+
+
+def test_thetas_from_a_grid_or_a_file_set_the_simulees(app, tmp_path):
+    grid = json.loads(_invoke(app, "--synthetic-bank", "100", "--theta-grid", "-2:2:9", "--length", "10").stdout)
+    assert grid["n_simulees"] == 9 and grid["settings"]["theta_source"] == "grid"
+    f = tmp_path / "thetas.csv"
+    f.write_text("theta\n-1.0\n0.5  # a comment\n\n2.0\n", encoding="utf-8")
+    from_file = json.loads(_invoke(app, "--synthetic-bank", "100", "--theta-file", str(f), "--length", "10").stdout)
+    assert from_file["n_simulees"] == 3
+
+
+def test_exposure_target_calibrates_sympson_hetter_first(app):
+    result = _invoke(app, "--synthetic-bank", "120", "--simulees", "300", "--seed", "2", "--length", "8",
+                     "--exposure-target", "0.3", "--calibration-simulees", "200")
+    payload = json.loads(result.stdout)
+    assert payload["exposure_control"]["method"] == "sympson_hetter"
+    assert payload["max_exposure"] < 0.45
+
+
+def test_table_format_and_plot(app, tmp_path):
+    png = tmp_path / "study.png"
+    result = _invoke(app, "--synthetic-bank", "100", "--simulees", "30", "--length", "10", "--cuts", "0",
+                     "--format", "table", "--plot", str(png))
+    assert result.exit_code == 0, result.output
+    assert "RMSE" in result.stdout and "停止原因" in result.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--length", "10", "--max-length", "20"), "either --length"),
+        ((), "--length L"),
+        (("--length", "10", "--cuts", "a,b"), "cut scores"),
+        (("--length", "10", "--theta-grid", "1:2"), "theta-grid"),
+        (("--max-length", "10", "--selection", "cut_info"), "needs --cuts"),
+    ],
+)
+def test_bad_options_are_named(app, args, message):
+    result = _invoke(app, "--synthetic-bank", "50", *args)
+    assert result.exit_code != 0
+    assert message in result.output
