@@ -70,10 +70,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _mount_offline_docs(app)
 
     from examengine.api import catalog as catalog_api
+    from examengine.api import blueprints as blueprints_api
     from examengine.api import items as items_api
 
     app.include_router(catalog_api.router)
     app.include_router(items_api.router)
+    app.include_router(blueprints_api.router)
 
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles

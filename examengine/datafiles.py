@@ -217,3 +217,187 @@ def read_standards_dir(folder: Path) -> list[StandardData]:
     if problems:
         raise DataFileError(problems)
     return out
+
+
+# ---------------------------------------------------------------- blueprints
+
+
+def read_blueprint_file(path: Path):
+    """Read and validate the form of one blueprint file (``blueprints/530046-L2.yaml``).
+
+    Checks every field's type and range; the checks against the catalog and the bank
+    (codes, every domain present, a pool that can fill the length) are the service's.
+    """
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFileError([Problem(path.name, "", "", f"无法读取文件：{exc}")]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DataFileError([Problem(path.name, f"第 {mark.line + 1} 行" if mark else "", "",
+                                     f"YAML 格式错误：{exc}")]) from exc
+    bp = blueprint_from_dict(doc, path.name)
+    if path.stem != bp.id:
+        raise DataFileError([Problem(path.name, "", "id", f"文件名应与蓝图编号一致（{bp.id}.yaml）")])
+    return bp
+
+
+def blueprint_from_dict(doc, filename: str):
+    """Validate a parsed blueprint document (from a file or the database) into a Blueprint."""
+    from examengine.exam.blueprint import LEVEL_NAMES, Blueprint, CutSpec
+    from examengine.exam.items import ItemType
+
+    r = _Reader(filename)
+    if not isinstance(doc, dict):
+        raise DataFileError([Problem(filename, "", "", "蓝图文件应为一个映射")])
+
+    def section(name: str) -> dict:
+        value = doc.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            r.problem("", name, "应为一个映射")
+            return {}
+        return value
+
+    def number(node: dict, key: str, field: str, *, lo: float | None = None, hi: float | None = None,
+               integer: bool = False, default=None, required: bool = False, open_lo: bool = False):
+        value = node.get(key, default)
+        if value is None:
+            if required:
+                r.problem("", field, "缺少此字段")
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+            r.problem("", field, f"应为{'整数' if integer else '数字'}，实际为 {value!r}")
+            return None
+        if lo is not None and (value < lo or (open_lo and value == lo)):
+            r.problem("", field, f"应{'大于' if open_lo else '不小于'} {lo}，实际为 {value}")
+        if hi is not None and value > hi:
+            r.problem("", field, f"应不大于 {hi}，实际为 {value}")
+        return value
+
+    bp_id = r.text(doc, "", "id")
+    standard = r.text(doc, "", "standard")
+    level = r.text(doc, "", "level")
+    if level and level not in LEVELS:
+        r.problem("", "level", f"级别应为 L1/L2/L3：{level!r}")
+    if bp_id and standard and level and bp_id != f"{standard}-{level}":
+        r.problem("", "id", f"蓝图编号应为 {standard}-{level}，实际为 {bp_id}")
+
+    weights = section("domains")
+    if not weights:
+        r.problem("", "domains", "应列出本级别每个工作领域的权重")
+    domain_weights = []
+    for code, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
+            r.problem("", f"domains.{code}", f"权重应为非负数，实际为 {w!r}")
+            continue
+        domain_weights.append((str(code), float(w)))
+    if domain_weights and abs(sum(w for _, w in domain_weights) - 1.0) > 1e-6:
+        r.problem("", "domains", f"工作领域权重之和应为 1，实际为 {sum(w for _, w in domain_weights):.4f}")
+
+    task_minimums = []
+    for code, n in section("task_minimums").items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            r.problem("", f"task_minimums.{code}", f"应为非负整数，实际为 {n!r}")
+        else:
+            task_minimums.append((str(code), n))
+    lower = number(doc, "lower_level_share", "lower_level_share", lo=0, hi=0.9, default=0.0)
+
+    types = section("item_types")
+    shares = types.get("shares") or {}
+    type_shares = []
+    for t, s in (shares.items() if isinstance(shares, dict) else []):
+        if ItemType.parse(str(t)) is None:
+            r.problem("", f"item_types.shares.{t}", "题型应为 单选、多选 或 判断")
+        elif isinstance(s, bool) or not isinstance(s, (int, float)) or s < 0:
+            r.problem("", f"item_types.shares.{t}", f"应为非负数，实际为 {s!r}")
+        else:
+            type_shares.append((ItemType.parse(str(t)).value, float(s)))
+    if type_shares and abs(sum(s for _, s in type_shares) - 1.0) > 1e-6:
+        r.problem("", "item_types.shares", f"题型比例之和应为 1，实际为 {sum(s for _, s in type_shares):.4f}")
+    tolerance = number(types, "tolerance", "item_types.tolerance", lo=0, hi=1, default=0.10)
+
+    length = section("length")
+    min_len = number(length, "min", "length.min", lo=1, integer=True, required=True)
+    max_len = number(length, "max", "length.max", lo=1, integer=True, required=True)
+    if min_len and max_len and min_len > max_len:
+        r.problem("", "length", f"最短长度 {min_len} 大于最长长度 {max_len}")
+    se = number(section("precision"), "se", "precision.se", lo=0, open_lo=True)
+    confidence = number(section("classification"), "confidence", "classification.confidence", lo=0.5, hi=0.999,
+                        default=0.95)
+
+    cuts_node = section("cuts")
+    cuts: list[CutSpec] = []
+    for name in LEVEL_NAMES:
+        node = cuts_node.get(name)
+        field = f"cuts.{name}"
+        if not isinstance(node, dict):
+            r.problem("", field, "缺少此级别的分数线（{theta: 数值} 或 {percent_correct: 百分比}）")
+            continue
+        if ("theta" in node) == ("percent_correct" in node):
+            r.problem("", field, "应给出 theta 或 percent_correct 之一")
+            continue
+        if "theta" in node:
+            t = number(node, "theta", f"{field}.theta", lo=-6, hi=6)
+            cuts.append(CutSpec(name, theta=None if t is None else float(t)))
+        else:
+            p = number(node, "percent_correct", f"{field}.percent_correct", lo=0, hi=100, open_lo=True)
+            cuts.append(CutSpec(name, percent_correct=None if p is None else float(p)))
+    for extra in set(cuts_node) - set(LEVEL_NAMES):
+        r.problem("", f"cuts.{extra}", "分数线只能是 初级、中级、高级")
+    thetas = [c.theta for c in cuts if c.theta is not None]
+    if len(thetas) == len(cuts) == 3 and any(b <= a for a, b in zip(thetas, thetas[1:])):
+        r.problem("", "cuts", f"分数线应按 初级 < 中级 < 高级 递增，实际为 {thetas}")
+
+    rep = section("reporting")
+    pass_score = number(rep, "pass_score", "reporting.pass_score", lo=1, hi=99, default=60)
+    tmin = number(rep, "theta_min", "reporting.theta_min", default=-3.0)
+    tmax = number(rep, "theta_max", "reporting.theta_max", default=3.0)
+    exposure = number(section("exposure"), "max_rate", "exposure.max_rate", lo=0, hi=1, open_lo=True, default=0.25)
+    start = section("start")
+    start_rule = str(start.get("rule", "random_theta"))
+    if start_rule not in ("random_theta", "prior_mean"):
+        r.problem("", "start.rule", f"起始规则应为 random_theta 或 prior_mean，实际为 {start_rule!r}")
+    interval = start.get("interval", [-0.5, 0.5])
+    if not (isinstance(interval, list) and len(interval) == 2 and all(isinstance(x, (int, float)) for x in interval)
+            and interval[0] <= interval[1]):
+        r.problem("", "start.interval", f"应为 [下限, 上限]，实际为 {interval!r}")
+        interval = [-0.5, 0.5]
+    pre = section("pretest")
+    pre_count = number(pre, "count", "pretest.count", lo=0, integer=True, default=0)
+    positions = pre.get("positions", [])
+    if not isinstance(positions, list) or not all(isinstance(p, int) and p >= 1 for p in positions):
+        r.problem("", "pretest.positions", "应为正整数列表（第几道题）")
+        positions = []
+    if pre_count is not None and len(positions) != pre_count:
+        r.problem("", "pretest.positions", f"应给出 {pre_count} 个位置，实际为 {len(positions)} 个")
+    if min_len and any(p > min_len for p in positions):
+        r.problem("", "pretest.positions", f"预测试题的位置不能超过最短长度 {min_len}，以保证每位考生都会遇到")
+    time_limit = number(doc, "time_limit_minutes", "time_limit_minutes", lo=1, integer=True, required=True)
+
+    if r.problems:
+        raise DataFileError(r.problems)
+    return Blueprint(
+        id=bp_id, standard=standard, level=level, name=r.text(doc, "", "name", required=False) or bp_id,
+        domain_weights=tuple(domain_weights), task_minimums=tuple(task_minimums), lower_level_share=float(lower),
+        type_shares=tuple(type_shares) or Blueprint.type_shares, type_tolerance=float(tolerance),
+        min_length=min_len, max_length=max_len, se_target=None if se is None else float(se),
+        confidence=float(confidence), cuts=tuple(cuts), pass_score=float(pass_score), theta_min=float(tmin),
+        theta_max=float(tmax), exposure_max_rate=float(exposure), start_rule=start_rule,
+        start_interval=(float(interval[0]), float(interval[1])), pretest_count=pre_count or 0,
+        pretest_positions=tuple(positions), time_limit_minutes=time_limit, source=doc,
+    )
+
+
+def read_blueprints_dir(folder: Path) -> list:
+    files = sorted(p for p in folder.glob("*.yaml") if re.fullmatch(r"\d{6}-L[123]", p.stem))
+    out, problems = [], []
+    for path in files:
+        try:
+            out.append(read_blueprint_file(path))
+        except DataFileError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise DataFileError(problems)
+    return out

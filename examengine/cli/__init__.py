@@ -29,7 +29,7 @@ app.add_typer(standards_app, name="standards")
 @app.command()
 @handles_errors
 def init() -> None:
-    """迁移数据库，载入标准目录和示例题库（重复运行不会产生重复数据）。"""
+    """迁移数据库，载入标准目录、示例题库和蓝图（重复运行不会产生重复数据）。"""
     from examengine.services.setup import initialize
 
     s = settings()
@@ -51,6 +51,11 @@ def init() -> None:
                       highlight=False)
     if report.item_sets and not any(r.created or r.new_versions or r.updated for r in report.item_sets):
         out.print(f"示例题库无变化（{sum(r.total for r in report.item_sets)} 道题已是最新）。")
+    changed_bps = [b for b in report.blueprints if b.action != "unchanged"]
+    for b in changed_bps:
+        out.print(f"蓝图 {b.code}：{'新增' if b.action == 'created' else '新版本'} v{b.version}")
+    if report.blueprints and not changed_bps:
+        out.print(f"蓝图无变化（{len(report.blueprints)} 份已是最新）。")
     if c.stale:
         out.print(f"[yellow]注意：[/yellow]数据库中有 {len(c.stale)} 个代码不在目录文件中（保留未删）：{', '.join(c.stale[:10])}")
     if not report.changed:
@@ -191,9 +196,11 @@ def serve(
 
 def _register_optional() -> None:
     """Commands that live in their own modules register themselves here."""
+    from examengine.cli import blueprints as _blueprints
     from examengine.cli import items as _items
 
     _items.register(app)
+    _blueprints.register(app)
     try:
         from examengine.cli import simulate as _simulate
     except ImportError:  # pragma: no cover - module added by the psychometric core

@@ -258,3 +258,25 @@ class ItemEvent(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
     item: Mapped[Item] = relationship(back_populates="events")
+
+
+# ---------------------------------------------------------------- blueprints
+
+
+class BlueprintVersion(Base):
+    """One version of a blueprint as signed off (the YAML, parsed). An attempt records the
+    version it ran under; a changed file makes a new version, never an edit in place."""
+
+    __tablename__ = "blueprint_versions"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), index=True)  # 530046-L2
+    version: Mapped[int] = mapped_column(Integer)
+    level_id: Mapped[int] = mapped_column(ForeignKey("levels.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content: Mapped[dict] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    exposure: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # Sympson-Hetter: {item id: k}, report

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from examengine.config import Settings
-from examengine.datafiles import read_standards_dir
+from examengine.datafiles import read_blueprints_dir, read_standards_dir
 from examengine.db import migrate
 from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.errors import DataFileError
 from examengine.exam.items import ItemStatus
 from examengine.itemfiles.reader import parse_upload
+from examengine.services.blueprints import BlueprintLoad, load_blueprints
 from examengine.services.catalog import CatalogLoadReport, load_catalog
 from examengine.services.items import ImportReport, import_item_set
 
@@ -22,11 +23,13 @@ class InitReport:
     revision_after: str | None
     catalog: CatalogLoadReport
     item_sets: list[ImportReport] = field(default_factory=list)
+    blueprints: list[BlueprintLoad] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return (self.revision_before != self.revision_after or self.catalog.changed
-                or any(r.created or r.new_versions or r.updated for r in self.item_sets))
+                or any(r.created or r.new_versions or r.updated for r in self.item_sets)
+                or any(b.action != "unchanged" for b in self.blueprints))
 
 
 def initialize(settings: Settings) -> InitReport:
@@ -38,6 +41,7 @@ def initialize(settings: Settings) -> InitReport:
     problems = [p for up in parsed for p in up.problems]
     if problems:
         raise DataFileError(problems)
+    blueprints = read_blueprints_dir(settings.blueprints_dir)
     before = migrate.current_revision(settings.database_url)
     migrate.upgrade(settings.database_url)
     after = migrate.current_revision(settings.database_url)
@@ -51,6 +55,7 @@ def initialize(settings: Settings) -> InitReport:
                                 status_for_new=ItemStatus.OPERATIONAL)
                 for path, up in zip(bank_files, parsed, strict=True)
             ]
+            loaded = load_blueprints(db, blueprints, actor="examengine init")
     finally:
         engine.dispose()
-    return InitReport(settings.database_url, before, after, catalog, item_sets)
+    return InitReport(settings.database_url, before, after, catalog, item_sets, loaded)

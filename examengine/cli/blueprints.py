@@ -1,0 +1,106 @@
+"""``examengine blueprints list|show|validate``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from examengine.cli.common import handles_errors, out, print_json, session, settings
+from examengine.errors import DataFileError
+
+blueprints_app = typer.Typer(help="蓝图：各级别考试的内容与规则。", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(blueprints_app, name="blueprints")
+
+
+@blueprints_app.command("list")
+@handles_errors
+def bp_list(fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table") -> None:
+    """列出数据库中的蓝图（最新版本）。"""
+    from examengine.services.blueprints import list_blueprints
+
+    with session() as db:
+        rows = list_blueprints(db)
+    if fmt == "json":
+        print_json([asdict(r) for r in rows])
+        return
+    table = Table(title="蓝图")
+    for col in ("编号", "版本", "名称", "长度", "可用题目"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.code, f"v{r.version}", r.name, f"{r.min_length}–{r.max_length}", str(r.pool_size))
+    out.print(table, highlight=False)
+
+
+@blueprints_app.command("show")
+@handles_errors
+def bp_show(
+    code: str,
+    version: Annotated[int | None, typer.Option(help="版本（默认最新）")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
+) -> None:
+    """显示一份蓝图：领域权重、题型比例、长度、精度、分数线（theta 与正确率）等。"""
+    from examengine.services.blueprints import show_blueprint
+
+    with session() as db:
+        v = show_blueprint(db, code, version)
+    if fmt == "json":
+        print_json(asdict(v))
+        return
+    out.print(f"[bold]{v.code} v{v.version}[/bold] {v.name}（报考级别：{v.registered_level}）", highlight=False)
+    t = Table(title="工作领域权重")
+    for col in ("工作领域", "名称", "权重", "最长考试题数", "正式使用题目"):
+        t.add_column(col)
+    for d in v.domains:
+        t.add_row(d.code, d.name, f"{d.weight:.2f}", str(d.items_at_max_length), str(d.operational_items))
+    out.print(t, highlight=False)
+    if v.lower_level_share:
+        out.print(f"低级别内容比例：{v.lower_level_share:.0%}")
+    out.print("题型比例：" + "、".join(f"{k} {s:.0%}" for k, s in v.item_types.items())
+              + f"（容差 ±{v.type_tolerance:.0%}）；题库：" + "、".join(f"{k} {n}" for k, n in v.pool_types.items()))
+    out.print(f"长度：{v.length['min']}–{v.length['max']} 题；精度：SE ≤ {v.se_target}；分类置信度：{v.confidence:.0%}")
+    c = Table(title=f"分数线（参照题目集：{v.reference_set}）")
+    for col in ("级别", "给定方式", "theta", "参照集期望正确率"):
+        c.add_column(col)
+    for cut in v.cuts:
+        c.add_row(cut.level_name, "theta" if cut.given == "theta" else "正确率", f"{cut.theta:.3f}",
+                  f"{cut.percent_correct:.1f}%")
+    out.print(c, highlight=False)
+    out.print(f"报告分：0–100，{v.registered_level}分数线处为 {v.reporting['pass_score']:g} 分"
+              f"（theta {v.reporting['theta_min']:g} → 0 分，{v.reporting['theta_max']:g} → 100 分）")
+    out.print(f"曝光率上限：{v.exposure_max_rate:.0%}（{'已' if v.exposure_calibrated else '未'}标定 Sympson–Hetter 参数）；"
+              f"起始：{v.start['rule']} {v.start['interval']}；预测试题：{v.pretest['count']} 道，位置 "
+              f"{v.pretest['positions']}；时限：{v.time_limit_minutes} 分钟", highlight=False)
+
+
+@blueprints_app.command("validate")
+@handles_errors
+def bp_validate(
+    files: Annotated[list[Path] | None, typer.Argument(help="蓝图文件（默认：blueprints/ 下全部）")] = None,
+) -> None:
+    """检查蓝图文件：格式、标准目录中的代码、权重、分数线顺序，以及题库能否满足最长考试。"""
+    from examengine.datafiles import read_blueprint_file, read_blueprints_dir
+    from examengine.services.blueprints import validate_blueprint
+
+    if files:
+        problems, bps = [], []
+        for f in files:
+            try:
+                bps.append(read_blueprint_file(f))
+            except DataFileError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise DataFileError(problems)
+    else:
+        bps = read_blueprints_dir(settings().blueprints_dir)
+    with session() as db:
+        problems = [p for bp in bps for p in validate_blueprint(db, bp)]
+    if problems:
+        raise DataFileError(problems)
+    out.print(f"{len(bps)} 份蓝图检查通过：{'、'.join(bp.id for bp in bps)}")

@@ -1,0 +1,344 @@
+"""Blueprints: loading them (versioned), validating them against the catalog and the bank,
+showing them, and the pool an exam of a blueprint draws from."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from examengine.db.models import (
+    BlueprintVersion,
+    Domain,
+    Item,
+    ItemVersion,
+    ItemVersionRequirement,
+    Level,
+    Requirement,
+    Standard,
+    Task,
+)
+from examengine.errors import DataFileError, NotFoundError, Problem
+from examengine.exam.blueprint import Blueprint
+from examengine.exam.pool import ItemPool
+from examengine.irt.models import probability
+from examengine.irt.params import ItemParams
+from examengine.services.mapping import current_version
+
+LOWER = "lower-level"
+
+
+# ---------------------------------------------------------------- the pool of a blueprint
+
+
+@dataclass(frozen=True)
+class BlueprintPool:
+    """The operational items an exam of a blueprint draws from, as the engine's ItemPool,
+    with the item versions behind each position."""
+
+    pool: ItemPool
+    version_ids: tuple[int, ...]
+    domains: tuple[str, ...]  # per position: the domain code, or "lower-level"
+    types: tuple[str, ...]  # per position: 单选 / 多选 / 判断
+
+
+def load_pool(db: Session, bp: Blueprint, *, status: str = "operational") -> BlueprintPool:
+    """Items of the blueprint's level (and of lower levels when ``lower_level_share`` > 0)
+    in ``status``, current versions, with their content areas (domain, type) and enemy groups."""
+    levels = list(db.scalars(select(Level).join(Standard).where(Standard.code == bp.standard)))
+    wanted = {lv.id: lv for lv in levels if lv.rank == bp.rank or (bp.lower_level_share > 0 and lv.rank < bp.rank)}
+    items = list(db.scalars(
+        select(Item).where(Item.level_id.in_(wanted), Item.status == status).order_by(Item.external_id).options(
+            selectinload(Item.versions).selectinload(ItemVersion.requirements)
+            .selectinload(ItemVersionRequirement.requirement).selectinload(Requirement.task)
+            .selectinload(Task.domain)
+        )
+    ))
+    ids, a, b, c, vids, doms, types = [], [], [], [], [], [], []
+    enemies: dict[str, list[str]] = {}
+    for it in items:
+        v = current_version(it)
+        ids.append(it.external_id)
+        a.append(v.irt_a)
+        b.append(v.irt_b)
+        c.append(v.irt_c)
+        vids.append(v.id)
+        first = v.requirements[0].requirement.task.domain
+        doms.append(first.code if wanted[it.level_id].rank == bp.rank else LOWER)
+        types.append(v.type)
+        if it.enemy_group:
+            enemies.setdefault(it.enemy_group, []).append(it.external_id)
+    params = ItemParams.three_pl(np.array(a, float), np.array(b, float), np.array(c, float)) if ids else None
+    if params is None:
+        raise DataFileError([Problem(f"{bp.id}.yaml", "", "domains", f"题库中没有 {bp.id} 可用的正式使用题目")])
+    pool = ItemPool.build(ids, params, content={"domain": doms, "type": types}, enemy_groups=enemies.values())
+    return BlueprintPool(pool, tuple(vids), tuple(doms), tuple(types))
+
+
+# ---------------------------------------------------------------- cut scores
+
+
+def percent_correct_at(params: ItemParams, theta: float) -> float:
+    """The test characteristic curve as a percentage: 100 * mean_i P_i(theta)."""
+    return float(100.0 * probability(np.array([theta]), params).mean())
+
+
+def theta_for_percent_correct(params: ItemParams, percent: float) -> float | None:
+    """Invert the TCC: the theta at which the expected percent correct on the reference set
+    is ``percent`` (None when it lies outside the curve's range on [-6, 6])."""
+    lo, hi = percent_correct_at(params, -6.0), percent_correct_at(params, 6.0)
+    if not lo < percent < hi:
+        return None
+    return float(brentq(lambda t: percent_correct_at(params, t) - percent, -6.0, 6.0, xtol=1e-10))
+
+
+@dataclass(frozen=True)
+class ResolvedCut:
+    level_name: str
+    given: str  # "theta" or "percent_correct"
+    theta: float
+    percent_correct: float  # on the reference set
+
+
+def resolve_cuts(bp: Blueprint, params: ItemParams) -> list[ResolvedCut]:
+    out, problems = [], []
+    for c in bp.cuts:
+        if c.theta is not None:
+            out.append(ResolvedCut(c.level_name, "theta", c.theta, percent_correct_at(params, c.theta)))
+            continue
+        theta = theta_for_percent_correct(params, c.percent_correct)
+        if theta is None:
+            problems.append(Problem(f"{bp.id}.yaml", "", f"cuts.{c.level_name}.percent_correct",
+                                    f"{c.percent_correct}% 超出参照题目集的期望得分范围，无法换算为 theta"))
+            continue
+        out.append(ResolvedCut(c.level_name, "percent_correct", theta, c.percent_correct))
+    thetas = [r.theta for r in out]
+    if not problems and any(b2 <= a2 for a2, b2 in zip(thetas, thetas[1:])):
+        problems.append(Problem(f"{bp.id}.yaml", "", "cuts",
+                                "换算后的分数线应按 初级 < 中级 < 高级 递增，实际为 "
+                                + "、".join(f"{r.level_name} {r.theta:.3f}" for r in out)))
+    if problems:
+        raise DataFileError(problems)
+    return out
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate_blueprint(db: Session, bp: Blueprint) -> list[Problem]:
+    """Check a blueprint against the catalog and the operational bank; every problem names the field."""
+    f = f"{bp.id}.yaml"
+    problems: list[Problem] = []
+    level = db.scalars(select(Level).where(Level.code == bp.id).options(
+        selectinload(Level.domains).selectinload(Domain.tasks))).first()
+    if level is None:
+        return [Problem(f, "", "id", f"标准目录中没有级别 {bp.id}")]
+    level_domains = [d.code for d in level.domains]
+    for code in bp.domains:
+        if code not in level_domains:
+            known = db.scalar(select(func.count()).select_from(Domain).where(Domain.code == code))
+            why = "不是本级别的工作领域" if known else "标准目录中没有此工作领域代码"
+            problems.append(Problem(f, "", f"domains.{code}", f"{code} {why}（本级别：{'、'.join(level_domains)}）"))
+    for code in level_domains:
+        if code not in bp.domains:
+            problems.append(Problem(f, "", "domains", f"缺少工作领域 {code} 的权重（每个工作领域都应列出）"))
+    tasks = {t.code: d.code for d in level.domains for t in d.tasks}
+    for code, n in bp.task_minimums:
+        if code not in tasks:
+            problems.append(Problem(f, "", f"task_minimums.{code}", f"{code} 不是本级别的工作任务"))
+    if sum(n for _, n in bp.task_minimums) > bp.min_length:
+        problems.append(Problem(f, "", "task_minimums", "各工作任务最少题数之和超过了最短长度"))
+    if problems:
+        return problems
+    try:
+        bpool = load_pool(db, bp)
+    except DataFileError as exc:
+        return exc.problems
+    # one item per enemy group can be used in an attempt
+    usable = _usable_counts(bpool)
+    need_total = bp.max_length
+    if usable["total"] < need_total:
+        problems.append(Problem(f, "", "length.max", f"最长 {bp.max_length} 题，但正式使用的题目（每个互斥组只计一道）"
+                                                     f"只有 {usable['total']} 道"))
+    weights = dict(bp.domain_weights)
+    if bp.lower_level_share > 0:
+        weights = {k: v * (1 - bp.lower_level_share) for k, v in weights.items()} | {LOWER: bp.lower_level_share}
+    for code, n in _counts(weights, bp.max_length).items():
+        have = usable["domain"].get(code, 0)
+        if have < n:
+            problems.append(Problem(f, "", f"domains.{code}",
+                                    f"按权重最长考试需要 {n} 道此领域的题目，正式使用的只有 {have} 道（缺 {n - have} 道）"))
+    for t, share in bp.type_shares:
+        n = int(np.floor(max(0.0, share - bp.type_tolerance) * bp.max_length))
+        have = usable["type"].get(t, 0)
+        if have < n:
+            problems.append(Problem(f, "", f"item_types.shares.{t}",
+                                    f"按题型比例最长考试至少需要 {n} 道{t}题，正式使用的只有 {have} 道"))
+    for code, n in bp.task_minimums:
+        have = sum(1 for i in range(len(bpool.pool)) if tasks.get(code) == bpool.domains[i])  # upper bound
+        if have < n:
+            problems.append(Problem(f, "", f"task_minimums.{code}", f"需要 {n} 道，题库中只有 {have} 道"))
+    try:
+        resolve_cuts(bp, bpool.pool.params)
+    except DataFileError as exc:
+        problems.extend(exc.problems)
+    return problems
+
+
+def _counts(weights: dict[str, float], n: int) -> dict[str, int]:
+    from examengine.exam.blueprint import largest_remainder
+
+    return largest_remainder(weights, n)
+
+
+def _usable_counts(bpool: BlueprintPool) -> dict:
+    in_enemy = {p for g in bpool.pool.enemy_groups for p in g[1:]}  # keep the first of each group
+    keep = [i for i in range(len(bpool.pool)) if i not in in_enemy]
+    return {"total": len(keep), "domain": Counter(bpool.domains[i] for i in keep),
+            "type": Counter(bpool.types[i] for i in keep)}
+
+
+# ---------------------------------------------------------------- storing and reading
+
+
+@dataclass(frozen=True)
+class BlueprintLoad:
+    code: str
+    version: int
+    action: str  # created / new_version / unchanged
+
+
+def _canonical(bp: Blueprint) -> dict:
+    return json.loads(json.dumps(bp.source, ensure_ascii=False, sort_keys=True, default=str))
+
+
+def load_blueprints(db: Session, blueprints: list[Blueprint], *, actor: str) -> list[BlueprintLoad]:
+    """Validate every blueprint (all problems at once), then store each changed one as a new version."""
+    problems = [p for bp in blueprints for p in validate_blueprint(db, bp)]
+    if problems:
+        raise DataFileError(problems)
+    out = []
+    for bp in blueprints:
+        content = _canonical(bp)
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        latest = _latest(db, bp.id)
+        if latest is not None and latest.sha256 == digest:
+            out.append(BlueprintLoad(bp.id, latest.version, "unchanged"))
+            continue
+        version = 1 if latest is None else latest.version + 1
+        level_id = db.scalar(select(Level.id).where(Level.code == bp.id))
+        db.add(BlueprintVersion(code=bp.id, version=version, level_id=level_id, name=bp.name, content=content,
+                                sha256=digest, created_by=actor))
+        out.append(BlueprintLoad(bp.id, version, "created" if latest is None else "new_version"))
+    db.commit()
+    return out
+
+
+def _latest(db: Session, code: str) -> BlueprintVersion | None:
+    return db.scalars(select(BlueprintVersion).where(BlueprintVersion.code == code)
+                      .order_by(BlueprintVersion.version.desc())).first()
+
+
+def get_blueprint_version(db: Session, code: str, version: int | None = None) -> tuple[BlueprintVersion, Blueprint]:
+    from examengine.datafiles import blueprint_from_dict
+
+    q = select(BlueprintVersion).where(BlueprintVersion.code == code)
+    row = (db.scalars(q.where(BlueprintVersion.version == version)).first() if version
+           else db.scalars(q.order_by(BlueprintVersion.version.desc())).first())
+    if row is None:
+        raise NotFoundError("蓝图", code if version is None else f"{code} v{version}")
+    return row, blueprint_from_dict(row.content, f"{code}.yaml")
+
+
+@dataclass(frozen=True)
+class BlueprintSummary:
+    code: str
+    version: int
+    name: str
+    min_length: int
+    max_length: int
+    pool_size: int
+    created_at: str
+
+
+def list_blueprints(db: Session) -> list[BlueprintSummary]:
+    out = []
+    codes = sorted(set(db.scalars(select(BlueprintVersion.code))))
+    for code in codes:
+        row, bp = get_blueprint_version(db, code)
+        try:
+            size = len(load_pool(db, bp).pool)
+        except DataFileError:
+            size = 0
+        out.append(BlueprintSummary(code, row.version, row.name, bp.min_length, bp.max_length, size,
+                                    row.created_at.isoformat(timespec="seconds")))
+    return out
+
+
+@dataclass(frozen=True)
+class DomainView:
+    code: str
+    name: str
+    weight: float
+    items_at_max_length: int
+    operational_items: int
+
+
+@dataclass(frozen=True)
+class BlueprintView:
+    code: str
+    version: int
+    name: str
+    standard: str
+    level: str
+    registered_level: str
+    domains: list[DomainView]
+    lower_level_share: float
+    task_minimums: dict[str, int]
+    item_types: dict[str, float]
+    type_tolerance: float
+    length: dict[str, int]
+    se_target: float | None
+    confidence: float
+    cuts: list[ResolvedCut]
+    reference_set: str
+    reporting: dict[str, float]
+    exposure_max_rate: float
+    exposure_calibrated: bool
+    start: dict
+    pretest: dict
+    time_limit_minutes: int
+    pool_size: int
+    pool_types: dict[str, int]
+
+
+def show_blueprint(db: Session, code: str, version: int | None = None) -> BlueprintView:
+    row, bp = get_blueprint_version(db, code, version)
+    bpool = load_pool(db, bp)
+    names = {d.code: d.name for d in db.scalars(select(Domain).where(Domain.code.in_(bp.domains)))}
+    counts = bp.domain_counts(bp.max_length)
+    have = Counter(bpool.domains)
+    return BlueprintView(
+        code=row.code, version=row.version, name=row.name, standard=bp.standard, level=bp.level,
+        registered_level=bp.registered_level_name,
+        domains=[DomainView(c, names.get(c, ""), w, counts[c], have.get(c, 0)) for c, w in bp.domain_weights],
+        lower_level_share=bp.lower_level_share, task_minimums=dict(bp.task_minimums),
+        item_types={t: dict(bp.type_shares)[t] for t in ("单选", "多选", "判断") if t in dict(bp.type_shares)},
+        type_tolerance=bp.type_tolerance,
+        length={"min": bp.min_length, "max": bp.max_length}, se_target=bp.se_target, confidence=bp.confidence,
+        cuts=resolve_cuts(bp, bpool.pool.params),
+        reference_set=f"{bp.id} 的正式使用题目（{len(bpool.pool)} 道，当前参数）",
+        reporting={"pass_score": bp.pass_score, "theta_min": bp.theta_min, "theta_max": bp.theta_max},
+        exposure_max_rate=bp.exposure_max_rate, exposure_calibrated=bool(row.exposure),
+        start={"rule": bp.start_rule, "interval": list(bp.start_interval)},
+        pretest={"count": bp.pretest_count, "positions": list(bp.pretest_positions)},
+        time_limit_minutes=bp.time_limit_minutes, pool_size=len(bpool.pool), pool_types=dict(Counter(bpool.types)),
+    )
+
+
