@@ -260,8 +260,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("simulate")
     def simulate(
-        synthetic_bank_size: Annotated[int, typer.Option(
-            "--synthetic-bank", min=1, help="合成题库题数（3PL：a 对数正态约 1.2，b ~ N(0,1)，c ≤ 0.25）。")],
+        synthetic_bank_size: Annotated[int | None, typer.Option(
+            "--synthetic-bank", min=1, help="合成题库题数（3PL：a 对数正态约 1.2，b ~ N(0,1)，c ≤ 0.25）。")] = None,
+        blueprint: Annotated[str | None, typer.Option(
+            "--blueprint", help="按蓝图的真实规则模拟（如 530046-L2）：默认用题库中的正式使用题目，"
+                                "加 --synthetic-bank N 则用按蓝图布局的合成题库。")] = None,
         simulees: Annotated[int, typer.Option("--simulees", min=1, help="模拟考生数。")] = 1000,
         seed: Annotated[int, typer.Option("--seed", help="随机种子（题库、考生与作答）。")] = 0,
         length: Annotated[int | None, typer.Option("--length", min=1, help="定长测验题数。")] = None,
@@ -290,6 +293,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """模拟自适应考试：偏差、RMSE、分类正确率、题目曝光率。"""
         err = Console(stderr=True)
+        if blueprint is not None:
+            from examengine.cli.blueprint_sim import simulate_blueprint_command
+
+            simulate_blueprint_command(blueprint, simulees=simulees, seed=seed, synthetic_bank=synthetic_bank_size,
+                                       output_format=output_format.value, plot=plot)
+            return
+        if synthetic_bank_size is None:
+            raise typer.BadParameter("give --synthetic-bank N, or --blueprint CODE")
         if length is not None and (max_length is not None or se is not None or min_length is not None):
             raise typer.BadParameter("use either --length, or --max-length with --se/--min-length/--cuts")
         if length is None and max_length is None:

@@ -217,13 +217,14 @@ def next_item(
         theta = selection_theta(policy.selection, state.estimate.theta, policy.cuts)
     constraints = content_constraints(pool, policy)
     factors = mpi_factors(constraints, state.content_counts, state.n_scored) if constraints else None
+    blocked = state.blocked
     if policy.randomesque_k == 1 and exposure is None:
-        choice = best_item(pool.information_index, theta, state.blocked, factors)
+        choice = best_item(pool.information_index, theta, blocked, factors)
     else:
         info = models.item_information_at(theta, pool.params)
         if factors is not None:
-            info = priority(info, factors, state.blocked)
-        choice = choose(info, state.blocked, rng=rng, randomesque_k=policy.randomesque_k,
+            info = priority(info, factors, blocked)
+        choice = choose(info, blocked, rng=rng, randomesque_k=policy.randomesque_k,
                         exposure_k=None if exposure is None else exposure.k, overwrite=True)
     if choice is None:
         return None
@@ -398,6 +399,7 @@ def simulate_cat(
     exposure: ExposureParameters | None = None,
     progress: Callable[[int], None] | None = None,
     uniforms: ArrayLike | None = None,
+    on_finish: Callable[[int, CatState], None] | None = None,
 ) -> CatSimulation:
     """Run the real state machine for every simulee.
 
@@ -406,7 +408,8 @@ def simulate_cat(
     run is reproducible from ``seed``. ``uniforms`` (simulees x max length)
     supplies the U(0, 1) draws of the responses instead (common random
     numbers, to compare designs or engines on the same draws).
-    ``progress(k)`` is called after each simulee with the number done.
+    ``progress(k)`` is called after each simulee with the number done;
+    ``on_finish(i, state)`` with each simulee's final state (per-attempt studies).
     """
     thetas = np.asarray(true_theta, dtype=np.float64).reshape(-1)
     draws = None if uniforms is None else np.asarray(uniforms, dtype=np.float64)
@@ -449,6 +452,8 @@ def simulate_cat(
         if bands is not None:
             decision = classify_state(state, policy)
             bands[i] = -1 if decision is None else decision.band
+        if on_finish is not None:
+            on_finish(i, state)
         if progress is not None:
             progress(i + 1)
     return CatSimulation(thetas, est, se, lengths, bands, tuple(reasons), administered, selected,

@@ -1,0 +1,129 @@
+"""``examengine simulate --blueprint`` and ``examengine exposure calibrate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from examengine.cli.common import err, handles_errors, out, print_json, session
+
+exposure_app = typer.Typer(help="题目曝光控制（Sympson–Hetter 参数）。", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(exposure_app, name="exposure")
+
+
+def _progress_bar():
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err, transient=True)
+
+
+def _on_progress(bar, tasks: dict):
+    def on(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task("标定曝光参数" if stage == "calibrate" else "模拟考生", total=total)
+        bar.update(tasks[stage], completed=done)
+    return on
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    if isinstance(x, float) and x != x:
+        return None
+    return x
+
+
+@handles_errors
+def simulate_blueprint_command(code: str, *, simulees: int, seed: int, synthetic_bank: int | None,
+                               output_format: str, plot: Path | None) -> None:
+    from examengine.services.simulation import blueprint_study
+
+    with session() as db, _progress_bar() as bar:
+        study, settings = blueprint_study(db, code, n_simulees=simulees, seed=seed, synthetic_bank=synthetic_bank,
+                                          progress=_on_progress(bar, {}))
+    payload = {"settings": settings, **study.to_dict()}
+    if plot is not None:
+        write_blueprint_plot(study, plot)
+        payload["plot"] = str(plot)
+    if output_format == "json":
+        print_json(_clean(payload))
+        return
+    render_study(payload)
+
+
+def render_study(p: dict) -> None:
+    ff = p["fixed_form"]
+    t = Table(title=f"蓝图 {p['blueprint']} 模拟（{p['n_simulees']} 名考生，题库 {p['pool_size']} 题）")
+    t.add_column("指标")
+    t.add_column("自适应")
+    t.add_column(f"定长卷（{ff['length']} 题）")
+    rows = [("通过/未通过正确率", p["pass_fail_accuracy"], ff["pass_fail_accuracy"]),
+            ("等级正确率", p["band_accuracy"], ff["band_accuracy"]),
+            ("误通过率", p["false_pass_rate"], ff["false_pass_rate"]),
+            ("误判未通过率", p["false_fail_rate"], ff["false_fail_rate"]),
+            ("RMSE", p["rmse"], ff["rmse"])]
+    for name, a, b in rows:
+        t.add_row(name, f"{a:.3f}", f"{b:.3f}")
+    t.add_row("平均题数", f"{p['mean_length']:.1f}（{p['min_length']}–{p['max_length']}）", str(ff["length"]))
+    out.print(t)
+    out.print(f"最大曝光率 {p['max_exposure']:.3f}，平均曝光率 {p['mean_exposure']:.3f}，题库使用比例 "
+              f"{p['pool_used_share']:.1%}；领域符合率 {p['content_conformity']:.1%}，题型符合率 {p['type_conformity']:.1%}；"
+              f"用时 {p['seconds']:.1f} 秒")
+
+
+def write_blueprint_plot(study, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = study.by_theta
+    x = [r["mean_theta"] for r in rows]
+    fig, ax1 = plt.subplots(figsize=(8, 4.5), dpi=120)
+    ax1.plot(x, [r["pass_fail_accuracy"] for r in rows], "o-", label="CAT pass/fail accuracy")
+    ax1.plot(x, [r["fixed_form_accuracy"] for r in rows], "s--", label=f"fixed form ({study.fixed_form['length']})")
+    ax1.axvline(study.registered_cut, color="grey", lw=0.8)
+    ax1.set_xlabel("true theta")
+    ax1.set_ylabel("accuracy")
+    ax1.set_ylim(0, 1.02)
+    ax2 = ax1.twinx()
+    ax2.bar(x, [r["mean_length"] for r in rows], width=0.3, alpha=0.2, color="C2", label="CAT mean length")
+    ax2.set_ylabel("mean length")
+    fig.legend(loc="center right", fontsize=8, bbox_to_anchor=(0.88, 0.35))
+    ax1.set_title(f"{study.blueprint}: accuracy and length by true theta")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+@exposure_app.command("calibrate")
+@handles_errors
+def exposure_calibrate(
+    blueprint: Annotated[str, typer.Argument(help="蓝图编号，如 530046-L2")],
+    simulees: Annotated[int, typer.Option(help="每轮模拟考生数")] = 1000,
+    seed: Annotated[int, typer.Option(help="随机种子")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
+) -> None:
+    """用迭代模拟为蓝图标定 Sympson–Hetter 曝光参数，并保存到蓝图的当前版本。"""
+    from dataclasses import asdict
+
+    from examengine.services.simulation import calibrate_and_store
+
+    with session() as db, _progress_bar() as bar:
+        result = calibrate_and_store(db, blueprint, seed=seed, n_simulees=simulees, progress=_on_progress(bar, {}))
+    if fmt == "json":
+        print_json(asdict(result))
+        return
+    out.print(f"{result.code} v{result.version}：已标定并保存 {result.n_items} 道题的曝光参数"
+              f"（{result.restricted_items} 道受限）；新模拟中最大曝光率 {result.max_exposure:.3f}"
+              f"（上限 {result.target:.2f}），题库使用比例 {result.pool_used_share:.1%}。")
+
+
