@@ -43,11 +43,12 @@ def _clean(x: Any) -> Any:
 
 @handles_errors
 def simulate_blueprint_command(code: str, *, simulees: int, seed: int, synthetic_bank: int | None,
-                               output_format: str, plot: Path | None) -> None:
+                               output_format: str, plot: Path | None, calibration_simulees: int | None = None) -> None:
     from examengine.services.simulation import blueprint_study
 
     with session() as db, _progress_bar() as bar:
         study, settings = blueprint_study(db, code, n_simulees=simulees, seed=seed, synthetic_bank=synthetic_bank,
+                                          calibration_simulees=calibration_simulees or 600,
                                           progress=_on_progress(bar, {}))
     payload = {"settings": settings, **study.to_dict()}
     if plot is not None:

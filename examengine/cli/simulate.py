@@ -285,8 +285,8 @@ def register(app: typer.Typer) -> None:
         estimator: Annotated[EstimatorOption, typer.Option("--estimator", help="能力估计方法。")] = EstimatorOption.EAP,
         exposure_target: Annotated[float | None, typer.Option(
             "--exposure-target", min=0.01, max=1.0, help="Sympson–Hetter 曝光率上限（先迭代模拟标定）。")] = None,
-        calibration_simulees: Annotated[int, typer.Option(
-            "--calibration-simulees", min=10, help="曝光参数标定每轮模拟考生数。")] = 1000,
+        calibration_simulees: Annotated[int | None, typer.Option(
+            "--calibration-simulees", min=10, help="曝光参数标定每轮模拟考生数（--blueprint 时默认 600）。")] = None,
         model: Annotated[ModelOption, typer.Option("--model", help="合成题库模型。")] = ModelOption.THREE_PL,
         output_format: Annotated[OutputFormat, typer.Option("--format", help="输出格式。")] = OutputFormat.JSON,
         plot: Annotated[Path | None, typer.Option("--plot", dir_okay=False, help="写出 PNG 图。")] = None,
@@ -297,10 +297,12 @@ def register(app: typer.Typer) -> None:
             from examengine.cli.blueprint_sim import simulate_blueprint_command
 
             simulate_blueprint_command(blueprint, simulees=simulees, seed=seed, synthetic_bank=synthetic_bank_size,
-                                       output_format=output_format.value, plot=plot)
+                                       output_format=output_format.value, plot=plot,
+                                       calibration_simulees=calibration_simulees)
             return
         if synthetic_bank_size is None:
             raise typer.BadParameter("give --synthetic-bank N, or --blueprint CODE")
+        calibration_simulees = calibration_simulees or 1000
         if length is not None and (max_length is not None or se is not None or min_length is not None):
             raise typer.BadParameter("use either --length, or --max-length with --se/--min-length/--cuts")
         if length is None and max_length is None:

@@ -30,7 +30,7 @@ def stored_exposure(row, pool) -> ExposureParameters | None:
 
 
 def blueprint_study(db: Session, code: str, *, n_simulees: int, seed: int, synthetic_bank: int | None = None,
-                    progress: Progress | None = None) -> tuple[BlueprintStudy, dict]:
+                    calibration_simulees: int = 600, progress: Progress | None = None) -> tuple[BlueprintStudy, dict]:
     """Simulate a blueprint's real policy on the stored operational pool, or on a synthetic pool
     of ``synthetic_bank`` items laid out like it. Returns the study and its settings."""
     row, bp = get_blueprint_version(db, code)
@@ -45,6 +45,9 @@ def blueprint_study(db: Session, code: str, *, n_simulees: int, seed: int, synth
         exposure = stored_exposure(row, pool)
         source = "stored"
     exposure_source = "stored" if exposure is not None else "calibrated for this run"
+    if exposure is None:
+        exposure = calibrate_blueprint_exposure(bp, pool, cuts, seed=seed, n_simulees=calibration_simulees,
+                                                progress=progress)
     study = simulate_blueprint(bp, pool, cuts, n_simulees=n_simulees, seed=seed, exposure=exposure,
                                progress=progress)
     settings = {"blueprint": code, "blueprint_version": row.version, "pool": source, "simulees": n_simulees,

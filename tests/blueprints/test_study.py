@@ -1,0 +1,135 @@
+"""The blueprint's exam policy in simulation, and its CLI and API."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from examengine.cli import app
+from examengine.datafiles import read_blueprint_file
+from examengine.exam.study import (
+    assemble_fixed_form,
+    blueprint_policy,
+    calibrate_blueprint_exposure,
+    simulate_blueprint,
+    synthetic_blueprint_pool,
+)
+from examengine.irt.exposure import ExposureParameters
+from tests.conftest import REPO
+
+CUTS = (-1.0, 0.0, 1.0)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def l1():
+    return read_blueprint_file(REPO / "blueprints" / "560003-L1.yaml")
+
+
+@pytest.fixture(scope="module")
+def pool(l1):
+    return synthetic_blueprint_pool(l1, 240, np.random.default_rng(5), CUTS)
+
+
+def test_the_policy_targets_the_registered_cut_within_the_blueprints_bounds(l1, pool):
+    p = blueprint_policy(l1, CUTS, pool=pool)
+    assert p.cuts == (-1.0,) and (p.min_length, p.max_length) == (15, 40)
+    assert {t.group for t in p.content_targets} == {"domain", "type"}
+    assert p.exposure_target == 0.25 and p.confidence == 0.95
+
+
+def test_every_attempt_meets_its_domain_and_type_targets(l1, pool):
+    study = simulate_blueprint(l1, pool, CUTS, n_simulees=300, seed=2, exposure=ExposureParameters.unrestricted(240))
+    assert study.content_conformity >= 0.98
+    assert study.type_conformity >= 0.98
+    assert 15 <= study.min_length and study.max_length <= 40
+    assert study.pass_fail_accuracy >= 0.88
+    assert study.fixed_form["length"] == 40
+    assert study.false_pass_rate + study.false_fail_rate == pytest.approx(1 - study.pass_fail_accuracy)
+
+
+def test_the_fixed_form_meets_the_domain_counts_exactly(l1, pool):
+    form = assemble_fixed_form(pool, l1, 40, -1.0)
+    domains = pool.content_group("domain")
+    counts = {a: int(np.sum(domains.codes[form] == k)) for k, a in enumerate(domains.areas)}
+    assert counts == l1.domain_counts(40)
+
+
+def test_sympson_hetter_holds_exposure_near_the_target_in_a_fresh_simulation(l1, pool):
+    free = simulate_blueprint(l1, pool, CUTS, n_simulees=400, seed=3, exposure=ExposureParameters.unrestricted(240))
+    params = calibrate_blueprint_exposure(l1, pool, CUTS, seed=4, n_simulees=300, max_iterations=8)
+    held = simulate_blueprint(l1, pool, CUTS, n_simulees=400, seed=3, exposure=params)
+    assert free.max_exposure > 0.5
+    assert held.max_exposure <= 0.25 + 0.04
+    assert held.pool_used_share > free.pool_used_share
+
+
+def test_cli_simulate_blueprint_on_a_synthetic_pool_prints_the_required_keys(monkeypatch, bank_db_url, tmp_path):
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    plot = tmp_path / "p.png"
+    result = runner.invoke(app, ["simulate", "--blueprint", "560003-L1", "--synthetic-bank", "150", "--simulees", "150",
+                                 "--seed", "1", "--calibration-simulees", "80", "--format", "json",
+                                 "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    for key in ("pass_fail_accuracy", "band_accuracy", "false_pass_rate", "false_fail_rate", "mean_length",
+                "max_exposure", "pool_used_share", "content_conformity", "fixed_form"):
+        assert key in data
+    assert {"pass_fail_accuracy", "band_accuracy", "false_pass_rate", "false_fail_rate", "length"} <= set(
+        data["fixed_form"])
+    assert data["settings"]["pool"] == "synthetic:150" and data["pool_size"] == 150
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_exposure_calibrate_stores_parameters_that_simulate_then_uses(monkeypatch, bank_db_url):
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    result = runner.invoke(app, ["exposure", "calibrate", "560003-L1", "--simulees", "60", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    cal = json.loads(result.stdout)
+    assert cal["n_items"] == 123 and cal["target"] == 0.25
+    show = runner.invoke(app, ["blueprints", "show", "560003-L1", "--format", "json"])
+    assert json.loads(show.stdout)["exposure_calibrated"] is True
+    sim = runner.invoke(app, ["simulate", "--blueprint", "560003-L1", "--simulees", "40", "--format", "json"])
+    assert sim.exit_code == 0, sim.output
+    assert json.loads(sim.stdout)["settings"]["exposure_parameters"] == "stored"
+
+
+def test_cli_blueprints_list_show_validate(monkeypatch, bank_db_url):
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    listed = json.loads(runner.invoke(app, ["blueprints", "list", "--format", "json"]).stdout)
+    assert [b["code"] for b in listed] == ["530046-L1", "530046-L2", "530046-L3", "560003-L1", "560003-L2", "560003-L3"]
+    shown = runner.invoke(app, ["blueprints", "show", "530046-L3"])
+    assert shown.exit_code == 0 and "报考级别：高级" in shown.output and "参照集期望正确率" in shown.output
+    valid = runner.invoke(app, ["blueprints", "validate"])
+    assert valid.exit_code == 0 and "6 份蓝图检查通过" in valid.output
+
+
+def test_cli_validate_names_the_file_and_field_of_a_bad_blueprint(monkeypatch, bank_db_url, tmp_path):
+    import yaml
+
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    doc = yaml.safe_load((REPO / "blueprints" / "530046-L1.yaml").read_text(encoding="utf-8"))
+    doc["domains"]["530046-L1-1"] = 0.9
+    path = tmp_path / "530046-L1.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(app, ["blueprints", "validate", str(path)])
+    assert result.exit_code == 1
+    assert "530046-L1.yaml, domains: 工作领域权重之和应为 1" in result.output
+
+
+def test_api_blueprints(client, bank_db_url):
+    from fastapi.testclient import TestClient
+
+    from examengine.app import create_app
+    from examengine.config import Settings
+
+    with TestClient(create_app(Settings(database_url=bank_db_url, data_dir=REPO))) as c:
+        listed = c.get("/api/v1/blueprints").json()
+        assert len(listed) == 6 and listed[0]["version"] == 1
+        one = c.get("/api/v1/blueprints/560003-L2").json()
+        assert [cut["level_name"] for cut in one["cuts"]] == ["初级", "中级", "高级"]
+        assert all(0 < cut["percent_correct"] < 100 for cut in one["cuts"])
+        assert c.get("/api/v1/blueprints/999999-L1").status_code == 404
