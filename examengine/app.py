@@ -13,9 +13,13 @@ from examengine.config import Settings
 from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.db.migrate import ensure_current
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError
+from examengine.services.attempts import ExamNotOpenError, NotAuthorizedError, SignInError
 
 # The one table mapping domain errors to HTTP status codes (most specific first).
 ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
+    (SignInError, 401),
+    (NotAuthorizedError, 401),
+    (ExamNotOpenError, 403),
     (NotFoundError, 404),
     (DataFileError, 422),
     (ConflictError, 409),
@@ -23,7 +27,7 @@ ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
 ]
 
 
-HTML_PREFIXES = ("/writer",)  # pages answer errors with a page, the API with JSON
+HTML_PREFIXES = ("/writer", "/exam", "/proctor")  # pages answer errors with a page, the API with JSON
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -71,11 +75,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from examengine.api import catalog as catalog_api
     from examengine.api import blueprints as blueprints_api
+    from examengine.api import exams as exams_api
     from examengine.api import items as items_api
 
     app.include_router(catalog_api.router)
     app.include_router(items_api.router)
     app.include_router(blueprints_api.router)
+    app.include_router(exams_api.router)
 
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles

@@ -56,6 +56,12 @@ def init() -> None:
         out.print(f"蓝图 {b.code}：{'新增' if b.action == 'created' else '新版本'} v{b.version}")
     if report.blueprints and not changed_bps:
         out.print(f"蓝图无变化（{len(report.blueprints)} 份已是最新）。")
+    if report.demo is not None:
+        d = report.demo
+        out.print(f"演示考试（编号 {d.exam_id}）{'已创建' if d.created else '已存在'}；考生登录页 /exam，"
+                  f"监考页 /proctor/exams/{d.exam_id}。可用准考证号和访问码：")
+        for ticket, name, code in d.tickets:
+            out.print(f"  准考证号 {ticket}  访问码 {code}  （{name}）", highlight=False)
     if c.stale:
         out.print(f"[yellow]注意：[/yellow]数据库中有 {len(c.stale)} 个代码不在目录文件中（保留未删）：{', '.join(c.stale[:10])}")
     if not report.changed:
@@ -198,11 +204,13 @@ def _register_optional() -> None:
     """Commands that live in their own modules register themselves here."""
     from examengine.cli import blueprint_sim as _blueprint_sim
     from examengine.cli import blueprints as _blueprints
+    from examengine.cli import exams as _exams
     from examengine.cli import items as _items
 
     _items.register(app)
     _blueprints.register(app)
     _blueprint_sim.register(app)
+    _exams.register(app)
     try:
         from examengine.cli import simulate as _simulate
     except ImportError:  # pragma: no cover - module added by the psychometric core

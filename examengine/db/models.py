@@ -280,3 +280,113 @@ class BlueprintVersion(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     exposure: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # Sympson-Hetter: {item id: k}, report
+
+
+# ---------------------------------------------------------------- exams and attempts
+
+
+class Exam(Base):
+    """An administration: a blueprint version, a window, a time limit, a roster."""
+
+    __tablename__ = "exams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    blueprint_version_id: Mapped[int] = mapped_column(ForeignKey("blueprint_versions.id"), index=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    time_limit_minutes: Mapped[int] = mapped_column(Integer)
+    results_policy: Mapped[str] = mapped_column(String(12))  # immediate / release
+    results_released: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    blueprint_version: Mapped[BlueprintVersion] = relationship()
+    candidates: Mapped[list[Candidate]] = relationship(
+        back_populates="exam", order_by="Candidate.ticket", cascade="all, delete-orphan"
+    )
+
+
+class Candidate(Base):
+    """One roster entry: 准考证号, 姓名, optional last four of the ID card, 考场, access code."""
+
+    __tablename__ = "candidates"
+    __table_args__ = (UniqueConstraint("exam_id", "ticket"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    ticket: Mapped[str] = mapped_column(String(40), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    id_last4: Mapped[str] = mapped_column(String(4), default="")
+    room: Mapped[str] = mapped_column(String(50), default="")
+    access_code: Mapped[str] = mapped_column(String(16))
+
+    exam: Mapped[Exam] = relationship(back_populates="candidates")
+
+
+class Attempt(Base):
+    """One candidate's sitting of an exam. The engine state is never stored: it is rebuilt
+    from the attempt's rows (seed + responses) on every request."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), unique=True)
+    blueprint_version_id: Mapped[int] = mapped_column(ForeignKey("blueprint_versions.id"))
+    seed: Mapped[int] = mapped_column(Integer)
+    cuts: Mapped[list] = mapped_column(JSON)  # the 初级/中级/高级 thetas resolved when the attempt began
+    status: Mapped[str] = mapped_column(String(12), index=True)  # not_started / in_progress / finished / voided
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    extra_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finish_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    theta: Mapped[float | None] = mapped_column(Float, nullable=True)
+    se: Mapped[float | None] = mapped_column(Float, nullable=True)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    candidate: Mapped[Candidate] = relationship()
+    exam: Mapped[Exam] = relationship()
+    items: Mapped[list[AttemptItem]] = relationship(
+        back_populates="attempt", order_by="AttemptItem.position", cascade="all, delete-orphan"
+    )
+
+
+class AttemptItem(Base):
+    """One position of an attempt: the item version shown (chosen once, stored before it is
+    shown) and, once answered, the answer and its score. (attempt, position) is unique, so an
+    answer posted twice, or from two tabs at once, is recorded once."""
+
+    __tablename__ = "attempt_items"
+    __table_args__ = (UniqueConstraint("attempt_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1-based
+    item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(64))
+    scored: Mapped[bool] = mapped_column(Boolean)  # False: an unscored pretest item
+    set_aside: Mapped[list] = mapped_column(JSON, default=list)  # items that lost the exposure lottery
+    presented_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answer: Mapped[list | None] = mapped_column(JSON, nullable=True)  # chosen option labels
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    attempt: Mapped[Attempt] = relationship(back_populates="items")
+    version: Mapped[ItemVersion] = relationship()
+
+
+class AttemptEvent(Base):
+    """Proctor actions on an attempt: time extensions and voids (who, when, what)."""
+
+    __tablename__ = "attempt_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

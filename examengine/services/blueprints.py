@@ -48,9 +48,12 @@ class BlueprintPool:
     types: tuple[str, ...]  # per position: 单选 / 多选 / 判断
 
 
-def load_pool(db: Session, bp: Blueprint, *, status: str = "operational") -> BlueprintPool:
+def load_pool(db: Session, bp: Blueprint, *, status: str = "operational",
+              include_versions: frozenset[int] = frozenset()) -> BlueprintPool:
     """Items of the blueprint's level (and of lower levels when ``lower_level_share`` > 0)
-    in ``status``, current versions, with their content areas (domain, type) and enemy groups."""
+    in ``status``, current versions, with their content areas (domain, type) and enemy groups.
+    ``include_versions``: item versions an attempt already used, kept in its pool even if their
+    item has since left the operational pool (so the attempt replays unchanged)."""
     levels = list(db.scalars(select(Level).join(Standard).where(Standard.code == bp.standard)))
     wanted = {lv.id: lv for lv in levels if lv.rank == bp.rank or (bp.lower_level_share > 0 and lv.rank < bp.rank)}
     items = list(db.scalars(
@@ -62,8 +65,18 @@ def load_pool(db: Session, bp: Blueprint, *, status: str = "operational") -> Blu
     ))
     ids, a, b, c, vids, doms, types = [], [], [], [], [], [], []
     enemies: dict[str, list[str]] = {}
-    for it in items:
-        v = current_version(it)
+    chosen = [(it, current_version(it)) for it in items]
+    have = {v.id for _, v in chosen}
+    missing = include_versions - have
+    if missing:
+        for v in db.scalars(select(ItemVersion).where(ItemVersion.id.in_(missing)).options(
+                selectinload(ItemVersion.item),
+                selectinload(ItemVersion.requirements).selectinload(ItemVersionRequirement.requirement)
+                .selectinload(Requirement.task).selectinload(Task.domain))):
+            if v.item.level_id not in wanted:
+                wanted[v.item.level_id] = db.get(Level, v.item.level_id)
+            chosen = [(it, cv) for it, cv in chosen if it.id != v.item_id] + [(v.item, v)]
+    for it, v in chosen:
         ids.append(it.external_id)
         a.append(v.irt_a)
         b.append(v.irt_b)

@@ -24,12 +24,14 @@ class InitReport:
     catalog: CatalogLoadReport
     item_sets: list[ImportReport] = field(default_factory=list)
     blueprints: list[BlueprintLoad] = field(default_factory=list)
+    demo: DemoExam | None = None
 
     @property
     def changed(self) -> bool:
         return (self.revision_before != self.revision_after or self.catalog.changed
                 or any(r.created or r.new_versions or r.updated for r in self.item_sets)
-                or any(b.action != "unchanged" for b in self.blueprints))
+                or any(b.action != "unchanged" for b in self.blueprints)
+                or (self.demo is not None and self.demo.created))
 
 
 def initialize(settings: Settings) -> InitReport:
@@ -56,6 +58,43 @@ def initialize(settings: Settings) -> InitReport:
                 for path, up in zip(bank_files, parsed, strict=True)
             ]
             loaded = load_blueprints(db, blueprints, actor="examengine init")
+            demo = ensure_demo_exam(db)
     finally:
         engine.dispose()
-    return InitReport(settings.database_url, before, after, catalog, item_sets, loaded)
+    return InitReport(settings.database_url, before, after, catalog, item_sets, loaded, demo)
+
+
+DEMO_NAME = "演示考试：移动互联网运营（初级）"
+DEMO_BLUEPRINT = "530046-L1"
+DEMO_CANDIDATES = [("DEMO0001", "张晓明", "演示考场"), ("DEMO0002", "李华", "演示考场"), ("DEMO0003", "王芳", "演示考场"),
+                   ("DEMO0004", "赵磊", "演示考场"), ("DEMO0005", "陈静", "演示考场")]
+
+
+@dataclass(frozen=True)
+class DemoExam:
+    exam_id: int
+    created: bool
+    tickets: list[tuple[str, str, str]]  # (准考证号, 姓名, 访问码)
+
+
+def ensure_demo_exam(db) -> DemoExam:
+    """A demo exam on the sample bank (open for a year, results shown at the end) with a few
+    candidates; created once, found again on later runs."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from examengine.db.models import Candidate, Exam
+    from examengine.services.exams import create_exam, new_access_code
+
+    exam = db.scalars(select(Exam).where(Exam.name == DEMO_NAME)).first()
+    created = exam is None
+    if created:
+        start = datetime.now(UTC)
+        view = create_exam(db, blueprint=DEMO_BLUEPRINT, name=DEMO_NAME, actor="examengine init", window_start=start,
+                           window_end=start + timedelta(days=365))
+        exam = db.get(Exam, view.id)
+        for ticket, name, room in DEMO_CANDIDATES:
+            exam.candidates.append(Candidate(ticket=ticket, name=name, room=room, access_code=new_access_code()))
+        db.commit()
+    return DemoExam(exam.id, created, [(c.ticket, c.name, c.access_code) for c in exam.candidates])

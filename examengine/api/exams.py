@@ -1,0 +1,155 @@
+"""JSON API of exams (proctors) and attempts (candidates).
+
+Candidates send the token from ``POST /api/v1/attempts`` as ``Authorization: Bearer``.
+No candidate response ever holds a key, an IRT parameter or a requirement code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, File, Header, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from examengine.deps import get_db
+from examengine.services import attempts as att
+from examengine.services import exams as svc
+
+router = APIRouter(prefix="/api/v1", tags=["exams"])
+
+
+class ExamIn(BaseModel):
+    blueprint: str = Field(description="蓝图编号，如 530046-L2")
+    name: str = ""
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    time_limit_minutes: int | None = None
+    results_policy: str = Field("immediate", description="immediate（考完即显示）或 release（稍后发布）")
+    actor: str = "api"
+
+
+@router.post("/exams", summary="Create an exam from a blueprint")
+def create_exam(body: ExamIn, db: Session = Depends(get_db)) -> dict:
+    return asdict(svc.create_exam(db, blueprint=body.blueprint, name=body.name, actor=body.actor,
+                                  window_start=body.window_start, window_end=body.window_end,
+                                  time_limit_minutes=body.time_limit_minutes, results_policy=body.results_policy))
+
+
+@router.get("/exams", summary="The exams")
+def list_exams(db: Session = Depends(get_db)) -> list[dict]:
+    return [asdict(e) for e in svc.list_exams(db)]
+
+
+@router.get("/exams/{exam_id}", summary="One exam")
+def get_exam(exam_id: int, db: Session = Depends(get_db)) -> dict:
+    return asdict(svc.exam_view(db, exam_id))
+
+
+@router.post("/exams/{exam_id}/roster", summary="Import a roster (CSV or XLSX: 准考证号, 姓名, 身份证号后四位, 考场)")
+def import_roster(exam_id: int, file: UploadFile = File(...), db: Session = Depends(get_db)) -> dict:
+    return asdict(svc.import_roster(db, exam_id, file.filename or "roster", file.file.read(), actor="api"))
+
+
+@router.get("/exams/{exam_id}/tickets", summary="准考证号, 姓名 and access code of each candidate (JSON or CSV)")
+def get_tickets(exam_id: int, format: str = "json", db: Session = Depends(get_db)):
+    if format == "csv":
+        return Response(svc.tickets_csv(db, exam_id), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}-tickets.csv"'})
+    return [asdict(t) for t in svc.tickets(db, exam_id)]
+
+
+@router.get("/exams/{exam_id}/attempts", summary="Monitor: every candidate's attempt, live")
+def monitor(exam_id: int, db: Session = Depends(get_db)) -> list[dict]:
+    return [asdict(r) for r in att.monitor(db, exam_id)]
+
+
+@router.post("/exams/{exam_id}/release", summary="Release the results of an exam")
+def release(exam_id: int, db: Session = Depends(get_db)) -> dict:
+    return asdict(svc.release_results(db, exam_id, actor="api"))
+
+
+class ExtendIn(BaseModel):
+    minutes: int
+    reason: str = ""
+    actor: str = "api"
+
+
+class VoidIn(BaseModel):
+    reason: str
+    actor: str = "api"
+
+
+@router.post("/attempts/{attempt_id}/extend", summary="Give a candidate extra time")
+def extend(attempt_id: int, body: ExtendIn, db: Session = Depends(get_db)) -> dict:
+    svc.extend_time(db, attempt_id, body.minutes, actor=body.actor, reason=body.reason)
+    return {"attempt_id": attempt_id, "extended_minutes": body.minutes}
+
+
+@router.post("/attempts/{attempt_id}/void", summary="Void an attempt (with a reason, recorded)")
+def void(attempt_id: int, body: VoidIn, db: Session = Depends(get_db)) -> dict:
+    svc.void_attempt(db, attempt_id, actor=body.actor, reason=body.reason)
+    return {"attempt_id": attempt_id, "status": "voided"}
+
+
+# ---------------------------------------------------------------- candidates
+
+
+class SignInBody(BaseModel):
+    ticket: str = Field(description="准考证号")
+    code: str = Field(description="访问码")
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        return ""
+    return authorization[7:].strip()
+
+
+def candidate_attempt(attempt_id: int, authorization: str | None = Header(None),
+                      db: Session = Depends(get_db)):
+    return att.authenticate(db, attempt_id, _bearer(authorization))
+
+
+@router.post("/attempts", summary="Sign in with 准考证号 and access code; returns the attempt and a token")
+def sign_in(body: SignInBody, db: Session = Depends(get_db)) -> dict:
+    s = att.sign_in(db, body.ticket, body.code)
+    return {"attempt_id": s.attempt_id, "token": s.token, "status": s.status}
+
+
+@router.get("/attempts/{attempt_id}", summary="The attempt's status and time left")
+def get_attempt(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
+    return asdict(att.overview(db, attempt))
+
+
+@router.get("/attempts/{attempt_id}/item", summary="The pending item (starts the clock on the first call)")
+def get_item(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
+    att.start(db, attempt) if attempt.status == "not_started" else None
+    return asdict(att.pending(db, attempt))
+
+
+class AnswerIn(BaseModel):
+    position: int
+    item_id: str
+    answer: list[str] = Field(description="所选选项的字母，如 [\"B\"] 或 [\"A\", \"C\"]；判断题 A=正确，B=错误")
+
+
+@router.post("/attempts/{attempt_id}/answers", summary="Answer the pending item; returns the next item or finished")
+def post_answer(body: AnswerIn, attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
+    return asdict(att.answer(db, attempt, position=body.position, item_id=body.item_id, labels=body.answer))
+
+
+@router.get("/attempts/{attempt_id}/result", summary="The result (band, passed, score, theta, se, domains)")
+def get_result(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
+    view = att.result(db, attempt)
+    if not view.released:
+        return {"released": False, "message": view.message}
+    r = view.result
+    return {"released": True, "band": r["band_name"], "band_confidence": r["band_confidence"],
+            "registered_level": r["registered_level"], "passed": r["passed"],
+            "pass_confidence": r["pass_confidence"], "score": round(r["score"], 1), "theta": r["theta"],
+            "se": r["se"], "n_scored": r["n_scored"],
+            "domains": [{"domain": d["name"], "n_items": d["n_items"], "n_correct": d["n_correct"],
+                         "statement": d["statement"]} for d in r["domains"]]}

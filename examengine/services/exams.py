@@ -1,0 +1,229 @@
+"""Exams and rosters for proctors: create an exam from a blueprint, import a roster (CSV or
+XLSX: 准考证号, 姓名, optional 身份证号后四位, 考场) issuing access codes, ticket lists."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from examengine.db.models import Attempt, AttemptEvent, BlueprintVersion, Candidate, Exam
+from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.services.blueprints import get_blueprint_version
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on phones
+ROSTER_COLUMNS = {"准考证号": "ticket", "姓名": "name", "身份证号后四位": "id_last4", "考场": "room"}
+
+
+def new_access_code(length: int = 8) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def as_utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ExamView:
+    id: int
+    name: str
+    blueprint: str
+    blueprint_version: int
+    window_start: str
+    window_end: str
+    time_limit_minutes: int
+    results_policy: str
+    results_released: bool
+    candidates: int
+    attempts: dict[str, int]
+
+
+def _view(db: Session, exam: Exam) -> ExamView:
+    counts = dict(db.execute(select(Attempt.status, func.count()).where(Attempt.exam_id == exam.id)
+                             .group_by(Attempt.status)).all())
+    n = db.scalar(select(func.count()).select_from(Candidate).where(Candidate.exam_id == exam.id))
+    bv = db.get(BlueprintVersion, exam.blueprint_version_id)
+    return ExamView(exam.id, exam.name, bv.code, bv.version, as_utc(exam.window_start).isoformat(timespec="seconds"),
+                    as_utc(exam.window_end).isoformat(timespec="seconds"), exam.time_limit_minutes,
+                    exam.results_policy, exam.results_released, n or 0, counts)
+
+
+def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, window_start: datetime | None = None,
+                window_end: datetime | None = None, time_limit_minutes: int | None = None,
+                results_policy: str = "immediate") -> ExamView:
+    """By default the window opens now and lasts a day, the time limit comes from the
+    blueprint, and results are shown at the end."""
+    row, bp = get_blueprint_version(db, blueprint)
+    start = as_utc(window_start or datetime.now(UTC))
+    end = as_utc(window_end or start + timedelta(days=1))
+    if end <= start:
+        raise ExamEngineError("考试时间窗的结束时间应晚于开始时间")
+    if results_policy not in ("immediate", "release"):
+        raise ExamEngineError("成绩发布方式应为 immediate（考完即显示）或 release（稍后发布）")
+    limit = time_limit_minutes or bp.time_limit_minutes
+    if limit < 1:
+        raise ExamEngineError("考试时长应至少 1 分钟")
+    exam = Exam(name=name or f"{bp.name} {start.astimezone().strftime('%Y-%m-%d')}", blueprint_version_id=row.id,
+                window_start=start, window_end=end, time_limit_minutes=limit, results_policy=results_policy,
+                created_by=actor)
+    db.add(exam)
+    db.commit()
+    return _view(db, exam)
+
+
+def get_exam(db: Session, exam_id: int) -> Exam:
+    exam = db.get(Exam, exam_id)
+    if exam is None:
+        raise NotFoundError("考试", str(exam_id))
+    return exam
+
+
+def exam_view(db: Session, exam_id: int) -> ExamView:
+    return _view(db, get_exam(db, exam_id))
+
+
+def list_exams(db: Session) -> list[ExamView]:
+    return [_view(db, e) for e in db.scalars(select(Exam).order_by(Exam.id))]
+
+
+def parse_roster(filename: str, data: bytes) -> list[dict]:
+    """Roster rows from CSV (UTF-8 or GB18030) or XLSX; every problem names the row and field."""
+    from examengine.itemfiles.tables import decode_csv
+
+    rows: list[list[str]]
+    if data[:2] == b"PK":
+        from openpyxl import load_workbook
+
+        try:
+            ws = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook
+            raise DataFileError([Problem(filename, "", "", f"无法读取 XLSX 文件：{exc}")]) from exc
+        rows = [["" if v is None else str(int(v) if isinstance(v, float) and v.is_integer() else v).strip()
+                 for v in r] for r in ws.iter_rows(values_only=True)]
+    else:
+        text, _ = decode_csv(data)
+        if text is None:
+            raise DataFileError([Problem(filename, "", "", "无法识别文件编码：应为 UTF-8 或 GB18030")])
+        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+    rows = [r for r in rows if any(r)]
+    if not rows:
+        raise DataFileError([Problem(filename, "", "", "名单为空")])
+    header = [h.replace(" ", "") for h in rows[0]]
+    problems = [Problem(filename, "第 1 行", col, f"缺少必填列“{col}”") for col in ("准考证号", "姓名") if col not in header]
+    if problems:
+        raise DataFileError(problems)
+    idx = {ROSTER_COLUMNS[h]: i for i, h in enumerate(header) if h in ROSTER_COLUMNS}
+    out, seen = [], {}
+    for n, r in enumerate(rows[1:], start=2):
+        rec = {k: (r[i] if i < len(r) else "") for k, i in idx.items()}
+        loc = f"第 {n} 行"
+        if not rec.get("ticket"):
+            problems.append(Problem(filename, loc, "准考证号", "准考证号不能为空"))
+        elif rec["ticket"] in seen:
+            problems.append(Problem(filename, loc, "准考证号", f"准考证号 {rec['ticket']} 与第 {seen[rec['ticket']]} 行重复"))
+        else:
+            seen[rec["ticket"]] = n
+        if not rec.get("name"):
+            problems.append(Problem(filename, loc, "姓名", "姓名不能为空"))
+        last4 = rec.get("id_last4", "")
+        if last4 and not (len(last4) == 4 and (last4[:3].isdigit() and (last4[3].isdigit() or last4[3] in "xX"))):
+            problems.append(Problem(filename, loc, "身份证号后四位", f"应为 4 位（末位可为 X），实际为“{last4}”"))
+        out.append(rec)
+    if problems:
+        raise DataFileError(problems)
+    return out
+
+
+@dataclass(frozen=True)
+class RosterReport:
+    exam_id: int
+    added: int
+    updated: int
+    total: int
+
+
+def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, actor: str) -> RosterReport:
+    """Add candidates (each gets an access code); a ticket already on the roster is updated
+    (name, last four, room), keeping its code. All or nothing."""
+    exam = get_exam(db, exam_id)
+    rows = parse_roster(filename, data)
+    existing = {c.ticket: c for c in exam.candidates}
+    added = updated = 0
+    for rec in rows:
+        cand = existing.get(rec["ticket"])
+        if cand is None:
+            exam.candidates.append(Candidate(ticket=rec["ticket"], name=rec["name"], id_last4=rec.get("id_last4", ""),
+                                             room=rec.get("room", ""), access_code=new_access_code()))
+            added += 1
+        elif (cand.name, cand.id_last4, cand.room) != (rec["name"], rec.get("id_last4", ""), rec.get("room", "")):
+            cand.name, cand.id_last4, cand.room = rec["name"], rec.get("id_last4", ""), rec.get("room", "")
+            updated += 1
+    db.commit()
+    return RosterReport(exam.id, added, updated, len(exam.candidates))
+
+
+@dataclass(frozen=True)
+class Ticket:
+    ticket: str
+    name: str
+    room: str
+    access_code: str
+
+
+def tickets(db: Session, exam_id: int) -> list[Ticket]:
+    exam = get_exam(db, exam_id)
+    return [Ticket(c.ticket, c.name, c.room, c.access_code) for c in exam.candidates]
+
+
+def tickets_csv(db: Session, exam_id: int) -> bytes:
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["准考证号", "姓名", "访问码"])
+    for t in tickets(db, exam_id):
+        w.writerow([t.ticket, t.name, t.access_code])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def release_results(db: Session, exam_id: int, *, actor: str) -> ExamView:
+    exam = get_exam(db, exam_id)
+    exam.results_released = True
+    db.commit()
+    return _view(db, exam)
+
+
+# ---------------------------------------------------------------- proctor actions on attempts
+
+
+def extend_time(db: Session, attempt_id: int, minutes: int, *, actor: str, reason: str = "") -> None:
+    attempt = db.get(Attempt, attempt_id)
+    if attempt is None:
+        raise NotFoundError("作答", str(attempt_id))
+    if attempt.status in ("finished", "voided"):
+        raise ConflictError("该作答已结束，不能延长时间")
+    if not 1 <= minutes <= 240:
+        raise ExamEngineError("延长时间应为 1–240 分钟")
+    attempt.extra_seconds += minutes * 60
+    db.add(AttemptEvent(attempt_id=attempt.id, action="extend", actor=actor,
+                        detail={"minutes": minutes, "reason": reason}))
+    db.commit()
+
+
+def void_attempt(db: Session, attempt_id: int, *, actor: str, reason: str) -> None:
+    attempt = db.get(Attempt, attempt_id)
+    if attempt is None:
+        raise NotFoundError("作答", str(attempt_id))
+    if not reason.strip():
+        raise ExamEngineError("作废必须填写原因")
+    if attempt.status == "voided":
+        raise ConflictError("该作答已作废")
+    before = attempt.status
+    attempt.status = "voided"
+    attempt.void_reason = reason.strip()
+    db.add(AttemptEvent(attempt_id=attempt.id, action="void", actor=actor,
+                        detail={"reason": reason.strip(), "status_before": before}))
+    db.commit()
