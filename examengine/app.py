@@ -87,10 +87,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from fastapi.staticfiles import StaticFiles
 
     from examengine.config import PACKAGE_DIR
+    from examengine.ui import candidate as candidate_ui
+    from examengine.ui import proctor as proctor_ui
     from examengine.ui import writer as writer_ui
 
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     app.include_router(writer_ui.router)
+    app.include_router(candidate_ui.router)
+    app.include_router(proctor_ui.router)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
