@@ -64,3 +64,12 @@ def page(browser):
     pg.set_default_timeout(15000)
     yield pg
     context.close()
+
+
+@pytest.fixture
+def bank_server(bank_db_url) -> Iterator[str]:
+    """A real server on a database with the sample bank, the blueprints and the demo exam."""
+    from examengine.config import Settings
+    from tests.conftest import REPO
+
+    yield from serve(Settings(database_url=bank_db_url, data_dir=REPO))

@@ -1,0 +1,77 @@
+"""Exams, rosters and tickets for proctors (CLI and API)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+from openpyxl import Workbook
+from typer.testing import CliRunner
+
+from examengine.cli import app
+from tests.exams.conftest import roster_csv
+
+runner = CliRunner()
+
+
+def test_an_exam_by_default_opens_now_for_a_day_with_the_blueprints_time_limit(monkeypatch, bank_db_url):
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    r = runner.invoke(app, ["exams", "create", "--blueprint", "530046-L2", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    e = json.loads(r.stdout)
+    start, end = datetime.fromisoformat(e["window_start"]), datetime.fromisoformat(e["window_end"])
+    assert abs((start - datetime.now(UTC)).total_seconds()) < 60
+    assert end - start == timedelta(days=1)
+    assert (e["time_limit_minutes"], e["results_policy"], e["blueprint"]) == (60, "immediate", "530046-L2")
+    assert isinstance(e["id"], int)
+
+
+def test_roster_import_issues_codes_and_tickets_csv_lists_them(monkeypatch, bank_db_url, tmp_path):
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    exam_id = json.loads(runner.invoke(app, ["exams", "create", "--blueprint", "560003-L2", "--format", "json"]).stdout)["id"]
+    path = tmp_path / "名单.csv"
+    path.write_bytes(roster_csv(4).decode().encode("gb18030"))  # as Excel on Chinese Windows saves it
+    r = runner.invoke(app, ["exams", "roster", "import", str(exam_id), str(path)])
+    assert r.exit_code == 0 and "新增 4 名" in r.output
+    again = runner.invoke(app, ["exams", "roster", "import", str(exam_id), str(path)])
+    assert "新增 0 名" in again.output and "名单共 4 名" in again.output
+    out = runner.invoke(app, ["exams", "tickets", str(exam_id), "--format", "csv"])
+    rows = list(csv.reader(io.StringIO(out.stdout)))
+    assert rows[0] == ["准考证号", "姓名", "访问码"]
+    assert [r[0] for r in rows[1:]] == ["T0001", "T0002", "T0003", "T0004"]
+    codes = [r[2] for r in rows[1:]]
+    assert len(set(codes)) == 4 and all(len(c) == 8 and c.isalnum() for c in codes)
+
+
+def test_a_bad_roster_names_row_and_field_and_adds_nobody(api, exam):
+    exam_id, tickets = exam
+    bad = "准考证号,姓名,身份证号后四位\nX1,甲,1234\nX1,乙,12\n,丙,\n".encode()
+    r = api.post(f"/api/v1/exams/{exam_id}/roster", files={"file": ("bad.csv", bad)})
+    assert r.status_code == 422
+    got = {(p["location"], p["field"]) for p in r.json()["problems"]}
+    assert got == {("第 3 行", "准考证号"), ("第 3 行", "身份证号后四位"), ("第 4 行", "准考证号")}
+    assert len(api.get(f"/api/v1/exams/{exam_id}/tickets").json()) == len(tickets)
+
+
+def test_an_xlsx_roster_imports(api, exam):
+    exam_id, tickets = exam
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["准考证号", "姓名", "考场"])
+    ws.append([20260001, "周婷", "二号考场"])  # Excel turns ticket numbers into numbers
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = api.post(f"/api/v1/exams/{exam_id}/roster", files={"file": ("名单.xlsx", buf.getvalue())})
+    assert r.status_code == 200 and r.json()["added"] == 1
+    assert "20260001" in [t["ticket"] for t in api.get(f"/api/v1/exams/{exam_id}/tickets").json()]
+
+
+def test_the_proctor_pages_show_the_monitor_and_printable_tickets(api, exam):
+    exam_id, tickets = exam
+    page = api.get(f"/proctor/exams/{exam_id}")
+    assert page.status_code == 200 and tickets[0]["ticket"] in page.text and "未登录" in page.text
+    printable = api.get(f"/proctor/exams/{exam_id}/tickets")
+    assert all(t["access_code"] in printable.text for t in tickets)
+    assert "@page { size: A4" in printable.text

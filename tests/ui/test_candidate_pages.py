@@ -1,0 +1,80 @@
+"""A candidate in a real browser: sign in, answer a whole exam, reload mid-exam, see the result."""
+
+from __future__ import annotations
+
+import httpx
+
+
+def demo_ticket(base: str, index: int = 0) -> dict:
+    exams = httpx.get(f"{base}/api/v1/exams").json()
+    demo = next(e for e in exams if e["name"].startswith("演示考试"))
+    return httpx.get(f"{base}/api/v1/exams/{demo['id']}/tickets").json()[index]
+
+
+def test_a_candidate_takes_a_whole_exam_and_resumes_after_a_reload(page, bank_server, tmp_path):
+    t = demo_ticket(bank_server)
+    page.on("dialog", lambda d: d.accept())
+    page.goto(f"{bank_server}/exam")
+    page.fill("input[name=ticket]", t["ticket"])
+    page.fill("input[name=code]", "WRONGCODE")
+    page.click("button[type=submit]")
+    assert "准考证号或访问码不正确" in page.inner_text("[role=alert]")
+    page.fill("input[name=code]", t["access_code"].lower())  # codes are case-insensitive
+    page.click("button[type=submit]")
+    page.wait_for_url("**/exam/instructions")
+    assert "考试须知" in page.content()
+    page.check("input[name=agree]")
+    page.click("#start")
+    page.wait_for_url("**/exam/item")
+
+    seen_types = set()
+    answered = 0
+    while "/exam/item" in page.url:
+        number = page.inner_text("#number")
+        stem = page.inner_text("#stem")
+        assert "剩余" in page.inner_text("#timer")
+        if answered == 3:  # reload mid-exam: the same item, same number
+            page.reload()
+            assert page.inner_text("#number") == number and page.inner_text("#stem") == stem
+            page.screenshot(path=str(tmp_path / "mid-exam.png"))  # for a look by eye; not kept
+        kind = "多选" if "多选" in number else "判断" if "判断" in number else "单选"
+        seen_types.add(kind)
+        boxes = page.locator("input[name=answer]")
+        if kind == "判断":
+            assert boxes.count() == 2 and page.locator("input[type=radio][name=answer]").count() == 2
+        boxes.nth(0).check()
+        if kind == "多选":
+            assert page.locator("input[type=checkbox][name=answer]").count() >= 4
+            boxes.nth(1).check()
+        page.click("#submit")
+        page.wait_for_load_state()
+        answered += 1
+        assert answered <= 45
+    page.wait_for_url("**/exam/result")
+    assert answered >= 15
+    assert seen_types == {"单选", "多选", "判断"}
+    verdict = page.inner_text("#verdict")
+    assert verdict in ("通过", "未通过")
+    assert 0 <= int(page.inner_text("#score")) <= 100
+    assert page.inner_text("#band") in ("未达初级", "初级", "中级", "高级")
+    page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
+
+    # signing in again after the end shows the result, not the exam
+    page.goto(f"{bank_server}/exam")
+    page.wait_for_url("**/exam/result")
+
+
+def test_submitting_without_a_choice_is_stopped_in_the_page(page, bank_server):
+    t = demo_ticket(bank_server, 1)
+    messages = []
+    page.on("dialog", lambda d: (messages.append(d.message), d.accept()))
+    page.goto(f"{bank_server}/exam")
+    page.fill("input[name=ticket]", t["ticket"])
+    page.fill("input[name=code]", t["access_code"])
+    page.click("button[type=submit]")
+    page.check("input[name=agree]")
+    page.click("#start")
+    number = page.inner_text("#number")
+    page.click("#submit")
+    assert messages == ["请先选择答案。"]
+    assert page.inner_text("#number") == number
