@@ -38,9 +38,10 @@ init: $(VENV)/.installed-run
 run: init
 	@echo ""
 	@echo "examengine 已就绪。请在浏览器中打开："
-	@echo "  API 文档（OpenAPI）: http://$(HOST):$(PORT)/docs"
-	@echo "  标准目录 API:        http://$(HOST):$(PORT)/api/v1/standards"
-	@echo "  健康检查:            http://$(HOST):$(PORT)/healthz"
+	@echo "  考生登录:    http://$(HOST):$(PORT)/exam      （用上面列出的演示准考证号和访问码）"
+	@echo "  监考:        http://$(HOST):$(PORT)/proctor"
+	@echo "  题库:        http://$(HOST):$(PORT)/writer/items"
+	@echo "  API 文档:    http://$(HOST):$(PORT)/docs"
 	@echo ""
 	$(BIN)/examengine serve --host $(HOST) --port $(PORT)
 
