@@ -27,7 +27,7 @@ ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
 ]
 
 
-HTML_PREFIXES = ("/writer", "/exam", "/proctor")  # pages answer errors with a page, the API with JSON
+HTML_PREFIXES = ("/writer", "/exam", "/proctor", "/reports")  # pages answer errors with a page, the API with JSON
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,26 +75,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from examengine.api import catalog as catalog_api
     from examengine.api import blueprints as blueprints_api
+    from examengine.api import calibration as calibration_api
     from examengine.api import exams as exams_api
+    from examengine.api import forms as forms_api
     from examengine.api import items as items_api
 
     app.include_router(catalog_api.router)
     app.include_router(items_api.router)
     app.include_router(blueprints_api.router)
     app.include_router(exams_api.router)
+    app.include_router(forms_api.router)
+    app.include_router(calibration_api.router)
 
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles
 
     from examengine.config import PACKAGE_DIR
     from examengine.ui import candidate as candidate_ui
+    from examengine.ui import forms as forms_ui
     from examengine.ui import proctor as proctor_ui
+    from examengine.ui import reports as reports_ui
     from examengine.ui import writer as writer_ui
 
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     app.include_router(writer_ui.router)
     app.include_router(candidate_ui.router)
     app.include_router(proctor_ui.router)
+    app.include_router(forms_ui.router)
+    app.include_router(reports_ui.router)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

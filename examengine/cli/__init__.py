@@ -204,13 +204,17 @@ def _register_optional() -> None:
     """Commands that live in their own modules register themselves here."""
     from examengine.cli import blueprint_sim as _blueprint_sim
     from examengine.cli import blueprints as _blueprints
+    from examengine.cli import calibration as _calibration
     from examengine.cli import exams as _exams
+    from examengine.cli import forms as _forms
     from examengine.cli import items as _items
 
     _items.register(app)
     _blueprints.register(app)
     _blueprint_sim.register(app)
     _exams.register(app)
+    _forms.register(app)
+    _calibration.register(app)
     try:
         from examengine.cli import simulate as _simulate
     except ImportError:  # pragma: no cover - module added by the psychometric core

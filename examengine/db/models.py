@@ -390,3 +390,9 @@ class AttemptEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# Models of later parts live in their own modules; importing them here registers their tables
+# with Base.metadata wherever the models are loaded (the app, the CLI, Alembic).
+from examengine.db import calibration_models as _calibration_models  # noqa: E402,F401
+from examengine.db import forms_models as _forms_models  # noqa: E402,F401
