@@ -48,12 +48,51 @@ class BlueprintPool:
     types: tuple[str, ...]  # per position: 单选 / 多选 / 判断
 
 
+# Pools are rebuilt from the database whenever the bank changes. The cache is per process and
+# keyed on a stamp of the bank (item count, latest item change, latest version, and a checksum
+# of the parameters), so several workers never disagree: each rebuilds the same pool.
+_POOL_CACHE: dict[tuple, BlueprintPool] = {}
+_POOL_CACHE_MAX = 64
+
+
+def bank_stamp(db: Session) -> tuple:
+    """A cheap fingerprint of everything a pool is built from."""
+    items = db.execute(select(func.count(Item.id), func.max(Item.updated_at), func.max(Item.current_version),
+                              func.sum(Item.current_version))).one()
+    versions = db.execute(select(func.max(ItemVersion.id), func.sum(ItemVersion.irt_a), func.sum(ItemVersion.irt_b),
+                                 func.sum(ItemVersion.irt_c))).one()
+    return (*(str(x) for x in items), *(str(x) for x in versions))
+
+
 def load_pool(db: Session, bp: Blueprint, *, status: str = "operational",
               include_versions: frozenset[int] = frozenset()) -> BlueprintPool:
     """Items of the blueprint's level (and of lower levels when ``lower_level_share`` > 0)
     in ``status``, current versions, with their content areas (domain, type) and enemy groups.
     ``include_versions``: item versions an attempt already used, kept in its pool even if their
     item has since left the operational pool (so the attempt replays unchanged)."""
+    stamp = (bp.id, bp.standard, bp.rank, bp.lower_level_share, status, bank_stamp(db), str(db.get_bind().url))
+    base = _POOL_CACHE.get((stamp, frozenset()))
+    if base is None:
+        base = _build_pool(db, bp, status=status, include_versions=frozenset())
+        _store(stamp, frozenset(), base)
+    if include_versions <= set(base.version_ids):  # the usual case: the pool already holds them
+        return base
+    key = (stamp, include_versions)
+    cached = _POOL_CACHE.get(key)
+    if cached is not None:
+        return cached
+    built = _build_pool(db, bp, status=status, include_versions=include_versions)
+    _store(stamp, include_versions, built)
+    return built
+
+
+def _store(stamp: tuple, include: frozenset[int], pool: BlueprintPool) -> None:
+    if len(_POOL_CACHE) >= _POOL_CACHE_MAX:
+        _POOL_CACHE.clear()
+    _POOL_CACHE[(stamp, include)] = pool
+
+
+def _build_pool(db: Session, bp: Blueprint, *, status: str, include_versions: frozenset[int]) -> BlueprintPool:
     levels = list(db.scalars(select(Level).join(Standard).where(Standard.code == bp.standard)))
     wanted = {lv.id: lv for lv in levels if lv.rank == bp.rank or (bp.lower_level_share > 0 and lv.rank < bp.rank)}
     items = list(db.scalars(
@@ -266,7 +305,13 @@ def get_blueprint_version(db: Session, code: str, version: int | None = None) ->
            else db.scalars(q.order_by(BlueprintVersion.version.desc())).first())
     if row is None:
         raise NotFoundError("蓝图", code if version is None else f"{code} v{version}")
-    return row, blueprint_from_dict(row.content, f"{code}.yaml")
+    bp = _PARSED.get((row.id, row.sha256))  # a stored version never changes: parse it once
+    if bp is None:
+        bp = _PARSED[(row.id, row.sha256)] = blueprint_from_dict(row.content, f"{code}.yaml")
+    return row, bp
+
+
+_PARSED: dict[tuple[int, str], Blueprint] = {}
 
 
 @dataclass(frozen=True)
