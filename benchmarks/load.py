@@ -1,0 +1,167 @@
+"""Load study: N concurrent simulated candidates over HTTP on loopback, each taking a whole exam
+with think time 0 (the worst case), against the real server (uvicorn) on SQLite with one worker
+and on PostgreSQL with two. Reports answers per second, p50/p95/p99 latency of an answer,
+errors, and lost answers (acknowledged by the server but not in the database). Bounded in
+count and time; prints JSON.
+
+    python benchmarks/load.py [--candidates 200] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def init_db(url: str) -> None:
+    from examengine.config import Settings
+    from examengine.services.setup import initialize
+
+    initialize(Settings(database_url=url, data_dir=REPO))
+
+
+def start(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "EXAMENGINE_DATABASE_URL": url, "EXAMENGINE_DATA_DIR": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "examengine.app:create_app", "--factory", "--host",
+                             "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+async def candidate(client: httpx.AsyncClient, ticket: dict, latencies: list, errors: list, acked: dict,
+                    deadline: float) -> None:
+    r = await client.post("/api/v1/attempts", json={"ticket": ticket["ticket"], "code": ticket["access_code"]})
+    if r.status_code != 200:
+        errors.append(("sign_in", r.status_code))
+        return
+    aid, h = r.json()["attempt_id"], {"Authorization": f"Bearer {r.json()['token']}"}
+    item = (await client.get(f"/api/v1/attempts/{aid}/item", headers=h)).json()
+    acked[aid] = 0
+    while not item.get("finished") and time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        r = await client.post(f"/api/v1/attempts/{aid}/answers", headers=h,
+                              json={"position": item["position"], "item_id": item["item_id"],
+                                    "answer": ["A", "B"] if item.get("multiple") else ["A"]})
+        latencies.append(time.perf_counter() - t0)
+        if r.status_code != 200:
+            errors.append(("answer", r.status_code))
+            return
+        acked[aid] += 1
+        item = r.json()
+
+
+async def drive(base: str, n: int, time_limit: float) -> dict:
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=n)) as client:
+        exam = (await client.post("/api/v1/exams", json={"blueprint": "530046-L2", "name": f"load {uuid.uuid4()}"})).json()
+        roster = "准考证号,姓名\n" + "".join(f"L{i:05d},考生{i}\n" for i in range(n))
+        await client.post(f"/api/v1/exams/{exam['id']}/roster", files={"file": ("r.csv", roster.encode())})
+        tickets = (await client.get(f"/api/v1/exams/{exam['id']}/tickets")).json()
+        latencies: list[float] = []
+        errors: list = []
+        acked: dict[int, int] = {}
+        started = time.perf_counter()
+        deadline = time.monotonic() + time_limit
+        await asyncio.gather(*(candidate(client, t, latencies, errors, acked, deadline) for t in tickets))
+        seconds = time.perf_counter() - started
+    return {"latencies": latencies, "errors": errors, "acked": acked, "seconds": seconds}
+
+
+def stored_answers(url: str, attempt_ids) -> dict[int, int]:
+    from examengine.db.models import AttemptItem
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(AttemptItem.attempt_id, func.count()).where(
+            AttemptItem.attempt_id.in_(list(attempt_ids)), AttemptItem.answer.is_not(None))
+            .group_by(AttemptItem.attempt_id)).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def study(url: str, workers: int, n: int, time_limit: float) -> dict:
+    proc, base = start(url, workers)
+    try:
+        run = asyncio.run(drive(base, n, time_limit))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    lat = np.array(run["latencies"]) * 1000
+    stored = stored_answers(url, run["acked"])
+    lost = sum(max(0, k - stored.get(a, 0)) for a, k in run["acked"].items())
+    return {
+        "workers": workers, "candidates": n, "answers": int(lat.size), "seconds": round(run["seconds"], 2),
+        "answers_per_s": round(lat.size / run["seconds"], 1),
+        "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1), "p95": round(float(np.percentile(lat, 95)), 1),
+                       "p99": round(float(np.percentile(lat, 99)), 1)} if lat.size else None,
+        "errors": len(run["errors"]), "error_kinds": sorted({f"{k}:{c}" for k, c in run["errors"]}),
+        "lost_answers": lost,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--candidates", type=int, default=200)
+    ap.add_argument("--time-limit", type=float, default=240.0, help="seconds per study (bounded)")
+    ap.add_argument("--postgres", default=os.environ.get("EXAMENGINE_TEST_POSTGRES_URL", ""))
+    args = ap.parse_args()
+    out: dict = {"machine": {"cores": os.cpu_count()}}
+    tmp = Path(tempfile.mkdtemp(prefix="ee-load-"))
+    try:
+        sqlite_url = f"sqlite:///{tmp / 'load.db'}"
+        init_db(sqlite_url)
+        out["sqlite_1_worker"] = study(sqlite_url, 1, args.candidates, args.time_limit)
+        if args.postgres:
+            name = f"ee_load_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            pg_url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+            try:
+                init_db(pg_url)
+                out["postgres_2_workers"] = study(pg_url, 2, args.candidates, args.time_limit)
+                out["throughput_ratio_pg2_over_sqlite1"] = round(
+                    out["postgres_2_workers"]["answers_per_s"] / out["sqlite_1_worker"]["answers_per_s"], 2)
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                admin.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
