@@ -48,7 +48,8 @@ def start(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "EXAMENGINE_DATABASE_URL": url, "EXAMENGINE_DATA_DIR": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "examengine.app:create_app", "--factory", "--host",
-                             "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
+                             "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+                             "--timeout-keep-alive", "60", "--backlog", "4096"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -61,20 +62,43 @@ def start(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("server did not start")
 
 
+async def send(client: httpx.AsyncClient, method: str, url: str, retries: list, **kw) -> httpx.Response:
+    """A request, retried on a transport error as a real client would (answers are idempotent:
+    the same position posted again returns the first outcome and records nothing new)."""
+    for attempt in range(4):
+        try:
+            return await client.request(method, url, **kw)
+        except httpx.TransportError:
+            if attempt == 3:
+                raise
+            retries.append(url)
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 async def candidate(client: httpx.AsyncClient, ticket: dict, latencies: list, errors: list, acked: dict,
-                    deadline: float) -> None:
-    r = await client.post("/api/v1/attempts", json={"ticket": ticket["ticket"], "code": ticket["access_code"]})
+                    deadline: float, retries: list) -> None:
+    try:
+        await _candidate(client, ticket, latencies, errors, acked, deadline, retries)
+    except httpx.HTTPError as exc:
+        errors.append(("transport", type(exc).__name__))
+
+
+async def _candidate(client: httpx.AsyncClient, ticket: dict, latencies: list, errors: list, acked: dict,
+                     deadline: float, retries: list) -> None:
+    r = await send(client, "POST", "/api/v1/attempts", retries,
+                   json={"ticket": ticket["ticket"], "code": ticket["access_code"]})
     if r.status_code != 200:
         errors.append(("sign_in", r.status_code))
         return
     aid, h = r.json()["attempt_id"], {"Authorization": f"Bearer {r.json()['token']}"}
-    item = (await client.get(f"/api/v1/attempts/{aid}/item", headers=h)).json()
+    item = (await send(client, "GET", f"/api/v1/attempts/{aid}/item", retries, headers=h)).json()
     acked[aid] = 0
     while not item.get("finished") and time.monotonic() < deadline:
         t0 = time.perf_counter()
-        r = await client.post(f"/api/v1/attempts/{aid}/answers", headers=h,
-                              json={"position": item["position"], "item_id": item["item_id"],
-                                    "answer": ["A", "B"] if item.get("multiple") else ["A"]})
+        r = await send(client, "POST", f"/api/v1/attempts/{aid}/answers", retries, headers=h,
+                       json={"position": item["position"], "item_id": item["item_id"],
+                             "answer": ["A", "B"] if item.get("multiple") else ["A"]})
         latencies.append(time.perf_counter() - t0)
         if r.status_code != 200:
             errors.append(("answer", r.status_code))
@@ -92,11 +116,12 @@ async def drive(base: str, n: int, time_limit: float) -> dict:
         latencies: list[float] = []
         errors: list = []
         acked: dict[int, int] = {}
+        retries: list[str] = []
         started = time.perf_counter()
         deadline = time.monotonic() + time_limit
-        await asyncio.gather(*(candidate(client, t, latencies, errors, acked, deadline) for t in tickets))
+        await asyncio.gather(*(candidate(client, t, latencies, errors, acked, deadline, retries) for t in tickets))
         seconds = time.perf_counter() - started
-    return {"latencies": latencies, "errors": errors, "acked": acked, "seconds": seconds}
+    return {"latencies": latencies, "errors": errors, "acked": acked, "seconds": seconds, "retries": len(retries)}
 
 
 def stored_answers(url: str, attempt_ids) -> dict[int, int]:
@@ -117,7 +142,11 @@ def study(url: str, workers: int, n: int, time_limit: float) -> dict:
         run = asyncio.run(drive(base, n, time_limit))
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
     lat = np.array(run["latencies"]) * 1000
     stored = stored_answers(url, run["acked"])
     lost = sum(max(0, k - stored.get(a, 0)) for a, k in run["acked"].items())
@@ -127,7 +156,7 @@ def study(url: str, workers: int, n: int, time_limit: float) -> dict:
         "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1), "p95": round(float(np.percentile(lat, 95)), 1),
                        "p99": round(float(np.percentile(lat, 99)), 1)} if lat.size else None,
         "errors": len(run["errors"]), "error_kinds": sorted({f"{k}:{c}" for k, c in run["errors"]}),
-        "lost_answers": lost,
+        "transport_retries": run["retries"], "lost_answers": lost,
     }
 
 
