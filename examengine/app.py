@@ -13,10 +13,13 @@ from examengine.config import Settings
 from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.db.migrate import ensure_current
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError
+from examengine.services.accounts import ForbiddenError, NotSignedInError
 from examengine.services.attempts import ExamNotOpenError, NotAuthorizedError, SignInError
 
 # The one table mapping domain errors to HTTP status codes (most specific first).
 ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
+    (NotSignedInError, 401),
+    (ForbiddenError, 403),
     (SignInError, 401),
     (NotAuthorizedError, 401),
     (ExamNotOpenError, 403),
@@ -27,7 +30,7 @@ ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
 ]
 
 
-HTML_PREFIXES = ("/writer", "/exam", "/proctor", "/reports")  # pages answer errors with a page, the API with JSON
+HTML_PREFIXES = ("/writer", "/exam", "/proctor", "/reports", "/login")  # pages answer errors with a page, the API with JSON
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,12 +56,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.add_middleware(SameOriginMiddleware)
 
     @app.exception_handler(ExamEngineError)
     async def domain_error(request: Request, exc: ExamEngineError):
         status = next(code for cls, code in ERROR_STATUS if isinstance(exc, cls))
         if request.url.path.startswith(HTML_PREFIXES):
-            from fastapi.responses import HTMLResponse
+            from urllib.parse import quote
+
+            from fastapi.responses import HTMLResponse, RedirectResponse
+
+            if isinstance(exc, NotSignedInError):
+                return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
             from examengine.rendering.env import render
 
@@ -73,41 +82,87 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _mount_offline_docs(app)
 
-    from examengine.api import catalog as catalog_api
-    from examengine.api import blueprints as blueprints_api
-    from examengine.api import calibration as calibration_api
-    from examengine.api import exams as exams_api
-    from examengine.api import forms as forms_api
-    from examengine.api import items as items_api
+    _include_routes(app)
+    return app
 
-    app.include_router(catalog_api.router)
-    app.include_router(items_api.router)
-    app.include_router(blueprints_api.router)
-    app.include_router(exams_api.router)
-    app.include_router(forms_api.router)
-    app.include_router(calibration_api.router)
 
+def _include_routes(app: FastAPI) -> None:
+    """Every router, with the role it needs (the one place access is declared)."""
+    from fastapi import Depends
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles
 
+    from examengine.api import blueprints as blueprints_api
+    from examengine.api import calibration as calibration_api
+    from examengine.api import catalog as catalog_api
+    from examengine.api import exams as exams_api
+    from examengine.api import forms as forms_api
+    from examengine.api import items as items_api
+    from examengine.api import sessions as sessions_api
     from examengine.config import PACKAGE_DIR
+    from examengine.deps import staff
     from examengine.ui import candidate as candidate_ui
     from examengine.ui import forms as forms_ui
     from examengine.ui import proctor as proctor_ui
     from examengine.ui import reports as reports_ui
+    from examengine.ui import staff as staff_ui
     from examengine.ui import writer as writer_ui
 
-    app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
-    app.include_router(writer_ui.router)
+    writer, proctor, any_staff, admin = (staff("item_writer"), staff("proctor"),
+                                         staff("item_writer", "proctor"), staff())
+    # public: the published standards catalog, sign-in, health, docs
+    app.include_router(catalog_api.router)
+    app.include_router(sessions_api.router)
+    app.include_router(staff_ui.router)
+    # candidates: their own attempt token (checked in every route of these routers)
+    app.include_router(exams_api.candidate_router)
     app.include_router(candidate_ui.router)
-    app.include_router(proctor_ui.router)
-    app.include_router(forms_ui.router)
-    app.include_router(reports_ui.router)
+    # staff
+    app.include_router(items_api.router, dependencies=[Depends(writer)])
+    app.include_router(blueprints_api.router, dependencies=[Depends(any_staff)])
+    app.include_router(exams_api.router, dependencies=[Depends(proctor)])
+    app.include_router(forms_api.router, dependencies=[Depends(proctor)])
+    app.include_router(calibration_api.router, dependencies=[Depends(admin)])
+    app.include_router(writer_ui.router, dependencies=[Depends(writer)])
+    app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])
+    app.include_router(forms_ui.router, dependencies=[Depends(proctor)])
+    app.include_router(reports_ui.router, dependencies=[Depends(any_staff)])
+
+    app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
-        return RedirectResponse("/writer/items", status_code=303)
-    return app
+        return RedirectResponse("/login", status_code=303)
+
+
+class SameOriginMiddleware:
+    """CSRF protection for cookie-authenticated requests: a state-changing request (POST, PUT,
+    PATCH, DELETE) that carries a session cookie must come from a page of this site (its Origin,
+    or else its Referer, names this host). Bearer-token API calls are not affected: a browser
+    never adds those by itself. (OWASP: "verifying origin with standard headers"; the cookies are
+    SameSite=Strict as well.)"""
+
+    UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+    COOKIES = ("ee_staff=", "ee_attempt=")
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] in self.UNSAFE:
+            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            has_cookie = any(c in headers.get("cookie", "") for c in self.COOKIES)
+            bearer = headers.get("authorization", "").lower().startswith("bearer ")
+            if has_cookie and not bearer:
+                from urllib.parse import urlsplit
+
+                source = headers.get("origin") or headers.get("referer") or ""
+                if urlsplit(source).netloc != headers.get("host", ""):
+                    response = JSONResponse(status_code=403, content={
+                        "error": "CsrfError", "message": "请求来源不是本站页面，已拒绝（跨站请求防护）。请从本站页面重新操作。"})
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def _mount_offline_docs(app: FastAPI) -> None:

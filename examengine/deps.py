@@ -1,11 +1,19 @@
-"""FastAPI dependencies: the settings and a database session per request."""
+"""FastAPI dependencies: a database session per request, and who is asking.
+
+Every route declares who may call it (``app.py`` attaches these to whole routers):
+``public``, ``staff(*roles)`` for admins, item writers and proctors, or the candidate token of
+one attempt (``api/exams.py``). Staff authenticate with the session cookie set by /login or an
+``Authorization: Bearer st_...`` token from ``POST /api/v1/sessions``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+
+STAFF_COOKIE = "ee_staff"
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -14,3 +22,48 @@ def get_db(request: Request) -> Iterator[Session]:
         yield db
     finally:
         db.close()
+
+
+def staff_token(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer st_"):
+        return auth[7:].strip()
+    return request.cookies.get(STAFF_COOKIE, "")
+
+
+def current_staff(request: Request, db: Session = Depends(get_db)):
+    """The signed-in staff member, or None."""
+    from examengine.services.accounts import resolve
+
+    cached = getattr(request.state, "staff", "unset")
+    if cached != "unset":
+        return cached
+    staff = resolve(db, staff_token(request))
+    request.state.staff = staff
+    return staff
+
+
+def staff(*roles: str) -> Callable:
+    """A dependency: a signed-in staff member with one of ``roles`` (admins always pass)."""
+    from examengine.services.accounts import ForbiddenError, NotSignedInError, Role
+
+    allowed = {Role(r) for r in roles} | {Role.ADMIN}
+
+    def require(member=Depends(current_staff)):
+        if member is None:
+            raise NotSignedInError("请先登录（工作人员账号）。")
+        if member.role not in allowed:
+            raise ForbiddenError(f"{member.role.label}账号无权进行此操作。")
+        return member
+
+    require.roles = tuple(sorted(r.value for r in allowed))  # for the route-walking test
+    return require
+
+
+def exam_staff(exam_id: int, member=Depends(staff("proctor")), db: Session = Depends(get_db)):
+    """A proctor assigned to this exam, or an admin."""
+    from examengine.services.accounts import ForbiddenError
+
+    if not member.can_run_exam(db, exam_id):
+        raise ForbiddenError("你没有被分配到这场考试。")
+    return member

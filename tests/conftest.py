@@ -168,14 +168,44 @@ def db(db_url: str):
     engine.dispose()
 
 
-@pytest.fixture
-def client(settings: Settings):
+STAFF_PASSWORD = "correct horse battery"
+
+
+def ensure_staff(url: str, username: str, role: str) -> None:
+    """A staff account in the database at ``url`` (created once)."""
+    from sqlalchemy import select
+
+    from examengine.db.engine import make_engine, make_sessionmaker
+    from examengine.db.models import User
+    from examengine.services.accounts import Role, create_user
+
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as db:
+        if db.scalars(select(User).where(User.username == username)).first() is None:
+            create_user(db, username=username, password=STAFF_PASSWORD, role=Role(role))
+    engine.dispose()
+
+
+def staff_client(settings: Settings, username: str = "admin-test", role: str = "admin"):
+    """A TestClient signed in as a staff member (a bearer token on every request; a request
+    that passes its own Authorization header, like a candidate's, replaces it)."""
     from fastapi.testclient import TestClient
 
     from examengine.app import create_app
 
-    with TestClient(create_app(settings)) as c:
-        yield c
+    ensure_staff(settings.database_url, username, role)
+    c = TestClient(create_app(settings), headers={"origin": "http://testserver"})
+    c.__enter__()
+    token = c.post("/api/v1/sessions", json={"username": username, "password": STAFF_PASSWORD}).json()["token"]
+    c.headers["Authorization"] = f"Bearer {token}"
+    return c
+
+
+@pytest.fixture
+def client(settings: Settings):
+    c = staff_client(settings)
+    yield c
+    c.__exit__(None, None, None)
 
 
 @pytest.fixture

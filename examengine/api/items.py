@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from examengine.deps import get_db
+from examengine.deps import current_staff, get_db
 from examengine.services import items as svc
 
 router = APIRouter(prefix="/api/v1", tags=["item bank"])
@@ -33,8 +33,8 @@ def upload_item_set(
     dry_run: bool = Form(False, description="只检查，不写入"),
     requirement: list[str] = Form(default=[], description="给没有标注代码的题目统一标注的职业技能要求代码"),
     status: str = Form("draft", description="新题目的状态"),
-    actor: str = Form("api", description="操作人"),
     db: Session = Depends(get_db),
+    member=Depends(current_staff),
 ) -> dict:
     """Everything is validated before anything is written: one problem means nothing is
     written, and the answer is a 422 listing every problem with file, location and field."""
@@ -42,7 +42,7 @@ def upload_item_set(
 
     data = file.file.read()
     parsed = parse_upload(file.filename or "upload", data, default_requirements=tuple(r for r in requirement if r))
-    return _report(svc.import_item_set(db, parsed, data=data, actor=actor, dry_run=dry_run,
+    return _report(svc.import_item_set(db, parsed, data=data, actor=member.username, dry_run=dry_run,
                                        status_for_new=svc.parse_status(status)))
 
 
@@ -76,12 +76,13 @@ def get_item(external_id: str, db: Session = Depends(get_db)) -> dict:
 class TransitionIn(BaseModel):
     to: str
     note: str = ""
-    actor: str = "api"
 
 
 @router.post("/items/{external_id}/transitions", summary="Move an item through the lifecycle")
-def transition(external_id: str, body: TransitionIn, db: Session = Depends(get_db)) -> dict:
-    return asdict(svc.transition_item(db, external_id, svc.parse_status(body.to), actor=body.actor, note=body.note))
+def transition(external_id: str, body: TransitionIn, db: Session = Depends(get_db),
+               member=Depends(current_staff)) -> dict:
+    return asdict(svc.transition_item(db, external_id, svc.parse_status(body.to), actor=member.username,
+                                      note=body.note))
 
 
 @router.get("/items/{external_id}/versions/{version}/images/{name}", summary="A picture of an item version")

@@ -62,6 +62,9 @@ def init() -> None:
                   f"监考页 /proctor/exams/{d.exam_id}。可用准考证号和访问码：")
         for ticket, name, code in d.tickets:
             out.print(f"  准考证号 {ticket}  访问码 {code}  （{name}）", highlight=False)
+    if report.admin_password:
+        out.print(f"已创建管理员账号：用户名 admin，密码 {report.admin_password}（只显示这一次；"
+                  "可用 examengine users password admin 重设）。工作人员登录页：/login", highlight=False)
     if c.stale:
         out.print(f"[yellow]注意：[/yellow]数据库中有 {len(c.stale)} 个代码不在目录文件中（保留未删）：{', '.join(c.stale[:10])}")
     if not report.changed:
@@ -207,6 +210,7 @@ def _register_optional() -> None:
     from examengine.cli import calibration as _calibration
     from examengine.cli import exams as _exams
     from examengine.cli import forms as _forms
+    from examengine.cli import users as _users
     from examengine.cli import items as _items
 
     _items.register(app)
@@ -215,6 +219,7 @@ def _register_optional() -> None:
     _exams.register(app)
     _forms.register(app)
     _calibration.register(app)
+    _users.register(app)
     try:
         from examengine.cli import simulate as _simulate
     except ImportError:  # pragma: no cover - module added by the psychometric core

@@ -392,6 +392,49 @@ class AttemptEvent(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+# ---------------------------------------------------------------- staff accounts
+
+
+class User(Base):
+    """A staff account: admin, item writer or proctor. Candidates have no account: they sign in
+    to one attempt with 准考证号 + access code."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))  # admin / item_writer / proctor
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffSession(Base):
+    """A signed-in staff session (kept in the database, so every worker knows it)."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+
+class ProctorAssignment(Base):
+    """Which exams a proctor may run (admins may run every exam)."""
+
+    __tablename__ = "proctor_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "exam_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+
+
 # Models of later parts live in their own modules; importing them here registers their tables
 # with Base.metadata wherever the models are loaded (the app, the CLI, Alembic).
 from examengine.db import calibration_models as _calibration_models  # noqa: E402,F401

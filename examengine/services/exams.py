@@ -55,7 +55,7 @@ def _view(db: Session, exam: Exam) -> ExamView:
 
 def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, window_start: datetime | None = None,
                 window_end: datetime | None = None, time_limit_minutes: int | None = None,
-                results_policy: str = "immediate") -> ExamView:
+                results_policy: str = "immediate", proctor_id: int | None = None) -> ExamView:
     """By default the window opens now and lasts a day, the time limit comes from the
     blueprint, and results are shown at the end."""
     row, bp = get_blueprint_version(db, blueprint)
@@ -72,6 +72,11 @@ def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, wind
                 window_start=start, window_end=end, time_limit_minutes=limit, results_policy=results_policy,
                 created_by=actor)
     db.add(exam)
+    db.flush()
+    if proctor_id is not None:  # the proctor who creates an exam runs it
+        from examengine.db.models import ProctorAssignment
+
+        db.add(ProctorAssignment(user_id=proctor_id, exam_id=exam.id))
     db.commit()
     return _view(db, exam)
 

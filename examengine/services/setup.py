@@ -25,13 +25,14 @@ class InitReport:
     item_sets: list[ImportReport] = field(default_factory=list)
     blueprints: list[BlueprintLoad] = field(default_factory=list)
     demo: DemoExam | None = None
+    admin_password: str | None = None  # set only when init created the first admin account
 
     @property
     def changed(self) -> bool:
         return (self.revision_before != self.revision_after or self.catalog.changed
                 or any(r.created or r.new_versions or r.updated for r in self.item_sets)
                 or any(b.action != "unchanged" for b in self.blueprints)
-                or (self.demo is not None and self.demo.created))
+                or (self.demo is not None and self.demo.created) or self.admin_password is not None)
 
 
 def initialize(settings: Settings) -> InitReport:
@@ -59,9 +60,27 @@ def initialize(settings: Settings) -> InitReport:
             ]
             loaded = load_blueprints(db, blueprints, actor="examengine init")
             demo = ensure_demo_exam(db)
+            admin_password = ensure_admin(db)
     finally:
         engine.dispose()
-    return InitReport(settings.database_url, before, after, catalog, item_sets, loaded, demo)
+    return InitReport(settings.database_url, before, after, catalog, item_sets, loaded, demo, admin_password)
+
+
+def ensure_admin(db) -> str | None:
+    """The first admin account, ``admin`` with a random password (returned once), when the
+    database has no staff account yet."""
+    import secrets
+
+    from sqlalchemy import func, select
+
+    from examengine.db.models import User
+    from examengine.services.accounts import Role, create_user
+
+    if db.scalar(select(func.count()).select_from(User)):
+        return None
+    password = secrets.token_urlsafe(9)
+    create_user(db, username="admin", password=password, role=Role.ADMIN, display_name="管理员")
+    return password
 
 
 DEMO_NAME = "演示考试：移动互联网运营（初级）"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import get_db
+from examengine.deps import current_staff, get_db
 from examengine.errors import ConflictError
 from examengine.itemfiles.tables import CODE_SPLIT_RE
 from examengine.rendering.env import render
@@ -36,8 +36,8 @@ def upload_form() -> HTMLResponse:
 def upload(
     file: UploadFile = File(...),
     requirements: str = Form(""),
-    actor: str = Form("命题人"),
     db: Session = Depends(get_db),
+    member=Depends(current_staff),
 ) -> Response:
     from examengine.itemfiles.reader import parse_upload
 
@@ -46,7 +46,7 @@ def upload(
         return page("writer/upload.html", nav="upload", error="请选择一个非空的文件。")
     defaults = tuple(c for c in CODE_SPLIT_RE.split(requirements) if c)
     parsed = parse_upload(file.filename or "upload", data, default_requirements=defaults)
-    staged = svc.stage_upload(db, parsed, data=data, actor=actor.strip() or "命题人", default_requirements=defaults)
+    staged = svc.stage_upload(db, parsed, data=data, actor=member.username, default_requirements=defaults)
     return RedirectResponse(f"/writer/uploads/{staged.item_set_id}", status_code=303)
 
 
@@ -56,9 +56,8 @@ def upload_report(item_set_id: int, db: Session = Depends(get_db)) -> HTMLRespon
 
 
 @router.post("/uploads/{item_set_id}/confirm")
-def confirm(item_set_id: int, db: Session = Depends(get_db)) -> RedirectResponse:
-    upload = svc.get_upload(db, item_set_id)
-    svc.confirm_upload(db, item_set_id, actor=upload.uploaded_by)
+def confirm(item_set_id: int, db: Session = Depends(get_db), member=Depends(current_staff)) -> RedirectResponse:
+    svc.confirm_upload(db, item_set_id, actor=member.username)
     return RedirectResponse(f"/writer/uploads/{item_set_id}", status_code=303)
 
 
@@ -84,9 +83,10 @@ def item_page(external_id: str, db: Session = Depends(get_db)) -> HTMLResponse:
 
 
 @router.post("/items/{external_id}/transition")
-def transition(external_id: str, to: str = Form(...), db: Session = Depends(get_db)) -> HTMLResponse:
+def transition(external_id: str, to: str = Form(...), db: Session = Depends(get_db),
+               member=Depends(current_staff)) -> HTMLResponse:
     try:
-        item = svc.transition_item(db, external_id, svc.parse_status(to), actor="命题人")
+        item = svc.transition_item(db, external_id, svc.parse_status(to), actor=member.username)
         message, cls = f"状态已改为“{item.status_label}”。", "ok"
     except ConflictError as exc:
         item, message, cls = svc.get_item(db, external_id), exc.message, "bad"

@@ -120,13 +120,11 @@ def test_cli_validate_names_the_file_and_field_of_a_bad_blueprint(monkeypatch, b
     assert "530046-L1.yaml, domains: 工作领域权重之和应为 1" in result.output
 
 
-def test_api_blueprints(client, bank_db_url):
-    from fastapi.testclient import TestClient
-
-    from examengine.app import create_app
+def test_api_blueprints(bank_db_url):
     from examengine.config import Settings
+    from tests.conftest import staff_client
 
-    with TestClient(create_app(Settings(database_url=bank_db_url, data_dir=REPO))) as c:
+    with staff_client(Settings(database_url=bank_db_url, data_dir=REPO), "pp", "proctor") as c:
         listed = c.get("/api/v1/blueprints").json()
         assert len(listed) == 6 and listed[0]["version"] == 1
         one = c.get("/api/v1/blueprints/560003-L2").json()

@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from examengine.app import create_app
 from examengine.config import Settings
 from examengine.db.models import AttemptItem, ItemVersion
 from tests.conftest import REPO
@@ -13,8 +11,11 @@ from tests.conftest import REPO
 
 @pytest.fixture
 def api(bank_db_url):
-    with TestClient(create_app(Settings(database_url=bank_db_url, data_dir=REPO))) as c:
-        yield c
+    from tests.conftest import staff_client
+
+    c = staff_client(Settings(database_url=bank_db_url, data_dir=REPO))
+    yield c
+    c.__exit__(None, None, None)
 
 
 def roster_csv(n: int, prefix: str = "T") -> bytes:

@@ -44,8 +44,9 @@ def test_sigkill_mid_exam_loses_nothing_and_the_candidate_resumes(bank_db_url):
     base = f"http://127.0.0.1:{port}"
     server = start_server(bank_db_url, port)
     try:
-        exams = httpx.get(f"{base}/api/v1/exams").json()
-        t = httpx.get(f"{base}/api/v1/exams/{exams[0]['id']}/tickets").json()[0]
+        from tests.ui.test_candidate_pages import demo_ticket
+
+        t = demo_ticket(bank_db_url)
         s = httpx.post(f"{base}/api/v1/attempts", json={"ticket": t["ticket"], "code": t["access_code"]}).json()
         aid, h = s["attempt_id"], {"Authorization": f"Bearer {s['token']}"}
         item = httpx.get(f"{base}/api/v1/attempts/{aid}/item", headers=h).json()

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import httpx
+from sqlalchemy import create_engine, select
+
+from examengine.db.models import Candidate, Exam
 
 
-def demo_ticket(base: str, index: int = 0) -> dict:
-    exams = httpx.get(f"{base}/api/v1/exams").json()
-    demo = next(e for e in exams if e["name"].startswith("演示考试"))
-    return httpx.get(f"{base}/api/v1/exams/{demo['id']}/tickets").json()[index]
+def demo_ticket(url: str, index: int = 0) -> dict:
+    """A demo candidate's 准考证号 and access code, as the printed ticket gives them."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Candidate.ticket, Candidate.access_code).join(Exam)
+                            .where(Exam.name.like("演示考试%")).order_by(Candidate.ticket)).all()
+    engine.dispose()
+    return {"ticket": rows[index].ticket, "access_code": rows[index].access_code}
 
 
-def test_a_candidate_takes_a_whole_exam_and_resumes_after_a_reload(page, bank_server, tmp_path):
-    t = demo_ticket(bank_server)
+def test_a_candidate_takes_a_whole_exam_and_resumes_after_a_reload(page, bank_server, bank_db_url, tmp_path):
+    t = demo_ticket(bank_db_url)
     page.on("dialog", lambda d: d.accept())
     page.goto(f"{bank_server}/exam")
     page.fill("input[name=ticket]", t["ticket"])
@@ -64,8 +70,8 @@ def test_a_candidate_takes_a_whole_exam_and_resumes_after_a_reload(page, bank_se
     page.wait_for_url("**/exam/result")
 
 
-def test_submitting_without_a_choice_is_stopped_in_the_page(page, bank_server):
-    t = demo_ticket(bank_server, 1)
+def test_submitting_without_a_choice_is_stopped_in_the_page(page, bank_server, bank_db_url):
+    t = demo_ticket(bank_db_url, 1)
     messages = []
     page.on("dialog", lambda d: (messages.append(d.message), d.accept()))
     page.goto(f"{bank_server}/exam")

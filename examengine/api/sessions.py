@@ -1,0 +1,37 @@
+"""Staff sign-in for API clients: a bearer token (``st_...``) for ``Authorization``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from examengine.deps import current_staff, get_db, staff_token
+from examengine.services import accounts
+
+router = APIRouter(prefix="/api/v1", tags=["staff sessions"])
+
+
+class Credentials(BaseModel):
+    username: str
+    password: str
+
+
+@router.post("/sessions", summary="Staff sign-in: returns a bearer token (public)")
+def sign_in(body: Credentials, db: Session = Depends(get_db)) -> dict:
+    token = accounts.sign_in(db, body.username, body.password)
+    member = accounts.resolve(db, token)
+    return {"token": token, "username": member.username, "role": member.role.value}
+
+
+@router.delete("/sessions", summary="Sign out (the token stops working)")
+def sign_out(request: Request, db: Session = Depends(get_db)) -> dict:
+    accounts.sign_out(db, staff_token(request))
+    return {"signed_out": True}
+
+
+@router.get("/me", summary="Who is signed in (null when nobody)")
+def me(member=Depends(current_staff)) -> dict | None:
+    if member is None:
+        return None
+    return {"username": member.username, "display_name": member.display_name, "role": member.role.value}

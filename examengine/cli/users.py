@@ -1,0 +1,92 @@
+"""``examengine users ...``: staff accounts (the CLI itself runs as the machine's administrator)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from examengine.cli.common import handles_errors, out, session
+
+users_app = typer.Typer(help="工作人员账号：管理员、命题人、监考。", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")
+
+
+def _password(password: str | None, stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if password:
+        return password
+    return typer.prompt("密码", hide_input=True, confirmation_prompt=True)
+
+
+@users_app.command("create")
+@handles_errors
+def create(
+    username: Annotated[str, typer.Option(help="用户名")],
+    role: Annotated[str, typer.Option(help="admin（管理员）、item_writer（命题人）或 proctor（监考）")],
+    name: Annotated[str, typer.Option(help="显示名称")] = "",
+    password: Annotated[str | None, typer.Option(help="密码（不给则提示输入）")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
+) -> None:
+    """创建工作人员账号（密码以 argon2 散列保存）。"""
+    from examengine.errors import ExamEngineError
+    from examengine.services.accounts import Role, create_user
+
+    try:
+        r = Role(role)
+    except ValueError:
+        raise ExamEngineError(f"角色应为 admin、item_writer 或 proctor，实际为“{role}”") from None
+    with session() as db:
+        member = create_user(db, username=username, password=_password(password, password_stdin), role=r,
+                             display_name=name)
+    out.print(f"已创建{member.role.label}账号 {member.username}。")
+
+
+@users_app.command("password")
+@handles_errors
+def set_password(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="新密码（不给则提示输入）")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
+    """重设密码（该账号在所有设备上退出登录）。"""
+    from examengine.services.accounts import set_password as set_pw
+
+    with session() as db:
+        set_pw(db, username, _password(password, password_stdin))
+    out.print(f"已重设 {username} 的密码。")
+
+
+@users_app.command("assign")
+@handles_errors
+def assign(username: str, exam: int) -> None:
+    """把一场考试分配给监考账号。"""
+    from examengine.services.accounts import assign_proctor
+    from examengine.services.exams import get_exam
+
+    with session() as db:
+        get_exam(db, exam)
+        assign_proctor(db, username, exam)
+    out.print(f"监考 {username} 可以管理考试 {exam}。")
+
+
+@users_app.command("list")
+@handles_errors
+def list_() -> None:
+    """列出账号。"""
+    from examengine.services.accounts import list_users
+
+    with session() as db:
+        rows = list_users(db)
+    t = Table(title="工作人员账号")
+    for col in ("用户名", "名称", "角色", "启用"):
+        t.add_column(col)
+    for u in rows:
+        t.add_row(u.username, u.display_name, u.role, "是" if u.active else "否")
+    out.print(t, highlight=False)

@@ -1,0 +1,135 @@
+"""Every route declares who may call it: a walk over every route of the app shows that
+anonymous and wrong-role requests are refused, and that a candidate cannot read another
+attempt."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from examengine.app import create_app
+from tests.conftest import STAFF_PASSWORD, ensure_staff
+
+# Routes anyone may call: the published catalog, sign-in, health, docs, static files.
+PUBLIC = {
+    ("GET", "/healthz"), ("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/"),
+    ("GET", "/api/v1/standards"), ("GET", "/api/v1/standards/{code}"), ("GET", "/api/v1/requirements/{code}"),
+    ("POST", "/api/v1/sessions"), ("DELETE", "/api/v1/sessions"), ("GET", "/api/v1/me"),
+    ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
+}
+# Routes of candidates: their own attempt token (or the sign-in itself).
+CANDIDATE_SIGN_IN = {("POST", "/api/v1/attempts"), ("GET", "/exam"), ("POST", "/exam/login"), ("POST", "/exam/logout")}
+
+
+def routes(app):
+    """(method, path) of every route, including those of included routers."""
+    stack = list(app.routes)
+    while stack:
+        r = stack.pop()
+        if isinstance(r, APIRoute):
+            for m in r.methods - {"HEAD", "OPTIONS"}:
+                yield m, r.path
+        elif hasattr(r, "original_router"):  # FastAPI's lazily included router
+            stack.extend(r.original_router.routes)
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", lambda m: "1" if "id" in m.group(0) else "x", path)
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+def test_anonymous_requests_to_staff_and_candidate_routes_are_refused(app):
+    checked = 0
+    with TestClient(app, follow_redirects=False) as c:
+        for method, path in sorted(routes(app)):
+            if (method, path) in PUBLIC or (method, path) in CANDIDATE_SIGN_IN:
+                continue
+            r = c.request(method, concrete(path))
+            if path.startswith(("/writer", "/proctor", "/reports")):
+                assert r.status_code == 303 and r.headers["location"].startswith("/login"), (method, path)
+            elif path.startswith("/exam"):  # candidate pages: back to the sign-in page
+                assert r.status_code in (401, 303), (method, path, r.status_code)
+            else:
+                assert r.status_code == 401, (method, path, r.status_code, r.text[:200])
+            checked += 1
+    assert checked > 40
+
+
+def login(c: TestClient, url: str, username: str, role: str) -> None:
+    ensure_staff(url, username, role)
+    token = c.post("/api/v1/sessions", json={"username": username, "password": STAFF_PASSWORD}).json()["token"]
+    c.headers["Authorization"] = f"Bearer {token}"
+
+
+def test_wrong_roles_are_refused(app, settings):
+    writer_only = [("GET", "/api/v1/items"), ("GET", "/writer/items"), ("POST", "/api/v1/item-sets"),
+                   ("GET", "/api/v1/bank/coverage")]
+    proctor_only = [("GET", "/api/v1/exams"), ("POST", "/api/v1/exams"), ("GET", "/proctor"),
+                    ("GET", "/api/v1/exams/1/tickets")]
+    with TestClient(app, follow_redirects=False) as c:
+        login(c, settings.database_url, "w1", "item_writer")
+        for method, path in proctor_only:
+            assert c.request(method, path).status_code == 403, (method, path)
+        assert c.get("/api/v1/blueprints").status_code == 200
+        login(c, settings.database_url, "p1", "proctor")
+        for method, path in writer_only:
+            assert c.request(method, path).status_code == 403, (method, path)
+        assert c.get("/api/v1/exams").json() == []
+
+
+def test_a_proctor_sees_only_the_exams_assigned_to_them(bank_db_url):
+    from examengine.config import Settings
+    from tests.conftest import REPO
+
+    app = create_app(Settings(database_url=bank_db_url, data_dir=REPO))
+    with TestClient(app, headers={"origin": "http://testserver"}) as c:
+        login(c, bank_db_url, "p-a", "proctor")
+        mine = c.post("/api/v1/exams", json={"blueprint": "530046-L1"}).json()["id"]
+        assert [e["id"] for e in c.get("/api/v1/exams").json()] == [mine]
+        demo = 1  # created by init, not assigned to this proctor
+        assert c.get(f"/api/v1/exams/{demo}/tickets").status_code == 403
+        assert c.get(f"/proctor/exams/{demo}").status_code == 403
+        assert c.get(f"/api/v1/exams/{mine}/tickets").status_code == 200
+
+
+def test_a_candidate_cannot_read_another_attempt(bank_db_url):
+    from examengine.config import Settings
+    from tests.conftest import REPO
+
+    app = create_app(Settings(database_url=bank_db_url, data_dir=REPO))
+    with TestClient(app) as c:
+        login(c, bank_db_url, "adm", "admin")
+        tickets = c.get("/api/v1/exams/1/tickets").json()
+        del c.headers["Authorization"]
+        a = c.post("/api/v1/attempts", json={"ticket": tickets[0]["ticket"], "code": tickets[0]["access_code"]}).json()
+        b = c.post("/api/v1/attempts", json={"ticket": tickets[1]["ticket"], "code": tickets[1]["access_code"]}).json()
+        ha = {"Authorization": f"Bearer {a['token']}"}
+        assert c.get(f"/api/v1/attempts/{a['attempt_id']}/item", headers=ha).status_code == 200
+        for path in ("", "/item", "/result"):
+            assert c.get(f"/api/v1/attempts/{b['attempt_id']}{path}", headers=ha).status_code == 401
+        # a candidate token opens no staff route
+        assert c.get("/api/v1/exams", headers=ha).status_code == 401
+
+
+def test_a_cookie_post_from_another_site_is_refused(bank_db_url):
+    from examengine.config import Settings
+    from tests.conftest import REPO
+
+    app = create_app(Settings(database_url=bank_db_url, data_dir=REPO))
+    ensure_staff(bank_db_url, "adm2", "admin")
+    with TestClient(app, follow_redirects=False) as c:
+        r = c.post("/login", data={"username": "adm2", "password": STAFF_PASSWORD})
+        assert r.status_code == 303 and "ee_staff" in r.cookies
+        evil = c.post("/proctor/exams", data={"blueprint": "530046-L1"}, headers={"origin": "http://evil.example"})
+        assert evil.status_code == 403 and "跨站" in evil.json()["message"]
+        missing = c.post("/proctor/exams", data={"blueprint": "530046-L1"})
+        assert missing.status_code == 403
+        ok = c.post("/proctor/exams", data={"blueprint": "530046-L1"}, headers={"origin": "http://testserver"})
+        assert ok.status_code == 303
