@@ -92,6 +92,7 @@ def _include_routes(app: FastAPI) -> None:
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles
 
+    from examengine.api import audit as audit_api
     from examengine.api import blueprints as blueprints_api
     from examengine.api import calibration as calibration_api
     from examengine.api import catalog as catalog_api
@@ -123,6 +124,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(exams_api.router, dependencies=[Depends(proctor)])
     app.include_router(forms_api.router, dependencies=[Depends(proctor)])
     app.include_router(calibration_api.router, dependencies=[Depends(admin)])
+    app.include_router(audit_api.router, dependencies=[Depends(admin)])
     app.include_router(writer_ui.router, dependencies=[Depends(writer)])
     app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])
     app.include_router(forms_ui.router, dependencies=[Depends(proctor)])

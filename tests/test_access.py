@@ -133,3 +133,25 @@ def test_a_cookie_post_from_another_site_is_refused(bank_db_url):
         assert missing.status_code == 403
         ok = c.post("/proctor/exams", data={"blueprint": "530046-L1"}, headers={"origin": "http://testserver"})
         assert ok.status_code == 303
+
+
+def test_changes_are_in_the_audit_log_with_who_and_before_and_after(bank_db_url):
+    from examengine.config import Settings
+    from tests.conftest import REPO, staff_client
+
+    with staff_client(Settings(database_url=bank_db_url, data_dir=REPO), "auditor", "admin") as c:
+        c.post("/api/v1/items/530046-L1-001/transitions", json={"to": "retired", "note": "过时"})
+        exam = c.post("/api/v1/exams", json={"blueprint": "530046-L1"}).json()["id"]
+        c.post(f"/api/v1/exams/{exam}/roster", files={"file": ("r.csv", "准考证号,姓名\nA1,甲\n".encode())})
+        log = c.get("/api/v1/audit").json()
+        by_action: dict = {}
+        for e in log:  # newest first: keep the latest entry of each action
+            by_action.setdefault(e["action"], e)
+        item = by_action["item.status"]
+        assert (item["actor"], item["target"], item["before"], item["after"]["status"]) == (
+            "auditor", "item 530046-L1-001", {"status": "operational"}, "retired")
+        assert by_action["exam.create"]["target"] == f"exam {exam}"
+        assert by_action["exam.roster"]["after"]["added"] == 1
+        assert {"blueprint.version", "itemset.import", "user.create"} <= set(by_action)  # from init and setup
+    with staff_client(Settings(database_url=bank_db_url, data_dir=REPO), "w-audit", "item_writer") as c:
+        assert c.get("/api/v1/audit").status_code == 403

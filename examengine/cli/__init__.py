@@ -220,6 +220,7 @@ def _register_optional() -> None:
     _forms.register(app)
     _calibration.register(app)
     _users.register(app)
+    _users.register_audit(app)
     try:
         from examengine.cli import simulate as _simulate
     except ImportError:  # pragma: no cover - module added by the psychometric core

@@ -90,3 +90,24 @@ def list_() -> None:
     for u in rows:
         t.add_row(u.username, u.display_name, u.role, "是" if u.active else "否")
     out.print(t, highlight=False)
+
+
+def register_audit(app: typer.Typer) -> None:
+    @app.command("audit")
+    @handles_errors
+    def audit_log(
+        action: Annotated[str, typer.Option(help="操作类型前缀，如 item、exam、attempt.void")] = "",
+        target: Annotated[str, typer.Option(help="对象，如 'exam 3'")] = "",
+        limit: Annotated[int, typer.Option(help="条数")] = 50,
+    ) -> None:
+        """审计日志：谁在何时做了什么（修改前后）。"""
+        from examengine.services import audit
+
+        with session() as db:
+            rows = audit.read(db, action=action, target=target, limit=limit)
+        t = Table(title="审计日志（最新在前）")
+        for col in ("时间", "操作人", "操作", "对象", "之前", "之后"):
+            t.add_column(col, overflow="fold")
+        for e in rows:
+            t.add_row(e.at, e.actor, e.action, e.target, str(e.before or ""), str(e.after or ""))
+        out.print(t, highlight=False)

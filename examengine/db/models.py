@@ -435,6 +435,22 @@ class ProctorAssignment(Base):
     exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
 
 
+class AuditEvent(Base):
+    """The audit log: who did what, when, to what, with the state before and after. Written by
+    the services in the same transaction as the change; read by admins."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40), index=True)  # e.g. item.status, exam.create, attempt.void
+    target: Mapped[str] = mapped_column(String(100))  # e.g. item 530046-L1-001, exam 3, attempt 17
+    before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
 # Models of later parts live in their own modules; importing them here registers their tables
 # with Base.metadata wherever the models are loaded (the app, the CLI, Alembic).
 from examengine.db import calibration_models as _calibration_models  # noqa: E402,F401

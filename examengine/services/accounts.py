@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from examengine.db.models import ProctorAssignment, StaffSession, User
 from examengine.errors import ConflictError, ExamEngineError, NotFoundError
+from examengine.services import audit
 
 SESSION_HOURS = 12
 _hasher = PasswordHasher()
@@ -68,6 +69,7 @@ def create_user(db: Session, *, username: str, password: str, role: Role, displa
     user = User(username=username, display_name=display_name.strip() or username, role=role.value,
                 password_hash=_hasher.hash(password), active=True)
     db.add(user)
+    audit.record(db, actor="cli", action="user.create", target=f"user {username}", after={"role": role.value})
     try:
         db.commit()
     except IntegrityError:
@@ -83,6 +85,7 @@ def set_password(db: Session, username: str, password: str) -> None:
     if len(password) < 8:
         raise ExamEngineError("密码至少 8 个字符")
     user.password_hash = _hasher.hash(password)
+    audit.record(db, actor="cli", action="user.password", target=f"user {username}")
     db.execute(delete(StaffSession).where(StaffSession.user_id == user.id))  # sign out everywhere
     db.commit()
 
@@ -126,6 +129,7 @@ def assign_proctor(db: Session, username: str, exam_id: int) -> None:
     if user is None or user.role != Role.PROCTOR.value:
         raise NotFoundError("监考账号", username)
     db.add(ProctorAssignment(user_id=user.id, exam_id=exam_id))
+    audit.record(db, actor="cli", action="user.assign", target=f"user {username}", after={"exam": exam_id})
     try:
         db.commit()
     except IntegrityError:

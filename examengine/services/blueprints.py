@@ -287,6 +287,11 @@ def load_blueprints(db: Session, blueprints: list[Blueprint], *, actor: str) -> 
         level_id = db.scalar(select(Level.id).where(Level.code == bp.id))
         db.add(BlueprintVersion(code=bp.id, version=version, level_id=level_id, name=bp.name, content=content,
                                 sha256=digest, created_by=actor))
+        from examengine.services import audit
+
+        audit.record(db, actor=actor, action="blueprint.version", target=f"blueprint {bp.id}",
+                     before=None if latest is None else {"version": latest.version, "content": latest.content},
+                     after={"version": version, "content": content})
         out.append(BlueprintLoad(bp.id, version, "created" if latest is None else "new_version"))
     db.commit()
     return out

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from examengine.db.models import Attempt, AttemptEvent, BlueprintVersion, Candidate, Exam
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.services import audit
 from examengine.services.blueprints import get_blueprint_version
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on phones
@@ -77,6 +78,10 @@ def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, wind
         from examengine.db.models import ProctorAssignment
 
         db.add(ProctorAssignment(user_id=proctor_id, exam_id=exam.id))
+    audit.record(db, actor=actor, action="exam.create", target=f"exam {exam.id}",
+                 after={"name": exam.name, "blueprint": f"{row.code} v{row.version}",
+                        "window": [start.isoformat(), end.isoformat()], "time_limit_minutes": limit,
+                        "results_policy": results_policy})
     db.commit()
     return _view(db, exam)
 
@@ -158,6 +163,7 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
     exam = get_exam(db, exam_id)
     rows = parse_roster(filename, data)
     existing = {c.ticket: c for c in exam.candidates}
+    before = {t: (c.name, c.id_last4, c.room) for t, c in existing.items()}
     added = updated = 0
     for rec in rows:
         cand = existing.get(rec["ticket"])
@@ -168,6 +174,11 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
         elif (cand.name, cand.id_last4, cand.room) != (rec["name"], rec.get("id_last4", ""), rec.get("room", "")):
             cand.name, cand.id_last4, cand.room = rec["name"], rec.get("id_last4", ""), rec.get("room", "")
             updated += 1
+    audit.record(db, actor=actor, action="exam.roster", target=f"exam {exam.id}",
+                 before={"candidates": len(before)},
+                 after={"file": filename, "added": added, "updated": updated,
+                        "changed": [r["ticket"] for r in rows if r["ticket"] in before
+                                    and before[r["ticket"]] != (r["name"], r.get("id_last4", ""), r.get("room", ""))]})
     db.commit()
     return RosterReport(exam.id, added, updated, len(exam.candidates))
 
@@ -196,6 +207,8 @@ def tickets_csv(db: Session, exam_id: int) -> bytes:
 
 def release_results(db: Session, exam_id: int, *, actor: str) -> ExamView:
     exam = get_exam(db, exam_id)
+    audit.record(db, actor=actor, action="exam.release", target=f"exam {exam.id}",
+                 before={"results_released": exam.results_released}, after={"results_released": True})
     exam.results_released = True
     db.commit()
     return _view(db, exam)
@@ -212,6 +225,9 @@ def extend_time(db: Session, attempt_id: int, minutes: int, *, actor: str, reaso
         raise ConflictError("该作答已结束，不能延长时间")
     if not 1 <= minutes <= 240:
         raise ExamEngineError("延长时间应为 1–240 分钟")
+    audit.record(db, actor=actor, action="attempt.extend", target=f"attempt {attempt.id}",
+                 before={"extra_seconds": attempt.extra_seconds},
+                 after={"extra_seconds": attempt.extra_seconds + minutes * 60, "reason": reason})
     attempt.extra_seconds += minutes * 60
     db.add(AttemptEvent(attempt_id=attempt.id, action="extend", actor=actor,
                         detail={"minutes": minutes, "reason": reason}))
@@ -227,6 +243,8 @@ def void_attempt(db: Session, attempt_id: int, *, actor: str, reason: str) -> No
     if attempt.status == "voided":
         raise ConflictError("该作答已作废")
     before = attempt.status
+    audit.record(db, actor=actor, action="attempt.void", target=f"attempt {attempt.id}",
+                 before={"status": before}, after={"status": "voided", "reason": reason.strip()})
     attempt.status = "voided"
     attempt.void_reason = reason.strip()
     db.add(AttemptEvent(attempt_id=attempt.id, action="void", actor=actor,

@@ -38,6 +38,7 @@ from examengine.exam.items import (
     normalise_text,
 )
 from examengine.itemfiles import ParsedUpload
+from examengine.services import audit
 from examengine.services.mapping import current_version, version_to_draft
 
 # ---------------------------------------------------------------- provisional parameters
@@ -245,6 +246,9 @@ def import_item_set(
         db.rollback()  # a dry run, or an upload that changes nothing, leaves no trace
         return replace(report, item_set_id=None)
     item_set.report = _report_dict(report)
+    audit.record(db, actor=actor, action="itemset.import", target=f"item_set {item_set.id}",
+                 after={"file": parsed.file, "created": report.created, "new_versions": report.new_versions,
+                        "updated": report.updated, "status_for_new": status_for_new.value})
     db.commit()
     return report
 
@@ -381,6 +385,8 @@ def transition_item(db: Session, external_id: str, target: ItemStatus, *, actor:
         )
     item.status = target.value
     item.updated_at = datetime.now(UTC)
+    audit.record(db, actor=actor, action="item.status", target=f"item {external_id}",
+                 before={"status": current.value}, after={"status": target.value, "note": note})
     _event(db, item, item.current_version, "status", actor,
            {"from": current.value, "to": target.value, "note": note})
     db.commit()
@@ -433,6 +439,10 @@ def edit_item(db: Session, external_id: str, *, actor: str, stem: str | None = N
                                                        "before": {"stem": before.stem, "options": list(before.options),
                                                                   "key": list(before.key)}})
     item.updated_at = datetime.now(UTC)
+    audit.record(db, actor=actor, action="item.edit", target=f"item {external_id}",
+                 before={"version": cur.number, "stem": before.stem, "options": list(before.options),
+                         "key": list(before.key)},
+                 after={"version": item.current_version, "changed": changed})
     db.commit()
     return get_item(db, external_id)
 

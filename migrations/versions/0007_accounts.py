@@ -1,4 +1,4 @@
-"""staff accounts, sessions and proctor assignments
+"""staff accounts, sessions, proctor assignments and the audit log
 
 Revision ID: 0007_accounts
 Revises: 0006_calibration
@@ -60,9 +60,27 @@ def upgrade() -> None:
     with op.batch_alter_table("proctor_assignments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_proctor_assignments_exam_id"), ["exam_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_proctor_assignments_user_id"), ["user_id"], unique=False)
+    op.create_table(
+        "audit_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("target", sa.String(length=100), nullable=False),
+        sa.Column("before", sa.JSON(), nullable=True),
+        sa.Column("after", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+    )
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_events_at", ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_events_action"), ["action"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_events_action"))
+        batch_op.drop_index("ix_audit_events_at")
+    op.drop_table("audit_events")
     with op.batch_alter_table("proctor_assignments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_proctor_assignments_user_id"))
         batch_op.drop_index(batch_op.f("ix_proctor_assignments_exam_id"))
