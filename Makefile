@@ -21,9 +21,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@ $(VENV)/.installed-run
 
-# Debian packages the tests need and a fresh machine may lack: a real browser for the
-# page tests (Playwright drives Debian's chromium) and CJK fonts to render Chinese.
-SYSTEM_PACKAGES := chromium fonts-noto-cjk
+# Debian packages a fresh machine may lack: CJK fonts for pages and printed forms (Noto CJK,
+# and WenQuanYi Micro Hei, a TrueType face WeasyPrint subsets fast), poppler (pdftotext,
+# pdftoppm) and zbar (zbarimg) to read printed forms back in the tests, and a real browser for
+# the page tests (Playwright drives Debian's chromium).
+RUN_PACKAGES := fonts-noto-cjk fonts-wqy-microhei
+SYSTEM_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils zbar-tools
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -33,6 +36,7 @@ system-deps:
 	fi
 
 init: $(VENV)/.installed-run
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="$(RUN_PACKAGES)"
 	$(BIN)/examengine init
 
 run: init

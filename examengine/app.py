@@ -74,6 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return HTMLResponse(render("error.html", nav="", message=exc.message), status_code=status)
         return JSONResponse(status_code=status, content=exc.to_dict())
 
+    @app.exception_handler(OverflowError)
+    async def out_of_range(request: Request, exc: OverflowError):
+        # an id too large for the database's integers names nothing that exists
+        return JSONResponse(status_code=404, content={"error": "NotFoundError", "message": "编号超出范围，未找到。"})
+
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     def healthz(request: Request) -> dict:
         with request.app.state.engine.connect() as conn:

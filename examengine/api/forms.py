@@ -1,7 +1,80 @@
-"""JSON API: forms."""
+"""JSON API: paper forms (assembly, printing, paper scoring)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from examengine.deps import get_db
+from examengine.services import forms as svc
 
 router = APIRouter(prefix="/api/v1", tags=["forms"])
+ACTOR = "api"
+
+
+class AssembleIn(BaseModel):
+    blueprint: str = Field(examples=["530046-L2"])
+    forms: int = 2
+    length: int = 40
+    overlap: int = 0
+    avoid_recent: int = 0
+    tolerance: float = 0.03
+    seed: int = 1
+    time_limit: float = 30.0
+
+
+@router.post("/forms/assemble", summary="Assemble N parallel forms of a blueprint (MILP); 422 explains an infeasible request")
+def assemble(body: AssembleIn, db: Session = Depends(get_db)) -> dict:
+    a = svc.assemble(db, blueprint=body.blueprint, n_forms=body.forms, length=body.length, actor=ACTOR,
+                     max_overlap=body.overlap, avoid_recent=body.avoid_recent, seed=body.seed,
+                     parallel_tolerance=body.tolerance, time_limit=body.time_limit)
+    return asdict(a)
+
+
+@router.get("/forms", summary="Paper forms")
+def list_forms(db: Session = Depends(get_db)) -> list[dict]:
+    return [asdict(f) for f in svc.list_forms(db)]
+
+
+@router.get("/forms/{form_id}", summary="A form with its items and keys")
+def get_form(form_id: int, db: Session = Depends(get_db)) -> dict:
+    return asdict(svc.form_view(db, form_id))
+
+
+def _pdf(data: bytes | None, name: str) -> Response:
+    return Response(data or b"", media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/forms/{form_id}/booklet.pdf", summary="The booklet (freezes the form's item versions)")
+def booklet(form_id: int, db: Session = Depends(get_db)) -> Response:
+    p = svc.print_form(db, form_id, sheets=False, key=False)
+    return _pdf(p.booklet, f"form-{form_id}-booklet.pdf")
+
+
+@router.get("/forms/{form_id}/sheets.pdf", summary="Answer sheets: one per candidate of ?exam=, and ?blank= blank ones")
+def sheets(form_id: int, exam: int | None = None, blank: int = 0, db: Session = Depends(get_db)) -> Response:
+    p = svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam, blank_sheets=blank)
+    return _pdf(p.sheets, f"form-{form_id}-sheets.pdf")
+
+
+@router.get("/forms/{form_id}/key.pdf", summary="The key and the score conversion table (proctors only)")
+def key(form_id: int, db: Session = Depends(get_db)) -> Response:
+    p = svc.print_form(db, form_id, booklet=False, sheets=False)
+    return _pdf(p.key, f"form-{form_id}-key.pdf")
+
+
+@router.post("/exams/{exam_id}/paper-results", summary="Score paper answers (CSV/XLSX: 准考证号, 试卷, 答案 or one column per item)")
+def score(exam_id: int, file: UploadFile = File(...), assembly: int | None = Form(None),
+          db: Session = Depends(get_db)) -> dict:
+    r = svc.score_paper(db, exam_id, file.filename or "answers", file.file.read(), actor=ACTOR, assembly_id=assembly)
+    return asdict(r)
+
+
+@router.get("/exams/{exam_id}/paper-results", summary="Paper results of an exam")
+def results(exam_id: int, db: Session = Depends(get_db)) -> list[dict]:
+    return [asdict(r) for r in svc.paper_results(db, exam_id)]

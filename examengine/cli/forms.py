@@ -1,9 +1,159 @@
-"""CLI: forms."""
+"""``examengine forms ...``: parallel paper forms: assemble, print, score, list, show."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from examengine.cli.common import handles_errors, out, print_json, session
+
+forms_app = typer.Typer(help="纸笔试卷：组卷、打印、纸笔答案评分。", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the examengine app."""
+    app.add_typer(forms_app, name="forms")
+
+
+def _brief(a) -> dict:
+    d = asdict(a)
+    for f in d["forms"]:
+        f["items"] = [{"position": i["position"], "item_id": i["item_id"], "version_id": i["version_id"],
+                       "type": i["type"], "domain": i["domain"], "key": i["key"]} for i in f["items"]]
+    return d
+
+
+@forms_app.command("assemble")
+@handles_errors
+def assemble(
+    blueprint: Annotated[str, typer.Option(help="蓝图编号，如 530046-L2")],
+    forms: Annotated[int, typer.Option(help="平行试卷套数")] = 2,
+    length: Annotated[int, typer.Option(help="每套题数")] = 40,
+    overlap: Annotated[int, typer.Option(help="任意两套之间最多重复的题数（默认不重复）")] = 0,
+    avoid_recent: Annotated[int, typer.Option(help="排除最近 K 场考试纸笔试卷用过的题目")] = 0,
+    tolerance: Annotated[float, typer.Option(help="各套在分数线和 θ=0 处信息量的相对差异上限")] = 0.03,
+    seed: Annotated[int, typer.Option(help="随机种子（相同种子得到相同试卷）")] = 1,
+    time_limit: Annotated[float, typer.Option(help="求解时限（秒）")] = 30.0,
+    gap: Annotated[float, typer.Option(help="相对最优间隙")] = 1e-3,
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+    fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
+) -> None:
+    """按蓝图自动组出多套平行试卷（混合整数规划，HiGHS）。"""
+    from examengine.services.forms import assemble as run
+
+    with session() as db:
+        a = run(db, blueprint=blueprint, n_forms=forms, length=length, actor=actor, max_overlap=overlap,
+                avoid_recent=avoid_recent, seed=seed, parallel_tolerance=tolerance, time_limit=time_limit,
+                rel_gap=gap)
+    if fmt == "json":
+        print_json(_brief(a))
+        return
+    r = a.report
+    out.print(f"组卷 {a.id}：{a.blueprint} v{a.blueprint_version}，{a.n_forms} 套 × {a.length} 题，"
+              f"求解 {r['seconds']} 秒（{'最优' if r['status'] == 'optimal' else '达到时限'}，相对间隙 "
+              f"{(r['gap'] or 0):.2%}），各套最大相对差异 {r['max_difference']:.2%}", highlight=False)
+    t = Table(title="各套试卷在分数线与 θ=0 处的信息量")
+    t.add_column("试卷")
+    t.add_column("编号")
+    for th in r["thetas"]:
+        t.add_column(f"θ={th:g}", justify="right")
+    for f in a.forms:
+        t.add_row(f.code, str(f.id), *(f"{f.information[f'{th:g}']:.2f}" for th in r["thetas"]))
+    out.print(t, highlight=False)
+
+
+@forms_app.command("list")
+@handles_errors
+def list_(fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table") -> None:
+    """列出试卷。"""
+    from examengine.services.forms import list_forms
+
+    with session() as db:
+        rows = list_forms(db)
+    if fmt == "json":
+        print_json([asdict(r) for r in rows])
+        return
+    t = Table(title="纸笔试卷")
+    for col in ("编号", "组卷", "试卷", "蓝图", "题数", "已打印"):
+        t.add_column(col)
+    for f in rows:
+        t.add_row(str(f.id), str(f.assembly_id), f.code, f"{f.blueprint} v{f.blueprint_version}", str(f.length),
+                  "是" if f.printed else "否")
+    out.print(t, highlight=False)
+
+
+@forms_app.command("show")
+@handles_errors
+def show(form: Annotated[int, typer.Argument(help="试卷编号")],
+         fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table") -> None:
+    """显示一套试卷的题目与答案。"""
+    from examengine.services.forms import form_view
+
+    with session() as db:
+        f = form_view(db, form)
+    if fmt == "json":
+        print_json(asdict(f))
+        return
+    t = Table(title=f"试卷 {f.code}（编号 {f.id}，{f.blueprint} v{f.blueprint_version}）")
+    for col in ("题号", "题目", "题型", "工作领域", "答案", "题干"):
+        t.add_column(col, overflow="fold")
+    for i in f.items:
+        t.add_row(str(i.position), f"{i.item_id} v{i.version}", i.type, i.domain, "".join(i.key), i.stem[:40])
+    out.print(t, highlight=False)
+
+
+@forms_app.command("print")
+@handles_errors
+def print_(
+    form: Annotated[int, typer.Argument(help="试卷编号")],
+    booklet: Annotated[Path | None, typer.Option(help="试题册 PDF")] = None,
+    sheets: Annotated[Path | None, typer.Option(help="答题卡 PDF")] = None,
+    key: Annotated[Path | None, typer.Option(help="参考答案与分数换算表 PDF（监考用）")] = None,
+    roster: Annotated[int | None, typer.Option(help="考试编号：为名单上每位考生打印一张答题卡")] = None,
+    blank: Annotated[int, typer.Option(help="另加空白答题卡张数")] = 0,
+) -> None:
+    """打印试题册、答题卡和参考答案（PDF，A4）；首次打印即冻结试卷所用的题目版本。"""
+    from examengine.services.forms import print_form
+
+    if not (booklet or sheets or key):
+        raise typer.BadParameter("请至少指定 --booklet、--sheets 或 --key 之一")
+    with session() as db:
+        p = print_form(db, form, booklet=booklet is not None, sheets=sheets is not None, key=key is not None,
+                       exam_id=roster, blank_sheets=blank)
+    for path, data, what in ((booklet, p.booklet, "试题册"), (sheets, p.sheets, f"答题卡 {p.n_sheets} 张"),
+                             (key, p.key, "参考答案与换算表")):
+        if path is not None and data is not None:
+            path.write_bytes(data)
+            out.print(f"已写入{what}：{path}", highlight=False)
+
+
+@forms_app.command("score")
+@handles_errors
+def score(
+    exam: Annotated[int, typer.Argument(help="考试编号")],
+    file: Annotated[Path, typer.Argument(help="CSV 或 XLSX：准考证号, 试卷, 答案（或每题一列）", exists=True,
+                                         dir_okay=False)],
+    assembly: Annotated[int | None, typer.Option(help="组卷编号（考试没有按名单打印过试卷时）")] = None,
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """纸笔答案评分：按试卷题目的 IRT 参数估计能力（EAP），给出等级、是否合格与百分制成绩。"""
+    from examengine.services.forms import score_paper
+
+    with session() as db:
+        r = score_paper(db, exam, file.name, file.read_bytes(), actor=actor, assembly_id=assembly)
+    if fmt == "json":
+        print_json(asdict(r))
+        return
+    out.print(f"考试 {r.exam_id}：新增 {r.added} 名、更新 {r.updated} 名的纸笔成绩。", highlight=False)
+    t = Table()
+    for col in ("准考证号", "姓名", "试卷", "答对", "θ", "等级", "合格", "成绩"):
+        t.add_column(col)
+    for x in r.rows:
+        t.add_row(x.ticket, x.name, x.form, f"{x.raw_score}/{x.n_items}", f"{x.theta:.2f}", x.band_name,
+                  "是" if x.passed else "否", f"{x.score:.1f}")
+    out.print(t, highlight=False)

@@ -1,0 +1,486 @@
+"""Paper forms: assemble N parallel forms of a blueprint (MILP), store them, print the booklet,
+the answer sheets and the key (PDF), and score paper answers onto the online scale.
+
+Printing freezes the item versions a form uses. Paper results are stored beside the exam's
+online attempts, with the same result (band, pass/fail, 0-100, domain feedback).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from examengine.db.forms_models import Form, FormAssembly, FormItem, FormUse, PaperResult
+from examengine.db.models import BlueprintVersion, Candidate, Exam, ItemVersion, Level, Standard
+from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.exam.forms import FORM_CODES, TYPE_HEADINGS, conversion_table, form_spec, print_order, read_answer, \
+    score_answer, split_answer_string
+from examengine.exam.items import LETTERS
+from examengine.exam.scoring import attempt_result
+from examengine.exam.study import blueprint_policy
+from examengine.irt.assembly import InfeasibleAssemblyError, assemble_forms
+from examengine.irt.estimation import eap_from_log_likelihood, grid_log_likelihood
+from examengine.irt.params import ItemParams
+from examengine.services.blueprints import get_blueprint_version, load_pool, resolve_cuts
+
+
+# ---------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class FormItemView:
+    position: int
+    item_id: str
+    version_id: int
+    version: int
+    type: str
+    domain: str
+    stem: str
+    options: list[str]
+    key: list[str]
+    a: float
+    b: float
+    c: float
+
+
+@dataclass(frozen=True)
+class FormView:
+    id: int
+    code: str
+    assembly_id: int
+    blueprint: str
+    blueprint_version: int
+    length: int
+    information: dict[str, float]
+    printed: bool
+    items: list[FormItemView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AssemblyView:
+    id: int
+    blueprint: str
+    blueprint_version: int
+    n_forms: int
+    length: int
+    max_overlap: int
+    seed: int
+    cuts: list[float]
+    report: dict
+    forms: list[FormView]
+
+
+def _form_view(db: Session, form: Form, *, items: bool = True) -> FormView:
+    bv = db.get(BlueprintVersion, form.blueprint_version_id)
+    rows = []
+    if items:
+        versions = {v.id: v for v in db.scalars(select(ItemVersion).where(
+            ItemVersion.id.in_([fi.item_version_id for fi in form.items])))}
+        domains = _domains(db, bv, list(versions))
+        for fi in form.items:
+            v = versions[fi.item_version_id]
+            rows.append(FormItemView(fi.position, fi.external_id, v.id, v.number, v.type, domains.get(v.id, ""), v.stem,
+                                     list(v.options), [LETTERS[k] for k in sorted(v.key)], v.irt_a, v.irt_b, v.irt_c))
+    return FormView(form.id, form.code, form.assembly_id, bv.code, bv.version, len(form.items),
+                    dict(form.information), form.printed_at is not None, rows)
+
+
+def _domains(db: Session, bv: BlueprintVersion, version_ids: list[int]) -> dict[int, str]:
+    """Each version's domain as the blueprint's pool sees it (or "lower-level")."""
+    _, bp = get_blueprint_version(db, bv.code, bv.version)
+    bpool = load_pool(db, bp, include_versions=frozenset(version_ids))
+    return {vid: bpool.domains[p] for p, vid in enumerate(bpool.version_ids)}
+
+
+# ---------------------------------------------------------------- assembly
+
+
+def _recently_used(db: Session, bv: BlueprintVersion, administrations: int) -> tuple[set[int], int]:
+    """Item ids (external) on forms used in the last ``administrations`` exams of this
+    blueprint code, and how many exams that was."""
+    if administrations <= 0:
+        return set(), 0
+    exam_ids = list(db.scalars(
+        select(FormUse.exam_id).join(Form, Form.id == FormUse.form_id)
+        .join(BlueprintVersion, BlueprintVersion.id == Form.blueprint_version_id)
+        .where(BlueprintVersion.code == bv.code).group_by(FormUse.exam_id)
+        .order_by(FormUse.exam_id.desc()).limit(administrations)))
+    if not exam_ids:
+        return set(), 0
+    used = set(db.scalars(select(FormItem.external_id).join(FormUse, FormUse.form_id == FormItem.form_id)
+                          .where(FormUse.exam_id.in_(exam_ids))))
+    return used, len(exam_ids)
+
+
+def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: str, max_overlap: int = 0,
+             avoid_recent: int = 0, seed: int = 1, parallel_tolerance: float = 0.03, time_limit: float = 30.0,
+             rel_gap: float = 1e-3) -> AssemblyView:
+    """Assemble ``n_forms`` parallel forms of ``length`` operational items and store them.
+    An infeasible request is a DataFileError naming each constraint and how many items are
+    missing; nothing is stored then."""
+    if not 1 <= n_forms <= len(FORM_CODES):
+        raise ExamEngineError(f"试卷套数应在 1 到 {len(FORM_CODES)} 之间")
+    if length < 1:
+        raise ExamEngineError("每套试卷至少 1 题")
+    if max_overlap < 0 or not 0 < parallel_tolerance < 1:
+        raise ExamEngineError("重复题数应不小于 0，平行带宽应在 0 到 1 之间")
+    row, bp = get_blueprint_version(db, blueprint)
+    bpool = load_pool(db, bp)
+    pool = bpool.pool
+    cuts = [c.theta for c in resolve_cuts(bp, pool.params)]
+    used, n_exams = _recently_used(db, row, avoid_recent)
+    eligible = np.array([i not in used for i in pool.item_ids], bool)
+    spec = form_spec(bp, pool, cuts, n_forms=n_forms, length=length, max_overlap=max_overlap, eligible=eligible,
+                     excluded_reason=f"最近 {n_exams} 场考试的纸笔试卷用过的题目", parallel_tolerance=parallel_tolerance,
+                     seed=seed, rel_gap=rel_gap, time_limit=time_limit)
+    try:
+        result = assemble_forms(pool.params, spec)
+    except InfeasibleAssemblyError as exc:
+        raise DataFileError([Problem(bp.id, s.constraint, s.area or s.group, s.message)
+                             for s in exc.shortfalls]) from None
+    thetas = [f"{t:g}" for t in result.report_thetas]
+    report = {
+        "status": result.status, "gap": result.gap, "objective": result.objective, "dual_bound": result.dual_bound,
+        "seconds": round(result.seconds, 3), "thetas": list(result.report_thetas),
+        "information": {FORM_CODES[f]: dict(zip(thetas, map(float, result.information[f]))) for f in range(n_forms)},
+        "difference": dict(zip(thetas, map(float, result.difference))),
+        "max_difference": result.max_difference, "parallel_tolerance": parallel_tolerance,
+        "shared": {f"{FORM_CODES[f]}-{FORM_CODES[g]}": n for (f, g), n in result.shared.items()},
+        "excluded_recent": int((~eligible).sum()), "variables": result.n_variables,
+        "constraints": result.n_constraints,
+    }
+    asm = FormAssembly(blueprint_version_id=row.id, n_forms=n_forms, length=length, max_overlap=max_overlap,
+                       seed=seed, cuts=cuts, report=report, created_by=actor,
+                       options={"avoid_recent": avoid_recent, "parallel_tolerance": parallel_tolerance,
+                                "time_limit": time_limit, "rel_gap": rel_gap})
+    for f, positions in enumerate(result.forms):
+        form = Form(blueprint_version_id=row.id, code=FORM_CODES[f],
+                    information=report["information"][FORM_CODES[f]])
+        for k, p in enumerate(print_order(positions, pool), start=1):
+            form.items.append(FormItem(position=k, item_version_id=bpool.version_ids[p],
+                                       external_id=pool.item_ids[p]))
+        asm.forms.append(form)
+    db.add(asm)
+    db.commit()
+    return assembly_view(db, asm.id)
+
+
+def assembly_view(db: Session, assembly_id: int) -> AssemblyView:
+    asm = db.get(FormAssembly, assembly_id)
+    if asm is None:
+        raise NotFoundError("组卷", str(assembly_id))
+    bv = db.get(BlueprintVersion, asm.blueprint_version_id)
+    return AssemblyView(asm.id, bv.code, bv.version, asm.n_forms, asm.length, asm.max_overlap, asm.seed,
+                        list(asm.cuts), dict(asm.report), [_form_view(db, f) for f in asm.forms])
+
+
+def get_form(db: Session, form_id: int) -> Form:
+    form = db.get(Form, form_id)
+    if form is None:
+        raise NotFoundError("试卷", str(form_id))
+    return form
+
+
+def form_view(db: Session, form_id: int) -> FormView:
+    return _form_view(db, get_form(db, form_id))
+
+
+def list_forms(db: Session) -> list[FormView]:
+    return [_form_view(db, f, items=False) for f in db.scalars(select(Form).order_by(Form.id)
+                                                               .options(selectinload(Form.items)))]
+
+
+def list_assemblies(db: Session) -> list[AssemblyView]:
+    return [assembly_view(db, a) for a in db.scalars(select(FormAssembly.id).order_by(FormAssembly.id.desc()))]
+
+
+# ---------------------------------------------------------------- printing
+
+
+@dataclass(frozen=True)
+class Printed:
+    form_id: int
+    booklet: bytes | None
+    sheets: bytes | None
+    key: bytes | None
+    n_sheets: int
+
+
+def qr_payload(exam_id: int | None, candidate: Candidate | None, form: Form) -> str:
+    """What an answer sheet's QR code holds: exam, candidate (id and 准考证号) and form."""
+    if candidate is None:
+        return f"EE1;exam={exam_id or ''};form={form.id};code={form.code}"
+    return f"EE1;exam={exam_id};cand={candidate.id};ticket={candidate.ticket};form={form.id};code={form.code}"
+
+
+def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blank_sheets: int = 0) -> dict:
+    """Everything the print templates need (a plain dict of view data)."""
+    form = get_form(db, form_id)
+    view = _form_view(db, form)
+    bv = db.get(BlueprintVersion, form.blueprint_version_id)
+    _, bp = get_blueprint_version(db, bv.code, bv.version)
+    level = db.scalars(select(Level).where(Level.code == bv.code)).one()
+    standard = db.get(Standard, level.standard_id)
+    asm = db.get(FormAssembly, form.assembly_id)
+    cuts = list(asm.cuts)
+    sections = []
+    for it in view.items:
+        if not sections or sections[-1]["type"] != it.type:
+            sections.append({"type": it.type, "heading": TYPE_HEADINGS.get(it.type, it.type), "items": []})
+        sections[-1]["items"].append(asdict(it))
+    candidates: list[Candidate | None] = []
+    exam = None
+    if exam_id is not None:
+        exam = db.get(Exam, exam_id)
+        if exam is None:
+            raise NotFoundError("考试", str(exam_id))
+        if exam.blueprint_version.code != bv.code:
+            raise ConflictError(f"考试 {exam_id} 的蓝图是 {exam.blueprint_version.code}，试卷是 {bv.code}")
+        candidates.extend(exam.candidates)
+    candidates.extend([None] * blank_sheets)
+    params = ItemParams.three_pl([i.a for i in view.items], [i.b for i in view.items], [i.c for i in view.items])
+    policy = blueprint_policy(bp, tuple(cuts))
+    table = conversion_table(params, bp, cuts, grid=policy.grid, prior=policy.prior)
+    sheets = [{"name": c.name if c else "", "ticket": c.ticket if c else "", "room": c.room if c else "",
+               "qr": qr_payload(exam_id, c, form)} for c in candidates]
+    return {
+        "form": asdict(view) | {"title": f"{bv.code} 试卷 {form.code}"},
+        "standard": {"code": standard.code, "name": standard.name},
+        "level": {"code": level.code, "name": level.name},
+        "exam": {"id": exam.id, "name": exam.name, "time": exam.time_limit_minutes} if exam else None,
+        "time_limit": exam.time_limit_minutes if exam else bp.time_limit_minutes,
+        "sections": sections, "sheets": sheets,
+        "cuts": [{"name": n, "theta": t} for n, t in zip(("初级", "中级", "高级"), cuts)],
+        "pass_score": bp.pass_score, "registered_level": bp.registered_level_name,
+        "table": [asdict(r) for r in table],
+    }
+
+
+def print_form(db: Session, form_id: int, *, booklet: bool = True, sheets: bool = True, key: bool = True,
+               exam_id: int | None = None, blank_sheets: int = 0, font_family: str | None = None) -> Printed:
+    """Render the chosen documents; the first print freezes the form's item versions, and a
+    roster print records the form's use in that exam."""
+    from examengine.rendering.pdf import render_booklet, render_key, render_sheets
+
+    ctx = print_context(db, form_id, exam_id=exam_id, blank_sheets=blank_sheets if sheets else 0)
+    if sheets and not ctx["sheets"]:
+        ctx["sheets"] = [{"name": "", "ticket": "", "room": "", "qr": qr_payload(None, None, get_form(db, form_id))}]
+    out = Printed(form_id,
+                  render_booklet(ctx, font_family=font_family) if booklet else None,
+                  render_sheets(ctx, font_family=font_family) if sheets else None,
+                  render_key(ctx, font_family=font_family) if key else None,
+                  len(ctx["sheets"]) if sheets else 0)
+    form = get_form(db, form_id)
+    for fi in form.items:
+        db.get(ItemVersion, fi.item_version_id).frozen = True
+    if form.printed_at is None:
+        form.printed_at = datetime.now(UTC)
+    if exam_id is not None:
+        _use(db, form, exam_id)
+    db.commit()
+    return out
+
+
+def _use(db: Session, form: Form, exam_id: int) -> None:
+    if db.scalars(select(FormUse).where(FormUse.form_id == form.id, FormUse.exam_id == exam_id)).first() is None:
+        db.add(FormUse(form_id=form.id, exam_id=exam_id))
+
+
+# ---------------------------------------------------------------- scoring paper answers
+
+TICKET_COLUMNS = ("准考证号", "ticket")
+FORM_COLUMNS = ("试卷", "试卷代码", "卷别", "form")
+ANSWER_COLUMNS = ("答案", "answers")
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    ticket: str
+    name: str
+    form: str
+    raw_score: int
+    n_items: int
+    omitted: int
+    theta: float
+    se: float
+    band_name: str
+    passed: bool
+    score: float
+
+
+@dataclass(frozen=True)
+class PaperScoreReport:
+    exam_id: int
+    added: int
+    updated: int
+    rows: list[PaperRow]
+
+
+def _read_table(filename: str, data: bytes) -> list[list[str]]:
+    if data[:2] == b"PK":
+        from openpyxl import load_workbook
+
+        try:
+            ws = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook
+            raise DataFileError([Problem(filename, "", "", f"无法读取 XLSX 文件：{exc}")]) from exc
+        rows = [["" if v is None else str(int(v) if isinstance(v, float) and v.is_integer() else v).strip()
+                 for v in r] for r in ws.iter_rows(values_only=True)]
+    else:
+        from examengine.itemfiles.tables import decode_csv
+
+        text, _ = decode_csv(data)
+        if text is None:
+            raise DataFileError([Problem(filename, "", "", "无法识别文件编码：应为 UTF-8 或 GB18030")])
+        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+    return [r for r in rows if any(r)]
+
+
+def exam_forms(db: Session, exam: Exam, assembly_id: int | None = None) -> dict[str, Form]:
+    """The forms a paper answer may name by code: those of ``assembly_id``, else those used
+    in (printed for) the exam."""
+    if assembly_id is not None:
+        asm = db.get(FormAssembly, assembly_id)
+        if asm is None:
+            raise NotFoundError("组卷", str(assembly_id))
+        forms = list(asm.forms)
+    else:
+        forms = list(db.scalars(select(Form).join(FormUse, FormUse.form_id == Form.id)
+                                .where(FormUse.exam_id == exam.id).order_by(Form.id)))
+    by_code: dict[str, Form] = {}
+    for f in forms:
+        if f.code in by_code:
+            raise ConflictError(f"考试 {exam.id} 用过两套代码同为 {f.code} 的试卷（{by_code[f.code].id} 和 {f.id}），"
+                                "请指定组卷编号")
+        by_code[f.code] = f
+    if not by_code:
+        raise ConflictError(f"考试 {exam.id} 还没有打印过纸笔试卷：请先按名单打印，或指定组卷编号")
+    return by_code
+
+
+def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor: str,
+                assembly_id: int | None = None) -> PaperScoreReport:
+    """Score an upload of paper answers (CSV/XLSX: 准考证号, 试卷 (A/B), then one column per item
+    or one 答案 column "A,BD,对,..."). Every bad row is reported and nothing is written unless
+    all rows are good. A candidate scored again is updated."""
+    exam = db.get(Exam, exam_id)
+    if exam is None:
+        raise NotFoundError("考试", str(exam_id))
+    forms = exam_forms(db, exam, assembly_id)
+    bv = exam.blueprint_version
+    _, bp = get_blueprint_version(db, bv.code, bv.version)
+    rows = _read_table(filename, data)
+    if not rows:
+        raise DataFileError([Problem(filename, "", "", "文件为空")])
+    header = [h.replace(" ", "") for h in rows[0]]
+    col_ticket = next((i for i, h in enumerate(header) if h in TICKET_COLUMNS), None)
+    col_form = next((i for i, h in enumerate(header) if h in FORM_COLUMNS), None)
+    col_answers = next((i for i, h in enumerate(header) if h in ANSWER_COLUMNS), None)
+    item_cols = {int(h.lstrip("第题Qq").rstrip("题")): i for i, h in enumerate(header)
+                 if h.lstrip("第题Qq").rstrip("题").isdigit()}
+    problems = []
+    if col_ticket is None:
+        problems.append(Problem(filename, "第 1 行", "准考证号", "缺少必填列“准考证号”"))
+    if col_form is None:
+        problems.append(Problem(filename, "第 1 行", "试卷", "缺少必填列“试卷”（试卷代码 A/B）"))
+    if col_answers is None and not item_cols:
+        problems.append(Problem(filename, "第 1 行", "答案", "缺少答案：一列“答案”（如 A,BD,对）或每题一列（1, 2, 3 …）"))
+    if problems:
+        raise DataFileError(problems)
+    candidates = {c.ticket: c for c in exam.candidates}
+    details = {code: _form_view(db, f) for code, f in forms.items()}
+    domains = {code: {it.position: it.domain for it in v.items} for code, v in details.items()}
+    bv_cuts = _exam_cuts(db, forms)
+    policy = blueprint_policy(bp, tuple(bv_cuts))
+    parsed = []
+    seen: dict[str, int] = {}
+    for n, r in enumerate(rows[1:], start=2):
+        loc = f"第 {n} 行"
+        cell = (lambda i: r[i].strip() if i is not None and i < len(r) else "")
+        ticket, code = cell(col_ticket), cell(col_form).upper()
+        cand = candidates.get(ticket)
+        if cand is None:
+            problems.append(Problem(filename, loc, "准考证号", f"准考证号“{ticket}”不在考试 {exam.id} 的名单中"))
+            continue
+        if ticket in seen:
+            problems.append(Problem(filename, loc, "准考证号", f"准考证号 {ticket} 与第 {seen[ticket]} 行重复"))
+            continue
+        seen[ticket] = n
+        if code not in forms:
+            problems.append(Problem(filename, loc, "试卷", f"试卷代码“{code}”不是本场考试的试卷（应为 {'、'.join(forms)}）"))
+            continue
+        view = details[code]
+        if col_answers is not None:
+            texts = split_answer_string(cell(col_answers))
+            if len(texts) != view.length:
+                problems.append(Problem(filename, loc, "答案", f"答案有 {len(texts)} 个，试卷 {code} 有 {view.length} 题"))
+                continue
+        else:
+            texts = [cell(item_cols.get(k)) for k in range(1, view.length + 1)]
+        answers, bad = [], False
+        for it, text in zip(view.items, texts):
+            letters, why = read_answer(text, it.type, len(it.options))
+            if letters is None:
+                problems.append(Problem(filename, loc, f"第 {it.position} 题", why))
+                bad = True
+            answers.append(letters or [])
+        if not bad:
+            parsed.append((cand, forms[code], view, answers))
+    if problems:
+        raise DataFileError(problems)
+    added = updated = 0
+    out = []
+    existing = {p.candidate_id: p for p in db.scalars(select(PaperResult).where(PaperResult.exam_id == exam.id))}
+    for cand, form, view, answers in parsed:
+        scores = [score_answer(a, [LETTERS.index(k) for k in it.key]) for a, it in zip(answers, view.items)]
+        params = ItemParams.three_pl([i.a for i in view.items], [i.b for i in view.items], [i.c for i in view.items])
+        ll = grid_log_likelihood(params, np.array(scores, float), policy.grid)
+        est = eap_from_log_likelihood(ll, policy.grid, policy.prior)
+        post = ll + policy.grid.log_prior_weights(policy.prior)
+        w = np.exp(post - post.max())
+        w /= w.sum()
+        edges = np.searchsorted(np.asarray(bv_cuts), policy.grid.points, side="right")
+        mass = np.bincount(edges, weights=w, minlength=len(bv_cuts) + 1)
+        res = attempt_result(bp, bv_cuts, est.theta, est.se, band_mass=mass,
+                             responses=[(domains[form.code][it.position], s, it.a, it.b, it.c)
+                                        for it, s in zip(view.items, scores)])
+        result = asdict(res) | {"n_scored": len(scores), "mode": "paper", "form": form.code, "form_id": form.id,
+                                "raw_score": int(sum(scores)), "omitted": sum(1 for a in answers if not a)}
+        row = existing.get(cand.id)
+        if row is None:
+            row = PaperResult(exam_id=exam.id, candidate_id=cand.id)
+            db.add(row)
+            added += 1
+        else:
+            updated += 1
+        row.form_id, row.answers, row.scores, row.raw_score = form.id, answers, scores, int(sum(scores))
+        row.theta, row.se, row.result = res.theta, res.se, result
+        row.source = f"{filename} sha256:{hashlib.sha256(data).hexdigest()[:16]}"
+        row.scored_by, row.scored_at = actor, datetime.now(UTC)
+        _use(db, form, exam.id)
+        out.append(PaperRow(cand.ticket, cand.name, form.code, int(sum(scores)), len(scores),
+                            sum(1 for a in answers if not a), res.theta, res.se, res.band_name, res.passed, res.score))
+    db.commit()
+    return PaperScoreReport(exam.id, added, updated, out)
+
+
+def _exam_cuts(db: Session, forms: dict[str, Form]) -> list[float]:
+    """The cuts the forms were assembled (and their conversion tables printed) with."""
+    cuts = {tuple(db.get(FormAssembly, f.assembly_id).cuts) for f in forms.values()}
+    return list(sorted(cuts)[0])
+
+
+def paper_results(db: Session, exam_id: int) -> list[PaperRow]:
+    rows = db.execute(select(PaperResult, Candidate, Form).join(Candidate, Candidate.id == PaperResult.candidate_id)
+                      .join(Form, Form.id == PaperResult.form_id).where(PaperResult.exam_id == exam_id)
+                      .order_by(Candidate.ticket)).all()
+    return [PaperRow(c.ticket, c.name, f.code, p.raw_score, len(p.scores), sum(1 for a in p.answers if not a),
+                     p.theta, p.se, p.result["band_name"], p.result["passed"], p.result["score"]) for p, c, f in rows]
+

@@ -1,0 +1,57 @@
+"""The same services through the CLI, the JSON API and the proctor page."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from examengine.cli import app
+from examengine.config import Settings
+from tests.conftest import REPO, staff_client
+
+
+def test_the_cli_assembles_forms_and_lists_them_as_json(bank_db_url, monkeypatch):
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
+    runner = CliRunner()
+    r = runner.invoke(app, ["forms", "assemble", "--blueprint", "530046-L1", "--forms", "2", "--length", "20",
+                            "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert [f["code"] for f in data["forms"]] == ["A", "B"]
+    assert all(len(f["items"]) == 20 and f["id"] for f in data["forms"])
+    r = runner.invoke(app, ["forms", "assemble", "--blueprint", "530046-L2", "--forms", "2", "--length", "60"])
+    assert r.exit_code == 1 and "缺 8 道" in r.output
+    r = runner.invoke(app, ["forms", "list", "--format", "json"])
+    assert [f["code"] for f in json.loads(r.stdout)] == ["A", "B"]
+
+
+def test_the_api_explains_an_infeasible_request_with_a_422(bank_db_url):
+    c = staff_client(Settings(database_url=bank_db_url, data_dir=REPO))
+    try:
+        r = c.post("/api/v1/forms/assemble", json={"blueprint": "530046-L2", "forms": 2, "length": 60})
+        assert r.status_code == 422
+        assert any("530046-L2-1" in p["message"] for p in r.json()["problems"])
+        r = c.post("/api/v1/forms/assemble", json={"blueprint": "530046-L1", "forms": 2, "length": 20})
+        assert r.status_code == 200, r.text
+        form_id = r.json()["forms"][1]["id"]
+        assert c.get(f"/api/v1/forms/{form_id}").json()["code"] == "B"
+    finally:
+        c.__exit__(None, None, None)
+
+
+def test_the_proctor_page_assembles_previews_and_serves_the_key(bank_db_url):
+    c = staff_client(Settings(database_url=bank_db_url, data_dir=REPO))
+    try:
+        r = c.post("/proctor/forms/assemble", data={"blueprint": "530046-L2", "forms": "2", "length": "60"})
+        assert r.status_code == 422 and "缺 5 道" in r.text
+        r = c.post("/proctor/forms/assemble", data={"blueprint": "530046-L1", "forms": "2", "length": "20"},
+                   follow_redirects=True)
+        assert r.status_code == 200 and "试卷 A" in r.text and 'id="items"' in r.text
+        assert r.text.count("<tr><td>") >= 20 + 2  # 20 items and the information of both forms
+        key = c.get(r.url.path + "/key.pdf")
+        assert key.status_code == 200 and key.content.startswith(b"%PDF")
+        assert "试卷 A" in c.get("/proctor/forms").text
+    finally:
+        c.__exit__(None, None, None)

@@ -1,0 +1,103 @@
+"""The printed booklet, answer sheets and key: text in order, keys as stored, a QR code that
+decodes to exam + candidate + form, Chinese fonts embedded; printing freezes the versions."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from sqlalchemy import select
+
+from examengine.db.forms_models import Form, FormUse
+from examengine.db.models import Candidate, ItemVersion
+from examengine.exam.items import LETTERS
+from examengine.services import forms as svc
+
+pytestmark = pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils is not installed")
+
+
+def text_of(pdf: bytes, tmp_path, name: str, *, layout: bool = False) -> str:
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    args = ["pdftotext", "-layout", str(path), "-"] if layout else ["pdftotext", str(path), "-"]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+def squash(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+@pytest.fixture
+def printed(bank_db, l1_forms, request):
+    """Form A printed for the demo exam's roster: only the documents the test names
+    (``@pytest.mark.documents("booklet", ...)``), to keep the tests quick."""
+    marker = request.node.get_closest_marker("documents")
+    docs = set(marker.args) if marker else {"key"}
+    form = l1_forms.forms[0]
+    return form, svc.print_form(bank_db, form.id, exam_id=1, booklet="booklet" in docs, sheets="sheets" in docs,
+                                key="key" in docs)
+
+
+@pytest.mark.documents("booklet")
+def test_the_booklet_holds_every_stem_and_option_in_order(printed, tmp_path):
+    form, p = printed
+    text = squash(text_of(p.booklet, tmp_path, "b.pdf", layout=True))
+    at = 0
+    for it in form.items:
+        for piece in [f"{it.position}.{it.stem}"] + [f"{LETTERS[k]}.{o}" for k, o in enumerate(it.options)]:
+            found = text.find(squash(piece), at)
+            assert found >= 0, f"item {it.position}: {piece!r} missing or out of order"
+            at = found
+    assert "试卷A" in text and "单项选择题" in text and "判断题" in text
+    pages = re.findall(r"第(\d+)页共(\d+)页", text)
+    assert pages and pages[0] == ("1", pages[0][1]) and pages[-1][0] == pages[-1][1]
+
+
+def test_the_key_matches_the_stored_keys(printed, bank_db, tmp_path):
+    form, p = printed
+    text = text_of(p.key, tmp_path, "k.pdf", layout=True)
+    printed_keys = {int(m.group(1)): m.group(2) for m in re.finditer(r"^\s*(\d+)\s+([A-F]+)\s+\S+-\S+ v\d+", text, re.M)}
+    stored = {fi.position: "".join(LETTERS[k] for k in sorted(bank_db.get(ItemVersion, fi.item_version_id).key))
+              for fi in bank_db.get(Form, form.id).items}
+    assert printed_keys == stored
+    assert "分数换算表" in text and "合格" in text
+
+
+@pytest.mark.documents("sheets")
+def test_each_candidate_gets_a_sheet_whose_qr_code_names_exam_candidate_and_form(printed, bank_db, tmp_path):
+    form, p = printed
+    candidates = list(bank_db.scalars(select(Candidate).where(Candidate.exam_id == 1).order_by(Candidate.ticket)))
+    assert p.n_sheets == len(candidates) >= 1
+    text = text_of(p.sheets, tmp_path, "s.pdf")
+    for c in candidates:
+        assert c.name in text and c.ticket in text
+    if not shutil.which("zbarimg") or not shutil.which("pdftoppm"):
+        pytest.skip("zbar-tools is not installed")
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(tmp_path / "s.pdf"), str(tmp_path / "p")],
+                   check=True)
+    png = next(tmp_path.glob("p*.png"))
+    decoded = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True).stdout.strip()
+    first = candidates[0]
+    assert decoded == f"EE1;exam=1;cand={first.id};ticket={first.ticket};form={form.id};code=A"
+
+
+def test_printing_freezes_the_versions_and_records_the_use(printed, bank_db, tmp_path):
+    form, _ = printed
+    bank_db.expire_all()
+    assert all(bank_db.get(ItemVersion, i.version_id).frozen for i in form.items)
+    assert bank_db.get(Form, form.id).printed_at is not None
+    assert bank_db.scalars(select(FormUse).where(FormUse.form_id == form.id, FormUse.exam_id == 1)).one()
+
+
+@pytest.mark.documents("booklet")
+def test_chinese_is_set_in_an_embedded_cjk_font(printed, tmp_path):
+    _, p = printed
+    if not shutil.which("pdffonts"):
+        pytest.skip("pdffonts is not installed")
+    (tmp_path / "b.pdf").write_bytes(p.booklet)
+    fonts = subprocess.run(["pdffonts", str(tmp_path / "b.pdf")], capture_output=True, text=True).stdout
+    cjk = [line for line in fonts.splitlines() if "WenQuanYi" in line or "CJK" in line]
+    assert cjk and all(" yes yes " in line for line in cjk)
+    assert "DejaVu" not in fonts
