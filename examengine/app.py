@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(SameOriginMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_mb * 1024 * 1024)
 
     @app.exception_handler(ExamEngineError)
     async def domain_error(request: Request, exc: ExamEngineError):
@@ -140,6 +141,45 @@ def _include_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies over the limit (413) before they are read into memory."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        too_big = JSONResponse(status_code=413, content={
+            "error": "PayloadTooLarge", "message": f"上传内容超过 {self.limit // (1024 * 1024)} MB 的上限，未处理。"})
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await too_big(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise PayloadTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except PayloadTooLarge:
+            await too_big(scope, receive, send)
+
+
+class PayloadTooLarge(Exception):
+    pass
 
 
 class SameOriginMiddleware:

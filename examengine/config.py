@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     echo_sql: bool = False
+    max_upload_mb: int = Field(default=50, description="Largest accepted request body (uploads), in MB.")
 
     @property
     def standards_dir(self) -> Path:

@@ -48,3 +48,13 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(tmp_path: Path):
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     engine.dispose()
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(bank_db_url):
+    from examengine.config import Settings
+    from tests.conftest import REPO, staff_client
+
+    with staff_client(Settings(database_url=bank_db_url, data_dir=REPO, max_upload_mb=1), "big", "admin") as c:
+        r = c.post("/api/v1/item-sets", files={"file": ("big.csv", b"x" * (2 * 1024 * 1024))})
+        assert r.status_code == 413 and "1 MB" in r.json()["message"]
+        assert c.get("/api/v1/items").json()["total"] == 732  # nothing changed

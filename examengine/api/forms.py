@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -18,13 +18,13 @@ ACTOR = "api"
 
 class AssembleIn(BaseModel):
     blueprint: str = Field(examples=["530046-L2"])
-    forms: int = 2
-    length: int = 40
-    overlap: int = 0
-    avoid_recent: int = 0
-    tolerance: float = 0.03
-    seed: int = 1
-    time_limit: float = 30.0
+    forms: int = Field(2, ge=1, le=10)
+    length: int = Field(40, ge=1, le=200)
+    overlap: int = Field(0, ge=0, le=200)
+    avoid_recent: int = Field(0, ge=0, le=100)
+    tolerance: float = Field(0.03, ge=0.0, le=1.0)
+    seed: int = Field(1, ge=0, le=2**31 - 1)
+    time_limit: float = Field(30.0, gt=0.0, le=300.0)
 
 
 @router.post("/forms/assemble", summary="Assemble N parallel forms of a blueprint (MILP); 422 explains an infeasible request")
@@ -57,7 +57,8 @@ def booklet(form_id: int, db: Session = Depends(get_db)) -> Response:
 
 
 @router.get("/forms/{form_id}/sheets.pdf", summary="Answer sheets: one per candidate of ?exam=, and ?blank= blank ones")
-def sheets(form_id: int, exam: int | None = None, blank: int = 0, db: Session = Depends(get_db)) -> Response:
+def sheets(form_id: int, exam: int | None = None, blank: int = Query(0, ge=0, le=500),
+           db: Session = Depends(get_db)) -> Response:
     p = svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam, blank_sheets=blank)
     return _pdf(p.sheets, f"form-{form_id}-sheets.pdf")
 
