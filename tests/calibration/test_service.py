@@ -1,0 +1,209 @@
+"""Stored responses -> item statistics, a stored calibration run (pretest items against
+fixed operational items), promotion candidates, and the explicit apply step; the CLI."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from sqlalchemy import insert, select
+from typer.testing import CliRunner
+
+from examengine.cli import app
+from examengine.db.calibration_models import CalibrationEstimate, CalibrationRun
+from examengine.db.models import Attempt, AttemptItem, Candidate, Exam, Item, ItemEvent, ItemVersion, Level
+from examengine.errors import ConflictError
+from examengine.exam.items import LETTERS
+from examengine.irt.calibration import CalibrationModel, PromotionCriteria
+from examengine.services.calibration import apply_run, get_run, item_statistics, run_calibration
+from examengine.services.exams import create_exam
+
+N_PERSONS = 1500
+N_PRETEST = 6
+
+
+def _seed_responses(db, seed: int = 4) -> dict:
+    """1,500 attempts on 530046-L1: 30 operational items each (random, answered from the
+    bank's own 3PL parameters) and 3 of 6 pretest items (true 2PL parameters known).
+    Pretest item 0 has a distractor (C) that the strongest candidates choose."""
+    rng = np.random.default_rng(seed)
+    level = db.scalar(select(Level).where(Level.code == "530046-L1"))
+    items = db.scalars(select(Item).where(Item.level_id == level.id).order_by(Item.external_id)).all()
+    versions = {it.id: next(v for v in it.versions if v.number == it.current_version) for it in items}
+    pretest = items[:N_PRETEST]
+    for it in pretest:
+        it.status = "pretest"
+    operational = items[N_PRETEST:]
+    true_a = rng.uniform(0.8, 1.8, N_PRETEST)
+    true_b = rng.uniform(-1.5, 1.0, N_PRETEST)
+    exam = create_exam(db, blueprint="530046-L1", name="校准测试", actor="test")
+    theta = rng.normal(-0.8, 1.0, N_PERSONS)  # the 初级 cohort on the bank scale
+    cands = [{"exam_id": exam.id, "ticket": f"C{i:05d}", "name": f"考生{i}", "access_code": "x"} for i in range(N_PERSONS)]
+    db.execute(insert(Candidate), cands)
+    cand_ids = db.scalars(select(Candidate.id).where(Candidate.exam_id == exam.id).order_by(Candidate.ticket)).all()
+    bp_id = db.get(Exam, exam.id).blueprint_version_id
+    db.execute(insert(Attempt), [{"exam_id": exam.id, "candidate_id": cid, "blueprint_version_id": bp_id, "seed": i,
+                                  "cuts": [], "status": "finished", "token_hash": f"h{i}", "theta": float(theta[i])}
+                                 for i, cid in enumerate(cand_ids)])
+    att_ids = db.scalars(select(Attempt.id).where(Attempt.exam_id == exam.id).order_by(Attempt.seed)).all()
+    rows = []
+    for p, aid in enumerate(att_ids):
+        chosen_ops = rng.choice(len(operational), 30, replace=False)
+        chosen_pre = rng.choice(N_PRETEST, 3, replace=False)
+        pos = 1
+        for j in chosen_ops:
+            v = versions[operational[j].id]
+            prob = v.irt_c + (1 - v.irt_c) / (1 + np.exp(-v.irt_a * (theta[p] - v.irt_b)))
+            right = rng.random() < prob
+            answer = [LETTERS[k] for k in v.key] if right else ["A" if 0 not in v.key else "B"]
+            rows.append({"attempt_id": aid, "position": pos, "item_version_id": v.id,
+                         "external_id": operational[j].external_id, "scored": True, "set_aside": [],
+                         "answer": answer, "score": int(right)})
+            pos += 1
+        for j in chosen_pre:
+            v = versions[pretest[j].id]
+            prob = 1 / (1 + np.exp(-true_a[j] * (theta[p] - true_b[j])))
+            right = rng.random() < prob
+            wrong = [k for k in range(len(v.options)) if k not in v.key]
+            if right:
+                answer = [LETTERS[k] for k in v.key]
+            elif j == 0 and theta[p] > 0.5:
+                answer = [LETTERS[wrong[-1]]]
+            else:
+                answer = [LETTERS[wrong[0]]]
+            omitted = rng.random() < 0.02
+            rows.append({"attempt_id": aid, "position": pos, "item_version_id": v.id,
+                         "external_id": pretest[j].external_id, "scored": False, "set_aside": [],
+                         "answer": None if omitted else answer, "score": None if omitted else int(right)})
+            pos += 1
+    db.execute(insert(AttemptItem), rows)
+    db.commit()
+    return {"pretest": [it.external_id for it in pretest], "a": true_a, "b": true_b,
+            "strong_distractor": pretest[0].external_id}
+
+
+@pytest.fixture
+def seeded(bank_db):
+    return _seed_responses(bank_db)
+
+
+def test_item_statistics_report_p_values_omits_and_a_strong_distractor(bank_db, seeded):
+    rows = {r.external_id: r for r in item_statistics(bank_db, scope="530046-L1")}
+    assert set(seeded["pretest"]) <= set(rows)
+    pre = rows[seeded["pretest"][1]]
+    assert pre.status == "pretest"
+    assert 0.0 < pre.omit_rate < 0.06
+    assert pre.n_presented > pre.n_answered > 600
+    assert pre.point_biserial > 0.2  # against the attempts' thetas (adaptive criterion)
+    keyed = [o for o in pre.options if o.is_key]
+    assert keyed and keyed[0].share == pytest.approx(pre.p_value, abs=1e-3)
+    assert "strong_distractor" in rows[seeded["strong_distractor"]].flags
+    assert "strong_distractor" not in pre.flags
+
+
+def test_pretest_calibration_is_stored_and_recovers_the_true_parameters(bank_db, seeded):
+    run = run_calibration(bank_db, scope="530046-L1", model=CalibrationModel.TWO_PL, mode="pretest", actor="t",
+                          criteria=PromotionCriteria(min_responses=500))
+    assert run.converged and run.status == "estimated"
+    assert run.n_persons == N_PERSONS
+    est = {e.external_id: e for e in run.estimates}
+    for k, ext in enumerate(seeded["pretest"]):
+        assert est[ext].role == "estimated"
+        assert est[ext].b == pytest.approx(seeded["b"][k], abs=3 * est[ext].se_b + 0.05)
+        assert est[ext].a == pytest.approx(seeded["a"][k], abs=3 * est[ext].se_a + 0.05)
+    anchors = [e for e in run.estimates if e.role == "anchor"]
+    assert anchors and all((e.a, e.b, e.c) == e.prev[1:4] for e in anchors)
+    # the cohort's mean on the bank scale is found through the anchors
+    assert run.population_mean == pytest.approx(-0.8, abs=0.1)
+    eligible = {e.external_id for e in run.eligible}
+    assert eligible and eligible <= set(seeded["pretest"])
+    # nothing reached the bank yet
+    v = bank_db.scalar(select(ItemVersion).join(Item).where(Item.external_id == seeded["pretest"][1]))
+    assert v.irt_origin != f"calibration:{run.id}"
+
+
+def test_apply_writes_estimates_keeps_the_old_values_and_refuses_a_second_time(bank_db, seeded):
+    run = run_calibration(bank_db, scope="530046-L1", mode="pretest", actor="t")
+    target = seeded["pretest"][2]
+    v = bank_db.scalar(select(ItemVersion).join(Item).where(Item.external_id == target))
+    old = (v.irt_model, v.irt_a, v.irt_b, v.irt_c)
+    rep = apply_run(bank_db, run.id, actor="审核人", items=[target])
+    assert rep.applied == [target]
+    bank_db.expire_all()
+    v = bank_db.get(ItemVersion, v.id)
+    est = next(e for e in get_run(bank_db, run.id).estimates if e.external_id == target)
+    assert (v.irt_model, v.irt_origin) == ("2pl", f"calibration:{run.id}")
+    assert v.irt_b == pytest.approx(est.b, abs=1e-4)
+    assert est.prev[:4] == old and est.applied
+    ev = bank_db.scalar(select(ItemEvent).where(ItemEvent.item_id == v.item_id, ItemEvent.action == "irt_calibrated"))
+    assert ev.actor == "审核人" and ev.detail["before"]["b"] == old[2]
+    with pytest.raises(ConflictError):
+        apply_run(bank_db, run.id, actor="x", items=[target])
+    assert bank_db.scalar(select(CalibrationRun.status).where(CalibrationRun.id == run.id)) == "applied"
+    # the other pretest items were not touched
+    other = bank_db.scalar(select(CalibrationEstimate).where(CalibrationEstimate.run_id == run.id,
+                                                             CalibrationEstimate.external_id == seeded["pretest"][3]))
+    assert not other.applied
+
+
+def test_full_recalibration_is_linked_back_to_the_bank_scale(bank_db, seeded):
+    run = run_calibration(bank_db, scope="530046-L1", mode="full", model=CalibrationModel.THREE_PL, actor="t")
+    assert run.options["linking"]["method"] == "stocking_lord"
+    # the cohort sits at -0.8 on the bank scale, so the free N(0, 1) run needs B < 0
+    assert run.options["linking"]["B"] == pytest.approx(-0.8, abs=0.25)
+    est = {e.external_id: e for e in run.estimates}
+    errs = [abs(est[x].b - seeded["b"][k]) for k, x in enumerate(seeded["pretest"])]
+    assert np.median(errs) < 0.3
+
+
+def test_cli_calibrates_a_csv_matrix_with_em_and_girth(tmp_path):
+    from tests.calibration.lsat6 import LTM_A, LTM_B, lsat6_matrix
+
+    u = lsat6_matrix()
+    src = tmp_path / "lsat6.csv"
+    with src.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([f"Q{i}" for i in range(1, 6)])
+        for row in u:
+            w.writerow([int(x) for x in row])
+    runner = CliRunner()
+    for engine in ("em", "girth"):
+        out = tmp_path / f"{engine}.csv"
+        r = runner.invoke(app, ["calibrate", "--responses", str(src), "--model", "2pl", "--engine", engine,
+                                "--no-priors", "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        rows = list(csv.DictReader(out.open()))
+        assert [x["item"] for x in rows] == ["Q1", "Q2", "Q3", "Q4", "Q5"]
+        np.testing.assert_allclose([float(x["b"]) for x in rows], LTM_B, atol=0.1)
+        np.testing.assert_allclose([float(x["a"]) for x in rows], LTM_A, atol=0.05)
+        if engine == "em":
+            assert all(float(x["se_b"]) > 0 for x in rows)
+
+
+def test_cli_names_a_bad_csv_cell_and_girth_refuses_missing_cells(tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text("i1,i2\n1,0\n1,x\n0,\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["calibrate", "--responses", str(src)])
+    assert r.exit_code == 1
+    assert "第 3 行" in r.output and "i2" in r.output and "“x”" in r.output
+    src.write_text("i1,i2\n1,0\n1,\n0,1\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["calibrate", "--responses", str(src), "--engine", "girth"])
+    assert r.exit_code == 1 and "完整" in r.output
+
+
+def test_cli_calibrate_stored_responses_then_apply_and_items_stats(bank_db, seeded, monkeypatch, bank_db_url):
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
+    runner = CliRunner()
+    r = runner.invoke(app, ["calibrate", "--standard", "530046-L1", "--model", "2pl", "--min-responses", "500"])
+    assert r.exit_code == 0, r.output
+    assert "校准记录 1" in r.output and "examengine calibration apply 1" in r.output
+    r = runner.invoke(app, ["calibration", "apply", "1", "--as", "张三"])
+    assert r.exit_code == 0, r.output
+    assert f"已写入 {N_PRETEST} 道题" in r.output
+    r = runner.invoke(app, ["items", "stats", "--code", "530046-L1", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert seeded["strong_distractor"] in r.output
