@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from examengine.db.models import Attempt, AttemptItem, Candidate, Exam, Item, ItemVersion
+from examengine.db.models import Attempt, AttemptItem, Candidate, Item, ItemVersion
 from examengine.errors import ConflictError, ExamEngineError, NotFoundError
 from examengine.exam.cat import StoredResponse, next_item, replay
 from examengine.exam.items import LETTERS, ItemType
