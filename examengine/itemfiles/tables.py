@@ -260,3 +260,26 @@ def write_xlsx(items: Sequence[ItemDraft] = (), *, with_instructions: bool = Tru
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def read_table(filename: str, data: bytes) -> list[list[str]]:
+    """The non-empty rows of a CSV (UTF-8 or GB18030) or of an XLSX's first sheet, as stripped
+    text (whole numbers that Excel stored as floats come back without ".0")."""
+    from examengine.errors import DataFileError
+
+    if data[:2] == b"PK":
+        import zipfile
+
+        from openpyxl import load_workbook
+
+        try:
+            ws = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError) as exc:
+            raise DataFileError([Problem(filename, "", "", f"无法读取 XLSX 文件：{exc}")]) from exc
+        rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
+    else:
+        text, _ = decode_csv(data)
+        if text is None:
+            raise DataFileError([Problem(filename, "", "", "无法识别文件编码：应为 UTF-8 或 GB18030")])
+        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+    return [r for r in rows if any(r)]

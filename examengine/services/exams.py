@@ -103,24 +103,9 @@ def list_exams(db: Session) -> list[ExamView]:
 
 def parse_roster(filename: str, data: bytes) -> list[dict]:
     """Roster rows from CSV (UTF-8 or GB18030) or XLSX; every problem names the row and field."""
-    from examengine.itemfiles.tables import decode_csv
+    from examengine.itemfiles.tables import read_table
 
-    rows: list[list[str]]
-    if data[:2] == b"PK":
-        from openpyxl import load_workbook
-
-        try:
-            ws = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook
-            raise DataFileError([Problem(filename, "", "", f"无法读取 XLSX 文件：{exc}")]) from exc
-        rows = [["" if v is None else str(int(v) if isinstance(v, float) and v.is_integer() else v).strip()
-                 for v in r] for r in ws.iter_rows(values_only=True)]
-    else:
-        text, _ = decode_csv(data)
-        if text is None:
-            raise DataFileError([Problem(filename, "", "", "无法识别文件编码：应为 UTF-8 或 GB18030")])
-        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
-    rows = [r for r in rows if any(r)]
+    rows = read_table(filename, data)
     if not rows:
         raise DataFileError([Problem(filename, "", "", "名单为空")])
     header = [h.replace(" ", "") for h in rows[0]]

@@ -7,9 +7,7 @@ online attempts, with the same result (band, pass/fail, 0-100, domain feedback).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -324,23 +322,9 @@ class PaperScoreReport:
 
 
 def _read_table(filename: str, data: bytes) -> list[list[str]]:
-    if data[:2] == b"PK":
-        from openpyxl import load_workbook
+    from examengine.itemfiles.tables import read_table
 
-        try:
-            ws = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook
-            raise DataFileError([Problem(filename, "", "", f"无法读取 XLSX 文件：{exc}")]) from exc
-        rows = [["" if v is None else str(int(v) if isinstance(v, float) and v.is_integer() else v).strip()
-                 for v in r] for r in ws.iter_rows(values_only=True)]
-    else:
-        from examengine.itemfiles.tables import decode_csv
-
-        text, _ = decode_csv(data)
-        if text is None:
-            raise DataFileError([Problem(filename, "", "", "无法识别文件编码：应为 UTF-8 或 GB18030")])
-        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
-    return [r for r in rows if any(r)]
+    return read_table(filename, data)
 
 
 def exam_forms(db: Session, exam: Exam, assembly_id: int | None = None) -> dict[str, Form]:
