@@ -11,6 +11,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: Times are stored in UTC and shown to people in China Standard Time.
+DISPLAY_TIMEZONE = "Asia/Shanghai"
 
 
 def _default_data_dir() -> Path:

@@ -21,6 +21,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["local_time"] = local_time
     env.globals.update(
         LETTERS=LETTERS,
         STATUSES=[(s.value, STATUS_LABELS[s]) for s in ItemStatus],
@@ -28,6 +29,16 @@ def environment() -> Environment:
         ACTION_LABELS=ACTION_LABELS,
     )
     return env
+
+
+def local_time(iso: str) -> str:
+    """An ISO timestamp (UTC) as people here read it: '2026-11-22 11:40' in China Standard Time."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from examengine.config import DISPLAY_TIMEZONE
+
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(DISPLAY_TIMEZONE)).strftime("%Y-%m-%d %H:%M")
 
 
 def render(template: str, **context) -> str:

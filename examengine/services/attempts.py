@@ -80,7 +80,12 @@ def sign_in(db: Session, ticket: str, code: str) -> SignIn:
     t = now()
     if attempt is None or attempt.status == "not_started":
         if t < as_utc(exam.window_start):
-            raise ExamNotOpenError(f"考试尚未开始，开考时间为 {as_utc(exam.window_start).astimezone():%Y-%m-%d %H:%M}。")
+            from zoneinfo import ZoneInfo
+
+            from examengine.config import DISPLAY_TIMEZONE
+
+            opens = as_utc(exam.window_start).astimezone(ZoneInfo(DISPLAY_TIMEZONE))
+            raise ExamNotOpenError(f"考试尚未开始，开考时间为北京时间 {opens:%Y-%m-%d %H:%M}。")
         if t > as_utc(exam.window_end):
             raise ExamNotOpenError("考试已结束，不能再进入。")
     if attempt is not None and attempt.status == "voided":

@@ -69,7 +69,12 @@ def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, wind
     limit = time_limit_minutes or bp.time_limit_minutes
     if limit < 1:
         raise ExamEngineError("考试时长应至少 1 分钟")
-    exam = Exam(name=name or f"{bp.name} {start.astimezone().strftime('%Y-%m-%d')}", blueprint_version_id=row.id,
+    from zoneinfo import ZoneInfo
+
+    from examengine.config import DISPLAY_TIMEZONE
+
+    day = start.astimezone(ZoneInfo(DISPLAY_TIMEZONE)).strftime("%Y-%m-%d")
+    exam = Exam(name=name or f"{bp.name} {day}", blueprint_version_id=row.id,
                 window_start=start, window_end=end, time_limit_minutes=limit, results_policy=results_policy,
                 created_by=actor)
     db.add(exam)

@@ -75,3 +75,15 @@ def test_the_proctor_pages_show_the_monitor_and_printable_tickets(api, exam):
     printable = api.get(f"/proctor/exams/{exam_id}/tickets")
     assert all(t["access_code"] in printable.text for t in tickets)
     assert "@page { size: A4" in printable.text
+
+
+def test_pages_show_the_window_in_beijing_time(api, exam, bank_db):
+    from examengine.db.models import Exam
+
+    exam_id, _ = exam
+    row = bank_db.get(Exam, exam_id)
+    row.window_start = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # 09:30 in Beijing
+    row.window_end = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # midnight in Beijing
+    bank_db.commit()
+    page = api.get(f"/proctor/exams/{exam_id}").text
+    assert "2026-12-01 09:30 至 2026-12-02 00:00（北京时间）" in page
