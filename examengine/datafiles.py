@@ -391,7 +391,12 @@ def blueprint_from_dict(doc, filename: str):
 
 
 def read_blueprints_dir(folder: Path) -> list:
-    files = sorted(p for p in folder.glob("*.yaml") if re.fullmatch(r"\d{6}-L[123]", p.stem))
+    """Every blueprint file of a folder (``530046-L2.yaml`` ...)."""
+    return read_blueprint_files(sorted(p for p in folder.glob("*.yaml") if re.fullmatch(r"\d{6}-L[123]", p.stem)))
+
+
+def read_blueprint_files(files: list[Path]) -> list:
+    """Read several blueprint files, reporting the problems of all of them at once."""
     out, problems = [], []
     for path in files:
         try:

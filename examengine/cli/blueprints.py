@@ -85,20 +85,10 @@ def bp_validate(
     files: Annotated[list[Path] | None, typer.Argument(help="蓝图文件（默认：blueprints/ 下全部）")] = None,
 ) -> None:
     """检查蓝图文件：格式、标准目录中的代码、权重、分数线顺序，以及题库能否满足最长考试。"""
-    from examengine.datafiles import read_blueprint_file, read_blueprints_dir
+    from examengine.datafiles import read_blueprint_files, read_blueprints_dir
     from examengine.services.blueprints import validate_blueprint
 
-    if files:
-        problems, bps = [], []
-        for f in files:
-            try:
-                bps.append(read_blueprint_file(f))
-            except DataFileError as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise DataFileError(problems)
-    else:
-        bps = read_blueprints_dir(settings().blueprints_dir)
+    bps = read_blueprint_files(files) if files else read_blueprints_dir(settings().blueprints_dir)
     with session() as db:
         problems = [p for bp in bps for p in validate_blueprint(db, bp)]
     if problems:
