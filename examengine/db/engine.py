@@ -25,3 +25,6 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+from examengine.db import revision as _revision  # noqa: E402,F401  (registers the bank-revision flush hook)

@@ -260,6 +260,18 @@ class ItemEvent(Base):
     item: Mapped[Item] = relationship(back_populates="events")
 
 
+class BankRevision(Base):
+    """One row: a counter raised in the same transaction as every change to what an exam pool is
+    built from (items, item versions and their requirement tags, the catalog). Per-process pool
+    caches are keyed on it, so every worker sees a change at the commit that makes it
+    (see ``examengine.db.revision``)."""
+
+    __tablename__ = "bank_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # ---------------------------------------------------------------- blueprints
 
 

@@ -308,12 +308,16 @@ def replay(
     *,
     seed: int,
     responses: Iterable[StoredResponse | tuple[str, int] | tuple[str, int, bool]],
+    state: CatState | None = None,
 ) -> CatState:
     """Rebuild an attempt's state from its stored rows, in order.
 
     A row is a :class:`StoredResponse` or a tuple (item id, score[, scored]).
+    ``state``: continue from this state (an earlier replay of a prefix of the same rows)
+    instead of from the start; states are immutable, so a cached one can be extended.
     """
-    state = start_attempt(pool, policy, seed=seed)
+    if state is None:
+        state = start_attempt(pool, policy, seed=seed)
     for row in responses:
         if not isinstance(row, StoredResponse):
             row = StoredResponse(row[0], int(row[1]), bool(row[2]) if len(row) > 2 else True)  # type: ignore[misc]

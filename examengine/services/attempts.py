@@ -13,13 +13,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from examengine.db.models import Attempt, AttemptItem, Candidate, Item, ItemVersion
 from examengine.errors import ConflictError, ExamEngineError, NotFoundError
@@ -27,7 +30,7 @@ from examengine.exam.cat import StoredResponse, next_item, replay
 from examengine.exam.items import LETTERS, ItemType
 from examengine.exam.scoring import attempt_result
 from examengine.exam.study import blueprint_policy
-from examengine.services.blueprints import get_blueprint_version, load_pool, resolve_cuts
+from examengine.services.blueprints import blueprint_by_id, get_blueprint_version, load_pool, resolve_cuts
 from examengine.services.exams import as_utc
 from examengine.services.simulation import stored_exposure
 
@@ -111,7 +114,8 @@ def sign_in(db: Session, ticket: str, code: str) -> SignIn:
 
 
 def authenticate(db: Session, attempt_id: int, token: str) -> Attempt:
-    attempt = db.get(Attempt, attempt_id)
+    attempt = db.scalars(select(Attempt).where(Attempt.id == attempt_id).options(
+        joinedload(Attempt.exam), selectinload(Attempt.items))).first()
     if attempt is None or not token or not hmac.compare_digest(attempt.token_hash, _hash(token)):
         raise NotAuthorizedError("登录已失效，请重新输入准考证号和访问码。")
     return attempt
@@ -186,16 +190,57 @@ class _Engine:
     version_ids: tuple
 
 
+# Per-process caches that only save work: each is keyed on everything its value is built from
+# and is rebuilt from the database on a miss, so workers that disagree about what is cached
+# still agree about every answer. States are immutable (exam.cat.CatState), so a cached state
+# of an attempt's first k answers is extended by the answers that came after it, in any worker.
+_POLICIES: dict[tuple, tuple] = {}
+_STATES: OrderedDict[int, tuple] = OrderedDict()
+_STATES_MAX = 4096
+_LOCK = threading.Lock()
+
+
+def _policy(row, bp, cuts: tuple, pool):
+    key = (row.id, row.sha256, cuts, id(pool))
+    hit = _POLICIES.get(key)
+    if hit is not None and hit[0] is pool:
+        return hit[1]
+    policy = blueprint_policy(bp, cuts, pool=pool)
+    with _LOCK:
+        if len(_POLICIES) > 256:
+            _POLICIES.clear()
+        _POLICIES[key] = (pool, policy)
+    return policy
+
+
+def _state(attempt: Attempt, pool, policy, responses: tuple):
+    with _LOCK:
+        hit = _STATES.get(attempt.id)
+    done = 0
+    start = None
+    if hit is not None:
+        h_pool, h_policy, h_seed, h_responses, h_state = hit
+        if (h_pool is pool and h_policy is policy and h_seed == attempt.seed
+                and responses[: len(h_responses)] == h_responses):
+            start, done = h_state, len(h_responses)
+    state = replay(pool, policy, seed=attempt.seed, responses=responses[done:], state=start)
+    with _LOCK:
+        _STATES[attempt.id] = (pool, policy, attempt.seed, responses, state)
+        _STATES.move_to_end(attempt.id)
+        while len(_STATES) > _STATES_MAX:
+            _STATES.popitem(last=False)
+    return state
+
+
 def _engine(db: Session, attempt: Attempt) -> _Engine:
-    row, bp = get_blueprint_version(db, attempt.exam.blueprint_version.code, attempt.exam.blueprint_version.version)
+    row, bp = blueprint_by_id(db, attempt.blueprint_version_id)
     used = frozenset(r.item_version_id for r in attempt.items if r.scored)
     bpool = load_pool(db, bp, include_versions=used)
-    cuts = tuple(attempt.cuts)
-    policy = blueprint_policy(bp, cuts, pool=bpool.pool)
+    policy = _policy(row, bp, tuple(attempt.cuts), bpool.pool)
     exposure = stored_exposure(row, bpool.pool)
-    responses = [StoredResponse(r.external_id, int(r.score), True, tuple(r.set_aside or ()))
-                 for r in attempt.items if r.scored and r.answer is not None]
-    state = replay(bpool.pool, policy, seed=attempt.seed, responses=responses)
+    responses = tuple(StoredResponse(r.external_id, int(r.score), True, tuple(r.set_aside or ()))
+                      for r in attempt.items if r.scored and r.answer is not None)
+    state = _state(attempt, bpool.pool, policy, responses)
     return _Engine(bp, bpool.pool, policy, exposure, state, bpool.domains, bpool.version_ids)
 
 
@@ -262,17 +307,18 @@ def _choose_next(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
         row = AttemptItem(attempt_id=attempt.id, position=position,
                           item_version_id=eng.version_ids[choice.position], external_id=choice.item_id,
                           scored=True, set_aside=set_aside)
-    db.add(row)
     try:
+        attempt.items.append(row)
         db.flush()
-        version = db.get(ItemVersion, row.item_version_id)
-        version.frozen = True  # used by an attempt: its content can no longer change
+        # used by an attempt: its content can no longer change
+        db.execute(update(ItemVersion).where(ItemVersion.id == row.item_version_id, ItemVersion.frozen.is_(False))
+                   .values(frozen=True).execution_options(synchronize_session=False))
         db.commit()
     except IntegrityError:  # another request stored this position first: show that one
         db.rollback()
-    db.refresh(attempt)
-    stored = next(r for r in attempt.items if r.position == position)
-    return _present(attempt, stored)
+        db.refresh(attempt)
+        row = next(r for r in attempt.items if r.position == position)
+    return _present(attempt, row)
 
 
 def _pretest_row(db: Session, attempt: Attempt, eng: _Engine, position: int) -> AttemptItem | None:
@@ -328,14 +374,19 @@ def answer(db: Session, attempt: Attempt, *, position: int, item_id: str, labels
         raise ExamEngineError("请选择答案后再提交。" if not labels else f"选项应为 {'、'.join(valid)} 之一。")
     if version.type != ItemType.MULTIPLE.value and len(labels) != 1:
         raise ExamEngineError("本题为单选题，只能选择一个选项。" if version.type == "单选" else "判断题只能选择一个选项。")
+    score, at = _score(version, labels), now()
     result = db.execute(
         update(AttemptItem).where(AttemptItem.id == row.id, AttemptItem.answer.is_(None))
-        .values(answer=labels, score=_score(version, labels), answered_at=now())
+        .values(answer=labels, score=score, answered_at=at).execution_options(synchronize_session=False)
     )
     db.commit()
-    db.refresh(attempt)
-    if result.rowcount == 0:  # the other tab was first: its answer stands
-        return pending(db, attempt)
+    if result.rowcount == 1:  # ours: the row in memory now says what the database says
+        for key, value in (("answer", labels), ("score", score), ("answered_at", at)):
+            set_committed_value(row, key, value)
+    else:  # the other tab was first: its answer stands
+        db.refresh(attempt)
+        for r in attempt.items:
+            db.refresh(r)
     return pending(db, attempt)
 
 

@@ -24,6 +24,7 @@ from examengine.db.models import (
     Standard,
     Task,
 )
+from examengine.db.revision import bank_revision
 from examengine.errors import DataFileError, NotFoundError, Problem
 from examengine.exam.blueprint import Blueprint
 from examengine.exam.pool import ItemPool
@@ -49,19 +50,16 @@ class BlueprintPool:
 
 
 # Pools are rebuilt from the database whenever the bank changes. The cache is per process and
-# keyed on a stamp of the bank (item count, latest item change, latest version, and a checksum
-# of the parameters), so several workers never disagree: each rebuilds the same pool.
+# keyed on the bank revision (examengine.db.revision: a counter raised in the transaction of
+# every change to items, versions, tags or the catalog), so several workers never disagree:
+# each rebuilds the same pool after the same commit.
 _POOL_CACHE: dict[tuple, BlueprintPool] = {}
 _POOL_CACHE_MAX = 64
 
 
 def bank_stamp(db: Session) -> tuple:
-    """A cheap fingerprint of everything a pool is built from."""
-    items = db.execute(select(func.count(Item.id), func.max(Item.updated_at), func.max(Item.current_version),
-                              func.sum(Item.current_version))).one()
-    versions = db.execute(select(func.max(ItemVersion.id), func.sum(ItemVersion.irt_a), func.sum(ItemVersion.irt_b),
-                                 func.sum(ItemVersion.irt_c))).one()
-    return (*(str(x) for x in items), *(str(x) for x in versions))
+    """What a cached pool is valid for: the bank revision and the database."""
+    return (bank_revision(db), str(db.get_bind().url))
 
 
 def load_pool(db: Session, bp: Blueprint, *, status: str = "operational",
@@ -70,7 +68,7 @@ def load_pool(db: Session, bp: Blueprint, *, status: str = "operational",
     in ``status``, current versions, with their content areas (domain, type) and enemy groups.
     ``include_versions``: item versions an attempt already used, kept in its pool even if their
     item has since left the operational pool (so the attempt replays unchanged)."""
-    stamp = (bp.id, bp.standard, bp.rank, bp.lower_level_share, status, bank_stamp(db), str(db.get_bind().url))
+    stamp = (bp.id, bp.standard, bp.rank, bp.lower_level_share, status, *bank_stamp(db))
     base = _POOL_CACHE.get((stamp, frozenset()))
     if base is None:
         base = _build_pool(db, bp, status=status, include_versions=frozenset())
@@ -317,6 +315,19 @@ def get_blueprint_version(db: Session, code: str, version: int | None = None) ->
 
 
 _PARSED: dict[tuple[int, str], Blueprint] = {}
+
+
+def blueprint_by_id(db: Session, version_id: int) -> tuple[BlueprintVersion, Blueprint]:
+    """A stored blueprint version by its row id (what an attempt records), parsed once."""
+    from examengine.datafiles import blueprint_from_dict
+
+    row = db.get(BlueprintVersion, version_id)
+    if row is None:
+        raise NotFoundError("蓝图版本", str(version_id))
+    bp = _PARSED.get((row.id, row.sha256))
+    if bp is None:
+        bp = _PARSED[(row.id, row.sha256)] = blueprint_from_dict(row.content, f"{row.code}.yaml")
+    return row, bp
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""The per-process caches of the answer path only save work: the bank revision moves with every
+change a pool is built from (and not with changes that leave pools alone), a cached pool is
+never used after such a change, and an attempt's cached engine state - whether it is current,
+behind (another worker took the last answers) or absent - gives the same state as a full replay
+of the stored rows."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+
+from examengine.db.models import Attempt, Item, ItemVersion
+from examengine.db.revision import bank_revision
+from examengine.exam.cat import StoredResponse, next_item, replay
+from examengine.services import attempts as att
+from examengine.services.blueprints import get_blueprint_version, load_pool
+from examengine.exam.items import ItemStatus
+from examengine.services.items import transition_item
+from tests.exams.conftest import Simulee, sign_in
+
+
+def test_bank_revision_moves_with_pool_changes_only(bank_db) -> None:
+    r0 = bank_revision(bank_db)
+    v = bank_db.scalars(select(ItemVersion).where(ItemVersion.frozen.is_(False))).first()
+    v.frozen = True  # used by an attempt: no pool changes
+    bank_db.commit()
+    assert bank_revision(bank_db) == r0
+    v.irt_b = v.irt_b + 0.5
+    bank_db.commit()
+    assert bank_revision(bank_db) == r0 + 1
+    v.irt_a, v.irt_c = v.irt_a * 1.1, 0.1  # two changes in one transaction: one step
+    bank_db.commit()
+    assert bank_revision(bank_db) == r0 + 2
+    bank_db.rollback()
+    v.irt_b = v.irt_b - 0.5
+    bank_db.rollback()  # rolled back: nothing happened
+    assert bank_revision(bank_db) == r0 + 2
+
+
+def test_cached_pool_is_dropped_when_an_item_leaves_it(bank_db) -> None:
+    _, bp = get_blueprint_version(bank_db, "530046-L1")
+    before = load_pool(bank_db, bp)
+    assert load_pool(bank_db, bp) is before  # cached
+    gone = before.pool.item_ids[0]
+    transition_item(bank_db, gone, ItemStatus.RETIRED, actor="test")
+    after = load_pool(bank_db, bp)
+    assert gone not in after.pool.item_ids
+    assert after.pool.n_items == before.pool.n_items - 1
+    # an item's parameters changed by hand through the ORM: a new pool with the new value
+    item = bank_db.scalars(select(Item).where(Item.external_id == after.pool.item_ids[0])).one()
+    v = next(v for v in item.versions if v.number == item.current_version)
+    v.irt_b = 2.75
+    bank_db.commit()
+    again = load_pool(bank_db, bp)
+    assert again is not after
+    assert again.pool.params.b[again.pool.item_ids.index(item.external_id)] == 2.75
+
+
+def _fresh_state(db, attempt: Attempt):
+    eng = att._engine(db, attempt)
+    responses = [StoredResponse(r.external_id, int(r.score), True, tuple(r.set_aside or ()))
+                 for r in attempt.items if r.scored and r.answer is not None]
+    return eng, replay(eng.pool, eng.policy, seed=attempt.seed, responses=responses)
+
+
+def _same(a, b) -> None:
+    assert a.items == b.items and a.scores == b.scores
+    assert a.estimate.theta == b.estimate.theta and a.estimate.se == b.estimate.se
+    assert np.array_equal(a.blocked, b.blocked)
+    assert a.stop == b.stop
+
+
+def test_cached_state_equals_full_replay_when_current_behind_or_absent(api, exam, bank_db) -> None:
+    _, tickets = exam
+    aid, headers = sign_in(api, tickets[0])
+    simulee = Simulee(bank_db, 0.3, seed=5)
+    item = api.get(f"/api/v1/attempts/{aid}/item", headers=headers).json()
+    snapshot = None
+    steps = 0
+    while not item.get("finished"):
+        steps += 1
+        r = api.post(f"/api/v1/attempts/{aid}/answers", headers=headers,
+                     json={"position": item["position"], "item_id": item["item_id"], "answer": simulee.answer(item)})
+        assert r.status_code == 200, r.text
+        item = r.json()
+        if item.get("finished"):
+            break
+        bank_db.expire_all()
+        attempt = bank_db.get(Attempt, aid)
+        if steps == 3:
+            snapshot = att._STATES[aid]  # what a worker that served answers 1-3 holds
+        if steps == 7:
+            att._STATES[aid] = snapshot  # this worker missed answers 4-7: it must extend, not reuse
+        if steps == 9:
+            att._STATES.pop(aid)  # a worker that never saw this attempt
+        eng, fresh = _fresh_state(bank_db, attempt)  # _engine (the cached path) first, then a replay
+        cached = att._STATES[aid][4]
+        _same(cached, fresh)
+        # and the cached state chooses the item the attempt actually stored next
+        nxt = next_item(cached, eng.pool, eng.policy, exposure=eng.exposure)
+        fresh_choice = next_item(fresh, eng.pool, eng.policy, exposure=eng.exposure)
+        assert nxt == fresh_choice
+    assert steps >= 10
