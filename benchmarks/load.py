@@ -22,6 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
+import aiohttp
 import httpx
 import numpy as np
 from sqlalchemy import create_engine, func, select, text
@@ -37,11 +38,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+STAFF, STAFF_PASSWORD = "load-proctor", "load-study-password-1"
+
+
 def init_db(url: str) -> None:
     from examengine.config import Settings
+    from examengine.db.engine import make_engine, make_sessionmaker
+    from examengine.services.accounts import Role, create_user
     from examengine.services.setup import initialize
 
     initialize(Settings(database_url=url, data_dir=REPO))
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as db:
+        create_user(db, username=STAFF, password=STAFF_PASSWORD, role=Role.ADMIN)
+    engine.dispose()
 
 
 def start(url: str, workers: int) -> tuple[subprocess.Popen, str]:
@@ -62,13 +72,26 @@ def start(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("server did not start")
 
 
-async def send(client: httpx.AsyncClient, method: str, url: str, retries: list, **kw) -> httpx.Response:
+class Reply:
+    """Status and JSON body of a response (read before the connection is released)."""
+
+    def __init__(self, status: int, body: object) -> None:
+        self.status_code, self.body = status, body
+
+    def json(self):
+        return self.body
+
+
+async def send(client: aiohttp.ClientSession, method: str, url: str, retries: list, *, json_body=None,
+               headers=None, data=None) -> Reply:
     """A request, retried on a transport error as a real client would (answers are idempotent:
     the same position posted again returns the first outcome and records nothing new)."""
     for attempt in range(4):
         try:
-            return await client.request(method, url, **kw)
-        except httpx.TransportError:
+            async with client.request(method, url, json=json_body, headers=headers, data=data) as r:
+                body = await r.json(content_type=None) if r.content_length != 0 else None
+                return Reply(r.status, body)
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
             if attempt == 3:
                 raise
             retries.append(url)
@@ -76,29 +99,33 @@ async def send(client: httpx.AsyncClient, method: str, url: str, retries: list, 
     raise AssertionError("unreachable")
 
 
-async def candidate(client: httpx.AsyncClient, ticket: dict, latencies: list, errors: list, acked: dict,
-                    deadline: float, retries: list) -> None:
+async def candidate(client: aiohttp.ClientSession, ticket: dict, latencies: list, errors: list, acked: dict,
+                    deadline: float, retries: list, think: float, rng: np.random.Generator) -> None:
     try:
-        await _candidate(client, ticket, latencies, errors, acked, deadline, retries)
-    except httpx.HTTPError as exc:
+        await _candidate(client, ticket, latencies, errors, acked, deadline, retries, think, rng)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         errors.append(("transport", type(exc).__name__))
 
 
-async def _candidate(client: httpx.AsyncClient, ticket: dict, latencies: list, errors: list, acked: dict,
-                     deadline: float, retries: list) -> None:
+async def _candidate(client: aiohttp.ClientSession, ticket: dict, latencies: list, errors: list, acked: dict,
+                     deadline: float, retries: list, think: float, rng: np.random.Generator) -> None:
     r = await send(client, "POST", "/api/v1/attempts", retries,
-                   json={"ticket": ticket["ticket"], "code": ticket["access_code"]})
+                   json_body={"ticket": ticket["ticket"], "code": ticket["access_code"]})
     if r.status_code != 200:
         errors.append(("sign_in", r.status_code))
         return
     aid, h = r.json()["attempt_id"], {"Authorization": f"Bearer {r.json()['token']}"}
     item = (await send(client, "GET", f"/api/v1/attempts/{aid}/item", retries, headers=h)).json()
     acked[aid] = 0
+    if think:  # candidates do not all start in the same millisecond
+        await asyncio.sleep(float(rng.uniform(0, think)))
     while not item.get("finished") and time.monotonic() < deadline:
+        if think:  # reading and answering: exponential with the given mean
+            await asyncio.sleep(float(rng.exponential(think)))
         t0 = time.perf_counter()
         r = await send(client, "POST", f"/api/v1/attempts/{aid}/answers", retries, headers=h,
-                       json={"position": item["position"], "item_id": item["item_id"],
-                             "answer": ["A", "B"] if item.get("multiple") else ["A"]})
+                       json_body={"position": item["position"], "item_id": item["item_id"],
+                                  "answer": ["A", "B"] if item.get("multiple") else ["A"]})
         latencies.append(time.perf_counter() - t0)
         if r.status_code != 200:
             errors.append(("answer", r.status_code))
@@ -107,19 +134,27 @@ async def _candidate(client: httpx.AsyncClient, ticket: dict, latencies: list, e
         item = r.json()
 
 
-async def drive(base: str, n: int, time_limit: float) -> dict:
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=n)) as client:
-        exam = (await client.post("/api/v1/exams", json={"blueprint": "530046-L2", "name": f"load {uuid.uuid4()}"})).json()
-        roster = "准考证号,姓名\n" + "".join(f"L{i:05d},考生{i}\n" for i in range(n))
-        await client.post(f"/api/v1/exams/{exam['id']}/roster", files={"file": ("r.csv", roster.encode())})
-        tickets = (await client.get(f"/api/v1/exams/{exam['id']}/tickets")).json()
+async def drive(base: str, n: int, time_limit: float, think: float, seed: int) -> dict:
+    connector = aiohttp.TCPConnector(limit=n)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
+        retries: list[str] = []
+        token = (await send(client, "POST", "/api/v1/sessions", retries,
+                            json_body={"username": STAFF, "password": STAFF_PASSWORD})).json()["token"]
+        staff = {"Authorization": f"Bearer {token}"}
+        exam = (await send(client, "POST", "/api/v1/exams", retries, headers=staff,
+                           json_body={"blueprint": "530046-L2", "name": f"load {uuid.uuid4()}"})).json()
+        roster = "准考证号,姓名\n" + "".join(f"L{uuid.uuid4().hex[:6]}{i:05d},考生{i}\n" for i in range(n))
+        form = aiohttp.FormData()
+        form.add_field("file", roster.encode(), filename="r.csv")
+        await send(client, "POST", f"/api/v1/exams/{exam['id']}/roster", retries, headers=staff, data=form)
+        tickets = (await send(client, "GET", f"/api/v1/exams/{exam['id']}/tickets", retries, headers=staff)).json()
         latencies: list[float] = []
         errors: list = []
         acked: dict[int, int] = {}
-        retries: list[str] = []
         started = time.perf_counter()
         deadline = time.monotonic() + time_limit
-        await asyncio.gather(*(candidate(client, t, latencies, errors, acked, deadline, retries) for t in tickets))
+        await asyncio.gather(*(candidate(client, t, latencies, errors, acked, deadline, retries, think,
+                                         np.random.default_rng([seed, k])) for k, t in enumerate(tickets)))
         seconds = time.perf_counter() - started
     return {"latencies": latencies, "errors": errors, "acked": acked, "seconds": seconds, "retries": len(retries)}
 
@@ -136,10 +171,10 @@ def stored_answers(url: str, attempt_ids) -> dict[int, int]:
     return dict(rows)
 
 
-def study(url: str, workers: int, n: int, time_limit: float) -> dict:
+def study(url: str, workers: int, n: int, time_limit: float, think: float = 0.0, seed: int = 1) -> dict:
     proc, base = start(url, workers)
     try:
-        run = asyncio.run(drive(base, n, time_limit))
+        run = asyncio.run(drive(base, n, time_limit, think, seed))
     finally:
         proc.terminate()
         try:
@@ -151,7 +186,7 @@ def study(url: str, workers: int, n: int, time_limit: float) -> dict:
     stored = stored_answers(url, run["acked"])
     lost = sum(max(0, k - stored.get(a, 0)) for a, k in run["acked"].items())
     return {
-        "workers": workers, "candidates": n, "answers": int(lat.size), "seconds": round(run["seconds"], 2),
+        "workers": workers, "candidates": n, "think_time_mean_s": think, "answers": int(lat.size), "seconds": round(run["seconds"], 2),
         "answers_per_s": round(lat.size / run["seconds"], 1),
         "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1), "p95": round(float(np.percentile(lat, 95)), 1),
                        "p99": round(float(np.percentile(lat, 99)), 1)} if lat.size else None,
@@ -163,15 +198,21 @@ def study(url: str, workers: int, n: int, time_limit: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--candidates", type=int, default=200)
-    ap.add_argument("--time-limit", type=float, default=240.0, help="seconds per study (bounded)")
+    ap.add_argument("--time-limit", type=float, default=90.0, help="seconds per study (bounded)")
+    ap.add_argument("--think", type=float, default=5.0,
+                    help="mean think time (s) of the paced study; real candidates take 30-90 s an item")
     ap.add_argument("--postgres", default=os.environ.get("EXAMENGINE_TEST_POSTGRES_URL", ""))
     args = ap.parse_args()
-    out: dict = {"machine": {"cores": os.cpu_count()}}
+    out: dict = {"machine": {"cores": os.cpu_count()}, "blueprint": "530046-L2"}
     tmp = Path(tempfile.mkdtemp(prefix="ee-load-"))
     try:
         sqlite_url = f"sqlite:///{tmp / 'load.db'}"
         init_db(sqlite_url)
-        out["sqlite_1_worker"] = study(sqlite_url, 1, args.candidates, args.time_limit)
+        # worst case: every candidate posts the next answer the moment the last one returns
+        out["sqlite_1_worker_think_0"] = study(sqlite_url, 1, args.candidates, args.time_limit)
+        # paced: the same number of candidates with a (still fast) think time
+        out[f"sqlite_1_worker_think_{args.think:g}s"] = study(sqlite_url, 1, args.candidates, args.time_limit,
+                                                              think=args.think)
         if args.postgres:
             name = f"ee_load_{uuid.uuid4().hex[:8]}"
             admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
@@ -180,15 +221,17 @@ def main() -> None:
             pg_url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
             try:
                 init_db(pg_url)
-                out["postgres_2_workers"] = study(pg_url, 2, args.candidates, args.time_limit)
+                out["postgres_2_workers_think_0"] = study(pg_url, 2, args.candidates, args.time_limit)
                 out["throughput_ratio_pg2_over_sqlite1"] = round(
-                    out["postgres_2_workers"]["answers_per_s"] / out["sqlite_1_worker"]["answers_per_s"], 2)
+                    out["postgres_2_workers_think_0"]["answers_per_s"] / out["sqlite_1_worker_think_0"]["answers_per_s"],
+                    2)
             finally:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 admin.dispose()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    out["lost_answers"] = sum(v["lost_answers"] for v in out.values() if isinstance(v, dict) and "lost_answers" in v)
     print(json.dumps(out, ensure_ascii=False, indent=2))
 
 

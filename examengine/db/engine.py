@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,8 +21,52 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        _serialize_sqlite_writers(engine)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+_DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_WRITER_WAIT_S = 30.0
+
+
+def _serialize_sqlite_writers(engine: Engine) -> None:
+    """One writing transaction at a time within this process, queued on a lock.
+
+    SQLite admits one writer; a second one is put to sleep by SQLite's busy handler in growing
+    steps (1, 2, 5, 10 ... 100 ms) however soon the first one commits. Under load, with a
+    thread per request, that idles the server while answers wait. Queueing writers on a lock
+    wakes the next one the moment the last commits. Reads (WAL) never wait. Other processes
+    on the same file still meet the busy handler; a writer that cannot get the lock in 30 s
+    (it should not happen) goes on and meets it too.
+    """
+    lock = threading.Lock()
+    engine.__dict__["ee_writer_lock"] = lock  # for tests: never held between transactions
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take(conn, _cursor, statement, _params, _context, _executemany) -> None:
+        info = conn.info
+        if not info.get("ee_writer") and statement.lstrip()[:7].upper().startswith(_DML):
+            info["ee_writer"] = lock.acquire(timeout=_WRITER_WAIT_S)
+
+    def _give(info: dict) -> None:
+        if info.pop("ee_writer", False):
+            lock.release()
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(conn) -> None:
+        _give(conn.info)
+
+    @event.listens_for(engine.pool, "reset")
+    def _reset(_dbapi_conn, record, _state) -> None:
+        _give(record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    @event.listens_for(engine.pool, "close")
+    def _gone(_dbapi_conn, record, *_args) -> None:
+        if record is not None:
+            _give(record.info)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
