@@ -350,6 +350,9 @@ class Attempt(Base):
     cuts: Mapped[list] = mapped_column(JSON)  # the 初级/中级/高级 thetas resolved when the attempt began
     status: Mapped[str] = mapped_column(String(12), index=True)  # not_started / in_progress / finished / voided
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # a token works until the exam window ends; a sign-in after the window (possible only for a
+    # started attempt) gets a token that works until this time (services/attempts.py)
+    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     extra_seconds: Mapped[int] = mapped_column(Integer, default=0)

@@ -94,21 +94,24 @@ def sign_in(db: Session, ticket: str, code: str) -> SignIn:
     if attempt is not None and attempt.status == "voided":
         raise AttemptClosedError("你的本场作答已被监考人员作废，请联系监考人员。")
     token = secrets.token_urlsafe(32)
+    window_end = as_utc(exam.window_end)
+    expires = None if t < window_end else t + LATE_TOKEN_LIFETIME  # in the window: follows the window
     if attempt is None:
         row, bp = get_blueprint_version(db, exam.blueprint_version.code, exam.blueprint_version.version)
         cuts = [c.theta for c in resolve_cuts(bp, load_pool(db, bp).pool.params)]
         attempt = Attempt(exam_id=exam.id, candidate_id=cand.id, blueprint_version_id=row.id,
-                          seed=secrets.randbits(31), cuts=cuts, status="not_started", token_hash=_hash(token))
+                          seed=secrets.randbits(31), cuts=cuts, status="not_started", token_hash=_hash(token),
+                          token_expires_at=expires)
         db.add(attempt)
         try:
             db.commit()
         except IntegrityError:  # the same candidate signing in twice at once
             db.rollback()
             attempt = db.scalars(select(Attempt).where(Attempt.candidate_id == cand.id)).one()
-            attempt.token_hash = _hash(token)
+            attempt.token_hash, attempt.token_expires_at = _hash(token), expires
             db.commit()
     else:
-        attempt.token_hash = _hash(token)
+        attempt.token_hash, attempt.token_expires_at = _hash(token), expires
         db.commit()
     return SignIn(attempt.id, token, attempt.status)
 
@@ -118,7 +121,28 @@ def authenticate(db: Session, attempt_id: int, token: str) -> Attempt:
         joinedload(Attempt.exam), selectinload(Attempt.items))).first()
     if attempt is None or not token or not hmac.compare_digest(attempt.token_hash, _hash(token)):
         raise NotAuthorizedError("登录已失效，请重新输入准考证号和访问码。")
+    if _token_expired(attempt):
+        raise NotAuthorizedError("考试时间窗已结束，登录已失效。如需查看成绩，请重新输入准考证号和访问码。")
     return attempt
+
+
+# A sign-in after the exam window (only a started attempt can: to finish within its own time,
+# or to read a result released later) gets a token this long.
+LATE_TOKEN_LIFETIME = timedelta(hours=2)
+
+
+def _token_expired(attempt: Attempt) -> bool:
+    """A token ends with the exam window (as the window stands now: a proctor may move it), or
+    at the end of a late token's lifetime, whichever is later; an attempt in progress keeps
+    its token until its own deadline."""
+    t = now()
+    limit = as_utc(attempt.exam.window_end)
+    if attempt.token_expires_at is not None:
+        limit = max(limit, as_utc(attempt.token_expires_at))
+    if t <= limit:
+        return False
+    d = deadline(attempt) if attempt.status == "in_progress" else None
+    return d is None or t > d  # an attempt in progress keeps its token until its own deadline
 
 
 # ---------------------------------------------------------------- time

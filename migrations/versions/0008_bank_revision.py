@@ -1,4 +1,4 @@
-"""bank revision counter (pool caches are keyed on it)
+"""bank revision counter (pool caches are keyed on it); candidate tokens expire
 
 Revision ID: 0008_bank_revision
 Revises: 0007_accounts
@@ -26,7 +26,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bank_revision")),
     )
     op.bulk_insert(table, [{"id": 1, "revision": 0}])
+    with op.batch_alter_table("attempts") as batch:
+        batch.add_column(sa.Column("token_expires_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("attempts") as batch:
+        batch.drop_column("token_expires_at")
     op.drop_table("bank_revision")

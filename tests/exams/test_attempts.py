@@ -168,6 +168,44 @@ def test_time_over_finishes_the_attempt_and_extensions_add_time(api, exam, bank_
     assert rows_of(bank_db, aid)[0].answer is None  # the late answer was not recorded
 
 
+def test_candidate_tokens_expire_with_the_exam_window(api, exam, bank_db):
+    """A token works until the window closes; an attempt in progress keeps it until its own
+    deadline; after that only a new sign-in (a started attempt) gives a short-lived token."""
+    exam_id, tickets = exam
+    aid, h = sign_in(api, tickets[2])  # in progress
+    item = api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()
+    aid2, h2 = sign_in(api, tickets[3])  # signed in, never started
+    row = bank_db.get(Exam, exam_id)
+    row.window_end = datetime.now(UTC) - timedelta(minutes=1)  # the window has just closed
+    bank_db.commit()
+    # not started: its token ends with the window, and the window no longer admits it
+    r = api.get(f"/api/v1/attempts/{aid2}", headers=h2)
+    assert r.status_code == 401 and "时间窗已结束" in r.json()["message"]
+    assert api.post("/api/v1/attempts", json={"ticket": tickets[3]["ticket"],
+                                              "code": tickets[3]["access_code"]}).status_code == 403
+    # in progress: still within its own time, so it may finish
+    r = api.post(f"/api/v1/attempts/{aid}/answers", headers=h,
+                 json={"position": item["position"], "item_id": item["item_id"], "answer": ["A"]})
+    assert r.status_code == 200, r.text
+    a = bank_db.get(Attempt, aid)
+    a.started_at = datetime.now(UTC) - timedelta(minutes=61)  # and now its own time is over too
+    bank_db.commit()
+    r = api.get(f"/api/v1/attempts/{aid}/item", headers=h)
+    assert r.status_code == 401
+    bank_db.expire_all()
+    assert rows_of(bank_db, aid)[0].answer == ["A"]  # what was answered in time stands
+    # signing in again after the window: a new token, valid for a while, and the attempt ends
+    aid_again, h3 = sign_in(api, tickets[2])
+    assert aid_again == aid
+    bank_db.expire_all()
+    expires = bank_db.get(Attempt, aid).token_expires_at
+    assert expires is not None
+    assert timedelta(minutes=110) < expires.replace(tzinfo=UTC) - datetime.now(UTC) <= timedelta(hours=2)
+    assert api.get(f"/api/v1/attempts/{aid}/item", headers=h3).json() == {"finished": True, "reason": "time"}
+    assert api.get(f"/api/v1/attempts/{aid}/result", headers=h3).json()["released"] is True
+    assert api.get(f"/api/v1/attempts/{aid}/result", headers=h).status_code == 401  # the old token is gone
+
+
 def test_results_wait_for_release_when_the_exam_says_so(api, bank_db):
     from tests.exams.conftest import roster_csv
 
