@@ -291,6 +291,7 @@ def items_stats(
     since: Annotated[str | None, typer.Option("--since", help="起始日期（含）")] = None,
     until: Annotated[str | None, typer.Option("--until", help="截止日期（不含）")] = None,
     criterion: Annotated[str, typer.Option("--criterion", help="auto、rest（其余题总分）或 theta（能力估计）")] = "auto",
+    item: Annotated[list[str] | None, typer.Option("--item", help="只看这些题目（可重复）")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
 ) -> None:
     """经典项目分析：通过率、校正点二列相关、选项分析（干扰项）、漏答率与标记。"""
@@ -298,7 +299,7 @@ def items_stats(
 
     with session() as db:
         rows = item_statistics(db, scope=code, exam_id=exam, since=_date(since, "--since"),
-                               until=_date(until, "--until"), criterion=criterion)
+                               until=_date(until, "--until"), criterion=criterion, items=item or None)
     if fmt == "json":
         print_json([asdict(r) for r in rows])
         return

@@ -151,3 +151,72 @@ def analyse_items(
                 flags.append(ItemFlag.STRONG_DISTRACTOR)
         out.append(ItemStats(i, n_shown, n, p, r, omit, tuple(options), tuple(flags)))
     return tuple(out)
+
+
+# ---------------------------------------------------------------------------- empirical ICC
+
+
+@dataclass(frozen=True, eq=False)
+class EmpiricalIcc:
+    """Observed proportion correct by ability group, to set beside a model's ICC.
+
+    Per group g (ordered by ability): ``theta`` the mean ability, ``low``/``high`` the
+    smallest and largest ability, ``proportion`` the share of right answers, ``n`` the
+    number of persons, ``expected`` the mean model probability (NaN when not given)."""
+
+    theta: NDArray[np.float64]
+    low: NDArray[np.float64]
+    high: NDArray[np.float64]
+    proportion: NDArray[np.float64]
+    n: NDArray[np.intp]
+    expected: NDArray[np.float64]
+
+
+def icc_group_count(n_persons: int, *, min_per_group: int = 25, min_groups: int = 3, max_groups: int = 10) -> int:
+    """How many ability groups ``n_persons`` answers support: n // min_per_group, at most
+    ``max_groups``; 0 (no groups) below ``min_groups`` groups of ``min_per_group``."""
+    g = min(max_groups, n_persons // min_per_group)
+    return g if g >= min_groups else 0
+
+
+def empirical_icc(theta: ArrayLike, score: ArrayLike, n_groups: int, model_p: ArrayLike | None = None
+                  ) -> EmpiricalIcc:
+    """Persons (``theta`` (n,) abilities, ``score`` (n,) 0/1 on one item) sorted by ability
+    (stable: ties keep their given order) and cut into ``n_groups`` groups of equal size
+    (the first n mod G groups one person larger, as ``numpy.array_split``); per group the
+    mean ability and the proportion correct; with ``model_p`` (n,) (each person's model
+    probability of a right answer) also the group's mean model probability. Equal-size
+    ability groups as in Yen's Q1 (Yen, W. M. (1981). Using simulation results to choose a
+    latent trait model. APM 5, 245-262)."""
+    t = np.asarray(theta, dtype=np.float64).reshape(-1)
+    u = np.asarray(score, dtype=np.float64).reshape(-1)
+    m = np.full(t.shape, np.nan) if model_p is None else np.asarray(model_p, dtype=np.float64).reshape(-1)
+    if not (t.shape == u.shape == m.shape):
+        raise ValueError("theta, score and model_p must have one length")
+    if not np.isfinite(t).all():
+        raise ValueError("every ability must be finite")
+    if n_groups < 1 or n_groups > t.size:
+        raise ValueError(f"cannot cut {t.size} persons into {n_groups} groups")
+    order = np.argsort(t, kind="stable")
+    groups = np.array_split(order, n_groups)
+    return EmpiricalIcc(
+        theta=np.array([t[g].mean() for g in groups]),
+        low=np.array([t[g].min() for g in groups]),
+        high=np.array([t[g].max() for g in groups]),
+        proportion=np.array([u[g].mean() for g in groups]),
+        n=np.array([g.size for g in groups], dtype=np.intp),
+        expected=np.array([m[g].mean() for g in groups]),
+    )
+
+
+def wilson_interval(successes: ArrayLike, n: ArrayLike, z: float = 1.959964) -> tuple[NDArray[np.float64],
+                                                                                      NDArray[np.float64]]:
+    """Wilson's score interval of a proportion (Wilson 1927; Agresti & Coull 1998):
+    (p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n); stays inside [0, 1]."""
+    k = np.asarray(successes, dtype=np.float64)
+    m = np.asarray(n, dtype=np.float64)
+    p = k / m
+    z2 = z * z
+    centre = (p + z2 / (2 * m)) / (1 + z2 / m)
+    half = z * np.sqrt(p * (1 - p) / m + z2 / (4 * m * m)) / (1 + z2 / m)
+    return centre - half, centre + half

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from examengine.db.calibration_models import CalibrationEstimate, CalibrationRun
@@ -43,6 +43,7 @@ class StoredResponses:
     n_options: list[int]
     keys: list[list[int]]
     theta: np.ndarray  # per attempt (NaN when none)
+    version_numbers: list[int] = field(default_factory=list)  # per item version
 
 
 def _scope_filter(db: Session, scope: str):
@@ -57,13 +58,10 @@ def _scope_filter(db: Session, scope: str):
     return Item.standard_id == standard.id
 
 
-def collect_responses(db: Session, *, scope: str, since: datetime | None = None, until: datetime | None = None,
-                      exam_id: int | None = None) -> StoredResponses:
-    """Every presented attempt item of the scope (a standard or a level code) in the window
-    (by presentation time); voided attempts are left out."""
-    q = (select(AttemptItem.attempt_id, AttemptItem.item_version_id, AttemptItem.scored, AttemptItem.answer,
-                AttemptItem.score, Attempt.theta)
-         .join(ItemVersion, AttemptItem.item_version_id == ItemVersion.id)
+def _scoped(db: Session, q, *, scope: str, since: datetime | None, until: datetime | None, exam_id: int | None):
+    """``q`` (over AttemptItem) joined to its item and attempt, limited to the scope (a standard
+    or a level code), the window (by presentation time) and the exam; voided attempts left out."""
+    q = (q.join(ItemVersion, AttemptItem.item_version_id == ItemVersion.id)
          .join(Item, ItemVersion.item_id == Item.id)
          .join(Attempt, AttemptItem.attempt_id == Attempt.id)
          .where(_scope_filter(db, scope), Attempt.status != "voided"))
@@ -75,6 +73,20 @@ def collect_responses(db: Session, *, scope: str, since: datetime | None = None,
         if db.get(Exam, exam_id) is None:
             raise NotFoundError("考试", str(exam_id))
         q = q.where(Attempt.exam_id == exam_id)
+    return q
+
+
+def collect_responses(db: Session, *, scope: str, since: datetime | None = None, until: datetime | None = None,
+                      exam_id: int | None = None, attempts_with: list[str] | None = None) -> StoredResponses:
+    """Every presented attempt item of the scope (a standard or a level code) in the window
+    (by presentation time); voided attempts are left out. ``attempts_with``: only the attempts
+    that were shown one of these items (external ids), with all their items in the scope."""
+    q = _scoped(db, select(AttemptItem.attempt_id, AttemptItem.item_version_id, AttemptItem.scored,
+                           AttemptItem.answer, AttemptItem.score, Attempt.theta),
+                scope=scope, since=since, until=until, exam_id=exam_id)
+    if attempts_with is not None:
+        q = q.where(AttemptItem.attempt_id.in_(
+            select(AttemptItem.attempt_id).where(AttemptItem.external_id.in_(attempts_with))))
     rows = db.execute(q.order_by(AttemptItem.attempt_id, AttemptItem.position)).all()
     meta = {v.id: (v, it) for v, it in db.execute(
         select(ItemVersion, Item).join(Item, ItemVersion.item_id == Item.id)
@@ -93,6 +105,7 @@ def collect_responses(db: Session, *, scope: str, since: datetime | None = None,
         if v.id not in ver_index:
             ver_index[v.id] = len(ver_index)
             out.version_ids.append(v.id)
+            out.version_numbers.append(v.number)
             out.external_ids.append(it.external_id)
             out.statuses.append(it.status)
             out.operational.append(False)
@@ -113,11 +126,19 @@ def collect_responses(db: Session, *, scope: str, since: datetime | None = None,
         out.attempt_ids, out.version_ids, out.external_ids, out.statuses, out.operational, out.current,
         np.asarray(person, np.intp), np.asarray(item, np.intp), np.asarray(score, np.int8),
         np.asarray(pp, np.intp), np.asarray(pi, np.intp), out.answers, out.n_options, out.keys,
-        np.asarray(thetas, float),
+        np.asarray(thetas, float), out.version_numbers,
     )
 
 
 # ---------------------------------------------------------------- classical item analysis
+
+
+def item_level(db: Session, external_id: str) -> str:
+    """The level code of an item (the default scope of its statistics)."""
+    code = db.scalar(select(Level.code).join(Item, Item.level_id == Level.id).where(Item.external_id == external_id))
+    if code is None:
+        raise NotFoundError("题目", external_id)
+    return code
 
 
 @dataclass(frozen=True)
@@ -142,6 +163,8 @@ class ItemStatsView:
     options: list[OptionView]
     flags: list[str]
     flag_labels: list[str]
+    criterion: str = "rest"  # what the point-biserials correlate with: rest (score) or theta
+    version: int = 0  # the version number
 
 
 def _num(x: float) -> float | None:
@@ -149,14 +172,28 @@ def _num(x: float) -> float | None:
 
 
 def item_statistics(db: Session, *, scope: str, since: datetime | None = None, until: datetime | None = None,
-                    exam_id: int | None = None, criterion: str = "auto",
+                    exam_id: int | None = None, criterion: str = "auto", items: list[str] | None = None,
                     thresholds: AnalysisThresholds = AnalysisThresholds()) -> list[ItemStatsView]:
     """Classical statistics of every item version answered in the scope and window.
 
     ``criterion``: ``rest`` (total minus the item: fixed forms), ``theta`` (the attempt's
     ability estimate: adaptive exams, whose raw totals are not comparable), or ``auto``
-    (theta when every attempt has one)."""
-    data = collect_responses(db, scope=scope, since=since, until=until, exam_id=exam_id)
+    (theta when every attempt of the scope and window has one).
+
+    ``items`` (external ids) limits the answer to those items; their statistics are exactly
+    those of the whole scope (an item's statistics depend only on the attempts that answered
+    it, whose other answers in the scope are all read), only cheaper. An unknown id is a
+    NotFoundError; a known item without responses is simply absent."""
+    if criterion not in ("auto", "rest", "theta"):
+        raise ExamEngineError(f"未知的效标：{criterion}（可用：auto、rest、theta）")
+    wanted: set[str] | None = None
+    if items is not None:
+        wanted = set(items)
+        known = set(db.scalars(select(Item.external_id).where(Item.external_id.in_(wanted))))
+        if wanted - known:
+            raise NotFoundError("题目", "、".join(sorted(wanted - known)))
+    data = collect_responses(db, scope=scope, since=since, until=until, exam_id=exam_id,
+                             attempts_with=None if wanted is None else sorted(wanted))
     n_p, n_i = len(data.attempt_ids), len(data.version_ids)
     if n_i == 0:
         return []
@@ -173,13 +210,18 @@ def item_statistics(db: Session, *, scope: str, since: datetime | None = None, u
     keys = np.zeros((n_i, k), dtype=bool)
     for i, key in enumerate(data.keys):
         keys[i, key] = True
-    if criterion not in ("auto", "rest", "theta"):
-        raise ExamEngineError(f"未知的效标：{criterion}（可用：auto、rest、theta）")
-    use_theta = criterion == "theta" or (criterion == "auto" and n_p > 0 and np.isfinite(data.theta).all())
+    if criterion == "auto" and wanted is not None:
+        # decided on the whole scope and window, as without ``items``
+        use_theta = not db.scalar(_scoped(db, select(func.count()).select_from(AttemptItem), scope=scope, since=since,
+                                          until=until, exam_id=exam_id).where(Attempt.theta.is_(None)))
+    else:
+        use_theta = criterion == "theta" or (criterion == "auto" and n_p > 0 and np.isfinite(data.theta).all())
     stats = analyse_items(scores, presented, choices=choices, keys=keys, n_options=data.n_options,
                           criterion=data.theta if use_theta else None, thresholds=thresholds)
     out = []
     for s in stats:
+        if wanted is not None and data.external_ids[s.position] not in wanted:
+            continue
         out.append(ItemStatsView(
             external_id=data.external_ids[s.position], version_id=data.version_ids[s.position],
             status=data.statuses[s.position], n_presented=s.n_presented, n_answered=s.n_answered,
@@ -187,8 +229,9 @@ def item_statistics(db: Session, *, scope: str, since: datetime | None = None, u
             options=[OptionView(LETTERS[o.index], o.is_key, o.n, _num(o.share), _num(o.point_biserial))
                      for o in s.options],
             flags=[f.value for f in s.flags], flag_labels=[FLAG_LABELS[f] for f in s.flags],
+            criterion="theta" if use_theta else "rest", version=data.version_numbers[s.position],
         ))
-    return sorted(out, key=lambda v: v.external_id)
+    return sorted(out, key=lambda v: (v.external_id, v.version_id))
 
 
 # ---------------------------------------------------------------- calibration runs
@@ -213,6 +256,25 @@ class EstimateView:
     reasons: list[str]
     prev: tuple[str, float, float, float, str]
     applied: bool
+    p_value: float | None = None
+    infit: float | None = None
+    misfit: bool = False  # RMSD or outfit beyond the run's criteria (as for promotion)
+    reason_labels: list[str] = field(default_factory=list)
+
+
+PROMOTION_LABELS = {
+    cal.PromotionReason.FEW_RESPONSES.value: "作答数不足",
+    cal.PromotionReason.LOW_DISCRIMINATION.value: "区分度低",
+    cal.PromotionReason.POOR_FIT.value: "拟合不佳",
+    cal.PromotionReason.IMPRECISE.value: "估计不够精确",
+}
+
+
+def _misfit(rmsd: float | None, outfit: float | None, criteria: dict) -> bool:
+    """The fit part of the promotion rule, for every item (anchors too)."""
+    max_rmsd = criteria.get("max_rmsd", cal.PromotionCriteria.max_rmsd)
+    lo, hi = criteria.get("outfit_range", cal.PromotionCriteria.outfit_range)
+    return (rmsd is not None and rmsd > max_rmsd) or (outfit is not None and not lo <= outfit <= hi)
 
 
 @dataclass(frozen=True)
@@ -254,6 +316,7 @@ def _iso(d: datetime | None) -> str | None:
 
 
 def _run_view(run: CalibrationRun) -> RunView:
+    criteria = dict(run.options).get("criteria", {})
     return RunView(
         id=run.id, model=run.model, engine=run.engine, mode=run.mode, scope=run.scope, since=_iso(run.since),
         until=_iso(run.until), n_persons=run.n_persons, n_responses=run.n_responses, n_items=run.n_items,
@@ -264,7 +327,9 @@ def _run_view(run: CalibrationRun) -> RunView:
         applied_by=run.applied_by,
         estimates=[EstimateView(e.external_id, e.role, e.status, e.n_responses, e.a, e.b, e.c, e.se_a, e.se_b, e.se_c,
                                 e.rmsd, e.outfit, e.drift, e.eligible, list(e.reasons),
-                                (e.prev_model, e.prev_a, e.prev_b, e.prev_c, e.prev_origin), e.applied)
+                                (e.prev_model, e.prev_a, e.prev_b, e.prev_c, e.prev_origin), e.applied,
+                                p_value=e.p_value, infit=e.infit, misfit=_misfit(e.rmsd, e.outfit, criteria),
+                                reason_labels=[PROMOTION_LABELS.get(r, r) for r in e.reasons])
                    for e in run.estimates],
     )
 

@@ -1,7 +1,98 @@
-"""Pages: calibration and item reports."""
+"""Pages: calibration runs, item reports (ICC with observed proportions, information,
+classical statistics) and blueprint information with the cut scores. Charts are inline SVG
+(``examengine.rendering.charts``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+
+from examengine.deps import get_db
+from examengine.rendering.charts import Chart, Curve, HLine, Points, VLine, render_chart
+from examengine.rendering.env import render
+from examengine.services import calibration as cal_svc
+from examengine.services import reports as svc
+from examengine.services.blueprints import list_blueprints
 
 router = APIRouter(prefix="/reports", include_in_schema=False)
+
+
+def page(template: str, **context) -> HTMLResponse:
+    return HTMLResponse(render(template, **context))
+
+
+@router.get("")
+def home() -> RedirectResponse:
+    return RedirectResponse("/reports/calibration", status_code=303)
+
+
+@router.get("/calibration")
+def runs(db: Session = Depends(get_db)) -> HTMLResponse:
+    rows = [{**asdict(r), "n_eligible": len(r.eligible), "n_drift": sum(e.drift for e in r.estimates),
+             "n_misfit": sum(e.misfit for e in r.estimates)} for r in cal_svc.list_runs(db)]
+    return page("reports/runs.html", nav="calibration", runs=rows)
+
+
+@router.get("/calibration/{run_id}")
+def run_page(run_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
+    run = cal_svc.get_run(db, run_id)
+    estimated = [e for e in run.estimates if e.role == "estimated"]
+    rmsd = [e.rmsd for e in run.estimates if e.rmsd is not None]
+    summary = {
+        "n_estimated": len(estimated), "n_anchor": len(run.estimates) - len(estimated),
+        "n_misfit": sum(e.misfit for e in run.estimates), "n_drift": sum(e.drift for e in run.estimates),
+        "n_eligible": len(run.eligible), "rmsd_mean": sum(rmsd) / len(rmsd) if rmsd else None,
+        "rmsd_max": max(rmsd) if rmsd else None,
+    }
+    return page("reports/run.html", nav="calibration", run=asdict(run), summary=summary,
+                criteria=run.options.get("criteria", {}), linking=run.options.get("linking"),
+                eligible=[e.external_id for e in run.eligible])
+
+
+@router.get("/items/{external_id}")
+def item_page(external_id: str, version: int | None = None, db: Session = Depends(get_db)) -> HTMLResponse:
+    rep = svc.item_report(db, external_id, version=version)
+    grid = rep.theta_grid
+    icc_curves = [Curve(f"模型曲线（题库参数 {rep.bank.model}）", grid, rep.icc_bank)]
+    info_curves = [Curve(f"题库参数 {rep.bank.model}", grid, rep.info_bank)]
+    if rep.calibrated is not None:
+        label = f"校准记录 {rep.calibrated.run_id} 估计"
+        icc_curves.append(Curve(label, grid, rep.icc_calibrated, kind="alt", dashed=True))
+        info_curves.append(Curve(label, grid, rep.info_calibrated, kind="alt", dashed=True))
+    points = []
+    if rep.groups:
+        points.append(Points(
+            "实际通过率（按能力分组）", [g.theta for g in rep.groups], [g.observed for g in rep.groups],
+            notes=[f"θ {g.low:.2f}～{g.high:.2f}（均值 {g.theta:.2f}），{g.n} 人，实际通过率 {g.observed:.3f}，"
+                   f"模型期望 {g.expected:.3f}" for g in rep.groups],
+            low=[g.ci_low for g in rep.groups], high=[g.ci_high for g in rep.groups]))
+    icc = render_chart(Chart(f"{rep.external_id} 项目特征曲线", "能力 θ", "答对概率", (-4.0, 4.0), (0.0, 1.0),
+                             curves=icc_curves, points=points, css_id="icc", legend_at="left"))
+    info = render_chart(Chart(f"{rep.external_id} 项目信息函数", "能力 θ", "信息量", (-4.0, 4.0),
+                              curves=info_curves, css_id="information"))
+    return page("reports/item.html", nav="items", rep=asdict(rep), icc=icc, info=info)
+
+
+@router.get("/blueprints")
+def blueprints(db: Session = Depends(get_db)) -> HTMLResponse:
+    return page("reports/blueprints.html", nav="blueprints", blueprints=[asdict(b) for b in list_blueprints(db)])
+
+
+@router.get("/blueprints/{code}")
+def blueprint_page(code: str, version: int | None = None, db: Session = Depends(get_db)) -> HTMLResponse:
+    rep = svc.blueprint_information(db, code, version=version)
+    lo = min([-4.0] + [c.theta - 0.5 for c in rep.cuts])
+    hi = max([4.0] + [c.theta + 0.5 for c in rep.cuts])
+    hlines = [] if rep.se_target is None else [
+        HLine(1.0 / rep.se_target**2, f"目标测量精度 SE {rep.se_target:g}（信息量 {1.0 / rep.se_target**2:.1f}）")]
+    chart = render_chart(Chart(
+        f"{rep.code} 正式题库测验信息函数", "能力 θ", "信息量", (lo, hi),
+        curves=[Curve(f"整个正式题库（{rep.pool_size} 题）", rep.theta_grid, rep.pool_information),
+                Curve(f"最长考试 {rep.max_length} 题可达上限", rep.theta_grid, rep.best_information, kind="best",
+                      dashed=True)],
+        vlines=[VLine(c.theta, f"{c.level_name} {c.theta:.2f}") for c in rep.cuts], hlines=hlines,
+        css_id="pool-information"))
+    return page("reports/blueprint.html", nav="blueprints", rep=asdict(rep), chart=chart)

@@ -76,10 +76,17 @@ def browse(request: Request, code: str = "", status: str = "", type: str = "", q
     return page("writer/items.html", nav="items", page=asdict(result), f=f, query=query)
 
 
+def _item_page(db: Session, item: svc.ItemDetail, message: str = "", cls: str = "") -> HTMLResponse:
+    from examengine.services.calibration import item_statistics
+
+    stats = [asdict(s) for s in item_statistics(db, scope=item.level, items=[item.external_id])]
+    return page("writer/item.html", nav="items", item=asdict(item), stats=stats, message=message,
+                message_class=cls)
+
+
 @router.get("/items/{external_id}")
 def item_page(external_id: str, db: Session = Depends(get_db)) -> HTMLResponse:
-    return page("writer/item.html", nav="items", item=asdict(svc.get_item(db, external_id)), message="",
-                message_class="")
+    return _item_page(db, svc.get_item(db, external_id))
 
 
 @router.post("/items/{external_id}/transition")
@@ -90,7 +97,7 @@ def transition(external_id: str, to: str = Form(...), db: Session = Depends(get_
         message, cls = f"状态已改为“{item.status_label}”。", "ok"
     except ConflictError as exc:
         item, message, cls = svc.get_item(db, external_id), exc.message, "bad"
-    return page("writer/item.html", nav="items", item=asdict(item), message=message, message_class=cls)
+    return _item_page(db, item, message, cls)
 
 
 @router.get("/coverage")

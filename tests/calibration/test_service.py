@@ -7,85 +7,24 @@ import csv
 
 import numpy as np
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from examengine.cli import app
 from examengine.db.calibration_models import CalibrationEstimate, CalibrationRun
-from examengine.db.models import Attempt, AttemptItem, Candidate, Exam, Item, ItemEvent, ItemVersion, Level
+from examengine.db.models import Item, ItemEvent, ItemVersion
 from examengine.errors import ConflictError
-from examengine.exam.items import LETTERS
 from examengine.irt.calibration import CalibrationModel, PromotionCriteria
 from examengine.services.calibration import apply_run, get_run, item_statistics, run_calibration
-from examengine.services.exams import create_exam
+
+from .seed import N_PRETEST, seed_responses
 
 N_PERSONS = 1500
-N_PRETEST = 6
-
-
-def _seed_responses(db, seed: int = 4) -> dict:
-    """1,500 attempts on 530046-L1: 30 operational items each (random, answered from the
-    bank's own 3PL parameters) and 3 of 6 pretest items (true 2PL parameters known).
-    Pretest item 0 has a distractor (C) that the strongest candidates choose."""
-    rng = np.random.default_rng(seed)
-    level = db.scalar(select(Level).where(Level.code == "530046-L1"))
-    items = db.scalars(select(Item).where(Item.level_id == level.id).order_by(Item.external_id)).all()
-    versions = {it.id: next(v for v in it.versions if v.number == it.current_version) for it in items}
-    pretest = items[:N_PRETEST]
-    for it in pretest:
-        it.status = "pretest"
-    operational = items[N_PRETEST:]
-    true_a = rng.uniform(0.8, 1.8, N_PRETEST)
-    true_b = rng.uniform(-1.5, 1.0, N_PRETEST)
-    exam = create_exam(db, blueprint="530046-L1", name="校准测试", actor="test")
-    theta = rng.normal(-0.8, 1.0, N_PERSONS)  # the 初级 cohort on the bank scale
-    cands = [{"exam_id": exam.id, "ticket": f"C{i:05d}", "name": f"考生{i}", "access_code": "x"} for i in range(N_PERSONS)]
-    db.execute(insert(Candidate), cands)
-    cand_ids = db.scalars(select(Candidate.id).where(Candidate.exam_id == exam.id).order_by(Candidate.ticket)).all()
-    bp_id = db.get(Exam, exam.id).blueprint_version_id
-    db.execute(insert(Attempt), [{"exam_id": exam.id, "candidate_id": cid, "blueprint_version_id": bp_id, "seed": i,
-                                  "cuts": [], "status": "finished", "token_hash": f"h{i}", "theta": float(theta[i])}
-                                 for i, cid in enumerate(cand_ids)])
-    att_ids = db.scalars(select(Attempt.id).where(Attempt.exam_id == exam.id).order_by(Attempt.seed)).all()
-    rows = []
-    for p, aid in enumerate(att_ids):
-        chosen_ops = rng.choice(len(operational), 30, replace=False)
-        chosen_pre = rng.choice(N_PRETEST, 3, replace=False)
-        pos = 1
-        for j in chosen_ops:
-            v = versions[operational[j].id]
-            prob = v.irt_c + (1 - v.irt_c) / (1 + np.exp(-v.irt_a * (theta[p] - v.irt_b)))
-            right = rng.random() < prob
-            answer = [LETTERS[k] for k in v.key] if right else ["A" if 0 not in v.key else "B"]
-            rows.append({"attempt_id": aid, "position": pos, "item_version_id": v.id,
-                         "external_id": operational[j].external_id, "scored": True, "set_aside": [],
-                         "answer": answer, "score": int(right)})
-            pos += 1
-        for j in chosen_pre:
-            v = versions[pretest[j].id]
-            prob = 1 / (1 + np.exp(-true_a[j] * (theta[p] - true_b[j])))
-            right = rng.random() < prob
-            wrong = [k for k in range(len(v.options)) if k not in v.key]
-            if right:
-                answer = [LETTERS[k] for k in v.key]
-            elif j == 0 and theta[p] > 0.5:
-                answer = [LETTERS[wrong[-1]]]
-            else:
-                answer = [LETTERS[wrong[0]]]
-            omitted = rng.random() < 0.02
-            rows.append({"attempt_id": aid, "position": pos, "item_version_id": v.id,
-                         "external_id": pretest[j].external_id, "scored": False, "set_aside": [],
-                         "answer": None if omitted else answer, "score": None if omitted else int(right)})
-            pos += 1
-    db.execute(insert(AttemptItem), rows)
-    db.commit()
-    return {"pretest": [it.external_id for it in pretest], "a": true_a, "b": true_b,
-            "strong_distractor": pretest[0].external_id}
 
 
 @pytest.fixture
 def seeded(bank_db):
-    return _seed_responses(bank_db)
+    return seed_responses(bank_db, n_persons=N_PERSONS)
 
 
 def test_item_statistics_report_p_values_omits_and_a_strong_distractor(bank_db, seeded):
