@@ -1,8 +1,10 @@
 """Benchmark: assemble two parallel 60-item forms from the sample bank, then print one booklet,
 50 personalised answer sheets and the key (PDF). Prints JSON.
 
-Peer measured in the same run (habit 12): the same booklet set in Noto Sans CJK SC (the CFF
-collection fonts of ``fonts-noto-cjk``) instead of the TrueType WenQuanYi Micro Hei.
+Peer measured in the same run (habit 12): the same three documents set in Noto Sans CJK SC (the
+CFF collection fonts of ``fonts-noto-cjk``) instead of the TrueType WenQuanYi Micro Hei. The
+first render of a process pays WeasyPrint's start (imports, fontconfig, about 1 s); it is timed
+on its own (``cold_start``) before either font is measured, so neither side carries it.
 
     .venv/bin/python benchmarks/print_forms.py [--json out.json] [--no-peer]
 """
@@ -56,20 +58,29 @@ def main() -> None:
             exams.import_roster(db, exam.id, "名单.csv", roster.encode(), actor="bench")
             form = a.forms[0]
             ctx, wall_ctx, _ = timed(lambda: forms.print_context(db, form.id, exam_id=exam.id))
-            docs = {}
-            for name, render in (("booklet", pdf.render_booklet), ("sheets", pdf.render_sheets), ("key", pdf.render_key)):
-                data, wall, cpu = timed(lambda render=render: render(ctx))
-                docs[name] = {"seconds": wall, "cpu_seconds": cpu, "bytes": len(data)}
-            total = round(wall_ctx + sum(d["seconds"] for d in docs.values()), 3)
-            out["print"] = {"font": pdf.default_font_family(), "context_seconds": wall_ctx, **docs,
-                            "total_seconds": total, "n_sheets": len(ctx["sheets"])}
+            blank = ctx | {"form": ctx["form"] | {"items": ctx["form"]["items"][:1]}, "sections": [], "table": []}
+            _, cold, _ = timed(lambda: pdf.render_key(blank))  # WeasyPrint's start, once per process
+
+            def render_all(font_family: str | None) -> tuple[dict, float]:
+                docs = {}
+                for name, render in (("booklet", pdf.render_booklet), ("sheets", pdf.render_sheets),
+                                     ("key", pdf.render_key)):
+                    data, wall, cpu = timed(lambda render=render: render(ctx, font_family=font_family))
+                    docs[name] = {"seconds": wall, "cpu_seconds": cpu, "bytes": len(data)}
+                return docs, round(sum(d["seconds"] for d in docs.values()), 3)
+
+            docs, total = render_all(None)
+            out["print"] = {"font": pdf.default_font_family(), "context_seconds": wall_ctx, "cold_start_seconds": cold,
+                            **docs, "total_seconds": total, "n_sheets": len(ctx["sheets"])}
             _, wall, _ = timed(lambda: forms.print_form(db, form.id, exam_id=exam.id))
             out["print_form_service_seconds"] = wall
             if not args.no_peer:
-                data, wall, cpu = timed(lambda: pdf.render_booklet(ctx, font_family='"Noto Sans CJK SC", sans-serif'))
-                out["peer_noto_booklet"] = {"seconds": wall, "cpu_seconds": cpu, "bytes": len(data)}
+                peer, peer_total = render_all('"Noto Sans CJK SC", sans-serif')
+                out["peer_noto"] = {**peer, "total_seconds": peer_total}
         engine.dispose()
-    out["targets_met"] = {"print_under_10_s": out["print"]["total_seconds"] < 10.0}
+    # the target counts the cold start too: a proctor's first print after the server starts
+    out["targets_met"] = {"print_under_10_s": out["print"]["total_seconds"] + out["print"]["cold_start_seconds"]
+                          + out["print"]["context_seconds"] < 10.0}
     text = json.dumps(out, ensure_ascii=False, indent=2)
     print(text)
     if args.json:

@@ -102,7 +102,7 @@ def show(form: Annotated[int, typer.Argument(help="试卷编号")],
     for col in ("题号", "题目", "题型", "工作领域", "答案", "题干"):
         t.add_column(col, overflow="fold")
     for i in f.items:
-        t.add_row(str(i.position), f"{i.item_id} v{i.version}", i.type, i.domain, "".join(i.key), i.stem[:40])
+        t.add_row(str(i.position), f"{i.item_id} v{i.version}", i.type, i.domain, i.key_text, i.stem[:40])
     out.print(t, highlight=False)
 
 
@@ -157,3 +157,96 @@ def score(
         t.add_row(x.ticket, x.name, x.form, f"{x.raw_score}/{x.n_items}", f"{x.theta:.2f}", x.band_name,
                   "是" if x.passed else "否", f"{x.score:.1f}")
     out.print(t, highlight=False)
+
+
+@forms_app.command("agreement")
+@handles_errors
+def agreement(
+    blueprint: Annotated[str, typer.Option(help="蓝图编号，如 530046-L2")],
+    simulees: Annotated[int, typer.Option(help="模拟考生人数（θ ~ N(0, 1)）")] = 2000,
+    seed: Annotated[int, typer.Option(help="随机种子（组卷、考生、作答）")] = 1,
+    length: Annotated[int | None, typer.Option(help="每套纸笔试卷题数（默认为蓝图的最大题数）")] = None,
+    exposure: Annotated[str, typer.Option(help="在线曝光参数：auto（已保存的，否则本次标定）、stored（与在线完全一致："
+                                               "已保存的，没有则不控制）或 none")] = "auto",
+    online_stop: Annotated[str, typer.Option(help="在线考试何时结束：blueprint（按蓝图，通过与否判定即停）或 "
+                                                  "max-length（假设每人都答满最大题数，用于分析）")] = "blueprint",
+    calibration_simulees: Annotated[int, typer.Option(help="标定曝光参数时每轮的模拟考生数")] = 600,
+    per_simulee: Annotated[bool, typer.Option(help="JSON 中附上每名模拟考生的结果")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """纸笔试卷与在线考试的等级一致性：同一批模拟考生分别作答 A 卷、B 卷和一次在线自适应考试，
+    比较“纸笔–在线”与“A 卷–B 卷”的等级（及通过与否）一致率。不写入数据库。"""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from examengine.cli.common import err
+    from examengine.exam.agreement import OnlineStop
+    from examengine.services.forms import ExposureSource, agreement_study
+
+    try:
+        source = ExposureSource(exposure)
+    except ValueError:
+        raise typer.BadParameter(f"--exposure 应为 {'、'.join(e.value for e in ExposureSource)} 之一") from None
+    try:
+        stop = OnlineStop(online_stop)
+    except ValueError:
+        raise typer.BadParameter(f"--online-stop 应为 {'、'.join(e.value for e in OnlineStop)} 之一") from None
+    names = {"calibrate": "标定曝光参数", "simulate": "在线考试模拟", "score A": "A 卷评分", "score B": "B 卷评分"}
+    tasks: dict[str, int] = {}
+    with session() as db, Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                   TimeRemainingColumn(), console=err, transient=True) as bar:
+        def on(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(names.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done)
+
+        study = agreement_study(db, blueprint=blueprint, n_simulees=simulees, seed=seed, length=length,
+                                exposure=source, online_stop=stop, calibration_simulees=calibration_simulees,
+                                progress=on)
+    if fmt == "json":
+        print_json(study.to_dict(per_simulee=per_simulee))
+        return
+    render_agreement(study)
+
+
+def render_agreement(s) -> None:
+    """The study as tables (Chinese)."""
+    stop = "按蓝图（通过与否判定即停）" if s.online_stop.value == "blueprint" else "答满最大题数（分析用）"
+    exposure = {"none": "不控制", "stored": "已保存的 Sympson–Hetter 参数", "not calibrated": "未标定（与在线一致：不控制）",
+                "calibrated for this run": "本次标定的 Sympson–Hetter 参数"}.get(s.exposure, s.exposure)
+    out.print(f"纸笔试卷与在线考试的一致性：{s.blueprint}，{s.n_simulees} 名模拟考生（θ ~ N(0, 1)，种子 {s.seed}），"
+              f"A、B 两套各 {s.form_length} 题（题库 {s.pool_size} 题）；在线：{stop}，曝光控制：{exposure}；"
+              f"分数线 θ = {'、'.join(f'{c:g}' for c in s.cuts)}，报考级别 {s.registered_level}；用时 {s.seconds:.1f} 秒",
+              highlight=False)
+    names = {"online": "在线"}
+    for title, rates, crit in (("等级一致率", s.band, s.band_criterion), ("通过与否一致率", s.pass_fail, s.pass_fail_criterion)):
+        t = Table(title=title)
+        for col in ("比较", "一致", "一致率", "标准误"):
+            t.add_column(col, justify="right")
+        for r in rates:
+            t.add_row(f"{names.get(r.first, r.first)}–{names.get(r.second, r.second)}", f"{r.agree}/{r.n}",
+                      f"{r.rate:.3f}", f"{r.se:.3f}")
+        out.print(t, highlight=False)
+        out.print(f"纸笔–在线 {crit.paper_online:.3f}（标准误 {crit.paper_online_se:.3f}），A–B {crit.forms:.3f}"
+                  f"（标准误 {crit.forms_se:.3f}）；差 {crit.difference:+.3f}（配对标准误 {crit.difference_se:.3f}），"
+                  f"容差 {crit.tolerance:.3f}：{'达到' if crit.met else '未达到'}“纸笔–在线不低于 A–B”", highlight=False)
+    t = Table(title="各作答方式（对照真实 θ）")
+    for col in ("方式", "题数", *(f"I(θ={c:g})" for c in s.cuts), "标准误", "等级正确", "通过正确", "RMSE"):
+        t.add_column(col, justify="right")
+    for m in s.modes:
+        t.add_row(names.get(m.mode, m.mode), f"{m.mean_length:.1f}", *(f"{x:.2f}" for x in m.information),
+                  f"{m.mean_se:.3f}", f"{m.band_accuracy:.3f}", f"{m.pass_fail_accuracy:.3f}", f"{m.rmse:.3f}")
+    out.print(t, highlight=False)
+    t = Table(title="按离真实 θ 最近的分数线")
+    for col in ("分数线", "人数", "等级 纸笔–在线", "等级 A–B", "通过 纸笔–在线", "通过 A–B", "在线题数"):
+        t.add_column(col, justify="right")
+    for r in s.regions:
+        t.add_row(f"{r.level} θ={r.cut:g}", str(r.n), f"{r.band_paper_online:.3f}", f"{r.band_forms:.3f}",
+                  f"{r.pass_fail_paper_online:.3f}", f"{r.pass_fail_forms:.3f}", f"{r.online_mean_length:.1f}")
+    out.print(t, highlight=False)
+    out.print("停止原因：" + "，".join(f"{k} {v}" for k, v in s.stop_reasons.items()), highlight=False)

@@ -14,9 +14,17 @@ import numpy as np
 from examengine.exam.blueprint import Blueprint, largest_remainder, report_score
 from examengine.exam.items import LETTERS, TRUE_FALSE_OPTIONS, ItemType
 from examengine.exam.pool import ItemPool
+from examengine.exam.scoring import AttemptResult, attempt_result
 from examengine.irt.assembly import AssemblySpec, Category, Objective
 from examengine.irt.classification import LEVEL_BAND_NAMES
-from examengine.irt.estimation import DEFAULT_GRID, DEFAULT_PRIOR, NormalPrior, ThetaGrid
+from examengine.irt.estimation import (
+    DEFAULT_GRID,
+    DEFAULT_PRIOR,
+    NormalPrior,
+    ThetaGrid,
+    eap_from_log_likelihood,
+    grid_log_likelihood,
+)
 from examengine.irt.models import probability
 from examengine.irt.params import ItemParams
 
@@ -78,6 +86,14 @@ def print_order(positions: Sequence[int], pool: ItemPool) -> list[int]:
     return sorted((int(p) for p in positions),
                   key=lambda p: (TYPE_ORDER.index(types.area_of(p)) if types.area_of(p) in TYPE_ORDER else 9,
                                  float(b[p]), pool.item_ids[p]))
+
+
+def key_text(item_type: str, letters: Sequence[str]) -> str:
+    """A key as a proctor reads it: the option letters ("BD"), and for 判断 "对" or "错" (the
+    words the answer sheet puts on its A and B bubbles, and the upload of paper answers accepts)."""
+    if item_type == ItemType.TRUE_FALSE.value and len(letters) == 1 and letters[0] in LETTERS[:2]:
+        return ("对", "错")[LETTERS.index(letters[0])]
+    return "".join(letters)
 
 
 # ---------------------------------------------------------------- the conversion table
@@ -170,3 +186,24 @@ def read_answer(text: str, item_type: str, n_options: int) -> tuple[list[str] | 
 def score_answer(letters: Sequence[str], key: Sequence[int]) -> int:
     """All-or-nothing, as online: 1 when the chosen options are exactly the key."""
     return int(sorted(LETTERS.index(x) for x in letters) == sorted(int(k) for k in key))
+
+
+def score_paper_form(bp: Blueprint, cuts: Sequence[float], params: ItemParams, scores: Sequence[int], *,
+                     grid: ThetaGrid = DEFAULT_GRID, prior: NormalPrior = DEFAULT_PRIOR,
+                     domains: Sequence[str] | None = None) -> AttemptResult:
+    """One candidate's 0/1 ``scores`` on a paper form of items ``params`` (n,), onto the online
+    scale: theta = EAP of the response pattern on ``grid`` with ``prior`` (the blueprint
+    policy's), the band's posterior mass on the grid, and the result (band, pass/fail, 0-100,
+    and, given each item's domain, domain feedback) built by ``attempt_result`` as online.
+    Omitted items are scored 0 by the caller."""
+    cut_arr = np.asarray(cuts, float)
+    ll = grid_log_likelihood(params, np.asarray(scores, float), grid)
+    est = eap_from_log_likelihood(ll, grid, prior)
+    post = ll + grid.log_prior_weights(prior)
+    w = np.exp(post - post.max())
+    w /= w.sum()
+    mass = np.bincount(np.searchsorted(cut_arr, grid.points, side="right"), weights=w, minlength=cut_arr.size + 1)
+    responses = () if domains is None else [
+        (d, int(s), float(a), float(b), float(c))
+        for d, s, a, b, c in zip(domains, scores, params.a, params.b, params.c, strict=True)]
+    return attempt_result(bp, [float(c) for c in cut_arr], est.theta, est.se, band_mass=mass, responses=responses)

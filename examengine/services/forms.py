@@ -8,26 +8,67 @@ online attempts, with the same result (band, pass/fail, 0-100, domain feedback).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from examengine.db.forms_models import Form, FormAssembly, FormItem, FormUse, PaperResult
-from examengine.db.models import BlueprintVersion, Candidate, Exam, ItemVersion, Level, Standard
-from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
-from examengine.exam.forms import FORM_CODES, TYPE_HEADINGS, conversion_table, form_spec, print_order, read_answer, \
-    score_answer, split_answer_string
+from examengine.db.forms_models import (
+    Form,
+    FormAssembly,
+    FormItem,
+    FormUse,
+    PaperResult,
+)
+from examengine.db.models import (
+    BlueprintVersion,
+    Candidate,
+    Exam,
+    ItemVersion,
+    Level,
+    Standard,
+)
+from examengine.errors import (
+    ConflictError,
+    DataFileError,
+    ExamEngineError,
+    NotFoundError,
+    Problem,
+)
+from examengine.exam.agreement import AgreementStudy, OnlineStop, simulate_agreement
+from examengine.exam.blueprint import Blueprint
+from examengine.exam.forms import (
+    FORM_CODES,
+    TYPE_HEADINGS,
+    conversion_table,
+    form_spec,
+    key_text,
+    print_order,
+    read_answer,
+    score_answer,
+    score_paper_form,
+    split_answer_string,
+)
 from examengine.exam.items import LETTERS
-from examengine.exam.scoring import attempt_result
-from examengine.exam.study import blueprint_policy
-from examengine.irt.assembly import InfeasibleAssemblyError, assemble_forms
-from examengine.irt.estimation import eap_from_log_likelihood, grid_log_likelihood
+from examengine.exam.pool import ItemPool
+from examengine.exam.study import blueprint_policy, calibrate_blueprint_exposure
+from examengine.irt.assembly import (
+    AssembledForms,
+    AssemblySpec,
+    InfeasibleAssemblyError,
+    assemble_forms,
+)
 from examengine.irt.params import ItemParams
-from examengine.services.blueprints import get_blueprint_version, load_pool, resolve_cuts
-
+from examengine.services.blueprints import (
+    get_blueprint_version,
+    load_pool,
+    resolve_cuts,
+)
+from examengine.services.simulation import stored_exposure
 
 # ---------------------------------------------------------------- views
 
@@ -46,6 +87,7 @@ class FormItemView:
     a: float
     b: float
     c: float
+    key_text: str = ""  # the key as printed for proctors: "BD", and 对/错 for 判断
 
 
 @dataclass(frozen=True)
@@ -84,8 +126,9 @@ def _form_view(db: Session, form: Form, *, items: bool = True) -> FormView:
         domains = _domains(db, bv, list(versions))
         for fi in form.items:
             v = versions[fi.item_version_id]
+            key = [LETTERS[k] for k in sorted(v.key)]
             rows.append(FormItemView(fi.position, fi.external_id, v.id, v.number, v.type, domains.get(v.id, ""), v.stem,
-                                     list(v.options), [LETTERS[k] for k in sorted(v.key)], v.irt_a, v.irt_b, v.irt_c))
+                                     list(v.options), key, v.irt_a, v.irt_b, v.irt_c, key_text(v.type, key)))
     return FormView(form.id, form.code, form.assembly_id, bv.code, bv.version, len(form.items),
                     dict(form.information), form.printed_at is not None, rows)
 
@@ -117,6 +160,15 @@ def _recently_used(db: Session, bv: BlueprintVersion, administrations: int) -> t
     return used, len(exam_ids)
 
 
+def _solve(bp: Blueprint, pool: ItemPool, spec: AssemblySpec) -> AssembledForms:
+    """Solve an assembly; an infeasible request is a DataFileError naming each shortfall."""
+    try:
+        return assemble_forms(pool.params, spec)
+    except InfeasibleAssemblyError as exc:
+        raise DataFileError([Problem(bp.id, s.constraint, s.area or s.group, s.message)
+                             for s in exc.shortfalls]) from None
+
+
 def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: str, max_overlap: int = 0,
              avoid_recent: int = 0, seed: int = 1, parallel_tolerance: float = 0.03, time_limit: float = 30.0,
              rel_gap: float = 1e-3) -> AssemblyView:
@@ -138,11 +190,7 @@ def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: s
     spec = form_spec(bp, pool, cuts, n_forms=n_forms, length=length, max_overlap=max_overlap, eligible=eligible,
                      excluded_reason=f"最近 {n_exams} 场考试的纸笔试卷用过的题目", parallel_tolerance=parallel_tolerance,
                      seed=seed, rel_gap=rel_gap, time_limit=time_limit)
-    try:
-        result = assemble_forms(pool.params, spec)
-    except InfeasibleAssemblyError as exc:
-        raise DataFileError([Problem(bp.id, s.constraint, s.area or s.group, s.message)
-                             for s in exc.shortfalls]) from None
+    result = _solve(bp, pool, spec)
     thetas = [f"{t:g}" for t in result.report_thetas]
     report = {
         "status": result.status, "gap": result.gap, "objective": result.objective, "dual_bound": result.dual_bound,
@@ -425,16 +473,8 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
     for cand, form, view, answers in parsed:
         scores = [score_answer(a, [LETTERS.index(k) for k in it.key]) for a, it in zip(answers, view.items)]
         params = ItemParams.three_pl([i.a for i in view.items], [i.b for i in view.items], [i.c for i in view.items])
-        ll = grid_log_likelihood(params, np.array(scores, float), policy.grid)
-        est = eap_from_log_likelihood(ll, policy.grid, policy.prior)
-        post = ll + policy.grid.log_prior_weights(policy.prior)
-        w = np.exp(post - post.max())
-        w /= w.sum()
-        edges = np.searchsorted(np.asarray(bv_cuts), policy.grid.points, side="right")
-        mass = np.bincount(edges, weights=w, minlength=len(bv_cuts) + 1)
-        res = attempt_result(bp, bv_cuts, est.theta, est.se, band_mass=mass,
-                             responses=[(domains[form.code][it.position], s, it.a, it.b, it.c)
-                                        for it, s in zip(view.items, scores)])
+        res = score_paper_form(bp, bv_cuts, params, scores, grid=policy.grid, prior=policy.prior,
+                               domains=[domains[form.code][it.position] for it in view.items])
         result = asdict(res) | {"n_scored": len(scores), "mode": "paper", "form": form.code, "form_id": form.id,
                                 "raw_score": int(sum(scores)), "omitted": sum(1 for a in answers if not a)}
         row = existing.get(cand.id)
@@ -468,3 +508,44 @@ def paper_results(db: Session, exam_id: int) -> list[PaperRow]:
     return [PaperRow(c.ticket, c.name, f.code, p.raw_score, len(p.scores), sum(1 for a in p.answers if not a),
                      p.theta, p.se, p.result["band_name"], p.result["passed"], p.result["score"]) for p, c, f in rows]
 
+
+
+# ---------------------------------------------------------------- paper against online
+
+
+class ExposureSource(Enum):
+    """Which Sympson-Hetter parameters the online attempts of an agreement study use."""
+
+    AUTO = "auto"  # the version's stored parameters, else calibrated for this run (as `examengine simulate`)
+    STORED = "stored"  # exactly what online uses: the stored parameters, or none when not calibrated
+    NONE = "none"  # no exposure control
+
+
+def agreement_study(db: Session, *, blueprint: str, n_simulees: int, seed: int, length: int | None = None,
+                    exposure: ExposureSource = ExposureSource.AUTO, online_stop: OnlineStop = OnlineStop.BLUEPRINT,
+                    calibration_simulees: int = 600,
+                    progress: Callable[[str, int, int], None] | None = None) -> AgreementStudy:
+    """Do paper forms and the online exam agree on a candidate's band? Two parallel forms of
+    ``length`` items (default: the blueprint's maximum length) are assembled from the
+    operational pool exactly as ``assemble`` does (not stored), and N simulees take both forms
+    and an online attempt (``examengine.exam.agreement``). Writes nothing."""
+    if n_simulees < 2:
+        raise ExamEngineError("模拟考生至少 2 名")
+    row, bp = get_blueprint_version(db, blueprint)
+    bpool = load_pool(db, bp)
+    pool = bpool.pool
+    cuts = [c.theta for c in resolve_cuts(bp, pool.params)]
+    length = bp.max_length if length is None else length
+    if length < 1:
+        raise ExamEngineError("每套试卷至少 1 题")
+    result = _solve(bp, pool, form_spec(bp, pool, cuts, n_forms=2, length=length, seed=seed))
+    params, label = None, "none"
+    if exposure is not ExposureSource.NONE:
+        params = stored_exposure(row, pool)
+        label = "stored" if params is not None else "not calibrated"  # online then runs without, too
+        if params is None and exposure is ExposureSource.AUTO:
+            params = calibrate_blueprint_exposure(bp, pool, tuple(cuts), seed=seed, n_simulees=calibration_simulees,
+                                                  progress=progress)
+            label = "calibrated for this run"
+    return simulate_agreement(bp, pool, cuts, result.forms, n_simulees=n_simulees, seed=seed, exposure=params,
+                              exposure_label=label, online_stop=online_stop, progress=progress)

@@ -55,3 +55,22 @@ def test_the_proctor_page_assembles_previews_and_serves_the_key(bank_db_url):
         assert "试卷 A" in c.get("/proctor/forms").text
     finally:
         c.__exit__(None, None, None)
+
+
+def test_the_proctor_form_page_shows_true_false_keys_as_dui_and_cuo(bank_db_url, bank_db, l1_forms):
+    import re
+
+    form = l1_forms.forms[0]
+    c = staff_client(Settings(database_url=bank_db_url, data_dir=REPO))
+    try:
+        page = c.get(f"/proctor/forms/{form.id}").text
+    finally:
+        c.__exit__(None, None, None)
+    rows = {int(m.group(1)): (m.group(2), m.group(3)) for m in re.finditer(
+        r"<tr><td>(\d+)</td><td>[^<]*</td><td>([^<]*)</td><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td></tr>", page)}
+    assert len(rows) == form.length
+    for it in form.items:
+        item_type, key = rows[it.position]
+        assert item_type == it.type
+        assert key == ({"A": "对", "B": "错"}["".join(it.key)] if it.type == "判断" else "".join(it.key))
+    assert any(t == "判断" for t, _ in rows.values())

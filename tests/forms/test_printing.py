@@ -55,14 +55,37 @@ def test_the_booklet_holds_every_stem_and_option_in_order(printed, tmp_path):
     assert pages and pages[0] == ("1", pages[0][1]) and pages[-1][0] == pages[-1][1]
 
 
+KEY_ROW = r"^\s*(\d+)\s+([A-F]+|对|错)\s+\S+-\S+ v\d+"
+
+
+def stored_key(version: ItemVersion) -> str:
+    """A stored key as the key document should print it: letters, and 对/错 for 判断 (A/B)."""
+    letters = "".join(LETTERS[k] for k in sorted(version.key))
+    return {"A": "对", "B": "错"}[letters] if version.type == "判断" else letters
+
+
 def test_the_key_matches_the_stored_keys(printed, bank_db, tmp_path):
     form, p = printed
     text = text_of(p.key, tmp_path, "k.pdf", layout=True)
-    printed_keys = {int(m.group(1)): m.group(2) for m in re.finditer(r"^\s*(\d+)\s+([A-F]+)\s+\S+-\S+ v\d+", text, re.M)}
-    stored = {fi.position: "".join(LETTERS[k] for k in sorted(bank_db.get(ItemVersion, fi.item_version_id).key))
+    printed_keys = {int(m.group(1)): m.group(2) for m in re.finditer(KEY_ROW, text, re.MULTILINE)}
+    stored = {fi.position: stored_key(bank_db.get(ItemVersion, fi.item_version_id))
               for fi in bank_db.get(Form, form.id).items}
     assert printed_keys == stored
     assert "分数换算表" in text and "合格" in text
+
+
+def test_the_key_prints_true_false_answers_as_dui_and_cuo(printed, bank_db, tmp_path):
+    form, p = printed
+    text = text_of(p.key, tmp_path, "k.pdf", layout=True)
+    printed_keys = {int(m.group(1)): m.group(2) for m in re.finditer(KEY_ROW, text, re.MULTILINE)}
+    versions = {fi.position: bank_db.get(ItemVersion, fi.item_version_id) for fi in bank_db.get(Form, form.id).items}
+    true_false = {pos: v for pos, v in versions.items() if v.type == "判断"}
+    assert true_false, "form A of the fixture holds 判断 items"
+    for pos, v in true_false.items():
+        assert printed_keys[pos] == ("对" if list(v.key) == [0] else "错"), (pos, v.key)
+    assert {printed_keys[pos] for pos in true_false} <= {"对", "错"}
+    assert all(printed_keys[pos] not in ("对", "错") for pos in versions if pos not in true_false)
+    assert "判断题答案写作“对”或“错”" in squash(text)
 
 
 @pytest.mark.documents("sheets")
