@@ -174,7 +174,10 @@ def choose(
       administered with probability K_i; if the lottery rejects it, it is set
       aside and the pick is repeated (the caller keeps set-aside items out of
       play for the rest of the attempt, see ``exam.cat.record``). If every
-      available item is rejected, the first one considered is administered.
+      available item is rejected, the first one considered is administered and
+      nothing is set aside: setting the rest aside would leave the attempt
+      without items (a pool too small for its exposure target would end
+      attempts early; seen on a 112-item pool).
 
     ``rng`` is needed when k > 1 or with exposure control. Returns None when
     every item is blocked. With ``overwrite`` the criterion array is used as
@@ -208,7 +211,7 @@ def choose(
             return Choice(i, tuple(considered), values[-1])
         masked[i] = -np.inf
         remaining -= 1
-    return Choice(considered[0], tuple(considered), values[0])
+    return Choice(considered[0], (considered[0],), values[0])
 
 
 @dataclass(frozen=True, eq=False)

@@ -102,6 +102,13 @@ def test_sympson_hetter_lottery_passes_over_rejected_items_in_order():
     assert choice.position == 2 and choice.considered == (0, 1, 2)
 
 
+def test_when_the_lottery_rejects_every_item_the_best_is_given_and_none_set_aside():
+    info = np.array([0.9, 0.8, 0.7, 0.1])
+    k = np.full(4, 1e-12)
+    choice = choose(info, np.zeros(4, dtype=bool), rng=np.random.default_rng(1), exposure_k=k)
+    assert choice.position == 0 and choice.considered == (0,)
+
+
 def test_cut_information_is_taken_at_the_nearest_cut():
     assert nearest_cut(0.4, [-1.0, 0.0, 1.0]) == 0.0
     assert nearest_cut(0.6, [-1.0, 0.0, 1.0]) == 1.0
