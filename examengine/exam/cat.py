@@ -203,7 +203,10 @@ def next_item(
     """
     if state.stop.stop or state.n_available == 0:
         return None
-    needs_rng = policy.randomesque_k > 1 or exposure is not None or (
+    k = policy.randomesque_k
+    if policy.randomesque_items is not None and state.n_scored >= policy.randomesque_items:
+        k = 1
+    needs_rng = k > 1 or exposure is not None or (
         policy.start is StartRule.RANDOM_THETA and state.n_scored < policy.start_items)
     if needs_rng and rng is None:
         rng = step_generator(state.seed, state.step)
@@ -218,13 +221,13 @@ def next_item(
     constraints = content_constraints(pool, policy)
     factors = mpi_factors(constraints, state.content_counts, state.n_scored) if constraints else None
     blocked = state.blocked
-    if policy.randomesque_k == 1 and exposure is None:
+    if k == 1 and exposure is None:
         choice = best_item(pool.information_index, theta, blocked, factors)
     else:
         info = models.item_information_at(theta, pool.params)
         if factors is not None:
             info = priority(info, factors, blocked)
-        choice = choose(info, blocked, rng=rng, randomesque_k=policy.randomesque_k,
+        choice = choose(info, blocked, rng=rng, randomesque_k=k,
                         exposure_k=None if exposure is None else exposure.k, overwrite=True)
     if choice is None:
         return None
@@ -321,8 +324,9 @@ def replay(
     for row in responses:
         if not isinstance(row, StoredResponse):
             row = StoredResponse(row[0], int(row[1]), bool(row[2]) if len(row) > 2 else True)  # type: ignore[misc]
+        # an item set aside then and since gone from the pool (retired) cannot be chosen anyway
         state = record(state, pool.position(row.item_id), row.score, pool, policy, scored=row.scored,
-                       also_set_aside=[pool.position(i) for i in row.set_aside_ids])
+                       also_set_aside=[pool.position(i) for i in row.set_aside_ids if i in pool])
     return state
 
 

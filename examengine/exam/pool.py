@@ -112,6 +112,9 @@ class ItemPool:
     def n_items(self) -> int:
         return len(self.item_ids)
 
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._position
+
     def position(self, item_id: str) -> int:
         """The position of ``item_id``; KeyError names the unknown id."""
         try:

@@ -73,3 +73,26 @@ def take_exam(api, aid: int, headers: dict, simulee: Simulee) -> int:
 def rows_of(db, aid: int) -> list[AttemptItem]:
     db.expire_all()
     return list(db.scalars(select(AttemptItem).where(AttemptItem.attempt_id == aid).order_by(AttemptItem.position)))
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test module that sets ``ONLY_BACKEND = "postgresql"`` runs on that database backend
+    only: its other backends' variants are deselected (not skipped); when that backend is not
+    configured at all (no EXAMENGINE_TEST_POSTGRES_URL), its one variant is skipped and says why."""
+    from tests.conftest import BACKENDS
+
+    keep, drop = [], []
+    for item in items:
+        only = getattr(getattr(item, "module", None), "ONLY_BACKEND", None)
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        if only is None or backend is None or backend == only:
+            keep.append(item)
+        elif only in BACKENDS:
+            drop.append(item)
+        else:
+            item.add_marker(pytest.mark.skip(reason=f"needs {only}: set EXAMENGINE_TEST_POSTGRES_URL"))
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -101,3 +101,18 @@ def test_cached_state_equals_full_replay_when_current_behind_or_absent(api, exam
         fresh_choice = next_item(fresh, eng.pool, eng.policy, exposure=eng.exposure)
         assert nxt == fresh_choice
     assert steps >= 10
+
+
+def test_stored_exposure_survives_pool_changes(bank_db) -> None:
+    """Parameters calibrated before an item left the pool and another joined still apply:
+    the gone item is dropped, the new one has K = 1 until the next calibration."""
+    from examengine.services.simulation import stored_exposure
+
+    row, bp = get_blueprint_version(bank_db, "530046-L1")
+    ids = load_pool(bank_db, bp).pool.item_ids
+    row.exposure = {"target": 0.25, "k": {i: 0.5 for i in ids[1:]} | {"GONE-1": 0.3}}  # ids[0] "joined" later
+    bank_db.commit()
+    params = stored_exposure(row, load_pool(bank_db, bp).pool)
+    assert params.k.tolist() == [1.0] + [0.5] * (len(ids) - 1)
+    row.exposure = {"target": 0.25, "k": {"OTHER": 0.5}}
+    assert stored_exposure(row, load_pool(bank_db, bp).pool) is None
