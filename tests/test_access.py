@@ -37,7 +37,7 @@ def routes(app):
 
 
 def concrete(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", lambda m: "1" if "id" in m.group(0) else "x", path)
+    return re.sub(r"\{[^}]+\}", lambda m: "1" if ("id" in m.group(0) or "position" in m.group(0)) else "x", path)
 
 
 @pytest.fixture

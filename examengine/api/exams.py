@@ -149,6 +149,15 @@ def post_answer(body: AnswerIn, attempt=Depends(candidate_attempt), db: Session 
     return asdict(att.answer(db, attempt, position=body.position, item_id=body.item_id, labels=body.answer))
 
 
+@candidate_router.get("/attempts/{attempt_id}/items/{position}/images/{name}",
+                      summary="A picture in the stem of an item this attempt was shown ([图片:name])",
+                      response_class=Response, responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}})
+def get_item_image(position: int, name: str, attempt=Depends(candidate_attempt),
+                   db: Session = Depends(get_db)) -> Response:
+    media, data = att.item_image(db, attempt, position, name)
+    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+
+
 @candidate_router.get("/attempts/{attempt_id}/result", summary="The result (band, passed, score, theta, se, domains)")
 def get_result(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
     view = att.result(db, attempt)

@@ -219,6 +219,20 @@ def image_refs(text: str) -> list[str]:
     return IMAGE_REF_RE.findall(text or "")
 
 
+def split_images(text: str) -> list[tuple[str, str]]:
+    """A stem as ("text", s) and ("image", name) parts, in order, for display."""
+    parts: list[tuple[str, str]] = []
+    pos = 0
+    for m in IMAGE_REF_RE.finditer(text or ""):
+        if m.start() > pos:
+            parts.append(("text", text[pos:m.start()]))
+        parts.append(("image", m.group(1)))
+        pos = m.end()
+    if pos < len(text or ""):
+        parts.append(("text", text[pos:]))
+    return parts
+
+
 def normalise_text(text: str) -> str:
     """For near-duplicate detection: NFKC, no whitespace or punctuation, lower case."""
     t = unicodedata.normalize("NFKC", text or "").lower()

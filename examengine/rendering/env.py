@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from examengine.exam.items import LETTERS, STATUS_LABELS, ItemStatus
+from examengine.exam.items import LETTERS, STATUS_LABELS, ItemStatus, split_images
 
 ACTION_LABELS = {"created": "新增", "new_version": "新版本", "updated": "更新", "unchanged": "无变化",
                  "edited": "编辑", "status": "状态变更", "irt_updated": "参数更新"}
@@ -22,6 +22,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["local_time"] = local_time
+    env.filters["image_parts"] = split_images
     env.globals.update(
         LETTERS=LETTERS,
         STATUSES=[(s.value, STATUS_LABELS[s]) for s in ItemStatus],

@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from examengine.db.models import Attempt, AttemptItem, Candidate, Item, ItemVersion
 from examengine.errors import ConflictError, ExamEngineError, NotFoundError
 from examengine.exam.cat import StoredResponse, next_item, replay
-from examengine.exam.items import LETTERS, ItemType
+from examengine.exam.items import LETTERS, ItemType, image_refs
 from examengine.exam.scoring import attempt_result
 from examengine.exam.study import blueprint_policy
 from examengine.services.blueprints import blueprint_by_id, get_blueprint_version, load_pool, resolve_cuts
@@ -280,6 +280,7 @@ class ItemForCandidate:
     options: list[dict]
     time_left_s: int
     multiple: bool
+    images: list[str]  # pictures the stem shows ([图片:name]), served for this position only
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,21 @@ def _present(attempt: Attempt, row: AttemptItem) -> ItemForCandidate:
         position=row.position, item_id=f"Q{row.id}", type=v.type, stem=v.stem,
         options=[{"label": LETTERS[i], "text": text} for i, text in enumerate(v.options)],
         time_left_s=time_left_s(attempt), multiple=v.type == ItemType.MULTIPLE.value,
+        images=image_refs(v.stem),
     )
+
+
+def item_image(db: Session, attempt: Attempt, position: int, name: str) -> tuple[str, bytes]:
+    """A picture of the item this attempt was shown at ``position`` (and of no other item)."""
+    from examengine.db.models import ItemImage
+
+    row = next((r for r in attempt.items if r.position == position), None)
+    found = None if row is None else db.execute(
+        select(ItemImage.media_type, ItemImage.data)
+        .where(ItemImage.version_id == row.item_version_id, ItemImage.name == name)).first()
+    if found is None:
+        raise NotFoundError("图片", f"第 {position} 题 {name}")
+    return found[0], found[1]
 
 
 def pending(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:

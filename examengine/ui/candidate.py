@@ -106,6 +106,16 @@ def item(request: Request, db: Session = Depends(get_db)) -> Response:
     return _page("exam/item.html", item=asdict(current), message="")
 
 
+@router.get("/images/{position}/{name}")
+def image(position: int, name: str, request: Request, db: Session = Depends(get_db)) -> Response:
+    """A picture in the stem of an item this candidate was shown (no other item's)."""
+    attempt = _attempt(request, db)
+    if attempt is None:
+        return _expired()
+    media, data = att.item_image(db, attempt, position, name)
+    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+
+
 @router.post("/answer")
 async def answer(request: Request, db: Session = Depends(get_db)) -> Response:
     attempt = _attempt(request, db)

@@ -1,0 +1,60 @@
+"""Pictures in stems ([图片:name]) reach the candidate: on the page as <img>, in the API as names
+with their own route; only the pictures of an item the attempt was shown, only to its token."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from PIL import Image
+from sqlalchemy import select
+
+from examengine.db.models import AttemptItem, ItemImage, ItemVersion
+from tests.exams.conftest import sign_in
+
+
+def _png(colour: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 20), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _add_picture(db, version_id: int, name: str, data: bytes) -> None:
+    v = db.get(ItemVersion, version_id)
+    v.stem = v.stem + f"\n如图所示：[图片:{name}]"
+    db.add(ItemImage(version_id=version_id, name=name, media_type="image/png", data=data))
+    db.commit()
+
+
+def test_the_pending_items_picture_is_served_to_its_attempt_only(api, exam, bank_db) -> None:
+    _, tickets = exam
+    aid, h = sign_in(api, tickets[0])
+    first = api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()
+    assert first["images"] == []
+    row = bank_db.scalars(select(AttemptItem).where(AttemptItem.attempt_id == aid)).one()
+    chart = _png("navy")
+    _add_picture(bank_db, row.item_version_id, "chart.png", chart)
+    # a picture of an item this attempt has not been shown
+    other = bank_db.scalars(select(ItemVersion).where(ItemVersion.id != row.item_version_id)).first()
+    bank_db.add(ItemImage(version_id=other.id, name="secret.png", media_type="image/png", data=_png("red")))
+    bank_db.commit()
+
+    item = api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()
+    assert item["images"] == ["chart.png"] and "[图片:chart.png]" in item["stem"]
+    r = api.get(f"/api/v1/attempts/{aid}/items/1/images/chart.png", headers=h)
+    assert r.status_code == 200 and r.content == chart and r.headers["content-type"] == "image/png"
+    assert api.get(f"/api/v1/attempts/{aid}/items/1/images/secret.png", headers=h).status_code == 404
+    assert api.get(f"/api/v1/attempts/{aid}/items/2/images/chart.png", headers=h).status_code == 404  # not shown yet
+    other_aid, other_h = sign_in(api, tickets[1])
+    assert api.get(f"/api/v1/attempts/{aid}/items/1/images/chart.png", headers=other_h).status_code == 401
+    assert api.get(f"/api/v1/attempts/{aid}/items/1/images/chart.png").status_code == 401
+
+    # the page: the picture in place of its reference, fetched with the candidate's cookie
+    api.post("/exam/login", data={"ticket": tickets[0]["ticket"], "code": tickets[0]["access_code"]})
+    page = api.get("/exam/item").text
+    stem = re.search(r'<div class="stem" id="stem">(.*?)</div>', page, re.S).group(1)
+    assert '<img class="stem-image" alt="题目图片" src="/exam/images/1/chart.png">' in stem
+    assert "[图片:" not in stem and "如图所示：" in stem
+    r = api.get("/exam/images/1/chart.png")
+    assert r.status_code == 200 and r.content == chart
+    assert api.get("/exam/images/1/secret.png").status_code == 404
