@@ -46,6 +46,10 @@ class CatPolicy:
     start                PRIOR_MEAN, or RANDOM_THETA in ``start_interval`` for
                          the first ``start_items`` items
     randomesque_k        choose among the k best items (1 = plain max)
+    randomesque_items    apply randomesque only to the first this many scored items
+                         (None: to all). Spreads the opening items over the pool, so
+                         the items most informative at the cut are left for the
+                         candidates still undecided later in the test
     estimator            EAP (incremental, default), MAP or MLE (MLE falls back
                          to MAP on constant patterns)
     prior, grid          EAP/MAP prior and the quadrature grid (its range
@@ -64,6 +68,7 @@ class CatPolicy:
     start_interval: tuple[float, float] = (-1.0, 1.0)
     start_items: int = 1
     randomesque_k: int = 1
+    randomesque_items: int | None = None
     estimator: EstimationMethod = EstimationMethod.EAP
     prior: NormalPrior = field(default_factory=NormalPrior)
     grid: ThetaGrid = DEFAULT_GRID
