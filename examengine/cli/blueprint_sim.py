@@ -62,18 +62,19 @@ def simulate_blueprint_command(code: str, *, simulees: int, seed: int, synthetic
 
 def render_study(p: dict) -> None:
     ff = p["fixed_form"]
+    mf = p.get("fixed_forms_exposure_matched") or {}
     t = Table(title=f"蓝图 {p['blueprint']} 模拟（{p['n_simulees']} 名考生，题库 {p['pool_size']} 题）")
     t.add_column("指标")
     t.add_column("自适应")
-    t.add_column(f"定长卷（{ff['length']} 题）")
-    rows = [("通过/未通过正确率", p["pass_fail_accuracy"], ff["pass_fail_accuracy"]),
-            ("等级正确率", p["band_accuracy"], ff["band_accuracy"]),
-            ("误通过率", p["false_pass_rate"], ff["false_pass_rate"]),
-            ("误判未通过率", p["false_fail_rate"], ff["false_fail_rate"]),
-            ("RMSE", p["rmse"], ff["rmse"])]
-    for name, a, b in rows:
-        t.add_row(name, f"{a:.3f}", f"{b:.3f}")
-    t.add_row("平均题数", f"{p['mean_length']:.1f}（{p['min_length']}–{p['max_length']}）", str(ff["length"]))
+    t.add_column(f"最优定长卷（{ff['length']} 题，人人相同）")
+    if mf:
+        t.add_column(f"{mf['n_forms']} 套平行定长卷轮换（曝光率 {mf['exposure']:.2f}）")
+    keys = [("通过/未通过正确率", "pass_fail_accuracy"), ("等级正确率", "band_accuracy"),
+            ("误通过率", "false_pass_rate"), ("误判未通过率", "false_fail_rate"), ("RMSE", "rmse")]
+    for name, key in keys:
+        t.add_row(name, f"{p[key]:.3f}", f"{ff[key]:.3f}", *([f"{mf[key]:.3f}"] if mf else []))
+    t.add_row("平均题数", f"{p['mean_length']:.1f}（{p['min_length']}–{p['max_length']}）", str(ff["length"]),
+              *([str(mf["length"])] if mf else []))
     out.print(t)
     out.print(f"最大曝光率 {p['max_exposure']:.3f}，平均曝光率 {p['mean_exposure']:.3f}，题库使用比例 "
               f"{p['pool_used_share']:.1%}；领域符合率 {p['content_conformity']:.1%}，题型符合率 {p['type_conformity']:.1%}；"

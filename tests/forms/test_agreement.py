@@ -28,7 +28,7 @@ from examengine.services.blueprints import get_blueprint_version, load_pool
 from tests.conftest import REPO, _initialize
 
 N = 500
-BLUEPRINT = "530046-L1"  # cuts at theta -1 / 0 / 1; registered level 初级 (band 1); length 15-40
+BLUEPRINT = "530046-L1"  # cuts at theta -1 / 0 / 1; registered level 初级 (band 1); length 10-40
 
 
 def run_study(db_factory, **kwargs):
@@ -75,7 +75,7 @@ def test_the_simulees_take_two_disjoint_forms_of_the_blueprints_maximum_length_a
     sim = s.simulees
     assert sim.theta.shape == (N,) and abs(sim.theta.mean()) < 4 / np.sqrt(N) and 0.9 < sim.theta.std() < 1.1
     assert sim.scores["A"].shape == sim.scores["B"].shape == (N, 40)
-    assert sim.online_length.min() >= 15 and sim.online_length.max() <= 40
+    assert sim.online_length.min() >= 10 and sim.online_length.max() <= 40
     assert sum(s.stop_reasons.values()) == N and set(s.stop_reasons) <= {"classified", "max_length"}
 
 
