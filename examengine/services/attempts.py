@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -224,16 +225,20 @@ _STATES_MAX = 4096
 _LOCK = threading.Lock()
 
 
+# Pools and policies are held by weak reference: the caches never keep a pool alive that the
+# pool cache has dropped (a pool may weigh a few hundred KB), they just miss and rebuild.
+
+
 def _policy(row, bp, cuts: tuple, pool):
     key = (row.id, row.sha256, cuts, id(pool))
     hit = _POLICIES.get(key)
-    if hit is not None and hit[0] is pool:
+    if hit is not None and hit[0]() is pool:
         return hit[1]
     policy = blueprint_policy(bp, cuts, pool=pool)
     with _LOCK:
         if len(_POLICIES) > 256:
             _POLICIES.clear()
-        _POLICIES[key] = (pool, policy)
+        _POLICIES[key] = (weakref.ref(pool), policy)
     return policy
 
 
@@ -244,12 +249,12 @@ def _state(attempt: Attempt, pool, policy, responses: tuple):
     start = None
     if hit is not None:
         h_pool, h_policy, h_seed, h_responses, h_state = hit
-        if (h_pool is pool and h_policy is policy and h_seed == attempt.seed
+        if (h_pool() is pool and h_policy() is policy and h_seed == attempt.seed
                 and responses[: len(h_responses)] == h_responses):
             start, done = h_state, len(h_responses)
     state = replay(pool, policy, seed=attempt.seed, responses=responses[done:], state=start)
     with _LOCK:
-        _STATES[attempt.id] = (pool, policy, attempt.seed, responses, state)
+        _STATES[attempt.id] = (weakref.ref(pool), weakref.ref(policy), attempt.seed, responses, state)
         _STATES.move_to_end(attempt.id)
         while len(_STATES) > _STATES_MAX:
             _STATES.popitem(last=False)

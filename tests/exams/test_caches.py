@@ -95,6 +95,7 @@ def test_cached_state_equals_full_replay_when_current_behind_or_absent(api, exam
             att._STATES.pop(aid)  # a worker that never saw this attempt
         eng, fresh = _fresh_state(bank_db, attempt)  # _engine (the cached path) first, then a replay
         cached = att._STATES[aid][4]
+        assert att._STATES[aid][0]() is eng.pool  # the cached state belongs to the live pool
         _same(cached, fresh)
         # and the cached state chooses the item the attempt actually stored next
         nxt = next_item(cached, eng.pool, eng.policy, exposure=eng.exposure)
