@@ -118,9 +118,9 @@ def test_missing_cells_are_a_mask_not_zeros():
 
 
 def test_adaptive_logs_recover_difficulty_and_discrimination():
-    """Adaptive logs from a vectorised max-information router with randomesque (k = 5) and a
-    25 % exposure cap (exam.cat.simulate_cat takes ~1 min for 10,000 persons; see
-    docs/calibration.md). Bank: 500 2PL items, log a ~ N(log 1.2, 0.35^2), b ~ N(0, 1)."""
+    """The fast companion of test_engine_recovery.py (logs of the CAT engine itself, ~30 s):
+    logs from a vectorised max-information router with randomesque (k = 5) and a 25 %
+    exposure cap, in about 3 s. Bank: 500 2PL items, log a ~ N(log 1.2, 0.35^2), b ~ N(0, 1)."""
     rng = np.random.default_rng(2026)
     bank = synthetic_bank(500, rng, model=IrtModel.TWO_PL, a_log_sd=0.35)
     design = adaptive_design(bank, rng.normal(size=10_000), 40, np.random.default_rng(1),
