@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from examengine.cli import app
 from examengine.datafiles import read_blueprint_file
 from examengine.exam.study import (
+    exposure_matched_forms,
     assemble_fixed_form,
     blueprint_policy,
     calibrate_blueprint_exposure,
@@ -18,6 +19,7 @@ from examengine.exam.study import (
     synthetic_blueprint_pool,
 )
 from examengine.irt.exposure import ExposureParameters
+from examengine.irt.models import item_information
 from tests.conftest import REPO
 
 CUTS = (-1.0, 0.0, 1.0)
@@ -56,6 +58,26 @@ def test_the_fixed_form_meets_the_domain_counts_exactly(l1, pool):
     domains = pool.content_group("domain")
     counts = {a: int(np.sum(domains.codes[form] == k)) for k, a in enumerate(domains.areas)}
     assert counts == l1.domain_counts(40)
+
+
+def test_exposure_matched_forms_are_disjoint_parallel_and_meet_the_blueprint(l1, pool):
+    forms = exposure_matched_forms(pool, l1, 40, -1.0, seed=1)
+    assert len(forms) == 4  # ceil(1 / 0.25): each item seen by at most a quarter of candidates
+    assert all(len(f) == 40 for f in forms)
+    assert len(set().union(*map(set, forms))) == 160
+    domains, types = pool.content_group("domain"), pool.content_group("type")
+    for f in forms:
+        counts = {a: int(np.sum(domains.codes[f] == k)) for k, a in enumerate(domains.areas)}
+        assert counts == l1.domain_counts(40)
+        for k, t in enumerate(types.areas):
+            assert abs(np.mean(types.codes[f] == k) - dict(l1.type_shares)[t]) <= l1.type_tolerance + 1e-9
+    info = [float(item_information(np.array([-1.0]), pool.params.take(f)).sum()) for f in forms]
+    assert max(info) - min(info) <= 0.03 * np.mean(info) + 1e-9  # parallel at the registered cut
+    study = simulate_blueprint(l1, pool, CUTS, n_simulees=200, seed=2, exposure=ExposureParameters.unrestricted(240))
+    m = study.fixed_forms_exposure_matched
+    assert (m["n_forms"], m["length"], m["exposure"]) == (4, 40, 0.25)
+    assert 0.5 < m["pass_fail_accuracy"] <= 1 and m["false_pass_rate"] + m["false_fail_rate"] == pytest.approx(
+        1 - m["pass_fail_accuracy"])
 
 
 def test_sympson_hetter_holds_exposure_near_the_target_in_a_fresh_simulation(l1, pool):
