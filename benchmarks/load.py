@@ -60,7 +60,8 @@ def start(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "examengine.app:create_app", "--factory", "--host",
                              "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
                              "--timeout-keep-alive", "60", "--backlog", "4096"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(os.environ.get("LOAD_SERVER_LOG", os.devnull), "ab"))
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -89,7 +90,11 @@ async def send(client: aiohttp.ClientSession, method: str, url: str, retries: li
     for attempt in range(4):
         try:
             async with client.request(method, url, json=json_body, headers=headers, data=data) as r:
-                body = await r.json(content_type=None) if r.content_length != 0 else None
+                raw = await r.read()
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:  # not JSON: a plain-text error of the server
+                    body = {"error": raw[:200].decode(errors="replace")}
                 return Reply(r.status, body)
         except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
             if attempt == 3:
@@ -115,7 +120,11 @@ async def _candidate(client: aiohttp.ClientSession, ticket: dict, latencies: lis
         errors.append(("sign_in", r.status_code))
         return
     aid, h = r.json()["attempt_id"], {"Authorization": f"Bearer {r.json()['token']}"}
-    item = (await send(client, "GET", f"/api/v1/attempts/{aid}/item", retries, headers=h)).json()
+    r = await send(client, "GET", f"/api/v1/attempts/{aid}/item", retries, headers=h)
+    if r.status_code != 200:
+        errors.append(("item", r.status_code))
+        return
+    item = r.json()
     acked[aid] = 0
     if think:  # candidates do not all start in the same millisecond
         await asyncio.sleep(float(rng.uniform(0, think)))

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from examengine.deps import current_staff, exam_staff, get_db
+from examengine.deps import current_staff, exam_staff, get_db, release_connection
 from examengine.services import attempts as att
 from examengine.services import exams as svc
 
@@ -118,24 +118,34 @@ def _bearer(authorization: str | None) -> str:
 
 def candidate_attempt(attempt_id: int, authorization: str | None = Header(None),
                       db: Session = Depends(get_db)):
-    return att.authenticate(db, attempt_id, _bearer(authorization))
+    attempt = att.authenticate(db, attempt_id, _bearer(authorization))
+    release_connection(db)  # the route runs in another thread-pool turn: don't hold the connection meanwhile
+    return attempt
+
+
+def _reply(db: Session, value: dict) -> dict:
+    """The route's answer, with the database connection handed back first: FastAPI validates
+    a sync route's return value in another thread-pool turn, and a request must not hold a
+    connection while it waits for a thread (the deadlock of deps.release_connection)."""
+    release_connection(db)
+    return value
 
 
 @candidate_router.post("/attempts", summary="Sign in with 准考证号 and access code; returns the attempt and a token")
 def sign_in(body: SignInBody, db: Session = Depends(get_db)) -> dict:
     s = att.sign_in(db, body.ticket, body.code)
-    return {"attempt_id": s.attempt_id, "token": s.token, "status": s.status}
+    return _reply(db, {"attempt_id": s.attempt_id, "token": s.token, "status": s.status})
 
 
 @candidate_router.get("/attempts/{attempt_id}", summary="The attempt's status and time left")
 def get_attempt(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
-    return asdict(att.overview(db, attempt))
+    return _reply(db, asdict(att.overview(db, attempt)))
 
 
 @candidate_router.get("/attempts/{attempt_id}/item", summary="The pending item (starts the clock on the first call)")
 def get_item(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
     att.start(db, attempt) if attempt.status == "not_started" else None
-    return asdict(att.pending(db, attempt))
+    return _reply(db, asdict(att.pending(db, attempt)))
 
 
 class AnswerIn(BaseModel):
@@ -146,7 +156,8 @@ class AnswerIn(BaseModel):
 
 @candidate_router.post("/attempts/{attempt_id}/answers", summary="Answer the pending item; returns the next item or finished")
 def post_answer(body: AnswerIn, attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
-    return asdict(att.answer(db, attempt, position=body.position, item_id=body.item_id, labels=body.answer))
+    return _reply(db, asdict(att.answer(db, attempt, position=body.position, item_id=body.item_id,
+                                         labels=body.answer)))
 
 
 @candidate_router.get("/attempts/{attempt_id}/items/{position}/images/{name}",
@@ -161,6 +172,7 @@ def get_item_image(position: int, name: str, attempt=Depends(candidate_attempt),
 @candidate_router.get("/attempts/{attempt_id}/result", summary="The result (band, passed, score, theta, se, domains)")
 def get_result(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
     view = att.result(db, attempt)
+    release_connection(db)
     if not view.released:
         return {"released": False, "message": view.message}
     r = view.result
