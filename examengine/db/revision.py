@@ -10,7 +10,7 @@ must raise the counter itself: ``UPDATE bank_revision SET revision = revision + 
 
 from __future__ import annotations
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from examengine.db.models import (
@@ -46,7 +46,9 @@ def _raise_revision(session: Session, _context, _instances) -> None:
         isinstance(o, WATCHED) and _changes_pool(o) for o in session.dirty)
     if touched and not session.info.get("bank_revision_raised_in_tx"):
         # once per transaction is enough: the stamp only has to differ after the commit
-        session.connection().execute(update(BankRevision).values(revision=BankRevision.revision + 1))
+        conn = session.connection()
+        if conn.execute(update(BankRevision).values(revision=BankRevision.revision + 1)).rowcount == 0:
+            conn.execute(insert(BankRevision).values(id=1, revision=1))  # the row was missing
         session.info["bank_revision_raised_in_tx"] = True
 
 

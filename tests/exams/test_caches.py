@@ -37,6 +37,20 @@ def test_bank_revision_moves_with_pool_changes_only(bank_db) -> None:
     assert bank_revision(bank_db) == r0 + 2
 
 
+def test_a_missing_revision_row_is_recreated_by_the_next_bank_change(bank_db) -> None:
+    from sqlalchemy import delete
+
+    from examengine.db.models import BankRevision
+
+    bank_db.execute(delete(BankRevision))
+    bank_db.commit()
+    assert bank_revision(bank_db) == 0
+    v = bank_db.scalars(select(ItemVersion)).first()
+    v.irt_b = v.irt_b + 0.25
+    bank_db.commit()
+    assert bank_revision(bank_db) == 1
+
+
 def test_cached_pool_is_dropped_when_an_item_leaves_it(bank_db) -> None:
     _, bp = get_blueprint_version(bank_db, "530046-L1")
     before = load_pool(bank_db, bp)
