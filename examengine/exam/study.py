@@ -10,7 +10,7 @@ with the three cuts.
 ``simulate_blueprint`` runs the real policy for N simulees and reports classification
 accuracy (per band and pass/fail), false pass and false fail rates, lengths, RMSE,
 exposure, pool use and content conformity, beside the best fixed form of the maximum
-length assembled from the same pool (``assemble_fixed_form``: a MILP with HiGHS).
+length assembled from the same pool (``assemble_fixed_form``: the paper forms' assembly, HiGHS).
 """
 
 from __future__ import annotations
@@ -19,17 +19,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from examengine.exam.blueprint import Blueprint, largest_remainder
 from examengine.exam.cat import CatState, calibrate_exposure, simulate_cat
+from examengine.exam.forms import form_spec
 from examengine.exam.policy import CatPolicy, ContentTarget
 from examengine.exam.pool import ItemPool
-from examengine.irt.assembly import AssemblySpec, Category, InfeasibleAssemblyError, assemble_forms
+from examengine.irt.assembly import InfeasibleAssemblyError, assemble_forms
 from examengine.irt.classification import LEVEL_BAND_NAMES, CutScores
 from examengine.irt.estimation import eap_many
 from examengine.irt.exposure import ExposureParameters
-from examengine.irt.models import item_information
 from examengine.irt.params import ItemParams
 from examengine.irt.selection import SelectionRule, StartRule
 
@@ -85,38 +84,15 @@ def synthetic_blueprint_pool(bp: Blueprint, n_items: int, rng: np.random.Generat
 
 def assemble_fixed_form(pool: ItemPool, bp: Blueprint, length: int, theta: float,
                         *, time_limit: float = 20.0) -> np.ndarray:
-    """The best fixed form of ``length`` items for a pass/fail decision at ``theta``: maximise
-    the form's information at theta subject to the blueprint's domain counts (exact), the item
-    types within tolerance, and at most one item per enemy group (MILP, HiGHS)."""
-    n = pool.n_items
-    info = item_information(np.array([theta]), pool.params).reshape(-1)
-    rows, lo, hi = [np.ones(n)], [length], [length]
-    groups = {g.name: g for g in pool.content_groups}
-    if "domain" in groups:
-        g = groups["domain"]
-        for area, k in largest_remainder(dict(bp.domain_weights), length).items():
-            if area in g.areas:
-                rows.append((g.codes == g.areas.index(area)).astype(float))
-                lo.append(k)
-                hi.append(k)
-    if "type" in groups:
-        g = groups["type"]
-        for t, share in bp.type_shares:
-            if t in g.areas:
-                rows.append((g.codes == g.areas.index(t)).astype(float))
-                lo.append(np.floor(max(0.0, share - bp.type_tolerance) * length))
-                hi.append(np.ceil(min(1.0, share + bp.type_tolerance) * length))
-    for members in pool.enemy_groups:
-        row = np.zeros(n)
-        row[list(members)] = 1
-        rows.append(row)
-        lo.append(0)
-        hi.append(1)
-    res = milp(-info, constraints=LinearConstraint(np.array(rows), lo, hi), integrality=np.ones(n),
-               bounds=Bounds(0, 1), options={"time_limit": time_limit, "mip_rel_gap": 1e-4})
-    if res.x is None:
-        raise ValueError(f"no fixed form of {length} items meets the blueprint on this pool ({res.message})")
-    return np.flatnonzero(res.x > 0.5)
+    """The best fixed form of ``length`` items for a pass/fail decision at ``theta``: the paper
+    forms' assembly request (exam.forms.form_spec: exact domain counts, the item types within
+    tolerance, at most one item per enemy group) for one form, maximising its information at
+    theta (irt.assembly, HiGHS)."""
+    spec = form_spec(bp, pool, (theta,), n_forms=1, length=length, rel_gap=1e-4, time_limit=time_limit)
+    try:
+        return assemble_forms(pool.params, spec).forms[0]
+    except InfeasibleAssemblyError as exc:
+        raise ValueError(f"no fixed form of {length} items meets the blueprint on this pool ({exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -309,31 +285,14 @@ def simulate_blueprint(
 
 def exposure_matched_forms(pool: ItemPool, bp: Blueprint, length: int, theta: float, *,
                            seed: int = 0) -> tuple[np.ndarray, ...] | None:
-    """ceil(1 / exposure target) disjoint parallel forms of ``length`` items, each meeting the
-    blueprint's domain counts and type tolerance, maximising the smallest information at
-    ``theta`` with the forms within 3 % of each other there (irt.assembly, HiGHS). Rotated
-    over candidates, no item is seen by more than the target share. None without an exposure
-    target, or when the pool cannot hold that many forms."""
+    """ceil(1 / exposure target) disjoint parallel forms of ``length`` items: the paper forms'
+    assembly request (exam.forms.form_spec) at ``theta``. Rotated over candidates, no item is
+    seen by more than the target share. None without an exposure target, or when the pool
+    cannot hold that many forms."""
     if not bp.exposure_max_rate or bp.exposure_max_rate >= 1:
         return None
     n_forms = int(np.ceil(1.0 / bp.exposure_max_rate - 1e-9))
-    groups = {g.name: g for g in pool.content_groups}
-    cats = []
-    if "domain" in groups:
-        g = groups["domain"]
-        for area, k in largest_remainder(dict(bp.domain_weights), length).items():
-            if area in g.areas:
-                cats.append(Category("domain", area, area, g.codes == g.areas.index(area), k, k))
-    if "type" in groups:
-        g = groups["type"]
-        for t, share in bp.type_shares:
-            if t in g.areas:
-                cats.append(Category("type", t, t, g.codes == g.areas.index(t),
-                                     int(np.floor(max(0.0, share - bp.type_tolerance) * length)),
-                                     int(np.ceil(min(1.0, share + bp.type_tolerance) * length))))
-    spec = AssemblySpec(n_forms=n_forms, length=length, thetas=(theta,), parallel_thetas=(theta,),
-                        categories=tuple(cats), enemy_groups=tuple(tuple(m) for m in pool.enemy_groups),
-                        rel_gap=1e-2, time_limit=20.0, seed=seed)
+    spec = form_spec(bp, pool, (theta,), n_forms=n_forms, length=length, seed=seed, rel_gap=1e-2, time_limit=20.0)
     try:
         return assemble_forms(pool.params, spec).forms
     except InfeasibleAssemblyError:

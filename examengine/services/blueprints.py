@@ -301,33 +301,34 @@ def _latest(db: Session, code: str) -> BlueprintVersion | None:
 
 
 def get_blueprint_version(db: Session, code: str, version: int | None = None) -> tuple[BlueprintVersion, Blueprint]:
-    from examengine.datafiles import blueprint_from_dict
 
     q = select(BlueprintVersion).where(BlueprintVersion.code == code)
     row = (db.scalars(q.where(BlueprintVersion.version == version)).first() if version
            else db.scalars(q.order_by(BlueprintVersion.version.desc())).first())
     if row is None:
         raise NotFoundError("蓝图", code if version is None else f"{code} v{version}")
-    bp = _PARSED.get((row.id, row.sha256))  # a stored version never changes: parse it once
-    if bp is None:
-        bp = _PARSED[(row.id, row.sha256)] = blueprint_from_dict(row.content, f"{code}.yaml")
-    return row, bp
+    return row, _parsed(row)
 
 
 _PARSED: dict[tuple[int, str], Blueprint] = {}
 
 
-def blueprint_by_id(db: Session, version_id: int) -> tuple[BlueprintVersion, Blueprint]:
-    """A stored blueprint version by its row id (what an attempt records), parsed once."""
+def _parsed(row: BlueprintVersion) -> Blueprint:
+    """The Blueprint of a stored version; a stored version never changes: parsed once."""
     from examengine.datafiles import blueprint_from_dict
 
-    row = db.get(BlueprintVersion, version_id)
-    if row is None:
-        raise NotFoundError("蓝图版本", str(version_id))
     bp = _PARSED.get((row.id, row.sha256))
     if bp is None:
         bp = _PARSED[(row.id, row.sha256)] = blueprint_from_dict(row.content, f"{row.code}.yaml")
-    return row, bp
+    return bp
+
+
+def blueprint_by_id(db: Session, version_id: int) -> tuple[BlueprintVersion, Blueprint]:
+    """A stored blueprint version by its row id (what an attempt records)."""
+    row = db.get(BlueprintVersion, version_id)
+    if row is None:
+        raise NotFoundError("蓝图版本", str(version_id))
+    return row, _parsed(row)
 
 
 @dataclass(frozen=True)
