@@ -244,7 +244,7 @@ def read_blueprint_file(path: Path):
 
 def blueprint_from_dict(doc, filename: str):
     """Validate a parsed blueprint document (from a file or the database) into a Blueprint."""
-    from examengine.exam.blueprint import LEVEL_NAMES, Blueprint, CutSpec
+    from examengine.exam.blueprint import DECISIONS, LEVEL_NAMES, Blueprint, CutSpec
     from examengine.exam.items import ItemType
 
     r = _Reader(filename)
@@ -326,6 +326,9 @@ def blueprint_from_dict(doc, filename: str):
     se = number(section("precision"), "se", "precision.se", lo=0, open_lo=True)
     confidence = number(section("classification"), "confidence", "classification.confidence", lo=0.5, hi=0.999,
                         default=0.95)
+    decide = section("classification").get("decide", "pass_fail")
+    if decide not in DECISIONS:
+        r.problem("", "classification.decide", f"应为 pass_fail（判定是否通过报考级别）或 band（判定等级），实际为 {decide!r}")
 
     cuts_node = section("cuts")
     cuts: list[CutSpec] = []
@@ -383,7 +386,7 @@ def blueprint_from_dict(doc, filename: str):
         domain_weights=tuple(domain_weights), task_minimums=tuple(task_minimums), lower_level_share=float(lower),
         type_shares=tuple(type_shares) or Blueprint.type_shares, type_tolerance=float(tolerance),
         min_length=min_len, max_length=max_len, se_target=None if se is None else float(se),
-        confidence=float(confidence), cuts=tuple(cuts), pass_score=float(pass_score), theta_min=float(tmin),
+        confidence=float(confidence), decide=str(decide), cuts=tuple(cuts), pass_score=float(pass_score), theta_min=float(tmin),
         theta_max=float(tmax), exposure_max_rate=float(exposure), start_rule=start_rule,
         start_interval=(float(interval[0]), float(interval[1])), pretest_count=pre_count or 0,
         pretest_positions=tuple(positions), time_limit_minutes=time_limit, source=doc,

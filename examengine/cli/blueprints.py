@@ -64,7 +64,9 @@ def bp_show(
         out.print(f"低级别内容比例：{v.lower_level_share:.0%}")
     out.print("题型比例：" + "、".join(f"{k} {s:.0%}" for k, s in v.item_types.items())
               + f"（容差 ±{v.type_tolerance:.0%}）；题库：" + "、".join(f"{k} {n}" for k, n in v.pool_types.items()))
-    out.print(f"长度：{v.length['min']}–{v.length['max']} 题；精度：SE ≤ {v.se_target}；分类置信度：{v.confidence:.0%}")
+    decides = "等级（三条分数线）" if v.decide == "band" else "是否通过报考级别"
+    out.print(f"长度：{v.length['min']}–{v.length['max']} 题；精度：SE ≤ {v.se_target}；分类置信度：{v.confidence:.0%}，"
+              f"判定{decides}")
     c = Table(title=f"分数线（参照题目集：{v.reference_set}）")
     for col in ("级别", "给定方式", "theta", "参照集期望正确率"):
         c.add_column(col)

@@ -171,6 +171,8 @@ def agreement(
     online_stop: Annotated[str, typer.Option(help="在线考试何时结束：blueprint（按蓝图，通过与否判定即停）或 "
                                                   "max-length（假设每人都答满最大题数，用于分析）")] = "blueprint",
     calibration_simulees: Annotated[int, typer.Option(help="标定曝光参数时每轮的模拟考生数")] = 600,
+    decide: Annotated[str | None, typer.Option(help="假设在线考试判定 pass_fail（是否通过报考级别）或 band（等级），"
+                                                   "默认按蓝图 classification.decide")] = None,
     per_simulee: Annotated[bool, typer.Option(help="JSON 中附上每名模拟考生的结果")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
 ) -> None:
@@ -207,7 +209,7 @@ def agreement(
 
         study = agreement_study(db, blueprint=blueprint, n_simulees=simulees, seed=seed, length=length,
                                 exposure=source, online_stop=stop, calibration_simulees=calibration_simulees,
-                                progress=on)
+                                decide=decide, progress=on)
     if fmt == "json":
         print_json(study.to_dict(per_simulee=per_simulee))
         return
@@ -216,7 +218,8 @@ def agreement(
 
 def render_agreement(s) -> None:
     """The study as tables (Chinese)."""
-    stop = "按蓝图（通过与否判定即停）" if s.online_stop.value == "blueprint" else "答满最大题数（分析用）"
+    decided = "等级判定即停" if s.decide == "band" else "通过与否判定即停"
+    stop = f"按蓝图（{decided}）" if s.online_stop.value == "blueprint" else "答满最大题数（分析用）"
     exposure = {"none": "不控制", "stored": "已保存的 Sympson–Hetter 参数", "not calibrated": "未标定（与在线一致：不控制）",
                 "calibrated for this run": "本次标定的 Sympson–Hetter 参数"}.get(s.exposure, s.exposure)
     out.print(f"纸笔试卷与在线考试的一致性：{s.blueprint}，{s.n_simulees} 名模拟考生（θ ~ N(0, 1)，种子 {s.seed}），"

@@ -11,7 +11,8 @@ Design. ``n`` simulees, theta_i ~ N(0, 1) drawn from ``default_rng([seed, 1, 1])
   is scored by :func:`examengine.exam.forms.score_paper_form`, the very function that scores
   uploaded paper answers (pattern EAP with the policy's prior and grid, omitted = wrong, the
   result built by ``attempt_result``);
-- takes an online attempt: the blueprint's policy (``blueprint_policy``) run by the real state
+- takes an online attempt: the blueprint's policy (``blueprint_policy``; its CI rule decides
+  pass/fail or, with ``classification.decide: band``, the band) run by the real state
   machine (``simulate_cat``; simulee i's randomness is ``default_rng([seed, i])``) with the
   Sympson-Hetter parameters the caller passes (those online would use), and the result built
   by ``attempt_result`` from the final state, as ``services.attempts`` finishes an attempt.
@@ -65,7 +66,7 @@ CRITERION_Z = 2.0
 class OnlineStop(Enum):
     """How online attempts end in the study."""
 
-    BLUEPRINT = "blueprint"  # as the exam: the CI stop against the registered cut within min..max length
+    BLUEPRINT = "blueprint"  # as the exam: the CI stop (registered cut, or all three cuts) within min..max length
     MAX_LENGTH = "max-length"  # what-if: every attempt runs to the maximum length
 
 
@@ -163,6 +164,7 @@ class AgreementStudy:
     form_length: int
     form_items: dict[str, tuple[str, ...]]  # form code -> item ids
     online_stop: OnlineStop
+    decide: str  # what the online policy's CI rule decided: pass_fail or band (blueprint classification.decide)
     exposure: str  # which Sympson-Hetter parameters online used: none, stored, not calibrated, calibrated for this run
     stop_reasons: dict[str, int]
     band: tuple[Rate, ...]  # A-online, B-online, A-B
@@ -309,7 +311,7 @@ def simulate_agreement(
         registered_level=bp.registered_level_name, registered_band=reg, pool_size=pool.n_items,
         form_length=len(forms[0]),
         form_items={FORM_CODES[f]: tuple(pool.item_ids[int(p)] for p in positions) for f, positions in enumerate(forms)},
-        online_stop=online_stop, exposure=exposure_label, stop_reasons=sim.stop_reason_counts(),
+        online_stop=online_stop, decide=bp.decide, exposure=exposure_label, stop_reasons=sim.stop_reason_counts(),
         band=(Rate.of(a, o, band[a] == band[o]), Rate.of(b, o, band[b] == band[o]), Rate.of(a, b, band[a] == band[b])),
         pass_fail=(Rate.of(a, o, passed[a] == passed[o]), Rate.of(b, o, passed[b] == passed[o]),
                    Rate.of(a, b, passed[a] == passed[b])),

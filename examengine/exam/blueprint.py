@@ -15,6 +15,8 @@ import numpy as np
 
 LEVEL_NAMES = ("初级", "中级", "高级")
 LEVEL_RANK = {"L1": 1, "L2": 2, "L3": 3}
+#: what the classification rule of the adaptive exam decides (``classification.decide``)
+DECISIONS = ("pass_fail", "band")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Blueprint:
     max_length: int = 40
     se_target: float | None = 0.30
     confidence: float = 0.95
+    decide: str = "pass_fail"  # what the CI rule decides: "pass_fail" (registered cut) or "band" (all three)
     cuts: tuple[CutSpec, ...] = ()
     pass_score: float = 60.0
     theta_min: float = -3.0

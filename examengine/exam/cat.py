@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from examengine.irt import models
-from examengine.irt.classification import Classification, classify
+from examengine.irt.classification import Classification, classify, z_value
 from examengine.irt.estimation import (
     AbilityEstimate,
     EstimationMethod,
@@ -217,7 +217,11 @@ def next_item(
         else:
             theta = policy.prior.mean
     else:
-        theta = selection_theta(policy.selection, state.estimate.theta, policy.cuts)
+        half = None
+        if policy.primary_cut is not None:
+            half = z_value(policy.confidence if policy.confidence is not None else 0.95) * state.estimate.se
+        theta = selection_theta(policy.selection, state.estimate.theta, policy.cuts, primary=policy.primary_cut,
+                                half_width=half)
     constraints = content_constraints(pool, policy)
     factors = mpi_factors(constraints, state.content_counts, state.n_scored) if constraints else None
     blocked = state.blocked

@@ -55,6 +55,10 @@ class CatPolicy:
     prior, grid          EAP/MAP prior and the quadrature grid (its range
                          bounds MAP and MLE too)
     cuts, band_names     cut scores on the theta scale and the band names
+    primary_cut          one of ``cuts`` (an exam that decides the band: the
+                         registered level's cut): CUT_INFO selects there while its
+                         decision is open, then at the nearest still-open cut
+                         (None: always the nearest cut)
     confidence           the CI rule's level (None: no CI rule)
     sprt                 optional SPRT against one cut
     min_length, max_length, se_target
@@ -74,6 +78,7 @@ class CatPolicy:
     grid: ThetaGrid = DEFAULT_GRID
     cuts: tuple[float, ...] = ()
     band_names: tuple[str, ...] = ()
+    primary_cut: float | None = None
     confidence: float | None = 0.95
     sprt: SprtRule | None = None
     min_length: int = 1
@@ -93,6 +98,8 @@ class CatPolicy:
             raise ValueError(f"start_interval must have lower <= upper, got {self.start_interval}")
         if self.selection is SelectionRule.CUT_INFO and not self.cuts:
             raise ValueError("selection CUT_INFO needs cut scores")
+        if self.primary_cut is not None and float(self.primary_cut) not in self.cuts:
+            raise ValueError(f"primary_cut {self.primary_cut!r} is not one of the cuts {self.cuts}")
         if self.exposure_target is not None and not 0 < self.exposure_target <= 1:
             raise ValueError(f"exposure_target must lie in (0, 1], got {self.exposure_target!r}")
         groups = [t.group for t in self.content_targets]

@@ -39,7 +39,10 @@ def blueprint_policy(bp: Blueprint, cuts: tuple[float, float, float], *, pool: I
     """The CatPolicy of a blueprint; ``cuts`` are the resolved 初级/中级/高级 thetas.
 
     Content targets use the pool's "domain" and "type" groups; a lower-level share adds the
-    area "lower-level" to the domain group.
+    area "lower-level" to the domain group. ``decide: pass_fail`` classifies against the
+    registered level's cut only; ``decide: band`` against all three cuts (the CI rule stops
+    when the interval lies within one band), choosing items at the registered cut while
+    pass/fail is open, then at the nearest cut still open.
     """
     weights = dict(bp.domain_weights)
     if bp.lower_level_share > 0:
@@ -55,8 +58,9 @@ def blueprint_policy(bp: Blueprint, cuts: tuple[float, float, float], *, pool: I
         start_interval=bp.start_interval,
         start_items=1,
         randomesque_k=1,
-        cuts=(cuts[bp.rank - 1],),
-        band_names=PASS_FAIL,
+        cuts=tuple(cuts) if bp.decide == "band" else (cuts[bp.rank - 1],),
+        band_names=LEVEL_BAND_NAMES if bp.decide == "band" else PASS_FAIL,
+        primary_cut=cuts[bp.rank - 1] if bp.decide == "band" else None,
         confidence=bp.confidence,
         min_length=bp.min_length,
         max_length=bp.max_length,
@@ -220,10 +224,11 @@ def simulate_blueprint(
     total = int(thetas.size)
     sim = simulate_cat(pool, policy, thetas, seed=seed, exposure=exposure, on_finish=finish,
                        progress=None if progress is None else (lambda k: progress("simulate", k, total)))
-    # The CI decision, where the attempt reached one, is the pass/fail verdict.
+    # The CI decision, where the attempt reached one, is the pass/fail verdict: the decided band
+    # lies above the registered cut (band 1 of 通过/未通过, or band >= rank of the four levels).
     if sim.bands is not None:
         decided = sim.bands >= 0
-        passed = np.where(decided, sim.bands == 1, passed)
+        passed = np.where(decided, sim.bands >= policy.cuts.index(reg) + 1, passed)
     acc = _accuracy(thetas, sim.theta, passed, cuts, reg)
     rates = sim.exposure_rates().administered
 

@@ -66,11 +66,24 @@ def nearest_cut(theta: float, cuts: Sequence[float]) -> float:
     return float(arr[int(np.argmin(np.abs(arr - theta)))])
 
 
-def selection_theta(rule: SelectionRule, theta: float, cuts: Sequence[float] = ()) -> float:
-    """The theta at which item information is evaluated under ``rule``."""
-    if rule is SelectionRule.CUT_INFO:
+def selection_theta(rule: SelectionRule, theta: float, cuts: Sequence[float] = (), *,
+                    primary: float | None = None, half_width: float | None = None) -> float:
+    """The theta at which item information is evaluated under ``rule``.
+
+    CUT_INFO with several cuts and a ``primary`` one (the registered level's cut of an exam
+    that decides the band): while the interval theta +- ``half_width`` still holds the
+    primary cut, its decision is open and items are chosen there; once it is decided, at the
+    nearest cut the interval still holds (the next open decision), else at the nearest cut.
+    Without ``primary``: the nearest cut.
+    """
+    if rule is not SelectionRule.CUT_INFO:
+        return float(theta)
+    if primary is None or half_width is None:
         return nearest_cut(theta, cuts)
-    return float(theta)
+    if abs(theta - primary) < half_width:
+        return float(primary)
+    still_open = [c for c in cuts if abs(theta - c) < half_width]
+    return nearest_cut(theta, still_open or cuts)
 
 
 @dataclass(frozen=True)

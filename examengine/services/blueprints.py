@@ -381,6 +381,7 @@ class BlueprintView:
     length: dict[str, int]
     se_target: float | None
     confidence: float
+    decide: str  # pass_fail or band: what the adaptive exam's CI rule decides
     cuts: list[ResolvedCut]
     reference_set: str
     reporting: dict[str, float]
@@ -407,7 +408,7 @@ def show_blueprint(db: Session, code: str, version: int | None = None) -> Bluepr
         item_types={t: dict(bp.type_shares)[t] for t in ("单选", "多选", "判断") if t in dict(bp.type_shares)},
         type_tolerance=bp.type_tolerance,
         length={"min": bp.min_length, "max": bp.max_length}, se_target=bp.se_target, confidence=bp.confidence,
-        cuts=resolve_cuts(bp, bpool.pool.params),
+        decide=bp.decide, cuts=resolve_cuts(bp, bpool.pool.params),
         reference_set=f"{bp.id} 的正式使用题目（{len(bpool.pool)} 道，当前参数）",
         reporting={"pass_score": bp.pass_score, "theta_min": bp.theta_min, "theta_max": bp.theta_max},
         exposure_max_rate=bp.exposure_max_rate, exposure_calibrated=bool(row.exposure),

@@ -7,6 +7,7 @@ online attempts, with the same result (band, pass/fail, 0-100, domain feedback).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,7 +41,7 @@ from examengine.errors import (
     Problem,
 )
 from examengine.exam.agreement import AgreementStudy, OnlineStop, simulate_agreement
-from examengine.exam.blueprint import Blueprint
+from examengine.exam.blueprint import DECISIONS, Blueprint
 from examengine.exam.forms import (
     FORM_CODES,
     TYPE_HEADINGS,
@@ -523,15 +524,22 @@ class ExposureSource(Enum):
 
 def agreement_study(db: Session, *, blueprint: str, n_simulees: int, seed: int, length: int | None = None,
                     exposure: ExposureSource = ExposureSource.AUTO, online_stop: OnlineStop = OnlineStop.BLUEPRINT,
-                    calibration_simulees: int = 600,
+                    calibration_simulees: int = 600, decide: str | None = None,
                     progress: Callable[[str, int, int], None] | None = None) -> AgreementStudy:
     """Do paper forms and the online exam agree on a candidate's band? Two parallel forms of
     ``length`` items (default: the blueprint's maximum length) are assembled from the
     operational pool exactly as ``assemble`` does (not stored), and N simulees take both forms
-    and an online attempt (``examengine.exam.agreement``). Writes nothing."""
+    and an online attempt (``examengine.exam.agreement``). ``decide`` ("pass_fail" or "band")
+    runs the online policy as if the blueprint decided that (a what-if: the stored exposure
+    parameters, calibrated for the blueprint's own policy, are then not used). Writes nothing."""
     if n_simulees < 2:
         raise ExamEngineError("模拟考生至少 2 名")
+    if decide is not None and decide not in DECISIONS:
+        raise ExamEngineError(f"判定对象应为 {' 或 '.join(DECISIONS)}，实际为 {decide!r}")
     row, bp = get_blueprint_version(db, blueprint)
+    what_if = decide is not None and decide != bp.decide
+    if what_if:
+        bp = dataclasses.replace(bp, decide=decide)
     bpool = load_pool(db, bp)
     pool = bpool.pool
     cuts = [c.theta for c in resolve_cuts(bp, pool.params)]
@@ -541,8 +549,9 @@ def agreement_study(db: Session, *, blueprint: str, n_simulees: int, seed: int, 
     result = _solve(bp, pool, form_spec(bp, pool, cuts, n_forms=2, length=length, seed=seed))
     params, label = None, "none"
     if exposure is not ExposureSource.NONE:
-        params = stored_exposure(row, pool)
-        label = "stored" if params is not None else "not calibrated"  # online then runs without, too
+        params = None if what_if else stored_exposure(row, pool)
+        # no parameters: online runs without, too (a what-if has none of its own)
+        label = "stored" if params is not None else ("none" if what_if else "not calibrated")
         if params is None and exposure is ExposureSource.AUTO:
             params = calibrate_blueprint_exposure(bp, pool, tuple(cuts), seed=seed, n_simulees=calibration_simulees,
                                                   progress=progress)

@@ -79,6 +79,14 @@ def test_bad_lengths_and_pretest_positions_are_named(tmp_path):
     assert set(fields_of(edited(tmp_path, edit))) == {"length", "pretest.positions"}
 
 
+def test_the_classification_decides_pass_fail_by_default_or_the_band_and_nothing_else(tmp_path):
+    assert read_blueprint_file(SOURCE).decide == "pass_fail"
+    band = edited(tmp_path, lambda d: d["classification"].update({"decide": "band"}))
+    assert read_blueprint_file(band).decide == "band"
+    assert fields_of(edited(tmp_path, lambda d: d["classification"].update({"decide": "grade"}))) == [
+        "classification.decide"]
+
+
 def test_an_unknown_domain_code_and_a_missing_domain_are_named(bank_db, tmp_path):
     def edit(d):
         w = d["domains"].pop("530046-L2-4")

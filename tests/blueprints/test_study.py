@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -18,6 +19,7 @@ from examengine.exam.study import (
     simulate_blueprint,
     synthetic_blueprint_pool,
 )
+from examengine.irt.classification import LEVEL_BAND_NAMES
 from examengine.irt.exposure import ExposureParameters
 from examengine.irt.models import item_information
 from tests.conftest import REPO
@@ -51,6 +53,21 @@ def test_every_attempt_meets_its_domain_and_type_targets(l1, pool):
     assert study.pass_fail_accuracy >= 0.88
     assert study.fixed_form["length"] == 40
     assert study.false_pass_rate + study.false_fail_rate == pytest.approx(1 - study.pass_fail_accuracy)
+
+
+def test_a_blueprint_deciding_the_band_classifies_against_all_three_cuts(l1, pool):
+    band = dataclasses.replace(l1, decide="band")
+    p = blueprint_policy(band, CUTS, pool=pool)
+    assert p.cuts == CUTS and p.primary_cut == -1.0 and p.band_names == LEVEL_BAND_NAMES
+    free = ExposureParameters.unrestricted(240)
+    study = simulate_blueprint(band, pool, CUTS, n_simulees=300, seed=2, exposure=free)
+    short = simulate_blueprint(l1, pool, CUTS, n_simulees=300, seed=2, exposure=free)
+    # pass/fail is coarser than the band: where the band is right, so is pass/fail
+    assert study.pass_fail_accuracy >= study.band_accuracy >= 0.6
+    # three decisions take more items than one, and measure the band better
+    assert study.mean_length > short.mean_length + 5
+    assert study.band_accuracy > short.band_accuracy
+    assert study.content_conformity >= 0.98 and study.max_length <= 40
 
 
 def test_the_fixed_form_meets_the_domain_counts_exactly(l1, pool):
@@ -125,6 +142,7 @@ def test_cli_blueprints_list_show_validate(monkeypatch, bank_db_url):
     assert [b["code"] for b in listed] == ["530046-L1", "530046-L2", "530046-L3", "560003-L1", "560003-L2", "560003-L3"]
     shown = runner.invoke(app, ["blueprints", "show", "530046-L3"])
     assert shown.exit_code == 0 and "报考级别：高级" in shown.output and "参照集期望正确率" in shown.output
+    assert "判定是否通过报考级别" in shown.output
     valid = runner.invoke(app, ["blueprints", "validate"])
     assert valid.exit_code == 0 and "6 份蓝图检查通过" in valid.output
 
@@ -151,5 +169,6 @@ def test_api_blueprints(bank_db_url):
         assert len(listed) == 6 and listed[0]["version"] == 1
         one = c.get("/api/v1/blueprints/560003-L2").json()
         assert [cut["level_name"] for cut in one["cuts"]] == ["初级", "中级", "高级"]
+        assert one["decide"] == "pass_fail" and one["confidence"] == 0.95
         assert all(0 < cut["percent_correct"] < 100 for cut in one["cuts"])
         assert c.get("/api/v1/blueprints/999999-L1").status_code == 404

@@ -117,6 +117,26 @@ def test_cut_information_is_taken_at_the_nearest_cut():
     assert selection_theta(SelectionRule.MAX_INFO, 0.6, [-1.0, 0.0, 1.0]) == 0.6
 
 
+def test_an_exam_deciding_the_band_measures_at_the_registered_cut_first_then_at_the_next_open_cut():
+    cuts = [-1.0, 0.0, 1.0]
+
+    def at(theta, half):
+        return selection_theta(SelectionRule.CUT_INFO, theta, cuts, primary=0.0, half_width=half)
+
+    # pass/fail at 0 open (|0.6 - 0| < 0.8): measure there although 1.0 is nearer
+    assert at(0.6, 0.8) == 0.0
+    # pass decided (0.6 - 0.5 > 0): the next open decision, 1.0 (|0.6 - 1| = 0.4 < 0.5)
+    assert at(0.6, 0.5) == 1.0
+    # fail decided at -0.4 (-0.4 + 0.3 < 0): 0 is nearer but closed; -1 is still open? |-0.4 + 1| = 0.6 > 0.3:
+    # no cut is open any more, so the nearest cut
+    assert at(-0.4, 0.3) == 0.0
+    # fail decided at -0.7 with 0.5: -1 is open (0.3 < 0.5), 0 is not (0.7 > 0.5)
+    assert at(-0.7, 0.5) == -1.0
+    # without a primary cut: the nearest cut, as before
+    assert selection_theta(SelectionRule.CUT_INFO, 0.6, cuts, half_width=0.8) == 1.0
+    assert selection_theta(SelectionRule.MAX_INFO, 0.6, cuts, primary=0.0, half_width=0.8) == 0.6
+
+
 def test_mpi_factor_is_zero_for_a_full_area_and_one_for_an_untouched_area():
     f = mpi_area_factors(np.array([0.5, 0.3, 0.2]), [5, 1, 0], n_administered=6)
     # quotas for 7 items: 3.5, 2.1, 1.4
