@@ -19,6 +19,7 @@ from examengine.exam.scoring import attempt_result
 from examengine.irt.params import ItemParams
 from examengine.services.blueprints import (
     get_blueprint_version,
+    load_pool,
     load_blueprints,
     show_blueprint,
     theta_for_percent_correct,
@@ -96,6 +97,23 @@ def test_an_unknown_domain_code_and_a_missing_domain_are_named(bank_db, tmp_path
     found = {(p.field, p.message.split("（")[0]) for p in validate_blueprint(bank_db, bp)}
     assert ("domains.530046-L2-9", "530046-L2-9 标准目录中没有此工作领域代码") in found
     assert any(f == "domains" and "530046-L2-4" in m for f, m in found)
+
+
+def test_a_band_deciding_exam_needs_an_exposure_cap_the_pool_can_honour_at_the_maximum_length(bank_db, tmp_path):
+    def edit(rate):
+        def go(d):
+            d["classification"]["decide"] = "band"
+            d["exposure"]["max_rate"] = rate
+        return go
+
+    n = len(load_pool(bank_db, read_blueprint_file(SOURCE)).pool)  # 112 operational items of 530046-L2
+    problems = validate_blueprint(bank_db, read_blueprint_file(edited(tmp_path, edit(0.25))))
+    assert [p.field for p in problems] == ["exposure.max_rate"]
+    assert f"{n} 道" in problems[0].message and f"{0.25 * n:.1f} 题" in problems[0].message
+    assert f"至少 {int(np.ceil(40 / 0.25))} 题" in problems[0].message
+    assert validate_blueprint(bank_db, read_blueprint_file(edited(tmp_path, edit(0.4)))) == []
+    # deciding pass/fail, attempts are shorter than the maximum: simulation, not this check, tells
+    assert validate_blueprint(bank_db, read_blueprint_file(SOURCE)) == []
 
 
 def test_a_domain_of_another_level_is_named_as_such(bank_db, tmp_path):
