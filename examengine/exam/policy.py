@@ -36,6 +36,11 @@ class ContentTarget:
         if not self.shares or any(v < 0 for _, v in self.shares) or not total > 0:
             raise ValueError(f"content targets of {self.group!r} must be >= 0 with a positive sum")
         object.__setattr__(self, "shares", tuple((k, v / total) for k, v in self.shares))
+        # the pool's per-policy caches are keyed on these: hash once, not at every step
+        object.__setattr__(self, "_hash", hash((self.group, self.shares)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

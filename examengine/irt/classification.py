@@ -21,6 +21,9 @@ indifference region c +- delta:
 
 from __future__ import annotations
 
+import bisect
+import functools
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -114,9 +117,15 @@ def band_probabilities(theta: float, se: float, cut_scores: CutScores) -> FloatA
 
 def confidence_interval_band(theta: float, se: float, cut_scores: CutScores, confidence: float) -> int | None:
     """The band holding the whole interval theta +- z SE, or None."""
-    half = z_value(confidence) * se
-    lo, hi = cut_scores.band_of([theta - half, theta + half])
-    return int(lo) if lo == hi else None
+    half = _z(confidence) * se
+    cuts = cut_scores.cuts  # sorted; bisect_right is searchsorted(side="right") without numpy's overhead
+    lo, hi = bisect.bisect_right(cuts, theta - half), bisect.bisect_right(cuts, theta + half)
+    return lo if lo == hi else None
+
+
+@functools.lru_cache(maxsize=64)
+def _z(confidence: float) -> float:
+    return z_value(confidence)
 
 
 @dataclass(frozen=True)

@@ -60,10 +60,12 @@ class StartRule(Enum):
 
 def nearest_cut(theta: float, cuts: Sequence[float]) -> float:
     """The cut score closest to ``theta`` (the lower one on a tie)."""
-    arr = np.asarray(cuts, dtype=np.float64)
-    if arr.size == 0:
+    if len(cuts) == 0:
         raise ValueError("information at the nearest cut needs at least one cut score")
-    return float(arr[int(np.argmin(np.abs(arr - theta)))])
+    if len(cuts) == 1:
+        return float(cuts[0])
+    # a handful of cuts: plain Python beats numpy's call overhead; min keeps the first on a tie
+    return float(min(cuts, key=lambda c: abs(c - theta)))
 
 
 def selection_theta(rule: SelectionRule, theta: float, cuts: Sequence[float] = (), *,
@@ -110,6 +112,7 @@ class ContentConstraint:
         targets.setflags(write=False)
         object.__setattr__(self, "codes", codes)
         object.__setattr__(self, "targets", targets)
+        object.__setattr__(self, "target_list", tuple(targets.tolist()))
 
     @property
     def n_areas(self) -> int:
@@ -131,11 +134,18 @@ def mpi_area_factors(targets: FloatArray, counts: ArrayLike, n_administered: int
     every length, and equals their rule at the last item of a fixed-length
     test.) Areas with p_k = 0 get f_k = 0.
     """
-    quota = targets * (n_administered + 1)
-    x = np.asarray(counts, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(quota > 0, (quota - x) / quota, 0.0)
-    return np.maximum(f, 0.0)
+    return np.array(_area_factors(np.asarray(targets, dtype=np.float64).tolist(), counts, n_administered))
+
+
+def _area_factors(targets: Sequence[float], counts: ArrayLike, n_administered: int) -> list[float]:
+    """:func:`mpi_area_factors` in plain Python floats (a group has a handful of areas, where
+    numpy's per-call overhead would dominate; same IEEE operations, same values)."""
+    n1 = n_administered + 1
+    out = []
+    for t, x in zip(targets, np.asarray(counts).tolist(), strict=True):
+        q = t * n1
+        out.append(max((q - x) / q, 0.0) if q > 0 else 0.0)
+    return out
 
 
 def mpi_factors(
@@ -149,7 +159,7 @@ def mpi_factors(
     """
     factors: FloatArray | None = None
     for constraint, cnt in zip(constraints, counts, strict=True):
-        f = np.append(mpi_area_factors(constraint.targets, cnt, n_administered), 1.0)
+        f = np.array([*_area_factors(constraint.target_list, cnt, n_administered), 1.0])
         per_item = f[constraint.codes]  # code -1 picks the appended 1.0
         factors = per_item if factors is None else factors * per_item
     return factors
