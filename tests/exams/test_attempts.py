@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from examengine.db.models import Attempt, AttemptItem, Exam
+from examengine.db.models import Attempt, AttemptItem, BlueprintVersion, Exam
 from examengine.exam.cat import StoredResponse, replay
 from examengine.exam.study import blueprint_policy
 from examengine.services.blueprints import get_blueprint_version, load_pool
@@ -233,3 +233,41 @@ def test_a_voided_attempt_is_closed_and_the_reason_recorded(api, exam, bank_db):
     assert (ev.action, ev.actor, ev.detail["reason"]) == ("void", "admin-test", "使用手机")  # the signed-in staff
     monitor = {r["ticket"]: r for r in api.get(f"/api/v1/exams/{exam[0]}/attempts").json()}
     assert monitor[tickets[1]["ticket"]]["status"] == "voided"
+
+
+def test_an_exam_on_a_blueprint_deciding_the_band_runs_until_the_band_is_decided(api, bank_db, tmp_path):
+    """A centre switches 530046-L1 to deciding the band (a new blueprint version): an exam built
+    on it runs the band policy, and each attempt ends at the maximum length or once the 95 %
+    interval lies within one band, which the stored theta and SE show."""
+    import yaml
+    from scipy.stats import norm
+
+    from examengine.datafiles import read_blueprint_file
+    from examengine.services.blueprints import load_blueprints
+    from tests.conftest import REPO
+    from tests.exams.conftest import roster_csv
+
+    doc = yaml.safe_load((REPO / "blueprints" / "530046-L1.yaml").read_text(encoding="utf-8"))
+    doc["classification"]["decide"] = "band"
+    doc["exposure"]["max_rate"] = 0.4
+    path = tmp_path / "530046-L1.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    [loaded] = load_blueprints(bank_db, [read_blueprint_file(path)], actor="test")
+    bank_db.commit()
+    e = api.post("/api/v1/exams", json={"blueprint": "530046-L1", "name": "等级判定"}).json()
+    assert api.post(f"/api/v1/exams/{e['id']}/roster", files={"file": ("名单.csv", roster_csv(3))}).status_code == 200
+    tickets = api.get(f"/api/v1/exams/{e['id']}/tickets").json()
+    z = norm.ppf(0.975)
+    cuts = (-1.0, 0.0, 1.0)
+    for ticket, theta in zip(tickets, (-2.8, 0.5, 2.8), strict=True):
+        aid, h = sign_in(api, ticket)
+        take_exam(api, aid, h, Simulee(bank_db, theta, seed=7))
+        bank_db.expire_all()
+        attempt = bank_db.get(Attempt, aid)
+        assert bank_db.get(BlueprintVersion, attempt.blueprint_version_id).version == loaded.version == 2
+        n = sum(r.scored for r in rows_of(bank_db, aid))
+        lo, hi = attempt.theta - z * attempt.se, attempt.theta + z * attempt.se
+        within_one_band = not any(lo <= c <= hi for c in cuts)
+        assert n == 40 or (n >= 10 and within_one_band), (theta, n, lo, hi)
+        result = api.get(f"/api/v1/attempts/{aid}/result", headers=h).json()
+        assert result["passed"] is (attempt.theta >= -1.0)
