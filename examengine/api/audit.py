@@ -7,10 +7,10 @@ from dataclasses import asdict
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from examengine.deps import get_db
+from examengine.deps import ReleasingRoute, get_db
 from examengine.services import audit
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["audit"])
 
 
 @router.get("/audit", summary="The audit log, newest first (admins)")

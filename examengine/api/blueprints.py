@@ -7,10 +7,10 @@ from dataclasses import asdict
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from examengine.deps import get_db
+from examengine.deps import ReleasingRoute, get_db
 from examengine.services import blueprints as svc
 
-router = APIRouter(prefix="/api/v1", tags=["blueprints"])
+router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["blueprints"])
 
 
 @router.get("/blueprints", summary="The blueprints (latest versions)")

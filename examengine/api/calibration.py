@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from examengine.deps import get_db
+from examengine.deps import ReleasingRoute, get_db
 from examengine.services import calibration as svc
 
-router = APIRouter(prefix="/api/v1", tags=["calibration"])
+router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["calibration"])
 
 
 class ErrorOut(BaseModel):

@@ -7,10 +7,10 @@ from dataclasses import asdict
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from examengine.deps import get_db
+from examengine.deps import ReleasingRoute, get_db
 from examengine.services import catalog
 
-router = APIRouter(prefix="/api/v1", tags=["catalog"])
+router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["catalog"])
 
 
 @router.get("/standards", summary="List the standards with their levels and counts")

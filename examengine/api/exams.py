@@ -14,12 +14,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from examengine.deps import current_staff, exam_staff, get_db, release_connection
+from examengine.deps import ReleasingRoute, current_staff, exam_staff, get_db, release_connection
 from examengine.services import attempts as att
 from examengine.services import exams as svc
 
-router = APIRouter(prefix="/api/v1", tags=["exams (proctors)"])
-candidate_router = APIRouter(prefix="/api/v1", tags=["attempts (candidates)"])
+router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["exams (proctors)"])
+candidate_router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["attempts (candidates)"])
 
 
 class ExamIn(BaseModel):
@@ -123,29 +123,21 @@ def candidate_attempt(attempt_id: int, authorization: str | None = Header(None),
     return attempt
 
 
-def _reply(db: Session, value: dict) -> dict:
-    """The route's answer, with the database connection handed back first: FastAPI validates
-    a sync route's return value in another thread-pool turn, and a request must not hold a
-    connection while it waits for a thread (the deadlock of deps.release_connection)."""
-    release_connection(db)
-    return value
-
-
 @candidate_router.post("/attempts", summary="Sign in with 准考证号 and access code; returns the attempt and a token")
 def sign_in(body: SignInBody, db: Session = Depends(get_db)) -> dict:
     s = att.sign_in(db, body.ticket, body.code)
-    return _reply(db, {"attempt_id": s.attempt_id, "token": s.token, "status": s.status})
+    return {"attempt_id": s.attempt_id, "token": s.token, "status": s.status}
 
 
 @candidate_router.get("/attempts/{attempt_id}", summary="The attempt's status and time left")
 def get_attempt(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
-    return _reply(db, asdict(att.overview(db, attempt)))
+    return asdict(att.overview(db, attempt))
 
 
 @candidate_router.get("/attempts/{attempt_id}/item", summary="The pending item (starts the clock on the first call)")
 def get_item(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
     att.start(db, attempt) if attempt.status == "not_started" else None
-    return _reply(db, asdict(att.pending(db, attempt)))
+    return asdict(att.pending(db, attempt))
 
 
 class AnswerIn(BaseModel):
@@ -156,8 +148,7 @@ class AnswerIn(BaseModel):
 
 @candidate_router.post("/attempts/{attempt_id}/answers", summary="Answer the pending item; returns the next item or finished")
 def post_answer(body: AnswerIn, attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
-    return _reply(db, asdict(att.answer(db, attempt, position=body.position, item_id=body.item_id,
-                                         labels=body.answer)))
+    return asdict(att.answer(db, attempt, position=body.position, item_id=body.item_id, labels=body.answer))
 
 
 @candidate_router.get("/attempts/{attempt_id}/items/{position}/images/{name}",
@@ -172,7 +163,6 @@ def get_item_image(position: int, name: str, attempt=Depends(candidate_attempt),
 @candidate_router.get("/attempts/{attempt_id}/result", summary="The result (band, passed, score, theta, se, domains)")
 def get_result(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
     view = att.result(db, attempt)
-    release_connection(db)
     if not view.released:
         return {"released": False, "message": view.message}
     r = view.result

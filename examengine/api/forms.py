@@ -9,10 +9,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from examengine.deps import get_db
+from examengine.deps import ReleasingRoute, get_db
 from examengine.services import forms as svc
 
-router = APIRouter(prefix="/api/v1", tags=["forms"])
+router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["forms"])
 ACTOR = "api"
 
 

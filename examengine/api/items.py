@@ -9,10 +9,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from examengine.deps import current_staff, get_db
+from examengine.deps import ReleasingRoute, current_staff, get_db
 from examengine.services import items as svc
 
-router = APIRouter(prefix="/api/v1", tags=["item bank"])
+router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["item bank"])
 
 EXPORT_TYPES = {
     "qti3": ("application/zip", "zip"), "qti21": ("application/zip", "zip"),

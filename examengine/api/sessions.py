@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from examengine.deps import current_staff, get_db, staff_token
+from examengine.deps import ReleasingRoute, current_staff, get_db, staff_token
 from examengine.services import accounts
 
-router = APIRouter(prefix="/api/v1", tags=["staff sessions"])
+router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["staff sessions"])
 
 
 class Credentials(BaseModel):

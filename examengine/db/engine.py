@@ -69,8 +69,28 @@ def _serialize_sqlite_writers(engine: Engine) -> None:
             _give(record.info)
 
 
+_WROTE = "ee_flushed_since_commit"
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    maker = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @event.listens_for(maker, "after_flush")
+    def _flushed(session: Session, _ctx) -> None:
+        session.info[_WROTE] = True
+
+    @event.listens_for(maker, "after_commit")
+    @event.listens_for(maker, "after_rollback")
+    def _ended(session: Session) -> None:
+        session.info.pop(_WROTE, None)
+
+    return maker
+
+
+def has_uncommitted_writes(db: Session) -> bool:
+    """Whether the session's transaction holds changes not yet committed: pending objects, or
+    a flush since the last commit or rollback (sessions of :func:`make_sessionmaker`)."""
+    return bool(db.new or db.dirty or db.deleted or db.info.get(_WROTE))
 
 
 from examengine.db import revision as _revision  # noqa: E402,F401  (registers the bank-revision flush hook)

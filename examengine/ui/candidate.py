@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import get_db
+from examengine.deps import ReleasingRoute, get_db
 from examengine.errors import ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
 
-router = APIRouter(prefix="/exam", include_in_schema=False)
+router = APIRouter(route_class=ReleasingRoute, prefix="/exam", include_in_schema=False)
 COOKIE = "ee_attempt"
 
 

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import get_db
+from examengine.deps import ReleasingRoute, get_db
 from examengine.errors import DataFileError, ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import exams as exams_svc
 from examengine.services import forms as svc
 from examengine.services.blueprints import list_blueprints
 
-router = APIRouter(prefix="/proctor/forms", include_in_schema=False)
+router = APIRouter(route_class=ReleasingRoute, prefix="/proctor/forms", include_in_schema=False)
 ACTOR = "监考"
 
 

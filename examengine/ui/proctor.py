@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import current_staff, exam_staff, get_db
+from examengine.deps import ReleasingRoute, current_staff, exam_staff, get_db
 from examengine.errors import DataFileError, ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
 from examengine.services import exams as svc
 from examengine.services.blueprints import list_blueprints
 
-router = APIRouter(prefix="/proctor", include_in_schema=False)
+router = APIRouter(route_class=ReleasingRoute, prefix="/proctor", include_in_schema=False)
 
 
 def _own(db: Session, member, exam_id: int) -> None:

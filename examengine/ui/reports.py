@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from examengine.deps import get_db
+from examengine.deps import ReleasingRoute, get_db
 from examengine.rendering.charts import Chart, Curve, HLine, Points, VLine, render_chart
 from examengine.rendering.env import render
 from examengine.services import calibration as cal_svc
 from examengine.services import reports as svc
 from examengine.services.blueprints import list_blueprints
 
-router = APIRouter(prefix="/reports", include_in_schema=False)
+router = APIRouter(route_class=ReleasingRoute, prefix="/reports", include_in_schema=False)
 
 
 def page(template: str, **context) -> HTMLResponse:

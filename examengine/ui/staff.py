@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import STAFF_COOKIE, current_staff, get_db, staff_token
+from examengine.deps import ReleasingRoute, STAFF_COOKIE, current_staff, get_db, staff_token
 from examengine.rendering.env import render
 from examengine.services import accounts
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=ReleasingRoute, include_in_schema=False)
 HOME = {"admin": "/proctor", "proctor": "/proctor", "item_writer": "/writer/items"}
 
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import current_staff, get_db
+from examengine.deps import ReleasingRoute, current_staff, get_db
 from examengine.errors import ConflictError
 from examengine.itemfiles.tables import CODE_SPLIT_RE
 from examengine.rendering.env import render
 from examengine.services import items as svc
 
-router = APIRouter(prefix="/writer", include_in_schema=False)
+router = APIRouter(route_class=ReleasingRoute, prefix="/writer", include_in_schema=False)
 
 
 def page(template: str, **context) -> HTMLResponse:
