@@ -234,21 +234,27 @@ def validate_blueprint(db: Session, bp: Blueprint) -> list[Problem]:
         have = sum(1 for i in range(len(bpool.pool)) if tasks.get(code) == bpool.domains[i])  # upper bound
         if have < n:
             problems.append(Problem(f, "", f"task_minimums.{code}", f"需要 {n} 道，题库中只有 {have} 道"))
-    # The exposure rates of the items sum to the mean test length. A band-deciding exam runs
-    # nearly every attempt to the maximum length, so the cap must leave room for it.
-    room = bp.exposure_max_rate * len(bpool.pool)
-    if bp.decide == "band" and room < bp.max_length:
-        problems.append(Problem(
-            f, "", "exposure.max_rate",
-            f"判定等级的考试几乎都答满最长 {bp.max_length} 题；每题最多 {bp.exposure_max_rate:g} 的考生可见时，"
-            f"{len(bpool.pool)} 道正式使用的题目平均每人只够 {room:.1f} 题。请把曝光上限提高到至少 "
-            f"{np.ceil(bp.max_length / len(bpool.pool) * 100) / 100:g}，或把题库扩充到至少 "
-            f"{int(np.ceil(bp.max_length / bp.exposure_max_rate))} 题"))
+    unmet = band_exposure_problem(bp, len(bpool.pool))
+    if unmet:
+        problems.append(Problem(f, "", "exposure.max_rate", unmet))
     try:
         resolve_cuts(bp, bpool.pool.params)
     except DataFileError as exc:
         problems.extend(exc.problems)
     return problems
+
+
+def band_exposure_problem(bp: Blueprint, n_items: int) -> str | None:
+    """Why a band-deciding blueprint's exposure cap cannot hold on ``n_items`` operational
+    items, or None. The exposure rates of the items sum to the mean test length, and a
+    band-deciding exam runs nearly every attempt to the maximum length."""
+    room = bp.exposure_max_rate * n_items
+    if bp.decide != "band" or room >= bp.max_length:
+        return None
+    return (f"判定等级的考试几乎都答满最长 {bp.max_length} 题；每题最多 {bp.exposure_max_rate:g} 的考生可见时，"
+            f"{n_items} 道正式使用的题目平均每人只够 {room:.1f} 题。请把曝光上限提高到至少 "
+            f"{np.ceil(bp.max_length / n_items * 100) / 100:g}，或把题库扩充到至少 "
+            f"{int(np.ceil(bp.max_length / bp.exposure_max_rate))} 题")
 
 
 def _counts(weights: dict[str, float], n: int) -> dict[str, int]:

@@ -202,6 +202,10 @@ def test_the_cli_reports_the_study_as_json_and_as_tables(bank_db_url, monkeypatc
     assert band["decide"] == "band" and band["form_items"] == data["form_items"]
     assert band["modes"][2]["mean_length"] > data["modes"][2]["mean_length"]
     assert "等级判定即停" in runner.invoke(app, [*args, "--decide", "band"]).stdout
+    # the what-if with exposure control would calibrate a cap the pool cannot honour at 40 items
+    auto = [a for a in args if a not in ("--exposure", "none")]
+    r = runner.invoke(app, [*auto, "--decide", "band"])
+    assert r.exit_code != 0 and "exposure.max_rate" in r.output and "--exposure none" in r.output
     r = runner.invoke(app, [*args, "--decide", "grade"])
     assert r.exit_code != 0 and "判定对象" in r.output
     r = runner.invoke(app, [*args, "--online-stop", "sometimes"])
