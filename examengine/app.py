@@ -12,6 +12,7 @@ from examengine import __version__
 from examengine.config import Settings
 from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.db.migrate import ensure_current
+from examengine.deps import configure_candidate_threads
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError
 from examengine.services.accounts import ForbiddenError, NotSignedInError
 from examengine.services.attempts import ExamNotOpenError, NotAuthorizedError, SignInError
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url, echo=settings.echo_sql)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        configure_candidate_threads(settings.candidate_thread_count)
         try:
             yield
         finally:

@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     port: int = 8000
     echo_sql: bool = False
     max_upload_mb: int = Field(default=50, description="Largest accepted request body (uploads), in MB.")
+    candidate_threads: int | None = Field(
+        default=None, ge=1, le=64,
+        description="Threads per worker for the candidates' requests (default: 1 on SQLite, where every "
+                    "request is CPU and one file; 2 on a database server, to overlap its round trips).")
+
+    @property
+    def candidate_thread_count(self) -> int:
+        if self.candidate_threads is not None:
+            return self.candidate_threads
+        return 1 if self.database_url.startswith("sqlite") else 2
 
     @property
     def standards_dir(self) -> Path:

@@ -8,11 +8,15 @@ one attempt (``api/exams.py``). Staff authenticate with the session cookie set b
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
@@ -60,6 +64,50 @@ class ReleasingRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
             endpoint = _releasing(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+#: Threads that run the candidates' routes, per worker, unless the app configured them
+#: (Settings.candidate_threads). Measured with benchmarks/load.py, 200 candidates at zero think
+#: time: FastAPI's shared pool of 40 threads cost 30-50 % more server CPU per answer (threads
+#: contending for the GIL and the database) than 1 (SQLite) or 2 (PostgreSQL); docs/performance.md.
+CANDIDATE_THREADS = 2
+_CANDIDATE_LIMITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def configure_candidate_threads(n: int) -> None:
+    """Set the candidates' thread count for the running event loop (the app's lifespan)."""
+    _CANDIDATE_LIMITERS[asyncio.get_running_loop()] = anyio.CapacityLimiter(n)
+
+
+def candidate_limiter() -> anyio.CapacityLimiter:
+    """The candidates' thread limiter of the running event loop."""
+    loop = asyncio.get_running_loop()
+    limiter = _CANDIDATE_LIMITERS.get(loop)
+    if limiter is None:
+        limiter = _CANDIDATE_LIMITERS[loop] = anyio.CapacityLimiter(CANDIDATE_THREADS)
+    return limiter
+
+
+async def in_candidate_thread(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Run blocking work of a candidate's request in the candidates' threads."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=candidate_limiter())
+
+
+class CandidateRoute(ReleasingRoute):
+    """The route class of the candidates' routers: a sync endpoint runs in threads of its own
+    (:data:`CANDIDATE_THREADS`), so the exam's hot path neither contends with 40 threads nor
+    waits behind staff work (PDF printing, uploads, assembly) in FastAPI's shared pool; its
+    return value is then validated on the event loop. The threads: :func:`candidate_limiter`."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            sync = _releasing(endpoint)
+
+            @functools.wraps(sync)
+            async def endpoint(*args: Any, **kw: Any) -> Any:
+                return await in_candidate_thread(sync, *args, **kw)
+
         super().__init__(path, endpoint, **kwargs)
 
 

@@ -71,3 +71,60 @@ def test_the_route_class_wraps_sync_endpoints_only_and_keeps_their_signature():
     assert inspect.signature(wrapped.endpoint) == inspect.signature(sync_endpoint)
     assert [p.name for p in wrapped.dependant.path_params] == ["item_id"]
     assert ReleasingRoute("/y/{item_id}", async_endpoint).endpoint is async_endpoint
+
+
+def test_candidate_routes_run_in_their_own_threads_as_many_at_once_as_configured():
+    """Four requests at once to a sync candidate route run at most N at a time (N configured
+    per event loop, as the app's lifespan does), while a staff route beside it runs in
+    FastAPI's shared pool, four at once."""
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+    from fastapi import APIRouter, FastAPI
+
+    from examengine.deps import CandidateRoute, configure_candidate_threads
+
+    running = {"candidate": 0, "staff": 0}
+    peak = {"candidate": 0, "staff": 0}
+    threads: set[str] = set()
+    lock = threading.Lock()
+
+    def work(kind: str) -> dict:
+        with lock:
+            running[kind] += 1
+            peak[kind] = max(peak[kind], running[kind])
+            threads.add(threading.current_thread().name) if kind == "candidate" else None
+        time.sleep(0.15)
+        with lock:
+            running[kind] -= 1
+        return {"kind": kind}
+
+    candidates = APIRouter(route_class=CandidateRoute)
+    staff = APIRouter(route_class=ReleasingRoute)
+    candidates.add_api_route("/c", lambda: work("candidate"))
+    staff.add_api_route("/s", lambda: work("staff"))
+    app = FastAPI()
+    app.include_router(candidates)
+    app.include_router(staff)
+
+    async def run(n: int) -> None:
+        configure_candidate_threads(n)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            replies = await asyncio.gather(*(c.get(p) for p in ["/c"] * 4 + ["/s"] * 4))
+        assert [r.json()["kind"] for r in replies] == ["candidate"] * 4 + ["staff"] * 4
+
+    for n in (1, 3):
+        peak.update(candidate=0, staff=0)
+        asyncio.run(run(n))
+        assert peak == {"candidate": n, "staff": 4}
+    assert threading.current_thread().name not in threads
+
+
+def test_the_candidate_thread_count_defaults_by_database():
+    from examengine.config import Settings
+
+    assert Settings(database_url="sqlite:///x.db").candidate_thread_count == 1
+    assert Settings(database_url="postgresql+psycopg://h/db").candidate_thread_count == 2
+    assert Settings(database_url="sqlite:///x.db", candidate_threads=3).candidate_thread_count == 3

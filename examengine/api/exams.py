@@ -14,12 +14,20 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, current_staff, exam_staff, get_db, release_connection
+from examengine.deps import (
+    CandidateRoute,
+    ReleasingRoute,
+    current_staff,
+    exam_staff,
+    get_db,
+    in_candidate_thread,
+    release_connection,
+)
 from examengine.services import attempts as att
 from examengine.services import exams as svc
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["exams (proctors)"])
-candidate_router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["attempts (candidates)"])
+candidate_router = APIRouter(route_class=CandidateRoute, prefix="/api/v1", tags=["attempts (candidates)"])
 
 
 class ExamIn(BaseModel):
@@ -116,9 +124,13 @@ def _bearer(authorization: str | None) -> str:
     return authorization[7:].strip()
 
 
-def candidate_attempt(attempt_id: int, authorization: str | None = Header(None),
-                      db: Session = Depends(get_db)):
-    attempt = att.authenticate(db, attempt_id, _bearer(authorization))
+async def candidate_attempt(attempt_id: int, authorization: str | None = Header(None),
+                            db: Session = Depends(get_db)):
+    return await in_candidate_thread(_authenticated, db, attempt_id, _bearer(authorization))
+
+
+def _authenticated(db: Session, attempt_id: int, token: str):
+    attempt = att.authenticate(db, attempt_id, token)
     release_connection(db)  # the route runs in another thread-pool turn: don't hold the connection meanwhile
     return attempt
 

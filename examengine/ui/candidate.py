@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, get_db
+from examengine.deps import CandidateRoute, get_db, in_candidate_thread
 from examengine.errors import ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
 
-router = APIRouter(route_class=ReleasingRoute, prefix="/exam", include_in_schema=False)
+router = APIRouter(route_class=CandidateRoute, prefix="/exam", include_in_schema=False)
 COOKIE = "ee_attempt"
 
 
@@ -118,10 +118,14 @@ def image(position: int, name: str, request: Request, db: Session = Depends(get_
 
 @router.post("/answer")
 async def answer(request: Request, db: Session = Depends(get_db)) -> Response:
+    form = await request.form()  # async for the body; the database work runs in the candidates' threads
+    return await in_candidate_thread(_answer, request, db, form)
+
+
+def _answer(request: Request, db: Session, form) -> Response:
     attempt = _attempt(request, db)
     if attempt is None:
         return _expired()
-    form = await request.form()
     try:
         position = int(str(form.get("position", "0")))
     except ValueError:
