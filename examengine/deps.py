@@ -56,10 +56,11 @@ def release_connection(db: Session) -> None:
 
 class ReleasingRoute(APIRoute):
     """The route class of every router. Without it, 300 concurrent staff requests deadlocked
-    (80 errors, 219 timeouts: :func:`release_connection`). A sync endpoint is wrapped so that, when it returns,
-    the sessions it was given end their read-only transaction (:func:`release_connection`) in the same
-    thread. Anything read later (a lazy load while the value is serialized) takes a
-    connection in that thread and gives it back at the request's end."""
+    (80 errors, 219 timeouts; why: :func:`release_connection`). A sync endpoint is wrapped so
+    that, when it returns, the sessions it was given end their read-only transaction
+    (:func:`release_connection`) in the same thread. Anything read later (a lazy load while
+    the value is serialized) takes a connection in that thread and gives it back at the
+    request's end."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
