@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum

@@ -547,10 +547,10 @@ def agreement_study(db: Session, *, blueprint: str, n_simulees: int, seed: int, 
     length = bp.max_length if length is None else length
     if length < 1:
         raise ExamEngineError("每套试卷至少 1 题")
-    result = _solve(bp, pool, form_spec(bp, pool, cuts, n_forms=2, length=length, seed=seed))
     unmet = band_exposure_problem(bp, len(pool)) if what_if and exposure is ExposureSource.AUTO else None
     if unmet:
         raise ExamEngineError(f"{unmet}（蓝图 exposure.max_rate）。假设分析可加 --exposure none 不控制曝光")
+    result = _solve(bp, pool, form_spec(bp, pool, cuts, n_forms=2, length=length, seed=seed))
     params, label = None, "none"
     if exposure is not ExposureSource.NONE:
         params = None if what_if else stored_exposure(row, pool)
