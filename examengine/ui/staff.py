@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, STAFF_COOKIE, current_staff, get_db, staff_token
+from examengine.deps import STAFF_COOKIE, ReleasingRoute, current_staff, get_db, staff_token
 from examengine.rendering.env import render
 from examengine.services import accounts
 
