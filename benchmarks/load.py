@@ -1,10 +1,12 @@
 """Load study: N concurrent simulated candidates over HTTP on loopback, each taking a whole exam
 with think time 0 (the worst case), against the real server (uvicorn) on SQLite with one worker
 and on PostgreSQL with two. Reports answers per second, p50/p95/p99 latency of an answer,
-errors, and lost answers (acknowledged by the server but not in the database). Bounded in
-count and time; prints JSON.
+errors, lost answers (acknowledged by the server but not in the database) and the server's
+CPU per answer. ``--threads 1,2,4,40`` also compares the candidates' thread counts per worker
+(EXAMENGINE_CANDIDATE_THREADS) at zero think time. Bounded in count and time; prints JSON.
 
-    python benchmarks/load.py [--candidates 200] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    python benchmarks/load.py [--candidates 200] [--threads 1,2,4,40]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -54,9 +56,9 @@ def init_db(url: str) -> None:
     engine.dispose()
 
 
-def start(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+def start(url: str, workers: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "EXAMENGINE_DATABASE_URL": url, "EXAMENGINE_DATA_DIR": str(REPO)}
+    env = {**os.environ, "EXAMENGINE_DATABASE_URL": url, "EXAMENGINE_DATA_DIR": str(REPO), **(env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "examengine.app:create_app", "--factory", "--host",
                              "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
                              "--timeout-keep-alive", "60", "--backlog", "4096"],
@@ -180,10 +182,34 @@ def stored_answers(url: str, attempt_ids) -> dict[int, int]:
     return dict(rows)
 
 
-def study(url: str, workers: int, n: int, time_limit: float, think: float = 0.0, seed: int = 1) -> dict:
-    proc, base = start(url, workers)
+def server_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) so far of a process and its living descendants (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                raw = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = raw[raw.rindex(")") + 2:].split()
+            stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total = {pid}, 0.0
+    for _ in range(3):  # uvicorn's supervisor, its workers (and their helpers)
+        tree |= {p for p, (ppid, _) in stats.items() if ppid in tree}
+    for p in tree:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
+
+
+def study(url: str, workers: int, n: int, time_limit: float, think: float = 0.0, seed: int = 1,
+          env: dict[str, str] | None = None) -> dict:
+    proc, base = start(url, workers, env)
+    cpu = 0.0
     try:
+        cpu0 = server_cpu_seconds(proc.pid)
         run = asyncio.run(drive(base, n, time_limit, think, seed))
+        cpu = server_cpu_seconds(proc.pid) - cpu0
     finally:
         proc.terminate()
         try:
@@ -201,7 +227,14 @@ def study(url: str, workers: int, n: int, time_limit: float, think: float = 0.0,
                        "p99": round(float(np.percentile(lat, 99)), 1)} if lat.size else None,
         "errors": len(run["errors"]), "error_kinds": sorted({f"{k}:{c}" for k, c in run["errors"]}),
         "transport_retries": run["retries"], "lost_answers": lost,
+        # the server's CPU over the run (sign-ins, first items and answers), per answer
+        "server_cpu_s": round(cpu, 2), "server_cpu_ms_per_answer": round(1000 * cpu / max(lat.size, 1), 2),
     }
+
+
+def _brief(r: dict) -> dict:
+    return {k: r[k] for k in ("answers", "answers_per_s", "latency_ms", "errors", "lost_answers",
+                              "server_cpu_ms_per_answer")}
 
 
 def main() -> None:
@@ -211,7 +244,11 @@ def main() -> None:
     ap.add_argument("--think", type=float, default=5.0,
                     help="mean think time (s) of the paced study; real candidates take 30-90 s an item")
     ap.add_argument("--postgres", default=os.environ.get("EXAMENGINE_TEST_POSTGRES_URL", ""))
+    ap.add_argument("--threads", default="",
+                    help="also compare candidate thread counts at zero think time, e.g. 1,2,4,40 "
+                         "(EXAMENGINE_CANDIDATE_THREADS; SQLite 1 worker, and PostgreSQL 2 workers if given)")
     args = ap.parse_args()
+    counts = [int(x) for x in args.threads.split(",") if x.strip()]
     out: dict = {"machine": {"cores": os.cpu_count()}, "blueprint": "530046-L2"}
     tmp = Path(tempfile.mkdtemp(prefix="ee-load-"))
     try:
@@ -222,6 +259,9 @@ def main() -> None:
         # paced: the same number of candidates with a (still fast) think time
         out[f"sqlite_1_worker_think_{args.think:g}s"] = study(sqlite_url, 1, args.candidates, args.time_limit,
                                                               think=args.think)
+        for k in counts:
+            out.setdefault("candidate_threads", {})[f"sqlite_1_worker_{k}"] = _brief(study(
+                sqlite_url, 1, args.candidates, args.time_limit, env={"EXAMENGINE_CANDIDATE_THREADS": str(k)}))
         if args.postgres:
             name = f"ee_load_{uuid.uuid4().hex[:8]}"
             admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
@@ -234,13 +274,18 @@ def main() -> None:
                 out["throughput_ratio_pg2_over_sqlite1"] = round(
                     out["postgres_2_workers_think_0"]["answers_per_s"] / out["sqlite_1_worker_think_0"]["answers_per_s"],
                     2)
+                for k in counts:
+                    out.setdefault("candidate_threads", {})[f"postgres_2_workers_{k}"] = _brief(study(
+                        pg_url, 2, args.candidates, args.time_limit, env={"EXAMENGINE_CANDIDATE_THREADS": str(k)}))
             finally:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 admin.dispose()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out["lost_answers"] = sum(v["lost_answers"] for v in out.values() if isinstance(v, dict) and "lost_answers" in v)
+    runs = [v for v in out.values() if isinstance(v, dict) and "lost_answers" in v]
+    runs += list(out.get("candidate_threads", {}).values())
+    out["lost_answers"] = sum(v["lost_answers"] for v in runs)
     print(json.dumps(out, ensure_ascii=False, indent=2))
 
 
