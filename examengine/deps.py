@@ -21,6 +21,8 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from examengine.db.engine import has_uncommitted_writes
+
 STAFF_COOKIE = "ee_staff"
 
 
@@ -48,8 +50,6 @@ def release_connection(db: Session) -> None:
     connection nothing moves until the pool's timeout (seen at 200 concurrent candidates).
     Dependencies call this when they have read what they need; :class:`ReleasingRoute` calls
     it when a route returns."""
-    from examengine.db.engine import has_uncommitted_writes
-
     if db.in_transaction() and not has_uncommitted_writes(db):
         db.commit()
 

@@ -52,15 +52,17 @@ def blueprint_policy(bp: Blueprint, cuts: tuple[float, float, float], *, pool: I
     if pool is not None:
         names = {g.name for g in pool.content_groups}
         targets = [t for t in targets if t.group in names]
+    registered = cuts[bp.rank - 1]
+    band = bp.decide == "band"
     return CatPolicy(
         selection=SelectionRule.CUT_INFO,
         start=StartRule.RANDOM_THETA if bp.start_rule == "random_theta" else StartRule.PRIOR_MEAN,
         start_interval=bp.start_interval,
         start_items=1,
         randomesque_k=1,
-        cuts=tuple(cuts) if bp.decide == "band" else (cuts[bp.rank - 1],),
-        band_names=LEVEL_BAND_NAMES if bp.decide == "band" else PASS_FAIL,
-        primary_cut=cuts[bp.rank - 1] if bp.decide == "band" else None,
+        cuts=tuple(cuts) if band else (registered,),
+        band_names=LEVEL_BAND_NAMES if band else PASS_FAIL,
+        primary_cut=registered if band else None,
         confidence=bp.confidence,
         min_length=bp.min_length,
         max_length=bp.max_length,

@@ -97,6 +97,7 @@ class Classification:
     basis: ClassificationBasis
 
 
+@functools.lru_cache(maxsize=64)  # called at every step of an attempt with the same confidence
 def z_value(confidence: float) -> float:
     """z_{(1 + gamma)/2}: 1.959964 for gamma = 0.95."""
     if not 0 < confidence < 1:
@@ -116,15 +117,11 @@ def band_probabilities(theta: float, se: float, cut_scores: CutScores) -> FloatA
 
 def confidence_interval_band(theta: float, se: float, cut_scores: CutScores, confidence: float) -> int | None:
     """The band holding the whole interval theta +- z SE, or None."""
-    half = _z(confidence) * se
+    half = z_value(confidence) * se
     cuts = cut_scores.cuts  # sorted; bisect_right is searchsorted(side="right") without numpy's overhead
     lo, hi = bisect.bisect_right(cuts, theta - half), bisect.bisect_right(cuts, theta + half)
     return lo if lo == hi else None
 
-
-@functools.lru_cache(maxsize=64)
-def _z(confidence: float) -> float:
-    return z_value(confidence)
 
 
 @dataclass(frozen=True)
