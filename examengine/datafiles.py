@@ -358,6 +358,11 @@ def blueprint_from_dict(doc, filename: str):
     tmin = number(rep, "theta_min", "reporting.theta_min", default=-3.0)
     tmax = number(rep, "theta_max", "reporting.theta_max", default=3.0)
     exposure = number(section("exposure"), "max_rate", "exposure.max_rate", lo=0, hi=1, open_lo=True, default=0.25)
+    progressive = number(section("exposure"), "progressive_items", "exposure.progressive_items", lo=0, integer=True,
+                         default=0)
+    if progressive and min_len and progressive > min_len:
+        r.problem("", "exposure.progressive_items",
+                  f"渐进选题的题数不能超过最短长度 {min_len}（停止之前每位考生都应答过按信息量选出的题），实际为 {progressive}")
     start = section("start")
     start_rule = str(start.get("rule", "random_theta"))
     if start_rule not in ("random_theta", "prior_mean"):
@@ -387,7 +392,8 @@ def blueprint_from_dict(doc, filename: str):
         type_shares=tuple(type_shares) or Blueprint.type_shares, type_tolerance=float(tolerance),
         min_length=min_len, max_length=max_len, se_target=None if se is None else float(se),
         confidence=float(confidence), decide=str(decide), cuts=tuple(cuts), pass_score=float(pass_score), theta_min=float(tmin),
-        theta_max=float(tmax), exposure_max_rate=float(exposure), start_rule=start_rule,
+        theta_max=float(tmax), exposure_max_rate=float(exposure), progressive_items=int(progressive or 0),
+        start_rule=start_rule,
         start_interval=(float(interval[0]), float(interval[1])), pretest_count=pre_count or 0,
         pretest_positions=tuple(positions), time_limit_minutes=time_limit, source=doc,
     )

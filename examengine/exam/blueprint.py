@@ -50,6 +50,8 @@ class Blueprint:
     theta_min: float = -3.0
     theta_max: float = 3.0
     exposure_max_rate: float = 0.25
+    # the progressive method over the first this many items (0: off); see exam.policy.CatPolicy
+    progressive_items: int = 0
     start_rule: str = "random_theta"
     start_interval: tuple[float, float] = (-0.5, 0.5)
     pretest_count: int = 0

@@ -182,6 +182,16 @@ def start_attempt(pool: ItemPool, policy: CatPolicy, *, seed: int) -> CatState:
     return CatState(int(seed), (), (), (), posterior, est, blocked, pool.n_items, counts, sprt_ll, stop)
 
 
+def progressive_criterion(info: NDArray[np.float64], blocked: NDArray[np.bool_], s: float,
+                          rng: np.random.Generator) -> NDArray[np.float64]:
+    """The progressive method's criterion (Revuelta & Ponsoda 1998, J. Educ. Meas. 35, 311-327):
+    (1 - s) R_j H + s I_j, with R_j ~ U(0, 1) and H the largest information among the items
+    still available; s in [0, 1] is the weight of information (0: a random item, 1: max info)."""
+    available = info[~blocked]
+    h = float(available.max()) if available.size else 0.0
+    return (1.0 - s) * h * rng.random(info.size) + s * info
+
+
 def next_item(
     state: CatState,
     pool: ItemPool,
@@ -195,8 +205,10 @@ def next_item(
     Information is taken at: a theta drawn from ``policy.start_interval``
     (RANDOM_THETA) or the prior mean (PRIOR_MEAN) for the first
     ``policy.start_items`` scored items; afterwards the current estimate
-    (MAX_INFO) or the cut nearest to it (CUT_INFO). The criterion is the
-    information times the MPI factors of the content targets; then
+    (MAX_INFO) or the cut nearest to it (CUT_INFO). Over the first
+    ``policy.progressive_items`` items the information is mixed with a random
+    component (:func:`progressive_criterion`). The criterion is that times the
+    MPI factors of the content targets; then
     randomesque and Sympson-Hetter as in :func:`examengine.irt.selection.choose`.
     ``rng`` defaults to :func:`step_generator` (state.seed, state.step) and is
     only created when randomness is needed.
@@ -206,7 +218,8 @@ def next_item(
     k = policy.randomesque_k
     if policy.randomesque_items is not None and state.n_scored >= policy.randomesque_items:
         k = 1
-    needs_rng = k > 1 or exposure is not None or (
+    progressive = state.n_scored < policy.progressive_items
+    needs_rng = k > 1 or exposure is not None or progressive or (
         policy.start is StartRule.RANDOM_THETA and state.n_scored < policy.start_items)
     if needs_rng and rng is None:
         rng = step_generator(state.seed, state.step)
@@ -225,10 +238,13 @@ def next_item(
     constraints = content_constraints(pool, policy)
     factors = mpi_factors(constraints, state.content_counts, state.n_scored) if constraints else None
     blocked = state.blocked
-    if k == 1 and exposure is None:
+    if k == 1 and exposure is None and not progressive:
         choice = best_item(pool.information_index, theta, blocked, factors)
     else:
         info = models.item_information_at(theta, pool.params)
+        if progressive:
+            assert rng is not None
+            info = progressive_criterion(info, blocked, state.n_scored / policy.progressive_items, rng)
         if factors is not None:
             info = priority(info, factors, blocked)
         choice = choose(info, blocked, rng=rng, randomesque_k=k,
@@ -483,6 +499,8 @@ def calibrate_exposure(
     theta_sd: float = 1.0,
     max_iterations: int = 30,
     tolerance: float = 0.0,
+    average_last: int = 0,
+    final_simulees: int | None = None,
     progress: Callable[[int, float], None] | None = None,
 ) -> SympsonHetterCalibration:
     """Sympson-Hetter parameters for ``policy`` on ``pool`` by iterative simulation.
@@ -490,6 +508,9 @@ def calibrate_exposure(
     Each iteration simulates ``n_simulees`` with theta ~ N(theta_mean, theta_sd^2)
     and a fresh seed (seed, iteration); ``target`` defaults to
     ``policy.exposure_target``. ``progress(iteration, max_exposure)`` after each round.
+    With ``average_last`` = m the parameters are the mean of the last m updates
+    (:func:`calibrate_sympson_hetter`), and those m rounds simulate ``final_simulees``
+    (default ``n_simulees``) each.
     """
     r = target if target is not None else policy.exposure_target
     if r is None:
@@ -497,14 +518,18 @@ def calibrate_exposure(
 
     def run(params: ExposureParameters, iteration: int) -> ExposureRates:
         rng = np.random.default_rng([int(seed), iteration, 0])
-        thetas = rng.normal(theta_mean, theta_sd, n_simulees)
+        n = n_simulees
+        if final_simulees is not None and iteration > max_iterations - average_last:
+            n = final_simulees
+        thetas = rng.normal(theta_mean, theta_sd, n)
         sim = simulate_cat(pool, policy, thetas, seed=int(seed) * 1000 + iteration, exposure=params)
         rates = sim.exposure_rates()
         if progress is not None:
             progress(iteration, float(rates.administered.max()))
         return rates
 
-    return calibrate_sympson_hetter(run, pool.n_items, r, max_iterations=max_iterations, tolerance=tolerance)
+    return calibrate_sympson_hetter(run, pool.n_items, r, max_iterations=max_iterations, tolerance=tolerance,
+                                    average_last=average_last)
 
 
 def administered_ids(state: CatState, pool: ItemPool) -> tuple[str, ...]:
@@ -514,5 +539,5 @@ def administered_ids(state: CatState, pool: ItemPool) -> tuple[str, ...]:
 
 __all__: Sequence[str] = (
     "CatState", "CatSimulation", "ItemChoice", "administered_ids", "calibrate_exposure", "classify_state",
-    "content_constraints", "next_item", "record", "replay", "simulate_cat", "start_attempt", "step_generator", "StoredResponse",
+    "content_constraints", "next_item", "progressive_criterion", "record", "replay", "simulate_cat", "start_attempt", "step_generator", "StoredResponse",
 )

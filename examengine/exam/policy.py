@@ -51,6 +51,14 @@ class CatPolicy:
     start                PRIOR_MEAN, or RANDOM_THETA in ``start_interval`` for
                          the first ``start_items`` items
     randomesque_k        choose among the k best items (1 = plain max)
+    progressive_items    the progressive method (Revuelta & Ponsoda 1998) over the
+                         first this many scored items: item j's information is
+                         replaced by (1 - s) R_j max_i I_i + s I_j with R_j ~ U(0, 1)
+                         drawn afresh at each step and s = n_scored / progressive_items
+                         rising from 0 to 1 (then plain information). Spreads the
+                         opening items over the whole pool and leaves the items most
+                         informative at the cut to the candidates still undecided
+                         later; content factors and Sympson-Hetter apply as usual
     randomesque_items    apply randomesque only to the first this many scored items
                          (None: to all). Spreads the opening items over the pool, so
                          the items most informative at the cut are left for the
@@ -77,6 +85,7 @@ class CatPolicy:
     start_interval: tuple[float, float] = (-1.0, 1.0)
     start_items: int = 1
     randomesque_k: int = 1
+    progressive_items: int = 0
     randomesque_items: int | None = None
     estimator: EstimationMethod = EstimationMethod.EAP
     prior: NormalPrior = field(default_factory=NormalPrior)
@@ -96,6 +105,8 @@ class CatPolicy:
         object.__setattr__(self, "cuts", tuple(float(c) for c in self.cuts))
         if self.randomesque_k < 1:
             raise ValueError(f"randomesque_k must be >= 1, got {self.randomesque_k}")
+        if self.progressive_items < 0:
+            raise ValueError(f"progressive_items must be >= 0, got {self.progressive_items}")
         if self.start_items < 0:
             raise ValueError(f"start_items must be >= 0, got {self.start_items}")
         lo, hi = self.start_interval

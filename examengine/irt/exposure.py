@@ -93,6 +93,7 @@ def calibrate_sympson_hetter(
     *,
     max_iterations: int = 30,
     tolerance: float = 0.0,
+    average_last: int = 0,
 ) -> SympsonHetterCalibration:
     """Find K by iterative simulation.
 
@@ -105,21 +106,38 @@ def calibrate_sympson_hetter(
     sampling noise (SD sqrt(r (1 - r) / N) per item, and the maximum over a
     pool sits a few SDs above r): calibrate to a target somewhat below the
     operational ceiling, or with large samples.
+
+    With ``average_last`` = m > 0 every round runs, and the parameters returned are the
+    mean of the m updates computed from the last m rounds' rates (a Polyak average of
+    the fixed-point iteration): each update carries the sampling noise of its round, and
+    picking the round whose simulation happened to show the smallest maximum picks the
+    luckiest noise, not the best parameters. ``converged`` then says whether the last
+    round met the target. Use larger samples for those last rounds (the caller's
+    ``simulate`` knows the iteration).
     """
     if not 0 < target <= 1:
         raise ValueError(f"exposure target must lie in (0, 1], got {target!r}")
+    if not 0 <= average_last <= max_iterations:
+        raise ValueError(f"average_last must lie in [0, max_iterations], got {average_last!r}")
     k = np.ones(n_items)
     history: list[float] = []
     best: tuple[float, ExposureParameters] | None = None
+    updates: list[FloatArray] = []
     for iteration in range(1, max_iterations + 1):
         params = ExposureParameters(k, target)
         rates = simulate(params, iteration)
         max_admin = float(rates.administered.max()) if n_items else 0.0
         history.append(max_admin)
-        if max_admin <= target + tolerance:
+        if not average_last and max_admin <= target + tolerance:
             return SympsonHetterCalibration(params, iteration, True, tuple(history))
         if best is None or max_admin < best[0]:
             best = (max_admin, params)
         k = sympson_hetter_step(k, rates, target)
+        if iteration > max_iterations - average_last:
+            updates.append(k)
+    if average_last:
+        mean_k = np.mean(updates, axis=0) if n_items else np.ones(0)
+        return SympsonHetterCalibration(ExposureParameters(mean_k, target), max_iterations,
+                                        history[-1] <= target + tolerance, tuple(history))
     assert best is not None
     return SympsonHetterCalibration(best[1], max_iterations, False, tuple(history))

@@ -403,6 +403,7 @@ class BlueprintView:
     reporting: dict[str, float]
     exposure_max_rate: float
     exposure_calibrated: bool
+    progressive_items: int  # opening items chosen by the progressive method (0: off)
     start: dict
     pretest: dict
     time_limit_minutes: int
@@ -428,7 +429,7 @@ def show_blueprint(db: Session, code: str, version: int | None = None) -> Bluepr
         reference_set=f"{bp.id} 的正式使用题目（{len(bpool.pool)} 道，当前参数）",
         reporting={"pass_score": bp.pass_score, "theta_min": bp.theta_min, "theta_max": bp.theta_max},
         exposure_max_rate=bp.exposure_max_rate, exposure_calibrated=bool(row.exposure),
-        start={"rule": bp.start_rule, "interval": list(bp.start_interval)},
+        progressive_items=bp.progressive_items, start={"rule": bp.start_rule, "interval": list(bp.start_interval)},
         pretest={"count": bp.pretest_count, "positions": list(bp.pretest_positions)},
         time_limit_minutes=bp.time_limit_minutes, pool_size=len(bpool.pool), pool_types=dict(Counter(bpool.types)),
     )

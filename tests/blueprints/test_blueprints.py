@@ -88,6 +88,15 @@ def test_the_classification_decides_pass_fail_by_default_or_the_band_and_nothing
         "classification.decide"]
 
 
+def test_the_progressive_opening_is_a_whole_number_of_items_within_the_minimum_length(tmp_path):
+    assert read_blueprint_file(SOURCE).progressive_items == 6
+    off = edited(tmp_path, lambda d: d["exposure"].pop("progressive_items"))
+    assert read_blueprint_file(off).progressive_items == 0  # optional, off by default
+    for bad in (-1, 2.5, "6", 11):  # length.min is 10
+        path = edited(tmp_path, lambda d, bad=bad: d["exposure"].update({"progressive_items": bad}))
+        assert fields_of(path) == ["exposure.progressive_items"], bad
+
+
 def test_an_unknown_domain_code_and_a_missing_domain_are_named(bank_db, tmp_path):
     def edit(d):
         w = d["domains"].pop("530046-L2-4")

@@ -106,6 +106,20 @@ def test_sympson_hetter_holds_exposure_near_the_target_in_a_fresh_simulation(l1,
     assert held.pool_used_share > free.pool_used_share
 
 
+def test_the_progressive_opening_uses_the_whole_pool_without_losing_accuracy(l1, pool):
+    assert l1.progressive_items == 6 and blueprint_policy(l1, CUTS, pool=pool).progressive_items == 6
+    ranked = dataclasses.replace(l1, progressive_items=0)
+    free = ExposureParameters.unrestricted(240)
+    opened = simulate_blueprint(l1, pool, CUTS, n_simulees=400, seed=6, exposure=free)
+    plain = simulate_blueprint(ranked, pool, CUTS, n_simulees=400, seed=6, exposure=free)
+    # without exposure control every candidate walks down one ranking: a fifth of the pool is
+    # ever used (the top of the ranking still goes to everyone after the opening: that is the
+    # Sympson-Hetter parameters' job)
+    assert plain.pool_used_share < 0.3 and opened.pool_used_share > 0.9
+    assert opened.pass_fail_accuracy >= plain.pass_fail_accuracy - 0.03
+    assert opened.mean_length <= plain.mean_length + 2
+
+
 def test_cli_simulate_blueprint_on_a_synthetic_pool_prints_the_required_keys(monkeypatch, bank_db_url, tmp_path):
     monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
     plot = tmp_path / "p.png"
@@ -170,5 +184,6 @@ def test_api_blueprints(bank_db_url):
         one = c.get("/api/v1/blueprints/560003-L2").json()
         assert [cut["level_name"] for cut in one["cuts"]] == ["初级", "中级", "高级"]
         assert one["decide"] == "pass_fail" and one["confidence"] == 0.95
+        assert one["progressive_items"] == 6 and one["exposure_max_rate"] == 0.25
         assert all(0 < cut["percent_correct"] < 100 for cut in one["cuts"])
         assert c.get("/api/v1/blueprints/999999-L1").status_code == 404

@@ -8,6 +8,7 @@ from examengine.exam.cat import (
     calibrate_exposure,
     classify_state,
     next_item,
+    progressive_criterion,
     record,
     replay,
     simulate_cat,
@@ -89,6 +90,56 @@ def test_sympson_hetter_keeps_every_items_exposure_under_the_target():
     controlled = simulate_cat(pool, policy, thetas, seed=12, exposure=calibration.parameters).report(policy)
     assert controlled.max_exposure <= 0.25
     assert controlled.rmse < unrestricted.rmse + 0.1
+
+
+def test_the_progressive_opening_spreads_the_first_items_and_then_selects_by_information():
+    pool = _pool(200, seed=5)
+    plain = CatPolicy(start=StartRule.RANDOM_THETA, max_length=12, confidence=None)
+    progressive = CatPolicy(start=StartRule.RANDOM_THETA, max_length=12, confidence=None, progressive_items=4)
+    firsts = {name: [] for name in ("plain", "progressive")}
+    for seed in range(300):
+        for name, policy in (("plain", plain), ("progressive", progressive)):
+            firsts[name].append(next_item(start_attempt(pool, policy, seed=seed), pool, policy).position)
+    # a random start in [-1, 1] alone still leaves the first item to a handful of items;
+    # at s = 0 the progressive criterion is a uniform random draw over the whole pool
+    assert len(set(firsts["plain"])) <= 15
+    assert len(set(firsts["progressive"])) >= 150  # of 200: 300 draws cover about 155 on average
+    # once progressive_items items are answered, the choice is plain maximum information
+    state = start_attempt(pool, progressive, seed=9)
+    for score in (1, 0, 1, 1):
+        state = record(state, next_item(state, pool, progressive), score, pool, progressive)
+    assert state.n_scored == 4 and not state.stop.stop
+    assert next_item(state, pool, progressive).position == next_item(state, pool, plain).position
+    info = models.item_information_at(state.estimate.theta, pool.params)
+    info[list(state.items)] = -np.inf
+    assert next_item(state, pool, progressive).position == int(np.argmax(info))
+
+
+def test_the_progressive_criterion_weighs_information_by_the_share_of_the_opening_done():
+    rng = np.random.default_rng(3)
+    info = rng.uniform(0.1, 1.5, 500)
+    blocked = np.zeros(500, bool)
+    blocked[np.argmax(info)] = True  # H is the largest information among available items
+    h = np.max(info[~blocked])
+    for s in (0.0, 0.25, 0.75, 1.0):
+        got = progressive_criterion(info, blocked, s, np.random.default_rng(8))
+        r = np.random.default_rng(8).random(500)
+        np.testing.assert_allclose(got, (1 - s) * r * h + s * info)
+    # at s = 0 the criterion carries no information about information
+    r0 = progressive_criterion(info, blocked, 0.0, np.random.default_rng(9))
+    assert abs(np.corrcoef(r0, info)[0, 1]) < 0.15
+    np.testing.assert_array_equal(progressive_criterion(info, blocked, 1.0, np.random.default_rng(1)), info)
+
+
+def test_an_attempt_with_a_progressive_opening_replays_exactly():
+    pool = _pool(300, seed=2)
+    policy = CatPolicy(start=StartRule.RANDOM_THETA, progressive_items=5, max_length=20)
+    exposure = ExposureParameters(np.clip(np.random.default_rng(4).uniform(0.3, 1.3, 300), 0.3, 1.0))
+    state, rows = _run(pool, policy, -0.4, seed=77, exposure=exposure)
+    again = replay(pool, policy, seed=77, responses=rows)
+    assert again.items == state.items and again.estimate == state.estimate
+    with pytest.raises(ValueError, match="progressive_items"):
+        CatPolicy(progressive_items=-1)
 
 
 def test_maximum_priority_index_meets_target_proportions_within_one_item_per_area():
