@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -202,14 +203,38 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds so far of every PostgreSQL server process on this machine (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/comm").read_text().strip() not in ("postgres", "postmaster"):
+                    continue
+                raw = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = raw[raw.rindex(")") + 2:].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def study(url: str, workers: int, n: int, time_limit: float, think: float = 0.0, seed: int = 1,
           env: dict[str, str] | None = None) -> dict:
     proc, base = start(url, workers, env)
-    cpu = 0.0
+    cpu = client = pg = 0.0
+    on_pg = url.startswith("postgresql")
     try:
-        cpu0 = server_cpu_seconds(proc.pid)
+        cpu0, client0, pg0 = server_cpu_seconds(proc.pid), own_cpu_seconds(), postgres_cpu_seconds() if on_pg else 0.0
         run = asyncio.run(drive(base, n, time_limit, think, seed))
-        cpu = server_cpu_seconds(proc.pid) - cpu0
+        cpu, client = server_cpu_seconds(proc.pid) - cpu0, own_cpu_seconds() - client0
+        pg = postgres_cpu_seconds() - pg0 if on_pg else 0.0
     finally:
         proc.terminate()
         try:
@@ -229,12 +254,16 @@ def study(url: str, workers: int, n: int, time_limit: float, think: float = 0.0,
         "transport_retries": run["retries"], "lost_answers": lost,
         # the server's CPU over the run (sign-ins, first items and answers), per answer
         "server_cpu_s": round(cpu, 2), "server_cpu_ms_per_answer": round(1000 * cpu / max(lat.size, 1), 2),
+        # on a 2-core machine the load client and PostgreSQL share the cores with the server
+        "client_cpu_ms_per_answer": round(1000 * client / max(lat.size, 1), 2),
+        **({"postgres_cpu_ms_per_answer": round(1000 * pg / max(lat.size, 1), 2)} if on_pg else {}),
     }
 
 
 def _brief(r: dict) -> dict:
     return {k: r[k] for k in ("answers", "answers_per_s", "latency_ms", "errors", "lost_answers",
-                              "server_cpu_ms_per_answer")}
+                              "server_cpu_ms_per_answer", "client_cpu_ms_per_answer", "postgres_cpu_ms_per_answer")
+            if k in r}
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """The bank revision: one counter raised in the same transaction as every ORM change to what an
-exam pool is built from. Pool caches (``services.blueprints.load_pool``) are keyed on it, so a
+exam pool is built from (and to a blueprint version, whose exposure parameters may be stored later). Pool caches (``services.blueprints.load_pool``) are keyed on it, so a
 cache costs one primary-key read per request instead of aggregate scans over the bank, and
 several workers never disagree: each sees the change at the commit that made it.
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from examengine.db.models import (
     BankRevision,
+    BlueprintVersion,
     Domain,
     Item,
     ItemVersion,
@@ -25,7 +26,9 @@ from examengine.db.models import (
     Task,
 )
 
-WATCHED = (Item, ItemVersion, ItemVersionRequirement, Requirement, Task, Domain, Level, Standard)
+# BlueprintVersion: a version's YAML never changes, but its stored Sympson-Hetter parameters do
+# (``exposure calibrate``); the attempts' blueprint cache is keyed on the revision too.
+WATCHED = (Item, ItemVersion, ItemVersionRequirement, Requirement, Task, Domain, Level, Standard, BlueprintVersion)
 IGNORED_ATTRIBUTES = frozenset({"frozen"})
 
 

@@ -31,7 +31,13 @@ from examengine.exam.cat import StoredResponse, next_item, replay
 from examengine.exam.items import LETTERS, ItemType, image_refs
 from examengine.exam.scoring import attempt_result
 from examengine.exam.study import blueprint_policy
-from examengine.services.blueprints import blueprint_by_id, get_blueprint_version, load_pool, resolve_cuts
+from examengine.services.blueprints import (
+    bank_stamp,
+    blueprint_by_id,
+    get_blueprint_version,
+    load_pool,
+    resolve_cuts,
+)
 from examengine.services.exams import as_utc
 from examengine.services.simulation import stored_exposure
 
@@ -223,23 +229,87 @@ _POLICIES: dict[tuple, tuple] = {}
 _STATES: OrderedDict[int, tuple] = OrderedDict()
 _STATES_MAX = 4096
 _LOCK = threading.Lock()
+# Blueprint versions by (row id, bank stamp): the YAML of a version never changes, and storing its
+# Sympson-Hetter parameters raises the bank revision (db.revision watches BlueprintVersion).
+_BLUEPRINTS: dict[tuple, tuple] = {}
+# What a candidate sees of a frozen item version, by (database, version id): a frozen version never
+# changes (services.items.edit_item makes a new version), and every version an attempt shows is
+# frozen in the transaction that stores it.
+_CONTENT: OrderedDict[tuple, VersionContent] = OrderedDict()
+_CONTENT_MAX = 20000
+
+
+@dataclass(frozen=True)
+class VersionContent:
+    type: str
+    stem: str
+    options: tuple[str, ...]
+    key: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _BlueprintRow:
+    """The parts of a BlueprintVersion row the engine reads (a detached ORM row would not do)."""
+
+    id: int
+    sha256: str
+    exposure: dict | None
+
+
+def _database(db: Session) -> str:
+    return str(db.get_bind().url)
+
+
+def _cached_content(db: Session, version_id: int) -> VersionContent | None:
+    return _CONTENT.get((_database(db), version_id))
+
+
+def _content(db: Session, row: AttemptItem) -> VersionContent:
+    """The content of the item version an attempt row shows (cached once the version is frozen)."""
+    key = (_database(db), row.item_version_id)
+    hit = _CONTENT.get(key)
+    if hit is not None:
+        return hit
+    v = row.version
+    content = VersionContent(v.type, v.stem, tuple(v.options), tuple(v.key))
+    if v.frozen:
+        with _LOCK:
+            _CONTENT[key] = content
+            while len(_CONTENT) > _CONTENT_MAX:
+                _CONTENT.popitem(last=False)
+    return content
+
+
+def _blueprint(db: Session, version_id: int, stamp: tuple) -> tuple[_BlueprintRow, object]:
+    key = (version_id, stamp)
+    hit = _BLUEPRINTS.get(key)
+    if hit is None:
+        row, bp = blueprint_by_id(db, version_id)
+        hit = (_BlueprintRow(row.id, row.sha256, row.exposure), bp)
+        with _LOCK:
+            if len(_BLUEPRINTS) > 256:
+                _BLUEPRINTS.clear()
+            _BLUEPRINTS[key] = hit
+    return hit
 
 
 # Pools and policies are held by weak reference: the caches never keep a pool alive that the
 # pool cache has dropped (a pool may weigh a few hundred KB), they just miss and rebuild.
 
 
-def _policy(row, bp, cuts: tuple, pool):
-    key = (row.id, row.sha256, cuts, id(pool))
+def _policy(row: _BlueprintRow, bp, cuts: tuple, pool, stamp: tuple):
+    """The policy and the stored exposure parameters of a blueprint version on a pool."""
+    key = (row.id, row.sha256, cuts, id(pool), stamp)
     hit = _POLICIES.get(key)
     if hit is not None and hit[0]() is pool:
-        return hit[1]
+        return hit[1], hit[2]
     policy = blueprint_policy(bp, cuts, pool=pool)
+    exposure = stored_exposure(row, pool)
     with _LOCK:
         if len(_POLICIES) > 256:
             _POLICIES.clear()
-        _POLICIES[key] = (weakref.ref(pool), policy)
-    return policy
+        _POLICIES[key] = (weakref.ref(pool), policy, exposure)
+    return policy, exposure
 
 
 def _state(attempt: Attempt, pool, policy, responses: tuple):
@@ -262,11 +332,11 @@ def _state(attempt: Attempt, pool, policy, responses: tuple):
 
 
 def _engine(db: Session, attempt: Attempt) -> _Engine:
-    row, bp = blueprint_by_id(db, attempt.blueprint_version_id)
+    stamp = bank_stamp(db)
+    row, bp = _blueprint(db, attempt.blueprint_version_id, stamp)
     used = frozenset(r.item_version_id for r in attempt.items if r.scored)
-    bpool = load_pool(db, bp, include_versions=used)
-    policy = _policy(row, bp, tuple(attempt.cuts), bpool.pool)
-    exposure = stored_exposure(row, bpool.pool)
+    bpool = load_pool(db, bp, include_versions=used, stamp=stamp)
+    policy, exposure = _policy(row, bp, tuple(attempt.cuts), bpool.pool, stamp)
     responses = tuple(StoredResponse(r.external_id, int(r.score), True, tuple(r.set_aside or ()))
                       for r in attempt.items if r.scored and r.answer is not None)
     state = _state(attempt, bpool.pool, policy, responses)
@@ -294,8 +364,8 @@ class Finished:
     reason: str
 
 
-def _present(attempt: Attempt, row: AttemptItem) -> ItemForCandidate:
-    v = row.version
+def _present(db: Session, attempt: Attempt, row: AttemptItem) -> ItemForCandidate:
+    v = _content(db, row)
     return ItemForCandidate(
         position=row.position, item_id=f"Q{row.id}", type=v.type, stem=v.stem,
         options=[{"label": LETTERS[i], "text": text} for i, text in enumerate(v.options)],
@@ -329,7 +399,7 @@ def pending(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
         return Finished(True, attempt.finish_reason or "finished")
     open_row = next((r for r in attempt.items if r.answer is None), None)
     if open_row is not None:
-        return _present(attempt, open_row)
+        return _present(db, attempt, open_row)
     return _choose_next(db, attempt)
 
 
@@ -354,15 +424,20 @@ def _choose_next(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
     try:
         attempt.items.append(row)
         db.flush()
-        # used by an attempt: its content can no longer change
-        db.execute(update(ItemVersion).where(ItemVersion.id == row.item_version_id, ItemVersion.frozen.is_(False))
-                   .values(frozen=True).execution_options(synchronize_session=False))
+        # used by an attempt: its content can no longer change (a cached content is of a frozen
+        # version; otherwise the version is read here, in this transaction, for _present)
+        if _cached_content(db, row.item_version_id) is None:
+            version = db.get(ItemVersion, row.item_version_id)
+            if not version.frozen:
+                db.execute(update(ItemVersion).where(ItemVersion.id == version.id, ItemVersion.frozen.is_(False))
+                           .values(frozen=True).execution_options(synchronize_session=False))
+                set_committed_value(version, "frozen", True)
         db.commit()
     except IntegrityError:  # another request stored this position first: show that one
         db.rollback()
         db.refresh(attempt)
         row = next(r for r in attempt.items if r.position == position)
-    return _present(attempt, row)
+    return _present(db, attempt, row)
 
 
 def _pretest_row(db: Session, attempt: Attempt, eng: _Engine, position: int) -> AttemptItem | None:
@@ -387,7 +462,7 @@ def _pretest_row(db: Session, attempt: Attempt, eng: _Engine, position: int) -> 
 # ---------------------------------------------------------------- answers
 
 
-def _score(version: ItemVersion, labels: list[str]) -> int:
+def _score(version: VersionContent, labels: list[str]) -> int:
     chosen = sorted(LETTERS.index(x) for x in labels)
     return int(chosen == sorted(version.key))
 
@@ -411,7 +486,7 @@ def answer(db: Session, attempt: Attempt, *, position: int, item_id: str, labels
     _check_time(db, attempt)
     if attempt.status == "finished":
         raise AttemptClosedError("考试时间已到，本题未被记录。")
-    version = row.version
+    version = _content(db, row)
     labels = sorted({str(x).strip().upper() for x in labels})
     valid = LETTERS[: len(version.options)]
     if not labels or any(x not in valid for x in labels):

@@ -63,12 +63,13 @@ def bank_stamp(db: Session) -> tuple:
 
 
 def load_pool(db: Session, bp: Blueprint, *, status: str = "operational",
-              include_versions: frozenset[int] = frozenset()) -> BlueprintPool:
+              include_versions: frozenset[int] = frozenset(), stamp: tuple | None = None) -> BlueprintPool:
     """Items of the blueprint's level (and of lower levels when ``lower_level_share`` > 0)
     in ``status``, current versions, with their content areas (domain, type) and enemy groups.
     ``include_versions``: item versions an attempt already used, kept in its pool even if their
-    item has since left the operational pool (so the attempt replays unchanged)."""
-    stamp = (bp.id, bp.standard, bp.rank, bp.lower_level_share, status, *bank_stamp(db))
+    item has since left the operational pool (so the attempt replays unchanged). ``stamp``: the
+    caller's :func:`bank_stamp` of this transaction, when it has read it already."""
+    stamp = (bp.id, bp.standard, bp.rank, bp.lower_level_share, status, *(stamp or bank_stamp(db)))
     base = _POOL_CACHE.get((stamp, frozenset()))
     if base is None:
         base = _build_pool(db, bp, status=status, include_versions=frozenset())

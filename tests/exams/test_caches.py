@@ -131,3 +131,60 @@ def test_stored_exposure_survives_pool_changes(bank_db) -> None:
     assert params.k.tolist() == [1.0] + [0.5] * (len(ids) - 1)
     row.exposure = {"target": 0.25, "k": {"OTHER": 0.5}}
     assert stored_exposure(row, load_pool(bank_db, bp).pool) is None
+
+
+def test_storing_exposure_parameters_moves_the_revision_and_the_engine_sees_them(api, exam, bank_db) -> None:
+    """The attempts' blueprint cache is keyed on the bank revision: parameters stored by
+    `exposure calibrate` (in any process) reach the next item choice of every worker."""
+    _, tickets = exam
+    aid, headers = sign_in(api, tickets[0])
+    api.get(f"/api/v1/attempts/{aid}/item", headers=headers)
+    attempt = bank_db.get(Attempt, aid)
+    before = att._engine(bank_db, attempt)
+    r0 = bank_revision(bank_db)
+    from examengine.db.models import BlueprintVersion
+
+    row = bank_db.get(BlueprintVersion, attempt.blueprint_version_id)
+    row.exposure = {"target": 0.25, "k": {i: 0.4 for i in before.pool.item_ids}}
+    bank_db.commit()
+    assert bank_revision(bank_db) == r0 + 1
+    bank_db.expire_all()
+    after = att._engine(bank_db, bank_db.get(Attempt, aid))
+    assert after.exposure is not None and set(after.exposure.k.tolist()) == {0.4}
+    assert before.exposure is None or set(before.exposure.k.tolist()) != {0.4}
+
+
+def test_what_a_candidate_is_shown_of_a_frozen_version_is_read_once_and_is_what_is_stored(api, exam, bank_db) -> None:
+    from sqlalchemy import event
+
+    _, tickets = exam
+    aid, headers = sign_in(api, tickets[0])
+    item = api.get(f"/api/v1/attempts/{aid}/item", headers=headers).json()
+    row = bank_db.scalars(select(Attempt).where(Attempt.id == aid)).one().items[0]
+    version = bank_db.get(ItemVersion, row.item_version_id)
+    assert version.frozen  # frozen in the transaction that stored the row
+    assert item["stem"] == version.stem and [o["text"] for o in item["options"]] == version.options
+    statements: list[tuple[str, object]] = []
+
+    def count(conn, cursor, statement, parameters, *args) -> None:
+        statements.append((statement, parameters))
+
+    from sqlalchemy.engine import Engine
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        again = api.get(f"/api/v1/attempts/{aid}/item", headers=headers).json()
+        right = "".join(chr(65 + k) for k in version.key)
+        r = api.post(f"/api/v1/attempts/{aid}/answers", headers=headers,
+                     json={"position": item["position"], "item_id": item["item_id"], "answer": list(right)})
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert again == item
+    assert r.status_code == 200
+    bank_db.expire_all()
+    stored = bank_db.get(Attempt, aid).items[0]
+    assert stored.score == 1 and stored.answer == list(right)  # scored against the stored key
+    # neither showing the item again nor scoring the answer read its version again (the answer's
+    # reply reads the next item's version once, to freeze and show it)
+    reads = [p for s, p in statements if "FROM item_versions" in s and "item_versions.id =" in s]
+    assert len(reads) == 1 and version.id not in tuple(reads[0]), reads
