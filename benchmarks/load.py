@@ -171,6 +171,42 @@ async def drive(base: str, n: int, time_limit: float, think: float, seed: int) -
     return {"latencies": latencies, "errors": errors, "acked": acked, "seconds": seconds, "retries": len(retries)}
 
 
+async def drive_health(base: str, n: int, per_client: int) -> dict:
+    """The floor of the stack: n clients at zero think time, each sending ``per_client`` GETs of
+    /healthz (one SELECT 1 on a pooled connection; no ORM, no CAT engine)."""
+    latencies: list[float] = []
+
+    async def client_loop(client: aiohttp.ClientSession) -> None:
+        for _ in range(per_client):
+            t0 = time.perf_counter()
+            async with client.get("/healthz") as r:
+                await r.read()
+                assert r.status == 200
+            latencies.append(time.perf_counter() - t0)
+
+    connector = aiohttp.TCPConnector(limit=n)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(client) for _ in range(n)))
+        seconds = time.perf_counter() - started
+    return {"latencies": latencies, "seconds": seconds}
+
+
+def health_study(url: str, n: int, per_client: int = 25) -> dict:
+    proc, base = start(url, 1)
+    try:
+        cpu0 = server_cpu_seconds(proc.pid)
+        run = asyncio.run(drive_health(base, n, per_client))
+        cpu = server_cpu_seconds(proc.pid) - cpu0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    lat = np.array(run["latencies"]) * 1000
+    return {"clients": n, "requests": int(lat.size), "requests_per_s": round(lat.size / run["seconds"], 1),
+            "latency_ms": {q: round(float(np.percentile(lat, int(q[1:]))), 1) for q in ("p50", "p95", "p99")},
+            "server_cpu_ms_per_request": round(1000 * cpu / max(lat.size, 1), 2)}
+
+
 def stored_answers(url: str, attempt_ids) -> dict[int, int]:
     from examengine.db.models import AttemptItem
 
@@ -285,6 +321,8 @@ def main() -> None:
         init_db(sqlite_url)
         # worst case: every candidate posts the next answer the moment the last one returns
         out["sqlite_1_worker_think_0"] = study(sqlite_url, 1, args.candidates, args.time_limit)
+        # the floor: the same clients at zero think time against /healthz (SELECT 1; no ORM, no engine)
+        out["healthz_1_worker_think_0"] = health_study(sqlite_url, args.candidates)
         # paced: the same number of candidates with a (still fast) think time
         out[f"sqlite_1_worker_think_{args.think:g}s"] = study(sqlite_url, 1, args.candidates, args.time_limit,
                                                               think=args.think)

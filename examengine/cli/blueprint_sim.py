@@ -110,7 +110,7 @@ def write_blueprint_plot(study, path: Path) -> None:
 @handles_errors
 def exposure_calibrate(
     blueprint: Annotated[str, typer.Argument(help="蓝图编号，如 530046-L2")],
-    simulees: Annotated[int, typer.Option(help="每轮模拟考生数")] = 1000,
+    simulees: Annotated[int, typer.Option(help="前几轮每轮模拟考生数（最后 3 轮取平均，每轮至少 2000）")] = 1000,
     seed: Annotated[int, typer.Option(help="随机种子")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
 ) -> None:
