@@ -79,6 +79,17 @@ def render_study(p: dict) -> None:
     out.print(f"最大曝光率 {p['max_exposure']:.3f}，平均曝光率 {p['mean_exposure']:.3f}，题库使用比例 "
               f"{p['pool_used_share']:.1%}；领域符合率 {p['content_conformity']:.1%}，题型符合率 {p['type_conformity']:.1%}；"
               f"用时 {p['seconds']:.1f} 秒")
+    reasons = p.get("stop_reasons") or {}
+    out.print("停止原因：" + "，".join(f"{STOP_NAMES.get(k, k)} {v} 人" for k, v in
+                                  sorted(reasons.items(), key=lambda kv: -kv[1])), highlight=False)
+    if reasons.get("pool_exhausted"):
+        out.print(f"[yellow]{reasons['pool_exhausted']} 人的考试因题库用尽而结束：题库相对曝光率上限偏小，"
+                  "可提高上限、扩充题库，或把 exposure.progressive_items 设为 0（见 blueprints/README.md）。[/yellow]")
+
+
+# the stop reasons of exam.cat / irt.stopping, as the table prints them
+STOP_NAMES = {"classified": "已判定", "max_length": "达到最长题数", "pool_exhausted": "题库用尽", "sprt": "SPRT 判定",
+              "se_target": "达到精度", "not_stopped": "未停止"}
 
 
 def write_blueprint_plot(study, path: Path) -> None:
@@ -110,7 +121,7 @@ def write_blueprint_plot(study, path: Path) -> None:
 @handles_errors
 def exposure_calibrate(
     blueprint: Annotated[str, typer.Argument(help="蓝图编号，如 530046-L2")],
-    simulees: Annotated[int, typer.Option(help="前几轮每轮模拟考生数（最后 3 轮取平均，每轮至少 2000）")] = 1000,
+    simulees: Annotated[int, typer.Option(help="前几轮每轮模拟考生数（最后 3 轮各用其 10/3 倍，取平均）")] = 1000,
     seed: Annotated[int, typer.Option(help="随机种子")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
 ) -> None:

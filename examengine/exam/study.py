@@ -311,14 +311,14 @@ def exposure_matched_forms(pool: ItemPool, bp: Blueprint, length: int, theta: fl
 
 def calibrate_blueprint_exposure(bp: Blueprint, pool: ItemPool, cuts: tuple[float, float, float], *, seed: int,
                                  n_simulees: int = 600, max_iterations: int = 11, average_last: int = 3,
-                                 final_simulees: int = 2000,
+                                 final_factor: float = 10 / 3,
                                  progress: Callable[[str, int, int], None] | None = None) -> ExposureParameters:
     """Sympson-Hetter parameters for the blueprint's policy, by iterative simulation with
     theta ~ N(0, 1), calibrated to 0.8 x the target (the study's own measurement of the
     maximum over a few hundred items sits a couple of sampling SDs above the true rates).
     The first rounds simulate ``n_simulees`` each; the parameters are the mean of the
-    updates from the last ``average_last`` rounds of max(``final_simulees``, n_simulees)
-    each (irt.exposure.calibrate_sympson_hetter). Measured on the six blueprints' synthetic
+    updates from the last ``average_last`` rounds of ``final_factor`` x n_simulees each
+    (2,000 after rounds of 600; irt.exposure.calibrate_sympson_hetter). Measured on the six blueprints' synthetic
     pools: the former rule (15 rounds of 600, the round with the smallest observed maximum)
     gave 0.252 and 0.260 in the study of 560003-L2/L3; see docs/blueprints.md."""
     policy = blueprint_policy(bp, cuts, pool=pool)
@@ -329,6 +329,6 @@ def calibrate_blueprint_exposure(bp: Blueprint, pool: ItemPool, cuts: tuple[floa
 
     cal = calibrate_exposure(pool, policy, target=EXPOSURE_CALIBRATION_SHARE * bp.exposure_max_rate,
                              n_simulees=n_simulees, seed=seed + 1, max_iterations=max_iterations,
-                             average_last=average_last, final_simulees=max(final_simulees, n_simulees),
+                             average_last=average_last, final_simulees=max(n_simulees, round(final_factor * n_simulees)),
                              progress=on_round)
     return cal.parameters

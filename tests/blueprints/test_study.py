@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -187,3 +188,16 @@ def test_api_blueprints(bank_db_url):
         assert one["progressive_items"] == 6 and one["exposure_max_rate"] == 0.25
         assert all(0 < cut["percent_correct"] < 100 for cut in one["cuts"])
         assert c.get("/api/v1/blueprints/999999-L1").status_code == 404
+
+
+def test_cli_simulate_table_names_the_stop_reasons_and_warns_when_the_pool_runs_out(monkeypatch, bank_db_url):
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    result = runner.invoke(app, ["simulate", "--blueprint", "530046-L2", "--simulees", "120", "--seed", "1",
+                                 "--calibration-simulees", "40", "--format", "table"])
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("停止原因："))
+    counts = {name: int(n) for name, n in re.findall(r"([^\s，：]+) (\d+) 人", line)}
+    assert sum(counts.values()) == 120 and set(counts) <= {"已判定", "达到最长题数", "题库用尽"}
+    # the sample bank's 112 items of 530046-L2 are too few for the cap 0.25 (docs/paper-forms.md)
+    assert counts.get("题库用尽", 0) > 0
+    assert f"{counts['题库用尽']} 人的考试因题库用尽而结束" in result.stdout and "progressive_items" in result.stdout
