@@ -17,6 +17,24 @@ def demo_ticket(url: str, index: int = 0) -> dict:
     return {"ticket": rows[index].ticket, "access_code": rows[index].access_code}
 
 
+def attempt_lengths(url: str, ticket: str) -> tuple[int, int, int]:
+    """Answered items, scored answered items, and the blueprint's minimum length of a candidate's attempt."""
+    from examengine.datafiles import blueprint_from_dict
+    from examengine.db.models import Attempt, AttemptItem, BlueprintVersion
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        attempt_id, version_id = conn.execute(select(Attempt.id, Attempt.blueprint_version_id).join(Candidate)
+                                              .where(Candidate.ticket == ticket)).one()
+        rows = conn.execute(select(AttemptItem.scored).where(AttemptItem.attempt_id == attempt_id,
+                                                              AttemptItem.answer.is_not(None))).all()
+        code, content = conn.execute(select(BlueprintVersion.code, BlueprintVersion.content)
+                                     .where(BlueprintVersion.id == version_id)).one()
+    engine.dispose()
+    bp = blueprint_from_dict(content, f"{code}.yaml")
+    return len(rows), sum(1 for r in rows if r.scored), bp.min_length
+
+
 def test_a_candidate_takes_a_whole_exam_and_resumes_after_a_reload(page, bank_server, bank_db_url, tmp_path):
     t = demo_ticket(bank_db_url)
     page.on("dialog", lambda d: d.accept())
@@ -57,7 +75,9 @@ def test_a_candidate_takes_a_whole_exam_and_resumes_after_a_reload(page, bank_se
         answered += 1
         assert answered <= 45
     page.wait_for_url("**/exam/result")
-    assert answered >= 15
+    # every answer is stored, and the exam did not stop before the blueprint's minimum length
+    stored, scored, min_length = attempt_lengths(bank_db_url, t["ticket"])
+    assert stored == answered and scored >= min_length == 10
     assert seen_types == {"单选", "多选", "判断"}
     verdict = page.inner_text("#verdict")
     assert verdict in ("通过", "未通过")
