@@ -362,7 +362,8 @@ def blueprint_from_dict(doc, filename: str):
                          default=0)
     if progressive and min_len and progressive > min_len:
         r.problem("", "exposure.progressive_items",
-                  f"渐进选题的题数不能超过最短长度 {min_len}（停止之前每位考生都应答过按信息量选出的题），实际为 {progressive}")
+                  f"渐进选题的题数不能超过最短长度 {min_len}"
+                  f"（停止之前每位考生都应答过按信息量选出的题），实际为 {progressive}")
     start = section("start")
     start_rule = str(start.get("rule", "random_theta"))
     if start_rule not in ("random_theta", "prior_mean"):

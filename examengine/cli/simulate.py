@@ -286,7 +286,8 @@ def register(app: typer.Typer) -> None:
         exposure_target: Annotated[float | None, typer.Option(
             "--exposure-target", min=0.01, max=1.0, help="Sympson–Hetter 曝光率上限（先迭代模拟标定）。")] = None,
         calibration_simulees: Annotated[int | None, typer.Option(
-            "--calibration-simulees", min=10, help="曝光参数标定前几轮每轮模拟考生数（--blueprint 时默认 600；蓝图的最后 3 轮各用其 10/3 倍）。")] = None,
+            "--calibration-simulees", min=10,
+            help="曝光参数标定前几轮每轮模拟考生数（--blueprint 时默认 600；蓝图的最后 3 轮各用其 10/3 倍）。")] = None,
         model: Annotated[ModelOption, typer.Option("--model", help="合成题库模型。")] = ModelOption.THREE_PL,
         output_format: Annotated[OutputFormat, typer.Option("--format", help="输出格式。")] = OutputFormat.JSON,
         plot: Annotated[Path | None, typer.Option("--plot", dir_okay=False, help="写出 PNG 图。")] = None,

@@ -539,5 +539,6 @@ def administered_ids(state: CatState, pool: ItemPool) -> tuple[str, ...]:
 
 __all__: Sequence[str] = (
     "CatState", "CatSimulation", "ItemChoice", "administered_ids", "calibrate_exposure", "classify_state",
-    "content_constraints", "next_item", "progressive_criterion", "record", "replay", "simulate_cat", "start_attempt", "step_generator", "StoredResponse",
+    "content_constraints", "next_item", "progressive_criterion", "record", "replay", "simulate_cat", "start_attempt",
+    "step_generator", "StoredResponse",
 )
