@@ -137,6 +137,7 @@ def exposure_calibrate(
         return
     out.print(f"{result.code} v{result.version}：已标定并保存 {result.n_items} 道题的曝光参数"
               f"（{result.restricted_items} 道受限）；新模拟中最大曝光率 {result.max_exposure:.3f}"
-              f"（上限 {result.target:.2f}），题库使用比例 {result.pool_used_share:.1%}。")
+              f"（上限 {result.target:.2f}），题库使用比例 {result.pool_used_share:.1%}，"
+              f"因题库用尽提前结束的考试 {result.exhausted_share:.1%}。")
 
 

@@ -217,10 +217,7 @@ def validate_blueprint(db: Session, bp: Blueprint) -> list[Problem]:
     if usable["total"] < need_total:
         problems.append(Problem(f, "", "length.max", f"最长 {bp.max_length} 题，但正式使用的题目（每个互斥组只计一道）"
                                                      f"只有 {usable['total']} 道"))
-    weights = dict(bp.domain_weights)
-    if bp.lower_level_share > 0:
-        weights = {k: v * (1 - bp.lower_level_share) for k, v in weights.items()} | {LOWER: bp.lower_level_share}
-    for code, n in _counts(weights, bp.max_length).items():
+    for code, n in _counts(_weights(bp), bp.max_length).items():
         have = usable["domain"].get(code, 0)
         if have < n:
             problems.append(Problem(f, "", f"domains.{code}",
@@ -256,6 +253,32 @@ def band_exposure_problem(bp: Blueprint, n_items: int) -> str | None:
             f"{n_items} 道正式使用的题目平均每人只够 {room:.1f} 题。请把曝光上限提高到至少 "
             f"{np.ceil(bp.max_length / n_items * 100) / 100:g}，或把题库扩充到至少 "
             f"{int(np.ceil(bp.max_length / bp.exposure_max_rate))} 题")
+
+
+def exposure_capacity(bp: Blueprint, bpool: BlueprintPool, mean_length: float,
+                      aim_share: float = 1.0) -> tuple[float, int]:
+    """The exposure rates of a pool's items sum to the mean test length, domain by domain:
+    ``mean_length`` x weight of every domain has to fit under ``aim_share`` x cap x its
+    operational items (Sympson-Hetter calibration aims at a share of the cap). Returns the
+    smallest cap (rounded up to 0.01) at which it fits, and the smallest pool laid out by the
+    domain weights in which it fits at the blueprint's own cap. Every operational item counts,
+    enemies too: an attempt takes one item of an enemy group, but different attempts take
+    different ones, so a group of k items holds k x cap of exposure (up to 1)."""
+    have = Counter(bpool.domains)
+    weights = _weights(bp)
+    ratios = [mean_length / max(len(bpool.domains), 1)]
+    ratios += [w * mean_length / max(have.get(code, 0), 1) for code, w in weights.items() if w > 0]
+    cap = float(np.ceil(max(ratios) / aim_share * 100 - 1e-9) / 100)
+    room = aim_share * bp.exposure_max_rate
+    pool = sum(int(np.ceil(w * mean_length / room - 1e-9)) for w in weights.values() if w > 0)
+    return cap, pool
+
+
+def _weights(bp: Blueprint) -> dict[str, float]:
+    weights = dict(bp.domain_weights)
+    if bp.lower_level_share > 0:
+        weights = {k: v * (1 - bp.lower_level_share) for k, v in weights.items()} | {LOWER: bp.lower_level_share}
+    return weights
 
 
 def _counts(weights: dict[str, float], n: int) -> dict[str, int]:

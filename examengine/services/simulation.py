@@ -12,13 +12,20 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from examengine.exam.study import (
+    EXPOSURE_CALIBRATION_SHARE,
     BlueprintStudy,
     calibrate_blueprint_exposure,
     simulate_blueprint,
     synthetic_blueprint_pool,
 )
+from examengine.errors import DataFileError, Problem
 from examengine.irt.exposure import ExposureParameters
-from examengine.services.blueprints import get_blueprint_version, load_pool, resolve_cuts
+from examengine.services.blueprints import (
+    exposure_capacity,
+    get_blueprint_version,
+    load_pool,
+    resolve_cuts,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -73,6 +80,47 @@ class ExposureCalibration:
     restricted_items: int
     max_exposure: float
     pool_used_share: float
+    exhausted_share: float  # check attempts that ran out of items
+
+
+# a calibration is refused when more check attempts than this ran out of items
+EXHAUSTED_SHARE_LIMIT = 0.01
+
+
+def calibration_problem(bp, stored, check: BlueprintStudy, *, has_stored: bool = False) -> str | None:
+    """Why Sympson-Hetter parameters checked by ``check`` (a fresh simulation with them) must
+    not be stored, or None. Two failures: attempts that run out of items (each rejection by the
+    exposure lottery sets an item aside for the rest of the attempt, so on a pool too small for
+    the cap long attempts end early, less accurate than the blueprint promises), and a maximum
+    exposure above the cap by more than the check's sampling error (2.5 binomial SDs at the cap,
+    which covers the maximum of a pool's noisy rates).
+
+    The advice sizes cap and pool for the length attempts would have had: the maximum when the
+    blueprint decides the band (nearly every attempt runs to it), else the check's mean length
+    raised as if the share of attempts that ran out of items had run on from it to the maximum
+    (an estimate: 530046-L2 on the sample bank, 112 items, is refused at 0.25 with the advice
+    0.41, and calibrates at 0.41 with no attempt running out). ``has_stored``: the version keeps
+    parameters of an earlier calibration, which the message says stay in use."""
+    n = max(check.n_simulees, 1)
+    exhausted = _exhausted(check)
+    cap = bp.exposure_max_rate
+    slack = 2.5 * float(np.sqrt(cap * (1 - cap) / n))
+    if exhausted <= EXHAUSTED_SHARE_LIMIT and check.max_exposure <= cap + slack:
+        return None
+    found = []
+    if exhausted > EXHAUSTED_SHARE_LIMIT:
+        found.append(f"{exhausted:.0%} 的考试因题库用尽提前结束")
+    if check.max_exposure > cap + slack:
+        found.append(f"最大曝光率 {check.max_exposure:.3f} 超过上限 {cap:g}")
+    length = float(bp.max_length) if bp.decide == "band" else min(
+        float(bp.max_length), check.mean_length + exhausted * (bp.max_length - check.mean_length))
+    need, pool_need = exposure_capacity(bp, stored, length, EXPOSURE_CALIBRATION_SHARE)
+    advice = (f"请把曝光上限提高到至少 {need:g}，或" if need > cap else "请再提高曝光上限，或")
+    meanwhile = "此版本已保存的参数保持不变" if has_stored else "保存之前，此版本的在线考试不做曝光控制"
+    return (f"{len(stored.pool)} 道正式使用的题目在曝光率上限 {cap:g} 下无法标定（{check.n_simulees} 名模拟考生的"
+            f"检验中，{'，'.join(found)}），未保存参数（{meanwhile}）。"
+            f"各题曝光率之和等于平均考试长度（此处约 {length:.1f} 题），"
+            f"标定以上限的 {EXPOSURE_CALIBRATION_SHARE:g} 倍为目标：{advice}把题库扩充到至少 {pool_need} 道正式题（按领域权重分配）")
 
 
 def calibrate_and_store(db: Session, code: str, *, seed: int = 0, n_simulees: int = 1000,
@@ -85,13 +133,22 @@ def calibrate_and_store(db: Session, code: str, *, seed: int = 0, n_simulees: in
     params = calibrate_blueprint_exposure(bp, stored.pool, cuts, seed=seed, n_simulees=n_simulees,
                                           progress=progress)
     check = simulate_blueprint(bp, stored.pool, cuts, n_simulees=n_simulees, seed=seed + 99, exposure=params)
+    unmet = calibration_problem(bp, stored, check, has_stored=bool(row.exposure))
+    if unmet:  # parameters that end exams early or break the cap are not stored
+        raise DataFileError([Problem(f"{bp.id}.yaml", "", "exposure.max_rate", unmet)])
     row.exposure = {
         "target": bp.exposure_max_rate,
         "k": {item: float(k) for item, k in zip(stored.pool.item_ids, params.k, strict=True)},
         "calibrated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "check": {"max_exposure": check.max_exposure, "pool_used_share": check.pool_used_share,
-                  "pass_fail_accuracy": check.pass_fail_accuracy, "mean_length": check.mean_length},
+                  "pass_fail_accuracy": check.pass_fail_accuracy, "mean_length": check.mean_length,
+                  "exhausted_share": _exhausted(check)},
     }
     db.commit()
     return ExposureCalibration(code, row.version, bp.exposure_max_rate, stored.pool.n_items,
-                               int(np.sum(params.k < 1.0)), check.max_exposure, check.pool_used_share)
+                               int(np.sum(params.k < 1.0)), check.max_exposure, check.pool_used_share,
+                               _exhausted(check))
+
+
+def _exhausted(check: BlueprintStudy) -> float:
+    return check.stop_reasons.get("pool_exhausted", 0) / max(check.n_simulees, 1)

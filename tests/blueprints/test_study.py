@@ -151,6 +151,54 @@ def test_exposure_calibrate_stores_parameters_that_simulate_then_uses(monkeypatc
     assert json.loads(sim.stdout)["settings"]["exposure_parameters"] == "stored"
 
 
+def test_exposure_calibrate_refuses_a_cap_the_pool_cannot_hold_and_its_advice_works(monkeypatch, bank_db_url,
+                                                                                      tmp_path):
+    """530046-L2 has 112 operational items in the sample bank: under the cap 0.25 the exposure
+    lottery sets aside so many items that long attempts run out of them. The parameters are not
+    stored (online exams keep running without them), the message names the field, what the check
+    measured and a cap; a new version at that cap calibrates with no attempt running out."""
+    import yaml
+
+    from examengine.db.engine import make_engine, make_sessionmaker
+    from examengine.db.revision import bank_revision
+    from examengine.services.blueprints import load_blueprints
+
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    engine = make_engine(bank_db_url)
+    with make_sessionmaker(engine)() as db:
+        before = bank_revision(db)
+    result = runner.invoke(app, ["exposure", "calibrate", "530046-L2", "--simulees", "100"])
+    assert result.exit_code == 1, result.output
+    text = "".join(result.output.split())
+    assert "530046-L2.yaml,exposure.max_rate:" in text and "未保存参数（保存之前，此版本的在线考试不做曝光控制）" in text
+    exhausted = re.search(r"(\d+)%的考试因题库用尽提前结束", text)
+    assert exhausted and int(exhausted.group(1)) > 1
+    shown = json.loads(runner.invoke(app, ["blueprints", "show", "530046-L2", "--format", "json"]).stdout)
+    assert shown["exposure_calibrated"] is False
+    with make_sessionmaker(engine)() as db:
+        assert bank_revision(db) == before
+    # the advice, recomputed from the domain table: exposure rates sum to the length L, domain
+    # by domain, under 0.8 x the cap (the calibration's aim) x the domain's operational items
+    length = float(re.search(r"平均考试长度（此处约([\d.]+)题）", text).group(1))
+    cap = float(re.search(r"请把曝光上限提高到至少([\d.]+)", text).group(1))
+    total = sum(d["operational_items"] for d in shown["domains"])
+    need = max([length / total] + [d["weight"] * length / d["operational_items"] for d in shown["domains"]]) / 0.8
+    assert need - 0.001 <= cap <= need + 0.011  # L is printed to 0.1 item
+    assert shown["length"]["max"] >= length > 24  # above the mean length of a pass/fail attempt (about 24)
+    doc = yaml.safe_load((REPO / "blueprints" / "530046-L2.yaml").read_text(encoding="utf-8"))
+    doc["exposure"]["max_rate"] = cap
+    path = tmp_path / "530046-L2.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with make_sessionmaker(engine)() as db:
+        load_blueprints(db, [read_blueprint_file(path)], actor="test")
+        db.commit()
+    engine.dispose()
+    again = runner.invoke(app, ["exposure", "calibrate", "530046-L2", "--simulees", "200", "--format", "json"])
+    assert again.exit_code == 0, again.output
+    cal = json.loads(again.stdout)
+    assert cal["target"] == cap and cal["exhausted_share"] <= 0.01 and cal["max_exposure"] <= cap + 0.01
+
+
 def test_cli_blueprints_list_show_validate(monkeypatch, bank_db_url):
     monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
     listed = json.loads(runner.invoke(app, ["blueprints", "list", "--format", "json"]).stdout)
