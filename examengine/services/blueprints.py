@@ -380,6 +380,7 @@ class BlueprintSummary:
     max_length: int
     pool_size: int
     created_at: str
+    exposure_calibrated: bool  # Sympson-Hetter parameters stored (else online exams run without exposure control)
 
 
 def list_blueprints(db: Session) -> list[BlueprintSummary]:
@@ -392,7 +393,8 @@ def list_blueprints(db: Session) -> list[BlueprintSummary]:
         except DataFileError:
             size = 0
         out.append(BlueprintSummary(code, row.version, row.name, bp.min_length, bp.max_length, size,
-                                    row.created_at.isoformat(timespec="seconds")))
+                                    row.created_at.isoformat(timespec="seconds"),
+                                    bool((row.exposure or {}).get("k"))))
     return out
 
 
@@ -452,7 +454,7 @@ def show_blueprint(db: Session, code: str, version: int | None = None) -> Bluepr
         decide=bp.decide, cuts=resolve_cuts(bp, bpool.pool.params),
         reference_set=f"{bp.id} 的正式使用题目（{len(bpool.pool)} 道，当前参数）",
         reporting={"pass_score": bp.pass_score, "theta_min": bp.theta_min, "theta_max": bp.theta_max},
-        exposure_max_rate=bp.exposure_max_rate, exposure_calibrated=bool(row.exposure),
+        exposure_max_rate=bp.exposure_max_rate, exposure_calibrated=bool((row.exposure or {}).get("k")),
         progressive_items=bp.progressive_items, start={"rule": bp.start_rule, "interval": list(bp.start_interval)},
         pretest={"count": bp.pretest_count, "positions": list(bp.pretest_positions)},
         time_limit_minutes=bp.time_limit_minutes, pool_size=len(bpool.pool), pool_types=dict(Counter(bpool.types)),

@@ -190,6 +190,26 @@ class BlueprintInformation:
     pool_information: list[float]  # sum over the operational pool
     best_information: list[float]  # at each theta, the max_length most informative pool items
     cuts: list[CutInformation]
+    exposure: ExposureStatus
+
+
+@dataclass(frozen=True)
+class ExposureStatus:
+    """A blueprint version's exposure control as online exams run it."""
+
+    max_rate: float
+    progressive_items: int
+    calibrated: bool  # False: no Sympson-Hetter parameters stored, no exposure control online
+    calibrated_at: str  # ISO time, "" when unknown
+    restricted_items: int  # items whose stored k < 1
+    check: dict  # the calibration's check simulation (keys of services.simulation.calibrate_and_store)
+
+
+def exposure_status(row, bp) -> ExposureStatus:
+    stored = row.exposure or {}
+    k = stored.get("k") or {}
+    return ExposureStatus(bp.exposure_max_rate, bp.progressive_items, bool(k), stored.get("calibrated_at", "") if k else "",
+                          sum(1 for v in k.values() if v < 1.0), dict(stored.get("check") or {}) if k else {})
 
 
 def blueprint_information(db: Session, code: str, *, version: int | None = None) -> BlueprintInformation:
@@ -215,4 +235,5 @@ def blueprint_information(db: Session, code: str, *, version: int | None = None)
         cuts=[CutInformation(c.level_name, c.theta, c.percent_correct, c.given, float(cut_pool[k]),
                              float(cut_best[k]), float(1.0 / np.sqrt(cut_best[k])))
               for k, c in enumerate(cuts)],
+        exposure=exposure_status(row, bp),
     )

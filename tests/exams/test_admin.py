@@ -28,6 +28,23 @@ def test_an_exam_by_default_opens_now_for_a_day_with_the_blueprints_time_limit(m
     assert isinstance(e["id"], int)
 
 
+def test_creating_an_exam_says_when_its_blueprint_runs_without_exposure_control(monkeypatch, bank_db_url):
+    from examengine.db.engine import make_engine, make_sessionmaker
+    from examengine.services.blueprints import get_blueprint_version
+
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    r = runner.invoke(app, ["exams", "create", "--blueprint", "560003-L1"])
+    assert r.exit_code == 0 and "注意：蓝图560003-L1v1未标定曝光参数，在线考试不做曝光控制" in "".join(r.output.split())
+    engine = make_engine(bank_db_url)
+    with make_sessionmaker(engine)() as db:
+        row, _ = get_blueprint_version(db, "560003-L1")
+        row.exposure = {"target": 0.25, "k": {"560003-L1-001": 0.5}}
+        db.commit()
+    engine.dispose()
+    r = runner.invoke(app, ["exams", "create", "--blueprint", "560003-L1"])
+    assert r.exit_code == 0 and "已创建考试" in r.output and "未标定" not in r.output
+
+
 def test_roster_import_issues_codes_and_tickets_csv_lists_them(monkeypatch, bank_db_url, tmp_path):
     monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
     exam_id = json.loads(runner.invoke(app, ["exams", "create", "--blueprint", "560003-L2", "--format", "json"]).stdout)["id"]

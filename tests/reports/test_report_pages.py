@@ -144,6 +144,39 @@ def test_the_blueprint_report_marks_the_cut_scores_of_resolve_cuts(bank_db, bank
     assert "目标测量精度" in html
 
 
+def test_the_blueprint_pages_say_whether_online_exams_run_with_exposure_control(bank_db, bank_settings):
+    """Without stored Sympson-Hetter parameters online exams run without exposure control: the
+    blueprint list, the blueprint page and the proctor's exam form say so; once parameters are
+    stored the page shows when, how many items they restrict and the calibration's check."""
+    from examengine.services.blueprints import get_blueprint_version, load_pool
+
+    row, bp = get_blueprint_version(bank_db, "530046-L2")
+    with staff_client(bank_settings, "监考", "proctor") as c:
+        listed = dict((r[0], r[5]) for r in cell_text(c.get("/reports/blueprints").text, "blueprints"))
+        assert listed["530046-L2"] == "未标定（不做曝光控制）"
+        html = c.get("/reports/blueprints/530046-L2").text
+        assert "未标定：此版本的在线考试不做曝光控制" in html and "examengine exposure calibrate 530046-L2" in html
+        option = re.search(r'<option value="530046-L2">(.*?)</option>', c.get("/proctor").text).group(1)
+        assert option.endswith("（未标定曝光参数：不做曝光控制）")
+        ids = load_pool(bank_db, bp).pool.item_ids
+        k = {i: (0.5 if n % 3 == 0 else 1.0) for n, i in enumerate(ids)}
+        row.exposure = {"target": bp.exposure_max_rate, "k": k, "calibrated_at": "2026-12-04T02:30:00+00:00",
+                        "check": {"max_exposure": 0.2412, "pool_used_share": 0.875, "pass_fail_accuracy": 0.9,
+                                  "mean_length": 23.46, "exhausted_share": 0.004}}
+        bank_db.commit()
+        html = c.get("/reports/blueprints/530046-L2").text
+        listed = dict((r[0], r[5]) for r in cell_text(c.get("/reports/blueprints").text, "blueprints"))
+        option = re.search(r'<option value="530046-L2">(.*?)</option>', c.get("/proctor").text).group(1)
+    assert listed["530046-L2"] == "已标定" and "未标定" not in option
+    table = re.search(r'<table id="exposure">(.*?)</table>', html, re.S).group(1)
+    status = {r[0]: r[1] for r in re.findall(r"<tr><th>([^<]*)</th><td[^>]*>(.*?)</td></tr>", table, re.S)}
+    restricted = sum(1 for v in k.values() if v < 1.0)
+    assert status["Sympson–Hetter 参数"] == f"已标定（2026-12-04 10:30，北京时间），{restricted} 道题受限"
+    assert status["曝光率上限"] == f"{bp.exposure_max_rate:.2f}" and status["渐进开局"] == f"前 {bp.progressive_items} 题"
+    assert status["标定检验：最大曝光率"] == "0.241" and status["标定检验：题库使用比例"] == "87.5%"
+    assert status["标定检验：平均考试长度"] == "23.5 题" and status["标定检验：因题库用尽提前结束"] == "0.4%"
+
+
 def test_the_writer_item_page_shows_the_item_statistics(bank_db, bank_settings, seeded):
     ext = seeded["pretest"][0]
     stats = next(s for s in item_statistics(bank_db, scope="530046-L1") if s.external_id == ext)
