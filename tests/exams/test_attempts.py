@@ -33,8 +33,13 @@ def test_whole_exams_of_simulees_of_known_ability(api, exam, bank_db):
         assert sum(d["n_items"] for d in res["domains"]) == res["n_scored"]
         assert 10 <= res["n_scored"] <= 40  # the blueprint's length bounds
         results[theta] = res
-    thetas = [results[t]["theta"] for t in sorted(results)]
-    assert thetas == sorted(thetas)
+    # each attempt's seed is random (start, exposure lottery, progressive opening), so estimates
+    # of true thetas one apart may swap (an attempt stopping at the cut has an SE near 0.5);
+    # true thetas 2.5 apart may not, and each estimate lies within 4 of its SEs of the truth
+    # (EAP shrinks toward the prior mean by well under one SE at |theta| = 2.5)
+    assert results[-2.5]["theta"] < results[0.0]["theta"] < results[2.5]["theta"]
+    for theta, res in results.items():
+        assert abs(res["theta"] - theta) <= 4 * res["se"], (theta, res["theta"], res["se"])
     assert results[-2.5]["passed"] is False and results[2.5]["passed"] is True
     assert results[-2.5]["band"] == "未达初级"
     assert all(0 <= r["score"] <= 100 for r in results.values())
