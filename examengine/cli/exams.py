@@ -35,20 +35,17 @@ def create(
     fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
 ) -> None:
     """按蓝图创建一场考试。"""
-    from examengine.services.blueprints import get_blueprint_version
     from examengine.services.exams import create_exam
 
     with session() as db:
         exam = create_exam(db, blueprint=blueprint, name=name, actor=actor, window_start=start, window_end=end,
                            time_limit_minutes=time_limit, results_policy=results)
-        row, _ = get_blueprint_version(db, exam.blueprint, exam.blueprint_version)
-        calibrated = bool((row.exposure or {}).get("k"))
     if fmt == "json":
         print_json(asdict(exam))
         return
     out.print(f"已创建考试 {exam.id}：{exam.name}（{exam.blueprint} v{exam.blueprint_version}，"
               f"{exam.window_start} 至 {exam.window_end}，{exam.time_limit_minutes} 分钟）", highlight=False)
-    if not calibrated:
+    if not exam.exposure_calibrated:
         out.print(f"注意：蓝图 {exam.blueprint} v{exam.blueprint_version} 未标定曝光参数，在线考试不做曝光控制"
                   f"（examengine exposure calibrate {exam.blueprint}）。", highlight=False)
 

@@ -383,6 +383,12 @@ class BlueprintSummary:
     exposure_calibrated: bool  # Sympson-Hetter parameters stored (else online exams run without exposure control)
 
 
+def exposure_calibrated(row: BlueprintVersion) -> bool:
+    """Whether Sympson-Hetter parameters are stored with this version (without them online exams
+    run with no exposure control)."""
+    return bool((row.exposure or {}).get("k"))
+
+
 def list_blueprints(db: Session) -> list[BlueprintSummary]:
     out = []
     codes = sorted(set(db.scalars(select(BlueprintVersion.code))))
@@ -394,7 +400,7 @@ def list_blueprints(db: Session) -> list[BlueprintSummary]:
             size = 0
         out.append(BlueprintSummary(code, row.version, row.name, bp.min_length, bp.max_length, size,
                                     row.created_at.isoformat(timespec="seconds"),
-                                    bool((row.exposure or {}).get("k"))))
+                                    exposure_calibrated(row)))
     return out
 
 
@@ -454,7 +460,7 @@ def show_blueprint(db: Session, code: str, version: int | None = None) -> Bluepr
         decide=bp.decide, cuts=resolve_cuts(bp, bpool.pool.params),
         reference_set=f"{bp.id} 的正式使用题目（{len(bpool.pool)} 道，当前参数）",
         reporting={"pass_score": bp.pass_score, "theta_min": bp.theta_min, "theta_max": bp.theta_max},
-        exposure_max_rate=bp.exposure_max_rate, exposure_calibrated=bool((row.exposure or {}).get("k")),
+        exposure_max_rate=bp.exposure_max_rate, exposure_calibrated=exposure_calibrated(row),
         progressive_items=bp.progressive_items, start={"rule": bp.start_rule, "interval": list(bp.start_interval)},
         pretest={"count": bp.pretest_count, "positions": list(bp.pretest_positions)},
         time_limit_minutes=bp.time_limit_minutes, pool_size=len(bpool.pool), pool_types=dict(Counter(bpool.types)),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from examengine.db.models import Attempt, AttemptEvent, BlueprintVersion, Candidate, Exam
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
 from examengine.services import audit
-from examengine.services.blueprints import get_blueprint_version
+from examengine.services.blueprints import exposure_calibrated, get_blueprint_version
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on phones
 ROSTER_COLUMNS = {"准考证号": "ticket", "姓名": "name", "身份证号后四位": "id_last4", "考场": "room"}
@@ -42,6 +42,7 @@ class ExamView:
     results_released: bool
     candidates: int
     attempts: dict[str, int]
+    exposure_calibrated: bool  # the blueprint version has Sympson-Hetter parameters (else no exposure control)
 
 
 def _view(db: Session, exam: Exam) -> ExamView:
@@ -51,7 +52,8 @@ def _view(db: Session, exam: Exam) -> ExamView:
     bv = db.get(BlueprintVersion, exam.blueprint_version_id)
     return ExamView(exam.id, exam.name, bv.code, bv.version, as_utc(exam.window_start).isoformat(timespec="seconds"),
                     as_utc(exam.window_end).isoformat(timespec="seconds"), exam.time_limit_minutes,
-                    exam.results_policy, exam.results_released, n or 0, counts)
+                    exam.results_policy, exam.results_released, n or 0, counts,
+                    exposure_calibrated(bv))
 
 
 def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, window_start: datetime | None = None,

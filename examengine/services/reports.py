@@ -16,7 +16,13 @@ from examengine.errors import NotFoundError
 from examengine.irt.item_analysis import empirical_icc, icc_group_count, wilson_interval
 from examengine.irt.models import item_information, probability
 from examengine.irt.params import ItemParams
-from examengine.services.blueprints import ResolvedCut, get_blueprint_version, load_pool, resolve_cuts
+from examengine.services.blueprints import (
+    ResolvedCut,
+    exposure_calibrated,
+    get_blueprint_version,
+    load_pool,
+    resolve_cuts,
+)
 from examengine.services.calibration import PROMOTION_LABELS, ItemStatsView, item_statistics
 
 THETA_GRID = np.round(np.linspace(-4.0, 4.0, 161), 6)  # the abscissa of every curve (step 0.05)
@@ -206,10 +212,11 @@ class ExposureStatus:
 
 
 def exposure_status(row, bp) -> ExposureStatus:
-    stored = row.exposure or {}
-    k = stored.get("k") or {}
-    return ExposureStatus(bp.exposure_max_rate, bp.progressive_items, bool(k), stored.get("calibrated_at", "") if k else "",
-                          sum(1 for v in k.values() if v < 1.0), dict(stored.get("check") or {}) if k else {})
+    if not exposure_calibrated(row):
+        return ExposureStatus(bp.exposure_max_rate, bp.progressive_items, False, "", 0, {})
+    stored = row.exposure
+    return ExposureStatus(bp.exposure_max_rate, bp.progressive_items, True, stored.get("calibrated_at", ""),
+                          sum(1 for v in stored["k"].values() if v < 1.0), dict(stored.get("check") or {}))
 
 
 def blueprint_information(db: Session, code: str, *, version: int | None = None) -> BlueprintInformation:
