@@ -310,6 +310,10 @@ class Exam(Base):
     time_limit_minutes: Mapped[int] = mapped_column(Integer)
     results_policy: Mapped[str] = mapped_column(String(12))  # immediate / release
     results_released: Mapped[bool] = mapped_column(Boolean, default=False)
+    # sign-in rules (services/attempts.py): the last four of the ID card asked at sign-in; a
+    # second device continues a started attempt only once a proctor approves
+    require_id_last4: Mapped[bool] = mapped_column(Boolean, default=False)
+    approve_new_device: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -332,6 +336,8 @@ class Candidate(Base):
     id_last4: Mapped[str] = mapped_column(String(4), default="")
     room: Mapped[str] = mapped_column(String(50), default="")
     access_code: Mapped[str] = mapped_column(String(16))
+    # failed sign-ins before this time no longer count towards the ticket's lock (a proctor unlocked it)
+    unlocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     exam: Mapped[Exam] = relationship(back_populates="candidates")
 
@@ -348,7 +354,7 @@ class Attempt(Base):
     blueprint_version_id: Mapped[int] = mapped_column(ForeignKey("blueprint_versions.id"))
     seed: Mapped[int] = mapped_column(Integer)
     cuts: Mapped[list] = mapped_column(JSON)  # the 初级/中级/高级 thetas resolved when the attempt began
-    status: Mapped[str] = mapped_column(String(12), index=True)  # not_started / in_progress / finished / voided
+    status: Mapped[str] = mapped_column(String(12), index=True)  # exam.attempts.AttemptStatus
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # a token works until the exam window ends; a sign-in after the window (possible only for a
     # started attempt) gets a token that works until this time (services/attempts.py)
@@ -405,6 +411,30 @@ class AttemptEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class SignInRecord(Base):
+    """Every candidate sign-in, successful or not: when, from which address and browser, and
+    whether it moved the attempt to another device. A held sign-in (the exam wants a proctor's
+    approval for a second device) keeps the hash of the token it issued until it is decided."""
+
+    __tablename__ = "sign_ins"
+    __table_args__ = (Index("ix_sign_ins_ticket_at", "ticket", "at"), Index("ix_sign_ins_address_at", "address", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ticket: Mapped[str] = mapped_column(String(40))
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), nullable=True,
+                                                     index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), nullable=True,
+                                                   index=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    outcome: Mapped[str] = mapped_column(String(16))  # exam.attempts.SignInOutcome
+    new_device: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 # ---------------------------------------------------------------- staff accounts
