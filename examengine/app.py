@@ -13,9 +13,9 @@ from examengine.config import Settings
 from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.db.migrate import ensure_current
 from examengine.deps import configure_candidate_threads
-from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError
+from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, TooManyAttemptsError
 from examengine.services.accounts import ForbiddenError, NotSignedInError
-from examengine.services.attempts import ExamNotOpenError, NotAuthorizedError, SignInError
+from examengine.services.attempts import ApprovalPendingError, ExamNotOpenError, NotAuthorizedError, SignInError
 
 # The one table mapping domain errors to HTTP status codes (most specific first).
 ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
@@ -23,6 +23,8 @@ ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
     (ForbiddenError, 403),
     (SignInError, 401),
     (NotAuthorizedError, 401),
+    (ApprovalPendingError, 403),
+    (TooManyAttemptsError, 429),
     (ExamNotOpenError, 403),
     (NotFoundError, 404),
     (DataFileError, 422),
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(ExamEngineError)
     async def domain_error(request: Request, exc: ExamEngineError):
         status = next(code for cls, code in ERROR_STATUS if isinstance(exc, cls))
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttemptsError) else None
         if request.url.path.startswith(HTML_PREFIXES):
             from urllib.parse import quote
 
@@ -74,8 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             from examengine.rendering.env import render
 
-            return HTMLResponse(render("error.html", nav="", message=exc.message), status_code=status)
-        return JSONResponse(status_code=status, content=exc.to_dict())
+            return HTMLResponse(render("error.html", nav="", message=exc.message), status_code=status,
+                                headers=headers)
+        return JSONResponse(status_code=status, content=exc.to_dict(), headers=headers)
 
     @app.exception_handler(OverflowError)
     async def out_of_range(request: Request, exc: OverflowError):

@@ -357,6 +357,7 @@ def blueprint_from_dict(doc, filename: str):
     pass_score = number(rep, "pass_score", "reporting.pass_score", lo=1, hi=99, default=60)
     tmin = number(rep, "theta_min", "reporting.theta_min", default=-3.0)
     tmax = number(rep, "theta_max", "reporting.theta_max", default=3.0)
+    band_conf = number(rep, "band_confidence", "reporting.band_confidence", lo=0.5, hi=0.999, default=0.90)
     exposure = number(section("exposure"), "max_rate", "exposure.max_rate", lo=0, hi=1, open_lo=True, default=0.25)
     progressive = number(section("exposure"), "progressive_items", "exposure.progressive_items", lo=0, integer=True,
                          default=0)
@@ -392,7 +393,8 @@ def blueprint_from_dict(doc, filename: str):
         domain_weights=tuple(domain_weights), task_minimums=tuple(task_minimums), lower_level_share=float(lower),
         type_shares=tuple(type_shares) or Blueprint.type_shares, type_tolerance=float(tolerance),
         min_length=min_len, max_length=max_len, se_target=None if se is None else float(se),
-        confidence=float(confidence), decide=str(decide), cuts=tuple(cuts), pass_score=float(pass_score), theta_min=float(tmin),
+        confidence=float(confidence), decide=str(decide), cuts=tuple(cuts), pass_score=float(pass_score),
+        band_report_confidence=float(band_conf if band_conf is not None else 0.90), theta_min=float(tmin),
         theta_max=float(tmax), exposure_max_rate=float(exposure), progressive_items=int(progressive or 0),
         start_rule=start_rule,
         start_interval=(float(interval[0]), float(interval[1])), pretest_count=pre_count or 0,

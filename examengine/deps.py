@@ -170,3 +170,11 @@ def exam_staff(exam_id: int, member=Depends(staff("proctor")), db: Session = Dep
     if not allowed:
         raise ForbiddenError("你没有被分配到这场考试。")
     return member
+
+
+def client_of(request: Request, device: str = ""):
+    """Where a candidate's request comes from (address, browser, device cookie), for the sign-in record."""
+    from examengine.services.attempts import Client  # deps imports services lazily, as its other helpers do
+
+    return Client(address=request.client.host if request.client else "",
+                  user_agent=request.headers.get("user-agent", ""), device=device)

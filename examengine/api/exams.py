@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, File, Header, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from examengine.deps import (
     CandidateRoute,
     ReleasingRoute,
+    client_of,
     current_staff,
     exam_staff,
     get_db,
@@ -37,6 +38,13 @@ class ExamIn(BaseModel):
     window_end: datetime | None = None
     time_limit_minutes: int | None = None
     results_policy: str = Field("immediate", description="immediate（考完即显示）或 release（稍后发布）")
+    require_id_last4: bool = Field(False, description="登录时核验身份证号后四位")
+    approve_new_device: bool = Field(False, description="考生换设备继续作答须经监考人员批准")
+
+
+class SignInRulesIn(BaseModel):
+    require_id_last4: bool | None = None
+    approve_new_device: bool | None = None
 
 
 @router.post("/exams", summary="Create an exam from a blueprint (the proctor who creates it runs it)")
@@ -44,7 +52,15 @@ def create_exam(body: ExamIn, db: Session = Depends(get_db), member=Depends(curr
     return asdict(svc.create_exam(db, blueprint=body.blueprint, name=body.name, actor=member.username,
                                   window_start=body.window_start, window_end=body.window_end,
                                   time_limit_minutes=body.time_limit_minutes, results_policy=body.results_policy,
-                                  proctor_id=member.id if member.role.value == "proctor" else None))
+                                  proctor_id=member.id if member.role.value == "proctor" else None,
+                                  require_id_last4=body.require_id_last4, approve_new_device=body.approve_new_device))
+
+
+@router.patch("/exams/{exam_id}", summary="Change the exam's sign-in rules (身份证号后四位, approval of a second device)")
+def set_sign_in_rules(exam_id: int, body: SignInRulesIn, db: Session = Depends(get_db),
+                      member=Depends(exam_staff)) -> dict:
+    return asdict(svc.set_sign_in_rules(db, exam_id, actor=member.username, require_id_last4=body.require_id_last4,
+                                        approve_new_device=body.approve_new_device))
 
 
 @router.get("/exams", summary="The exams this proctor runs (all, for an admin)")
@@ -75,38 +91,90 @@ def monitor(exam_id: int, db: Session = Depends(get_db)) -> list[dict]:
     return [asdict(r) for r in att.monitor(db, exam_id)]
 
 
-@router.post("/exams/{exam_id}/release", summary="Release the results of an exam", dependencies=[Depends(exam_staff)])
-def release(exam_id: int, db: Session = Depends(get_db)) -> dict:
-    return asdict(svc.release_results(db, exam_id, actor="api"))
+@router.get("/exams/{exam_id}/sign-ins", summary="Every sign-in of the exam's candidates (time, address, browser, "
+            "outcome, device switches)", dependencies=[Depends(exam_staff)])
+def sign_ins(exam_id: int, db: Session = Depends(get_db)) -> list[dict]:
+    return [asdict(r) for r in att.sign_ins(db, exam_id)]
+
+
+@router.post("/exams/{exam_id}/release", summary="Release the results of an exam (attempts whose time is up are "
+             "closed first)")
+def release(exam_id: int, db: Session = Depends(get_db), member=Depends(exam_staff)) -> dict:
+    return asdict(att.release_results(db, exam_id, actor=member.username))
 
 
 class ExtendIn(BaseModel):
-    minutes: int
-    reason: str = ""
+    minutes: int = Field(ge=1, le=240)
+    reason: str = Field("", max_length=500)
+
+
+class ExamExtendIn(ExtendIn):
+    tickets: list[str] = Field(default_factory=list, description="只为这些准考证号延时；不填则为所有作答中的考生及"
+                                                                 "成绩发布前已超时的考生延时")
+
+
+@router.post("/exams/{exam_id}/extend", summary="Give time back to every candidate of an exam (after an outage), or "
+             "to the named tickets; timed-out attempts reopen at their pending item while results are unreleased")
+def extend_exam(exam_id: int, body: ExamExtendIn, db: Session = Depends(get_db), member=Depends(exam_staff)) -> dict:
+    out = att.extend_exam(db, exam_id, body.minutes, actor=member.username, reason=body.reason,
+                          tickets=body.tickets or None)
+    return {"exam_id": exam_id, "minutes": body.minutes, "attempts": [asdict(e) for e in out]}
+
+
+@router.post("/exams/{exam_id}/close-expired", summary="收卷: close every attempt whose time is up")
+def close_expired(exam_id: int, db: Session = Depends(get_db), member=Depends(exam_staff)) -> dict:
+    return {"exam_id": exam_id, "closed": att.close_expired(db, exam_id, actor=member.username)}
+
+
+class UnlockIn(BaseModel):
+    ticket: str
+
+
+@router.post("/exams/{exam_id}/unlock", summary="Unlock a ticket locked after failed sign-ins")
+def unlock(exam_id: int, body: UnlockIn, db: Session = Depends(get_db), member=Depends(exam_staff)) -> dict:
+    att.unlock_ticket(db, exam_id, body.ticket, actor=member.username)
+    return {"exam_id": exam_id, "ticket": body.ticket, "unlocked": True}
+
+
+class DecisionIn(BaseModel):
+    approve: bool
+
+
+@router.post("/sign-ins/{sign_in_id}/decision", summary="Approve or reject a second device's sign-in")
+def decide_sign_in(sign_in_id: int, body: DecisionIn, db: Session = Depends(get_db),
+                   member=Depends(current_staff)) -> dict:
+    _exam_of(db, member, att.sign_in_exam(db, sign_in_id))
+    att.decide_sign_in(db, sign_in_id, approve=body.approve, actor=member.username)
+    return {"sign_in_id": sign_in_id, "approved": body.approve}
 
 
 class VoidIn(BaseModel):
     reason: str
 
 
-def _attempt_staff(attempt_id: int, db: Session, member) -> None:
+def _exam_of(db: Session, member, exam_id: int) -> None:
     from examengine.services.accounts import ForbiddenError
 
-    if not member.can_run_exam(db, att.get_attempt(db, attempt_id).exam_id):
+    if not member.can_run_exam(db, exam_id):
         raise ForbiddenError("你没有被分配到这场考试。")
+
+
+def _attempt_staff(attempt_id: int, db: Session, member) -> None:
+    _exam_of(db, member, att.get_attempt(db, attempt_id).exam_id)
 
 
 @router.post("/attempts/{attempt_id}/extend", summary="Give a candidate extra time")
 def extend(attempt_id: int, body: ExtendIn, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
     _attempt_staff(attempt_id, db, member)
-    svc.extend_time(db, attempt_id, body.minutes, actor=member.username, reason=body.reason)
-    return {"attempt_id": attempt_id, "extended_minutes": body.minutes}
+    ext = att.extend_time(db, attempt_id, body.minutes, actor=member.username, reason=body.reason)
+    return {"attempt_id": attempt_id, "extended_minutes": body.minutes, "reopened": ext.reopened,
+            "deadline": ext.deadline}
 
 
 @router.post("/attempts/{attempt_id}/void", summary="Void an attempt (with a reason, recorded)")
 def void(attempt_id: int, body: VoidIn, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
     _attempt_staff(attempt_id, db, member)
-    svc.void_attempt(db, attempt_id, actor=member.username, reason=body.reason)
+    att.void_attempt(db, attempt_id, actor=member.username, reason=body.reason)
     return {"attempt_id": attempt_id, "status": "voided"}
 
 
@@ -114,8 +182,10 @@ def void(attempt_id: int, body: VoidIn, db: Session = Depends(get_db), member=De
 
 
 class SignInBody(BaseModel):
-    ticket: str = Field(description="准考证号")
-    code: str = Field(description="访问码")
+    ticket: str = Field(description="准考证号", max_length=100)
+    code: str = Field(description="访问码", max_length=100)
+    id_last4: str = Field("", description="身份证号后四位（考试要求核验时必填）", max_length=10)
+    device: str = Field("", description="客户端设备标识（可选，用于识别换设备登录）", max_length=200)
 
 
 def _bearer(authorization: str | None) -> str:
@@ -135,10 +205,17 @@ def _authenticated(db: Session, attempt_id: int, token: str):
     return attempt
 
 
-@candidate_router.post("/attempts", summary="Sign in with 准考证号 and access code; returns the attempt and a token")
-def sign_in(body: SignInBody, db: Session = Depends(get_db)) -> dict:
-    s = att.sign_in(db, body.ticket, body.code)
-    return {"attempt_id": s.attempt_id, "token": s.token, "status": s.status}
+@candidate_router.post("/attempts", summary="Sign in with 准考证号 and access code; returns the attempt and a token "
+                       "(status pending_approval: this device waits for a proctor's approval)")
+def sign_in(body: SignInBody, request: Request, db: Session = Depends(get_db)) -> dict:
+    s = att.sign_in(db, body.ticket, body.code, id_last4=body.id_last4, client=client_of(request, body.device))
+    return {"attempt_id": s.attempt_id, "token": s.token, "status": s.status, "message": s.message}
+
+
+@candidate_router.delete("/attempts/{attempt_id}/token", summary="Sign out: the token stops working")
+def sign_out(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
+    att.sign_out(db, attempt)
+    return {"signed_out": True}
 
 
 @candidate_router.get("/attempts/{attempt_id}", summary="The attempt's status and time left")
@@ -160,7 +237,16 @@ class AnswerIn(BaseModel):
 
 @candidate_router.post("/attempts/{attempt_id}/answers", summary="Answer the pending item; returns the next item or finished")
 def post_answer(body: AnswerIn, attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
-    return asdict(att.answer(db, attempt, position=body.position, item_id=body.item_id, labels=body.answer))
+    """``recorded``: whether the stored answer of this position is this request's answer (false: another
+    window answered it first with a different choice, and that answer stands)."""
+    out = att.answer(db, attempt, position=body.position, item_id=body.item_id, labels=body.answer)
+    return asdict(out.next) | {"recorded": out.recorded}
+
+
+@candidate_router.post("/attempts/{attempt_id}/finish", summary="交卷 once the time is up (409 before: an adaptive "
+                       "exam cannot be handed in early)")
+def finish(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
+    return {"attempt_id": attempt.id, "status": att.finish(db, attempt)}
 
 
 @candidate_router.get("/attempts/{attempt_id}/items/{position}/images/{name}",
@@ -176,11 +262,14 @@ def get_item_image(position: int, name: str, attempt=Depends(candidate_attempt),
 def get_result(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
     view = att.result(db, attempt)
     if not view.released:
-        return {"released": False, "message": view.message}
+        return {"released": False, "complete": view.complete, "message": view.message}
     r = view.result
-    return {"released": True, "band": r["band_name"], "band_confidence": r["band_confidence"],
+    stated = r["band_stated"]  # a band is stated only at the blueprint's reporting.band_confidence or above
+    return {"released": True, "complete": view.complete, "status": attempt.status,
+            "band": r["band_name"] if stated else None, "band_confidence": r["band_confidence"] if stated else None,
             "registered_level": r["registered_level"], "passed": r["passed"],
-            "pass_confidence": r["pass_confidence"], "score": round(r["score"], 1), "theta": r["theta"],
-            "se": r["se"], "n_scored": r["n_scored"],
+            "pass_confidence": r["pass_confidence"], "score": None if r["score"] is None else round(r["score"], 1),
+            "theta": r["theta"] if view.complete else None, "se": r["se"] if view.complete else None,
+            "n_scored": r["n_scored"], "min_items": r.get("min_items"),
             "domains": [{"domain": d["name"], "n_items": d["n_items"], "n_correct": d["n_correct"],
                          "statement": d["statement"]} for d in r["domains"]]}

@@ -31,6 +31,9 @@ def create(
     end: Annotated[datetime | None, typer.Option(help="时间窗结束（默认开始后一天）")] = None,
     time_limit: Annotated[int | None, typer.Option(help="考试时长（分钟，默认取蓝图）")] = None,
     results: Annotated[str, typer.Option(help="immediate：考完即显示成绩；release：稍后统一发布")] = "immediate",
+    require_id_last4: Annotated[bool, typer.Option("--require-id-last4", help="登录时核验身份证号后四位")] = False,
+    approve_new_device: Annotated[bool, typer.Option("--approve-new-device",
+                                                     help="考生换设备继续作答须经监考人员批准")] = False,
     actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
     fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
 ) -> None:
@@ -39,7 +42,8 @@ def create(
 
     with session() as db:
         exam = create_exam(db, blueprint=blueprint, name=name, actor=actor, window_start=start, window_end=end,
-                           time_limit_minutes=time_limit, results_policy=results)
+                           time_limit_minutes=time_limit, results_policy=results,
+                           require_id_last4=require_id_last4, approve_new_device=approve_new_device)
     if fmt == "json":
         print_json(asdict(exam))
         return
@@ -105,4 +109,131 @@ def tickets(
         t.add_column(col)
     for r in rows:
         t.add_row(r.ticket, r.name, r.room, r.access_code)
+    out.print(t, highlight=False)
+
+
+@exams_app.command("sign-in-rules")
+@handles_errors
+def sign_in_rules(
+    exam: Annotated[int, typer.Argument(help="考试编号")],
+    require_id_last4: Annotated[bool | None, typer.Option("--require-id-last4/--no-require-id-last4",
+                                                          help="登录时是否核验身份证号后四位")] = None,
+    approve_new_device: Annotated[bool | None, typer.Option("--approve-new-device/--no-approve-new-device",
+                                                            help="换设备继续作答是否须经监考人员批准")] = None,
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+) -> None:
+    """设置考生登录规则：核验身份证号后四位；换设备须批准。"""
+    from examengine.services.exams import set_sign_in_rules
+
+    with session() as db:
+        e = set_sign_in_rules(db, exam, actor=actor, require_id_last4=require_id_last4,
+                              approve_new_device=approve_new_device)
+    out.print(f"考试 {e.id}：核验身份证号后四位 {'开' if e.require_id_last4 else '关'}；"
+              f"换设备须批准 {'开' if e.approve_new_device else '关'}。", highlight=False)
+
+
+@exams_app.command("extend")
+@handles_errors
+def extend(
+    exam: Annotated[int, typer.Argument(help="考试编号")],
+    minutes: Annotated[int, typer.Option(help="延长的分钟数（1–240）")],
+    ticket: Annotated[list[str] | None, typer.Option(help="只为这些准考证号延时（可重复）；不填则为所有作答中的考生"
+                                                          "和成绩发布前已超时的考生延时")] = None,
+    reason: Annotated[str, typer.Option(help="原因（记入审计日志），如“服务器故障 10:02–10:15”")] = "",
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+    fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
+) -> None:
+    """一次为整场考试（或指定考生）补回时间：截止时间改为 max(原截止时间, 现在) + N 分钟；已超时的作答在成绩发布前
+    重新打开，从未作答的当前题继续，已答内容不变。每次延时记入审计日志。"""
+    from examengine.services.attempts import extend_exam
+
+    with session() as db:
+        rows = extend_exam(db, exam, minutes, actor=actor, reason=reason, tickets=ticket or None)
+    if fmt == "json":
+        print_json([asdict(r) for r in rows])
+        return
+    out.print(f"考试 {exam}：已为 {len(rows)} 名考生延长 {minutes} 分钟"
+              + (f"，其中 {sum(r.reopened for r in rows)} 名已超时的考生重新打开作答" if any(r.reopened for r in rows)
+                 else "") + "。", highlight=False)
+    for r in rows:
+        out.print(f"  {r.ticket}：截止 {r.deadline or '（未开考）'}{'（重新打开）' if r.reopened else ''}", highlight=False)
+
+
+@exams_app.command("close-expired")
+@handles_errors
+def close_expired(
+    exam: Annotated[int, typer.Argument(help="考试编号")],
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+) -> None:
+    """收卷：结束所有时间已到的作答（按规则计分：计分作答少于最短题量的为“未完成”）。"""
+    from examengine.services.attempts import close_expired as close
+
+    with session() as db:
+        closed = close(db, exam, actor=actor)
+    out.print(f"考试 {exam}：已收卷 {len(closed)} 份作答。", highlight=False)
+
+
+@exams_app.command("unlock")
+@handles_errors
+def unlock(
+    exam: Annotated[int, typer.Argument(help="考试编号")],
+    ticket: Annotated[str, typer.Argument(help="准考证号")],
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+) -> None:
+    """解锁因多次输错访问码而被锁定的准考证号。"""
+    from examengine.services.attempts import unlock_ticket
+
+    with session() as db:
+        unlock_ticket(db, exam, ticket, actor=actor)
+    out.print(f"考试 {exam}：准考证号 {ticket} 已解锁。", highlight=False)
+
+
+@exams_app.command("sign-ins")
+@handles_errors
+def sign_ins(
+    exam: Annotated[int, typer.Argument(help="考试编号")],
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """考生登录记录：时间、地址、浏览器、结果、是否换设备。"""
+    from examengine.services.attempts import sign_ins as read
+
+    with session() as db:
+        rows = read(db, exam)
+    if fmt == "json":
+        print_json([asdict(r) for r in rows])
+        return
+    t = Table(title=f"考试 {exam} 登录记录")
+    for col in ("时间（UTC）", "准考证号", "姓名", "地址", "浏览器", "结果", "换设备"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(r.at, r.ticket, r.name, r.address, r.user_agent[:60], r.outcome_label, "是" if r.new_device else "")
+    out.print(t, highlight=False)
+
+
+@exams_app.command("rescore")
+@handles_errors
+def rescore(
+    exam: Annotated[int | None, typer.Option(help="只重算这场考试（默认全部）")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="写入（默认只列出会改变的结果）")] = False,
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """按现行规则重算已结束作答的结果（计分作答少于最短题量为“未完成”；达到最短题量时未作答的当前题记为答错；
+    等级只在把握足够时给出），列出变化；--apply 写入并记入审计日志。"""
+    from examengine.services.attempts import rescore as run
+
+    with session() as db:
+        rows = run(db, exam_id=exam, apply=apply, actor=actor)
+    if fmt == "json":
+        print_json([asdict(r) for r in rows])
+        return
+    t = Table(title=("已重算" if apply else "将改变（加 --apply 写入）") + f"：{len(rows)} 份作答")
+    for col in ("作答", "考试", "准考证号", "原结果", "新结果"):
+        t.add_column(col, overflow="fold")
+
+    def show(d: dict) -> str:
+        return f"{d['status']} 通过={d['passed']} 等级={d['band']} 分数={d['score']}"
+
+    for r in rows:
+        t.add_row(str(r.attempt_id), str(r.exam_id), r.ticket, show(r.before), show(r.after))
     out.print(t, highlight=False)

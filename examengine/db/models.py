@@ -430,6 +430,7 @@ class SignInRecord(Base):
                                                    index=True)
     address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+    device: Mapped[str] = mapped_column(String(64), default="")  # hash of the browser's device cookie, if any
     outcome: Mapped[str] = mapped_column(String(16))  # exam.attempts.SignInOutcome
     new_device: Mapped[bool] = mapped_column(Boolean, default=False)
     token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)

@@ -47,6 +47,8 @@ class Blueprint:
     decide: str = "pass_fail"  # what the CI rule decides: "pass_fail" (registered cut) or "band" (all three)
     cuts: tuple[CutSpec, ...] = ()
     pass_score: float = 60.0
+    # a band is shown to the candidate only when its posterior mass reaches this (reporting.band_confidence)
+    band_report_confidence: float = 0.90
     theta_min: float = -3.0
     theta_max: float = 3.0
     exposure_max_rate: float = 0.25

@@ -33,16 +33,23 @@ class DomainFeedback:
 
 @dataclass(frozen=True)
 class AttemptResult:
+    """``complete`` False (an online attempt that ended short of the blueprint's minimum length,
+    exam.attempts.is_complete): not passed, and no band, confidence or score; theta and SE stay
+    for the record. ``band_stated``: the band's posterior mass reaches the blueprint's
+    ``reporting.band_confidence``, so the band may be shown to the candidate."""
+
     theta: float
     se: float
-    band: int  # 0 = 未达初级 ... 3 = 高级
-    band_name: str
-    band_confidence: float
+    band: int | None  # 0 = 未达初级 ... 3 = 高级
+    band_name: str | None
+    band_confidence: float | None
     registered_level: str
     passed: bool
-    pass_confidence: float
-    score: float  # 0-100, the registered level's cut at pass_score
+    pass_confidence: float | None
+    score: float | None  # 0-100, the registered level's cut at pass_score
     domains: tuple[DomainFeedback, ...]
+    complete: bool = True
+    band_stated: bool = True
 
 
 def band_probabilities(theta: float, se: float, cuts: Sequence[float]) -> np.ndarray:
@@ -85,9 +92,12 @@ def attempt_result(
     *,
     responses: Sequence[tuple[str, int, float, float, float]] = (),
     band_mass: Sequence[float] | None = None,
+    complete: bool = True,
 ) -> AttemptResult:
     """``responses``: (domain, score, a, b, c) of each scored item. ``band_mass``: the posterior
-    mass of each band when known (EAP grid), else the normal approximation N(theta, se^2)."""
+    mass of each band when known (EAP grid), else the normal approximation N(theta, se^2).
+    ``complete`` False: the evidence falls short of the blueprint's minimum, so the result is
+    withheld (not passed; no band, confidence or score)."""
     mass = np.asarray(band_mass, float) if band_mass is not None else band_probabilities(theta, se, cuts)
     band = int(np.searchsorted(np.asarray(cuts, float), theta, side="right"))
     reg = bp.rank  # the registered level's band index (初级 = 1)
@@ -102,6 +112,10 @@ def attempt_result(
         params = ItemParams.three_pl([r[1] for r in rows] or [1.0], [r[2] for r in rows] or [0.0],
                                      [r[3] for r in rows] or [0.0])
         feedback.append(domain_feedback(domain, [r[0] for r in rows], params, theta))
+    if not complete:
+        return AttemptResult(theta=float(theta), se=float(se), band=None, band_name=None, band_confidence=None,
+                             registered_level=bp.registered_level_name, passed=False, pass_confidence=None,
+                             score=None, domains=tuple(feedback), complete=False, band_stated=False)
     return AttemptResult(
         theta=float(theta), se=float(se), band=band, band_name=LEVEL_BAND_NAMES[band],
         band_confidence=float(mass[band]), registered_level=bp.registered_level_name, passed=bool(passed),
@@ -109,4 +123,5 @@ def attempt_result(
         score=float(report_score(theta, cuts[reg - 1], pass_score=bp.pass_score, theta_min=bp.theta_min,
                                  theta_max=bp.theta_max)),
         domains=tuple(feedback),
+        band_stated=bool(mass[band] >= bp.band_report_confidence),
     )

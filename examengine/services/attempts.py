@@ -6,6 +6,13 @@ stored but rebuilt from the attempt's rows (seed + responses), so a restart lose
 resumes at the same item with the same theta. (attempt, position) is unique and an answer is
 written with ``... WHERE answer IS NULL``, so an answer posted twice or from two tabs at once
 is recorded once.
+
+Integrity rules (README, candidates and proctors): reading never closes an attempt (only an
+answer past the deadline, the candidate's 交卷 after the time is up, or a proctor's action does);
+an attempt that closes with fewer scored answers than the blueprint's minimum is incomplete (not
+passed, no band, no score), and above the minimum an item shown but not answered counts as
+wrong; a timed-out attempt reopens at its pending item when a proctor gives time back; every
+sign-in is recorded, failures are throttled per ticket and per address.
 """
 
 from __future__ import annotations
@@ -15,21 +22,35 @@ import hmac
 import secrets
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from examengine.db.models import Attempt, AttemptItem, Candidate, Item, ItemVersion
-from examengine.errors import ConflictError, ExamEngineError, NotFoundError
+from examengine.config import DISPLAY_TIMEZONE
+from examengine.db.models import (
+    Attempt,
+    AttemptEvent,
+    AttemptItem,
+    Candidate,
+    Domain,
+    Item,
+    ItemImage,
+    ItemVersion,
+    Level,
+    SignInRecord,
+)
+from examengine.errors import ConflictError, ExamEngineError, NotFoundError, TooManyAttemptsError
+from examengine.exam.attempts import AttemptStatus, FinishReason, SignInOutcome, is_complete
 from examengine.exam.cat import StoredResponse, next_item, replay
 from examengine.exam.items import LETTERS, ItemType, image_refs
-from examengine.exam.scoring import attempt_result
+from examengine.exam.scoring import AttemptResult, attempt_result
 from examengine.exam.study import blueprint_policy
 from examengine.services.blueprints import (
     bank_stamp,
@@ -38,8 +59,11 @@ from examengine.services.blueprints import (
     load_pool,
     resolve_cuts,
 )
-from examengine.services.exams import as_utc
+from examengine.services import audit, exams
+from examengine.services.exams import as_utc, get_exam
 from examengine.services.simulation import stored_exposure
+
+S = AttemptStatus
 
 
 class SignInError(ExamEngineError):
@@ -58,6 +82,13 @@ class AttemptClosedError(ConflictError):
     """The attempt is finished or voided (409)."""
 
 
+class ApprovalPendingError(ExamEngineError):
+    """This device's sign-in waits for a proctor's approval (403)."""
+
+
+VOIDED_MESSAGE = "你的本场作答已被监考人员作废，请联系监考人员。"
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -68,38 +99,179 @@ def now() -> datetime:
 
 # ---------------------------------------------------------------- sign-in and tokens
 
+#: failed sign-ins of one ticket within TICKET_WINDOW that lock it for TICKET_LOCK (a proctor can unlock)
+TICKET_FAILURES = 5
+TICKET_WINDOW = timedelta(minutes=15)
+TICKET_LOCK = timedelta(minutes=15)
+#: failed sign-ins from one client address within ADDRESS_WINDOW after which further failures from it
+#: are refused with 429 unrecorded (generous: a hall of candidates may share one address behind NAT;
+#: a correct sign-in from the address is never refused)
+ADDRESS_FAILURES = 30
+ADDRESS_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a sign-in comes from: the client address, the browser, and the browser's device
+    cookie (the candidate pages set one; API clients may send none)."""
+
+    address: str = ""
+    user_agent: str = ""
+    device: str = ""
+
 
 @dataclass(frozen=True)
 class SignIn:
     attempt_id: int
     token: str
-    status: str
+    status: str  # an AttemptStatus value, or "pending_approval" (a second device waits for a proctor)
+    message: str = ""
 
 
-def sign_in(db: Session, ticket: str, code: str) -> SignIn:
-    """准考证号 + access code. Creates the attempt on first sign-in; every sign-in issues a new
-    token (an older one stops working), so a candidate can move to another device."""
-    ticket, code = ticket.strip(), code.strip().upper()
+class _AddressFailures:
+    """Failed sign-ins per client address in a sliding window, in this process (checked before the
+    database is asked anything more than the ticket, so a flood costs little)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, deque[datetime]] = {}
+
+    def _window(self, address: str, t: datetime) -> deque[datetime]:
+        q = self._seen.setdefault(address, deque())
+        while q and q[0] <= t - ADDRESS_WINDOW:
+            q.popleft()
+        return q
+
+    def retry_after(self, address: str, t: datetime) -> int:
+        """Seconds until a failure from ``address`` may be recorded again (0: not throttled)."""
+        if not address:
+            return 0
+        with self._lock:
+            q = self._window(address, t)
+            if len(q) < ADDRESS_FAILURES:
+                return 0
+            return int((q[-ADDRESS_FAILURES] + ADDRESS_WINDOW - t).total_seconds()) + 1
+
+    def add(self, address: str, t: datetime) -> None:
+        if address:
+            with self._lock:
+                self._window(address, t).append(t)
+                if len(self._seen) > 100_000:  # a spray of addresses: forget the oldest half
+                    for key in list(self._seen)[:50_000]:
+                        del self._seen[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+_ADDRESSES = _AddressFailures()
+
+
+def _device_hash(client: Client) -> str:
+    return _hash(client.device)[:64] if client.device else ""
+
+
+def _local(t: datetime) -> datetime:
+    return as_utc(t).astimezone(ZoneInfo(DISPLAY_TIMEZONE))
+
+
+def ticket_locked_until(db: Session, ticket: str, exam_id: int | None = None, t: datetime | None = None
+                        ) -> datetime | None:
+    """When the ticket's lock ends, or None when it is not locked: a lock starts at the failure that
+    makes TICKET_FAILURES within TICKET_WINDOW and lasts TICKET_LOCK; failures before a proctor's
+    unlock do not count. Failures of an unknown ticket count against that ticket string too."""
+    t = t or now()
+    since = t - TICKET_WINDOW - TICKET_LOCK
+    unlocked = db.scalar(select(func.max(Candidate.unlocked_at)).where(
+        Candidate.ticket == ticket, *([Candidate.exam_id == exam_id] if exam_id is not None else [])))
+    if unlocked is not None:
+        since = max(since, as_utc(unlocked))
+    failures = [as_utc(x) for x in db.scalars(
+        select(SignInRecord.at).where(SignInRecord.ticket == ticket, SignInRecord.at > since,
+                                      SignInRecord.outcome.in_([o.value for o in SignInOutcome if o.failure]))
+        .order_by(SignInRecord.at))]
+    for k in range(TICKET_FAILURES - 1, len(failures)):
+        if failures[k] - failures[k - TICKET_FAILURES + 1] <= TICKET_WINDOW and failures[k] + TICKET_LOCK > t:
+            return failures[k] + TICKET_LOCK
+    return None
+
+
+def _record(db: Session, *, ticket: str, client: Client, outcome: SignInOutcome, candidate: Candidate | None = None,
+            attempt: Attempt | None = None, new_device: bool = False, token: str | None = None) -> SignInRecord:
+    row = SignInRecord(at=now(), ticket=ticket[:40], candidate_id=candidate.id if candidate else None,
+                       attempt_id=attempt.id if attempt else None, address=client.address[:64],
+                       user_agent=client.user_agent[:300], device=_device_hash(client), outcome=outcome.value,
+                       new_device=new_device, token_hash=_hash(token) if token else None)
+    db.add(row)
+    return row
+
+
+def _failed(db: Session, ticket: str, client: Client, outcome: SignInOutcome, candidate: Candidate | None,
+            message: str, t: datetime) -> SignInError:
+    """Record a failed sign-in (unless the address is already throttled: then 429, unrecorded)."""
+    wait = _ADDRESSES.retry_after(client.address, t)
+    if wait:
+        raise TooManyAttemptsError(f"本机登录失败次数过多，请 {(wait + 59) // 60} 分钟后再试，或请监考人员协助。", wait)
+    _record(db, ticket=ticket, client=client, outcome=outcome, candidate=candidate)
+    db.commit()
+    _ADDRESSES.add(client.address, t)
+    until = ticket_locked_until(db, ticket, candidate.exam_id if candidate else None, t)
+    if until is not None:
+        message += f"该准考证号已连续输错 {TICKET_FAILURES} 次，已锁定至北京时间 {_local(until):%H:%M}，或请监考人员解锁。"
+    return SignInError(message)
+
+
+def _moved(db: Session, attempt: Attempt, client: Client) -> bool:
+    """Does this sign-in move the attempt to another device than its last successful sign-in's?
+    Devices are told apart by the device cookie when both sign-ins carry one, else by address
+    and browser."""
+    prev = db.scalars(select(SignInRecord).where(
+        SignInRecord.attempt_id == attempt.id,
+        SignInRecord.outcome.in_([SignInOutcome.OK.value, SignInOutcome.APPROVED.value]))
+        .order_by(SignInRecord.id.desc()).limit(1)).first()
+    if prev is None:
+        return False
+    device = _device_hash(client)
+    if device and prev.device:
+        return device != prev.device
+    return (prev.address, prev.user_agent) != (client.address[:64], client.user_agent[:300])
+
+
+def sign_in(db: Session, ticket: str, code: str, *, id_last4: str = "", client: Client = Client()) -> SignIn:
+    """准考证号 + access code (+ 身份证号后四位 when the exam asks for it). Creates the attempt on the
+    first sign-in; every sign-in issues a new token (an older one stops working), so a candidate
+    can move to another device, unless the exam wants a proctor's approval for that. Every
+    sign-in is recorded; failures lock the ticket (TICKET_FAILURES) and throttle the address."""
+    t = now()
+    ticket, code = ticket.strip()[:40], code.strip().upper()
     cands = list(db.scalars(select(Candidate).where(Candidate.ticket == ticket).options(
         selectinload(Candidate.exam))))
     cand = next((c for c in cands if hmac.compare_digest(c.access_code, code)), None)
+    until = ticket_locked_until(db, ticket, cand.exam_id if cand else None, t)
+    if until is not None:  # locked: refused even with the right code
+        if cand is not None and not _ADDRESSES.retry_after(client.address, t):
+            _record(db, ticket=ticket, client=client, outcome=SignInOutcome.LOCKED, candidate=cand)
+            db.commit()
+        raise TooManyAttemptsError(
+            f"该准考证号连续输错次数过多，已锁定至北京时间 {_local(until):%H:%M}。请稍后再试，或请监考人员解锁。",
+            int((until - t).total_seconds()) + 1)
     if cand is None:
-        raise SignInError("准考证号或访问码不正确，请核对后重新输入。")
+        raise _failed(db, ticket, client, SignInOutcome.BAD_CODE, None, "准考证号或访问码不正确，请核对后重新输入。", t)
     exam = cand.exam
+    if exam.require_id_last4 and not (cand.id_last4 and hmac.compare_digest(
+            cand.id_last4.upper(), id_last4.strip().upper())):
+        raise _failed(db, ticket, client, SignInOutcome.BAD_ID, cand,
+                      "身份证号后四位不正确，请核对后重新输入。" if cand.id_last4 else
+                      "名单中没有你的身份证号后四位，无法核验身份，请联系监考人员。", t)
     attempt = db.scalars(select(Attempt).where(Attempt.candidate_id == cand.id)).first()
-    t = now()
-    if attempt is None or attempt.status == "not_started":
+    if attempt is None or attempt.status == S.NOT_STARTED:
         if t < as_utc(exam.window_start):
-            from zoneinfo import ZoneInfo
-
-            from examengine.config import DISPLAY_TIMEZONE
-
-            opens = as_utc(exam.window_start).astimezone(ZoneInfo(DISPLAY_TIMEZONE))
-            raise ExamNotOpenError(f"考试尚未开始，开考时间为北京时间 {opens:%Y-%m-%d %H:%M}。")
+            raise ExamNotOpenError(f"考试尚未开始，开考时间为北京时间 {_local(exam.window_start):%Y-%m-%d %H:%M}。")
         if t > as_utc(exam.window_end):
             raise ExamNotOpenError("考试已结束，不能再进入。")
-    if attempt is not None and attempt.status == "voided":
-        raise AttemptClosedError("你的本场作答已被监考人员作废，请联系监考人员。")
+    if attempt is not None and attempt.status == S.VOIDED:
+        raise AttemptClosedError(VOIDED_MESSAGE)
     token = secrets.token_urlsafe(32)
     window_end = as_utc(exam.window_end)
     expires = None if t < window_end else t + LATE_TOKEN_LIFETIME  # in the window: follows the window
@@ -107,30 +279,56 @@ def sign_in(db: Session, ticket: str, code: str) -> SignIn:
         row, bp = get_blueprint_version(db, exam.blueprint_version.code, exam.blueprint_version.version)
         cuts = [c.theta for c in resolve_cuts(bp, load_pool(db, bp).pool.params)]
         attempt = Attempt(exam_id=exam.id, candidate_id=cand.id, blueprint_version_id=row.id,
-                          seed=secrets.randbits(31), cuts=cuts, status="not_started", token_hash=_hash(token),
+                          seed=secrets.randbits(31), cuts=cuts, status=S.NOT_STARTED.value, token_hash=_hash(token),
                           token_expires_at=expires)
         db.add(attempt)
         try:
-            db.commit()
+            db.flush()
         except IntegrityError:  # the same candidate signing in twice at once
             db.rollback()
             attempt = db.scalars(select(Attempt).where(Attempt.candidate_id == cand.id)).one()
             attempt.token_hash, attempt.token_expires_at = _hash(token), expires
-            db.commit()
-    else:
-        attempt.token_hash, attempt.token_expires_at = _hash(token), expires
+        _record(db, ticket=ticket, client=client, outcome=SignInOutcome.OK, candidate=cand, attempt=attempt)
         db.commit()
+        return SignIn(attempt.id, token, attempt.status)
+    moved = _moved(db, attempt, client)
+    if moved and exam.approve_new_device and attempt.status == S.IN_PROGRESS:
+        _record(db, ticket=ticket, client=client, outcome=SignInOutcome.PENDING, candidate=cand, attempt=attempt,
+                new_device=True, token=token)
+        db.commit()
+        return SignIn(attempt.id, token, "pending_approval", PENDING_MESSAGE)
+    attempt.token_hash, attempt.token_expires_at = _hash(token), expires
+    _record(db, ticket=ticket, client=client, outcome=SignInOutcome.OK, candidate=cand, attempt=attempt,
+            new_device=moved)
+    db.commit()
     return SignIn(attempt.id, token, attempt.status)
+
+
+PENDING_MESSAGE = "你的作答已在另一台设备上进行。本设备需经监考人员批准后才能继续作答，请举手示意监考人员，批准后本页会自动继续。"
 
 
 def authenticate(db: Session, attempt_id: int, token: str) -> Attempt:
     attempt = db.scalars(select(Attempt).where(Attempt.id == attempt_id).options(
         joinedload(Attempt.exam), selectinload(Attempt.items))).first()
-    if attempt is None or not token or not hmac.compare_digest(attempt.token_hash, _hash(token)):
+    if attempt is None or not token:
+        raise NotAuthorizedError("登录已失效，请重新输入准考证号和访问码。")
+    if not hmac.compare_digest(attempt.token_hash, _hash(token)):
+        held = db.scalar(select(SignInRecord.outcome).where(SignInRecord.attempt_id == attempt.id,
+                                                            SignInRecord.token_hash == _hash(token)))
+        if held == SignInOutcome.PENDING.value:
+            raise ApprovalPendingError(PENDING_MESSAGE)
+        if held == SignInOutcome.REJECTED.value:
+            raise NotAuthorizedError("监考人员未批准在本设备上继续作答。如有疑问，请联系监考人员。")
         raise NotAuthorizedError("登录已失效，请重新输入准考证号和访问码。")
     if _token_expired(attempt):
         raise NotAuthorizedError("考试时间窗已结束，登录已失效。如需查看成绩，请重新输入准考证号和访问码。")
     return attempt
+
+
+def sign_out(db: Session, attempt: Attempt) -> None:
+    """The candidate signs out: the token stops working (a new sign-in issues another)."""
+    attempt.token_hash = _hash(secrets.token_urlsafe(32))
+    db.commit()
 
 
 # A sign-in after the exam window (only a started attempt can: to finish within its own time,
@@ -169,6 +367,12 @@ def time_left_s(attempt: Attempt) -> int:
     return max(0, int((d - now()).total_seconds()))
 
 
+def time_up(attempt: Attempt) -> bool:
+    """In progress and past its deadline, but not closed yet (reading never closes an attempt)."""
+    d = deadline(attempt)
+    return attempt.status == S.IN_PROGRESS and d is not None and now() >= d
+
+
 @dataclass(frozen=True)
 class Overview:
     attempt_id: int
@@ -181,30 +385,45 @@ class Overview:
     max_items: int
     time_left_s: int
     answered: int
+    time_up: bool = False
 
 
 def overview(db: Session, attempt: Attempt) -> Overview:
     _, bp = get_blueprint_version(db, attempt.exam.blueprint_version.code, attempt.exam.blueprint_version.version)
-    _check_time(db, attempt)
     answered = sum(1 for r in attempt.items if r.answer is not None)
     return Overview(attempt.id, attempt.exam.name, attempt.candidate.name, attempt.candidate.ticket, attempt.status,
                     attempt.exam.time_limit_minutes, bp.min_length + bp.pretest_count,
-                    bp.max_length + bp.pretest_count, time_left_s(attempt), answered)
+                    bp.max_length + bp.pretest_count, time_left_s(attempt), answered, time_up(attempt))
 
 
 def start(db: Session, attempt: Attempt) -> None:
     """The candidate has read the instructions and confirmed: the clock starts now (once)."""
-    if attempt.status in ("finished", "voided"):
+    if S(attempt.status).closed:
         raise AttemptClosedError("本场考试已经结束。")
-    if attempt.status == "not_started":
-        attempt.status = "in_progress"
+    if attempt.status == S.NOT_STARTED:
+        attempt.status = S.IN_PROGRESS.value
         attempt.started_at = now()
         db.commit()
 
 
-def _check_time(db: Session, attempt: Attempt) -> None:
-    if attempt.status == "in_progress" and time_left_s(attempt) <= 0:
-        _finish(db, attempt, "time")
+def _close_if_time_up(db: Session, attempt: Attempt, actor: str) -> bool:
+    """A write found the attempt past its deadline: close it as a time-out, dated at the deadline."""
+    if not time_up(attempt):
+        return False
+    _finish(db, attempt, FinishReason.TIME.value, at=deadline(attempt), actor=actor)
+    return True
+
+
+def finish(db: Session, attempt: Attempt) -> str:
+    """The candidate hands in (交卷) once the time is up: the attempt closes as a time-out. Before
+    the deadline an adaptive exam cannot be handed in early (409). Returns the status."""
+    if attempt.status == S.VOIDED:
+        raise AttemptClosedError(VOIDED_MESSAGE)
+    if S(attempt.status).scored:
+        return attempt.status
+    if not _close_if_time_up(db, attempt, "candidate"):
+        raise ConflictError("考试时间未到，自适应考试不能提前交卷，请继续作答。")
+    return attempt.status
 
 
 # ---------------------------------------------------------------- the engine, rebuilt from rows
@@ -362,6 +581,8 @@ class ItemForCandidate:
 class Finished:
     finished: bool
     reason: str
+    status: str = S.FINISHED.value  # in_progress: the time is up but the attempt is not closed yet
+
 
 
 def _present(db: Session, attempt: Attempt, row: AttemptItem) -> ItemForCandidate:
@@ -376,8 +597,6 @@ def _present(db: Session, attempt: Attempt, row: AttemptItem) -> ItemForCandidat
 
 def item_image(db: Session, attempt: Attempt, position: int, name: str) -> tuple[str, bytes]:
     """A picture of the item this attempt was shown at ``position`` (and of no other item)."""
-    from examengine.db.models import ItemImage
-
     row = next((r for r in attempt.items if r.position == position), None)
     found = None if row is None else db.execute(
         select(ItemImage.media_type, ItemImage.data)
@@ -389,14 +608,15 @@ def item_image(db: Session, attempt: Attempt, position: int, name: str) -> tuple
 
 def pending(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
     """The item the candidate is on: the stored pending one, or a newly chosen one (stored
-    before it is returned), or Finished."""
-    if attempt.status == "voided":
-        raise AttemptClosedError("你的本场作答已被监考人员作废，请联系监考人员。")
-    if attempt.status == "not_started":
+    before it is returned), or Finished (closed, or the time is up: reading closes nothing)."""
+    if attempt.status == S.VOIDED:
+        raise AttemptClosedError(VOIDED_MESSAGE)
+    if attempt.status == S.NOT_STARTED:
         raise ConflictError("请先阅读考试须知并确认开始考试。")
-    _check_time(db, attempt)
-    if attempt.status == "finished":
-        return Finished(True, attempt.finish_reason or "finished")
+    if S(attempt.status).scored:
+        return Finished(True, attempt.finish_reason or "finished", attempt.status)
+    if time_up(attempt):
+        return Finished(True, FinishReason.TIME.value, attempt.status)
     open_row = next((r for r in attempt.items if r.answer is None), None)
     if open_row is not None:
         return _present(db, attempt, open_row)
@@ -408,15 +628,15 @@ def _choose_next(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
     position = len(attempt.items) + 1
     if eng.state.stop.stop:
         _finish(db, attempt, eng.state.stop.reason.value, eng)
-        return Finished(True, attempt.finish_reason)
+        return Finished(True, attempt.finish_reason, attempt.status)
     row = None
     if position in eng.bp.pretest_positions:
         row = _pretest_row(db, attempt, eng, position)
     if row is None:
         choice = next_item(eng.state, eng.pool, eng.policy, exposure=eng.exposure)
         if choice is None:
-            _finish(db, attempt, "pool_exhausted", eng)
-            return Finished(True, attempt.finish_reason)
+            _finish(db, attempt, FinishReason.POOL_EXHAUSTED.value, eng)
+            return Finished(True, attempt.finish_reason, attempt.status)
         set_aside = [eng.pool.item_ids[p] for p in choice.considered if p != choice.position]
         row = AttemptItem(attempt_id=attempt.id, position=position,
                           item_version_id=eng.version_ids[choice.position], external_id=choice.item_id,
@@ -443,8 +663,6 @@ def _choose_next(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
 def _pretest_row(db: Session, attempt: Attempt, eng: _Engine, position: int) -> AttemptItem | None:
     """An unscored pretest item of the blueprint's level for a pretest slot (None when the bank
     has none left for this candidate)."""
-    from examengine.db.models import Level
-
     level_id = db.scalar(select(Level.id).where(Level.code == eng.bp.id))
     used = {r.external_id for r in attempt.items}
     items = [it for it in db.scalars(select(Item).where(Item.level_id == level_id, Item.status == "pretest")
@@ -467,27 +685,40 @@ def _score(version: VersionContent, labels: list[str]) -> int:
     return int(chosen == sorted(version.key))
 
 
-def answer(db: Session, attempt: Attempt, *, position: int, item_id: str, labels: list[str]) -> ItemForCandidate | Finished:
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """``recorded``: the stored answer of the position is this request's answer (False: another
+    window answered first with a different choice, and that one stands)."""
+
+    recorded: bool
+    next: ItemForCandidate | Finished
+
+
+def _labels(labels: list[str]) -> list[str]:
+    return sorted({str(x).strip().upper() for x in labels})
+
+
+def answer(db: Session, attempt: Attempt, *, position: int, item_id: str, labels: list[str]) -> AnswerOutcome:
     """Record the answer to the pending position, then return the next item (or Finished).
     The same position answered again returns the outcome of the first answer and records
-    nothing; any other position is a conflict."""
-    if attempt.status == "voided":
-        raise AttemptClosedError("你的本场作答已被监考人员作废，请联系监考人员。")
-    if attempt.status == "not_started":
+    nothing; any other position is a conflict. An answer after the deadline closes the attempt
+    (a time-out) and is not recorded."""
+    if attempt.status == S.VOIDED:
+        raise AttemptClosedError(VOIDED_MESSAGE)
+    if attempt.status == S.NOT_STARTED:
         raise ConflictError("请先阅读考试须知并确认开始考试。")
     row = next((r for r in attempt.items if r.position == position), None)
-    if row is not None and row.answer is not None:
-        return pending(db, attempt)  # a repeat: the first answer stands
-    if attempt.status == "finished":
+    if row is not None and row.answer is not None:  # a repeat: the first answer stands
+        return AnswerOutcome(list(row.answer) == _labels(labels), pending(db, attempt))
+    if S(attempt.status).closed:
         raise AttemptClosedError("本场考试已经结束，不能再作答。")
     if row is None or f"Q{row.id}" != item_id:
         current = next((r for r in attempt.items if r.answer is None), None)
         raise ConflictError(f"第 {position} 题不是当前题目" + (f"（当前为第 {current.position} 题）" if current else "") + "。")
-    _check_time(db, attempt)
-    if attempt.status == "finished":
+    if _close_if_time_up(db, attempt, "candidate"):
         raise AttemptClosedError("考试时间已到，本题未被记录。")
     version = _content(db, row)
-    labels = sorted({str(x).strip().upper() for x in labels})
+    labels = _labels(labels)
     valid = LETTERS[: len(version.options)]
     if not labels or any(x not in valid for x in labels):
         raise ExamEngineError("请选择答案后再提交。" if not labels else f"选项应为 {'、'.join(valid)} 之一。")
@@ -502,37 +733,64 @@ def answer(db: Session, attempt: Attempt, *, position: int, item_id: str, labels
     if result.rowcount == 1:  # ours: the row in memory now says what the database says
         for key, value in (("answer", labels), ("score", score), ("answered_at", at)):
             set_committed_value(row, key, value)
+        recorded = True
     else:  # the other tab was first: its answer stands
         db.refresh(attempt)
         for r in attempt.items:
             db.refresh(r)
-    return pending(db, attempt)
+        recorded = list(row.answer or []) == labels
+    return AnswerOutcome(recorded, pending(db, attempt))
 
 
 # ---------------------------------------------------------------- finishing and results
 
+ENGINE_STOPS = frozenset(r.value for r in FinishReason) - {FinishReason.TIME.value}
 
-def _finish(db: Session, attempt: Attempt, reason: str, eng: _Engine | None = None) -> None:
-    eng = eng or _engine(db, attempt)
-    # an unanswered pending item (time over) is dropped from the scoring but kept as a row
+
+def _result(attempt: Attempt, eng: _Engine, reason: str) -> tuple[AttemptResult, dict]:
+    """The result of an attempt closing for ``reason``, from its rows: incomplete below the
+    blueprint's minimum of scored answers; above it, a scored item shown but not answered counts
+    as wrong (its row stays unanswered, so a reopened attempt continues at it)."""
     cuts = tuple(attempt.cuts)
-    state = eng.state
     positions = {eng.pool.item_ids[p]: p for p in range(eng.pool.n_items)}
+    answered = [r for r in attempt.items if r.scored and r.answer is not None]
+    unanswered = [r for r in attempt.items if r.scored and r.answer is None]
+    complete = is_complete(len(answered), eng.bp.min_length)
+    state = eng.state
+    scores = [(r, int(r.score)) for r in answered]
+    if complete and unanswered and reason not in ENGINE_STOPS:
+        state = replay(eng.pool, eng.policy, seed=attempt.seed, state=state,
+                       responses=[StoredResponse(r.external_id, 0, True, tuple(r.set_aside or ())) for r in unanswered])
+        scores += [(r, 0) for r in unanswered]
+    else:
+        unanswered = []
     responses = []
-    for r in attempt.items:
-        if r.scored and r.answer is not None:
-            p = positions[r.external_id]
-            responses.append((eng.domains[p], int(r.score), float(eng.pool.params.a[p]), float(eng.pool.params.b[p]),
-                              float(eng.pool.params.c[p])))
+    for r, score in scores:
+        p = positions[r.external_id]
+        responses.append((eng.domains[p], score, float(eng.pool.params.a[p]), float(eng.pool.params.b[p]),
+                          float(eng.pool.params.c[p])))
     mass = state.posterior.band_probabilities(cuts)
-    res = attempt_result(eng.bp, cuts, state.estimate.theta, state.estimate.se, responses=responses, band_mass=mass)
-    attempt.status = "finished"
+    res = attempt_result(eng.bp, cuts, state.estimate.theta, state.estimate.se, responses=responses, band_mass=mass,
+                         complete=complete)
+    extra = {"n_scored": len(answered), "n_unanswered_wrong": len(unanswered), "min_items": eng.bp.min_length,
+             "n_pretest": sum(1 for r in attempt.items if not r.scored)}
+    return res, extra
+
+
+def _finish(db: Session, attempt: Attempt, reason: str, eng: _Engine | None = None, *, at: datetime | None = None,
+            actor: str = "system") -> None:
+    eng = eng or _engine(db, attempt)
+    res, extra = _result(attempt, eng, reason)
+    attempt.status = (S.FINISHED if res.complete else S.INCOMPLETE).value
     attempt.finish_reason = reason
-    attempt.finished_at = now()
+    attempt.finished_at = at or now()  # a time-out is dated at the deadline
     attempt.theta = res.theta
     attempt.se = res.se
-    attempt.result = asdict(res) | {"n_scored": len(responses),
-                                    "n_pretest": sum(1 for r in attempt.items if not r.scored)}
+    attempt.result = asdict(res) | extra
+    if reason == FinishReason.TIME.value:
+        db.add(AttemptEvent(attempt_id=attempt.id, action="close", actor=actor,
+                            detail={"reason": reason, "deadline": attempt.finished_at.isoformat(),
+                                    "closed_at": now().isoformat(), "status": attempt.status}))
     db.commit()
 
 
@@ -541,26 +799,26 @@ class ResultView:
     released: bool
     message: str
     result: dict | None
+    complete: bool = True
 
 
 def result(db: Session, attempt: Attempt) -> ResultView:
-    if attempt.status == "voided":
-        raise AttemptClosedError("你的本场作答已被监考人员作废，请联系监考人员。")
-    _check_time(db, attempt)
-    if attempt.status != "finished":
-        raise ConflictError("考试尚未结束。")
+    if attempt.status == S.VOIDED:
+        raise AttemptClosedError(VOIDED_MESSAGE)
+    if not S(attempt.status).scored:
+        raise ConflictError("考试时间已到，请先交卷。" if time_up(attempt) else "考试尚未结束。")
     exam = attempt.exam
+    complete = attempt.status == S.FINISHED
     if exam.results_policy == "release" and not exam.results_released:
-        return ResultView(False, "你已完成本场考试。成绩将由考点统一发布，请留意通知。", None)
+        return ResultView(False, "你已完成本场考试。成绩将由考点统一发布，请留意通知。", None, complete)
     r = dict(attempt.result)
     domain_names = _domain_names(db, [d["domain"] for d in r["domains"]])
     r["domains"] = [d | {"name": domain_names.get(d["domain"], d["domain"])} for d in r["domains"]]
-    return ResultView(True, "", r)
+    r.setdefault("band_stated", False)  # results stored before the reporting rule: no band statement
+    return ResultView(True, "", r, complete)
 
 
 def _domain_names(db: Session, codes: list[str]) -> dict[str, str]:
-    from examengine.db.models import Domain
-
     return dict(db.execute(select(Domain.code, Domain.name).where(Domain.code.in_(codes))).all())
 
 
@@ -571,6 +829,9 @@ def get_attempt(db: Session, attempt_id: int) -> Attempt:
     return attempt
 
 
+# ---------------------------------------------------------------- the monitor
+
+
 @dataclass(frozen=True)
 class MonitorRow:
     candidate_id: int
@@ -578,32 +839,295 @@ class MonitorRow:
     name: str
     room: str
     attempt_id: int | None
-    status: str  # not_signed_in / not_started / in_progress / finished / voided
+    status: str  # not_signed_in, an AttemptStatus value, or time_up (in progress past its deadline, not closed)
     position: int
     answered: int
     time_left_s: int | None
     band: str | None
     score: float | None
     void_reason: str | None
+    complete: bool | None = None  # closed attempts: enough scored answers to be scored
+    sign_ins: int = 0
+    device_switches: int = 0
+    pending_sign_in: int | None = None  # a second device waiting for approval (its sign-in id)
+    locked_until: str | None = None  # the ticket is locked after failed sign-ins (ISO, UTC)
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SignInView:
+    id: int
+    at: str
+    ticket: str
+    name: str
+    attempt_id: int | None
+    address: str
+    user_agent: str
+    outcome: str
+    outcome_label: str
+    new_device: bool
+    decided_by: str | None
 
 
 def monitor(db: Session, exam_id: int) -> list[MonitorRow]:
-    """The exam's candidates and their attempts, live."""
-    from examengine.services.exams import get_exam
-
+    """The exam's candidates and their attempts, live. Reading closes nothing: an attempt past its
+    deadline shows as time_up until a write closes it."""
     exam = get_exam(db, exam_id)
     attempts = {a.candidate_id: a for a in db.scalars(select(Attempt).where(Attempt.exam_id == exam.id)
                                                        .options(selectinload(Attempt.items)))}
+    records: dict[int, list[SignInRecord]] = {}
+    for rec in db.scalars(select(SignInRecord).join(Candidate, SignInRecord.candidate_id == Candidate.id)
+                          .where(Candidate.exam_id == exam.id).order_by(SignInRecord.id)):
+        records.setdefault(rec.candidate_id, []).append(rec)
+    t = now()
     out = []
     for c in exam.candidates:
+        recs = records.get(c.id, [])
+        until = ticket_locked_until(db, c.ticket, exam.id, t) if any(
+            SignInOutcome(r.outcome).failure for r in recs) else None
+        signs = dict(sign_ins=sum(1 for r in recs if r.outcome in (SignInOutcome.OK.value, SignInOutcome.APPROVED.value)),
+                     device_switches=sum(1 for r in recs if r.new_device),
+                     pending_sign_in=next((r.id for r in reversed(recs) if r.outcome == SignInOutcome.PENDING.value), None),
+                     locked_until=until.isoformat(timespec="seconds") if until else None)
         a = attempts.get(c.id)
         if a is None:
-            out.append(MonitorRow(c.id, c.ticket, c.name, c.room, None, "not_signed_in", 0, 0, None, None, None, None))
+            out.append(MonitorRow(c.id, c.ticket, c.name, c.room, None, "not_signed_in", 0, 0, None, None, None, None,
+                                  **signs))
             continue
-        _check_time(db, a)
         answered = sum(1 for r in a.items if r.answer is not None)
         res = a.result or {}
-        out.append(MonitorRow(c.id, c.ticket, c.name, c.room, a.id, a.status, len(a.items), answered,
-                              time_left_s(a) if a.status == "in_progress" else None,
-                              res.get("band_name"), res.get("score"), a.void_reason))
+        status = "time_up" if time_up(a) else a.status
+        out.append(MonitorRow(c.id, c.ticket, c.name, c.room, a.id, status, len(a.items), answered,
+                              time_left_s(a) if a.status == S.IN_PROGRESS else None,
+                              res.get("band_name"), res.get("score"), a.void_reason,
+                              complete=(a.status == S.FINISHED) if S(a.status).scored else None,
+                              finish_reason=a.finish_reason, **signs))
+    return out
+
+
+def sign_ins(db: Session, exam_id: int) -> list[SignInView]:
+    """Every sign-in of the exam's candidates, newest first: time, address, browser, outcome, and
+    whether it moved the attempt to another device."""
+    exam = get_exam(db, exam_id)
+    rows = db.execute(select(SignInRecord, Candidate.name).join(Candidate, SignInRecord.candidate_id == Candidate.id)
+                      .where(Candidate.exam_id == exam.id).order_by(SignInRecord.id.desc())).all()
+    return [SignInView(r.id, as_utc(r.at).isoformat(timespec="seconds"), r.ticket, name, r.attempt_id, r.address,
+                       r.user_agent, r.outcome, SignInOutcome(r.outcome).label, r.new_device, r.decided_by)
+            for r, name in rows]
+
+
+# ---------------------------------------------------------------- proctor actions
+
+
+def _attempt(db: Session, attempt_id: int) -> Attempt:
+    attempt = db.scalars(select(Attempt).where(Attempt.id == attempt_id).options(
+        joinedload(Attempt.exam), selectinload(Attempt.items))).first()
+    if attempt is None:
+        raise NotFoundError("作答", str(attempt_id))
+    return attempt
+
+
+@dataclass(frozen=True)
+class Extension:
+    attempt_id: int
+    ticket: str
+    minutes: int
+    reopened: bool  # a timed-out attempt opened again at its pending item
+    deadline: str  # the new deadline (ISO, UTC); "" for an attempt whose clock has not started
+
+
+def _reopenable(attempt: Attempt) -> bool:
+    return (S(attempt.status).scored and attempt.finish_reason == FinishReason.TIME.value
+            and not attempt.exam.results_released)
+
+
+def _extend(db: Session, attempt: Attempt, minutes: int, *, actor: str, reason: str) -> Extension:
+    """Give ``minutes`` more: the deadline moves to max(deadline, now) + minutes, so time lost past
+    the deadline (an outage) is given back too; a timed-out attempt reopens at its pending item."""
+    status = S(attempt.status)
+    if status in (S.VOIDED,) or (status.scored and not _reopenable(attempt)):
+        raise ConflictError("该作答已结束，不能延长时间" + ("（成绩已发布）" if attempt.exam.results_released else "")
+                            + "。")
+    t = now()
+    d = deadline(attempt)
+    catch_up = int((t - d).total_seconds()) if d is not None and t > d else 0
+    before = {"extra_seconds": attempt.extra_seconds, "status": attempt.status,
+              "deadline": d.isoformat(timespec="seconds") if d else None}
+    attempt.extra_seconds += minutes * 60 + catch_up
+    reopened = status.scored
+    if reopened:
+        attempt.status, attempt.finish_reason, attempt.finished_at = S.IN_PROGRESS.value, None, None
+        attempt.theta = attempt.se = attempt.result = None
+    nd = deadline(attempt)
+    detail = {"minutes": minutes, "reason": reason, "catch_up_seconds": catch_up, "reopened": reopened}
+    audit.record(db, actor=actor, action="attempt.extend", target=f"attempt {attempt.id}", before=before,
+                 after={"extra_seconds": attempt.extra_seconds, "status": attempt.status,
+                        "deadline": nd.isoformat(timespec="seconds") if nd else None, **detail})
+    db.add(AttemptEvent(attempt_id=attempt.id, action="extend", actor=actor, detail=detail))
+    return Extension(attempt.id, attempt.candidate.ticket, minutes, reopened, nd.isoformat(timespec="seconds") if nd else "")
+
+
+def _check_minutes(minutes: int) -> None:
+    if not 1 <= minutes <= 240:
+        raise ExamEngineError("延长时间应为 1–240 分钟")
+
+
+def extend_time(db: Session, attempt_id: int, minutes: int, *, actor: str, reason: str = "") -> Extension:
+    """Extend one attempt (a timed-out one reopens while the exam's results are unreleased)."""
+    _check_minutes(minutes)
+    ext = _extend(db, _attempt(db, attempt_id), minutes, actor=actor, reason=reason)
+    db.commit()
+    return ext
+
+
+def extend_exam(db: Session, exam_id: int, minutes: int, *, actor: str, reason: str = "",
+                tickets: list[str] | None = None) -> list[Extension]:
+    """Give time back to a whole exam in one action (after an outage): every attempt in progress,
+    and every timed-out attempt while results are unreleased; or only the named tickets (each must
+    be on the roster and extendable). Each extension is audited; all or nothing."""
+    _check_minutes(minutes)
+    exam = get_exam(db, exam_id)
+    rows = list(db.scalars(select(Attempt).where(Attempt.exam_id == exam.id).options(
+        joinedload(Attempt.candidate), selectinload(Attempt.items)).order_by(Attempt.id)))
+    if tickets:
+        wanted = [t.strip() for t in tickets if t.strip()]
+        by_ticket = {a.candidate.ticket: a for a in rows}
+        roster = {c.ticket for c in exam.candidates}
+        unknown = [t for t in wanted if t not in roster]
+        if unknown:
+            raise NotFoundError("准考证号", "、".join(unknown))
+        missing = [t for t in wanted if t not in by_ticket]
+        if missing:
+            raise ConflictError(f"以下考生尚未登录，没有可延时的作答：{'、'.join(missing)}")
+        chosen = [by_ticket[t] for t in wanted]
+    else:
+        chosen = [a for a in rows if a.status == S.IN_PROGRESS or _reopenable(a)]
+    try:
+        out = [_extend(db, a, minutes, actor=actor, reason=reason) for a in chosen]
+    except ExamEngineError:
+        db.rollback()
+        raise
+    audit.record(db, actor=actor, action="exam.extend", target=f"exam {exam.id}",
+                 after={"minutes": minutes, "reason": reason, "tickets": [e.ticket for e in out],
+                        "reopened": [e.ticket for e in out if e.reopened]})
+    db.commit()
+    return out
+
+
+def release_results(db: Session, exam_id: int, *, actor: str):
+    """Release an exam's results: attempts whose time is up are closed first (收卷)."""
+    close_expired(db, exam_id, actor=actor)
+    return exams.release_results(db, exam_id, actor=actor)
+
+
+def close_expired(db: Session, exam_id: int, *, actor: str) -> list[int]:
+    """收卷: close every attempt of the exam whose time is up (a time-out dated at its deadline,
+    scored by the run-out-of-time rule). Returns the closed attempts' ids."""
+    exam = get_exam(db, exam_id)
+    closed = []
+    for a in db.scalars(select(Attempt).where(Attempt.exam_id == exam.id, Attempt.status == S.IN_PROGRESS.value)
+                        .options(joinedload(Attempt.exam), selectinload(Attempt.items)).order_by(Attempt.id)):
+        if _close_if_time_up(db, a, actor):
+            closed.append(a.id)
+    if closed:
+        audit.record(db, actor=actor, action="exam.close_expired", target=f"exam {exam.id}", after={"attempts": closed})
+        db.commit()
+    return closed
+
+
+def void_attempt(db: Session, attempt_id: int, *, actor: str, reason: str) -> None:
+    attempt = _attempt(db, attempt_id)
+    if not reason.strip():
+        raise ExamEngineError("作废必须填写原因")
+    if attempt.status == S.VOIDED:
+        raise ConflictError("该作答已作废")
+    before = attempt.status
+    audit.record(db, actor=actor, action="attempt.void", target=f"attempt {attempt.id}",
+                 before={"status": before}, after={"status": S.VOIDED.value, "reason": reason.strip()})
+    attempt.status = S.VOIDED.value
+    attempt.void_reason = reason.strip()
+    db.add(AttemptEvent(attempt_id=attempt.id, action="void", actor=actor,
+                        detail={"reason": reason.strip(), "status_before": before}))
+    db.commit()
+
+
+def _sign_in_record(db: Session, sign_in_id: int) -> SignInRecord:
+    rec = db.get(SignInRecord, sign_in_id)
+    if rec is None or rec.attempt_id is None:
+        raise NotFoundError("登录记录", str(sign_in_id))
+    return rec
+
+
+def sign_in_exam(db: Session, sign_in_id: int) -> int:
+    """The exam a sign-in belongs to (for the access check)."""
+    return _attempt(db, _sign_in_record(db, sign_in_id).attempt_id).exam_id
+
+
+def decide_sign_in(db: Session, sign_in_id: int, *, approve: bool, actor: str) -> None:
+    """A proctor approves (the waiting device continues, the other device's token stops working)
+    or rejects a second device's sign-in."""
+    rec = _sign_in_record(db, sign_in_id)
+    if rec.outcome != SignInOutcome.PENDING.value:
+        raise ConflictError("该登录请求已处理。")
+    attempt = _attempt(db, rec.attempt_id)
+    rec.outcome = (SignInOutcome.APPROVED if approve else SignInOutcome.REJECTED).value
+    rec.decided_by, rec.decided_at = actor, now()
+    if approve:
+        attempt.token_hash = rec.token_hash
+    audit.record(db, actor=actor, action="attempt.device", target=f"attempt {attempt.id}",
+                 after={"sign_in": rec.id, "approved": approve, "address": rec.address, "user_agent": rec.user_agent})
+    db.commit()
+
+
+def unlock_ticket(db: Session, exam_id: int, ticket: str, *, actor: str) -> None:
+    """Lift a ticket's lock after failed sign-ins (earlier failures stop counting)."""
+    exam = get_exam(db, exam_id)
+    cand = next((c for c in exam.candidates if c.ticket == ticket.strip()), None)
+    if cand is None:
+        raise NotFoundError("准考证号", ticket)
+    cand.unlocked_at = now()
+    audit.record(db, actor=actor, action="candidate.unlock", target=f"exam {exam.id} ticket {cand.ticket}")
+    db.commit()
+
+
+# ---------------------------------------------------------------- re-scoring stored results
+
+
+@dataclass(frozen=True)
+class Rescored:
+    attempt_id: int
+    exam_id: int
+    ticket: str
+    before: dict
+    after: dict
+
+
+def _summary(status: str, result: dict | None) -> dict:
+    r = result or {}
+    return {"status": status, "passed": r.get("passed"), "band": r.get("band_name"),
+            "score": None if r.get("score") is None else round(float(r["score"]), 1)}
+
+
+def rescore(db: Session, *, exam_id: int | None = None, apply: bool = False, actor: str) -> list[Rescored]:
+    """Re-score stored results of closed attempts by today's rules (the run-out-of-time rule, the
+    band statement): list what would change, and with ``apply`` write it, each change audited."""
+    q = select(Attempt).where(Attempt.status.in_([S.FINISHED.value, S.INCOMPLETE.value])).options(
+        joinedload(Attempt.exam), joinedload(Attempt.candidate), selectinload(Attempt.items)).order_by(Attempt.id)
+    if exam_id is not None:
+        q = q.where(Attempt.exam_id == get_exam(db, exam_id).id)
+    out = []
+    for a in db.scalars(q):
+        res, extra = _result(a, _engine(db, a), a.finish_reason or "")
+        stored = asdict(res) | extra
+        status = (S.FINISHED if res.complete else S.INCOMPLETE).value
+        before, after = _summary(a.status, a.result), _summary(status, stored)
+        if before == after and a.result == stored:
+            continue
+        out.append(Rescored(a.id, a.exam_id, a.candidate.ticket, before, after))
+        if apply:
+            audit.record(db, actor=actor, action="attempt.rescore", target=f"attempt {a.id}", before=before,
+                         after=after)
+            a.status, a.result, a.theta, a.se = status, stored, res.theta, res.se
+    if apply:
+        db.commit()
     return out

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from examengine.db.models import Attempt, AttemptEvent, BlueprintVersion, Candidate, Exam
-from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.db.models import Attempt, BlueprintVersion, Candidate, Exam
+from examengine.errors import DataFileError, ExamEngineError, NotFoundError, Problem
 from examengine.services import audit
 from examengine.services.blueprints import exposure_calibrated, get_blueprint_version
 
@@ -43,6 +43,8 @@ class ExamView:
     candidates: int
     attempts: dict[str, int]
     exposure_calibrated: bool  # the blueprint version has Sympson-Hetter parameters (else no exposure control)
+    require_id_last4: bool = False  # sign-in asks for 身份证号后四位
+    approve_new_device: bool = False  # a second device continues a started attempt only once a proctor approves
 
 
 def _view(db: Session, exam: Exam) -> ExamView:
@@ -53,12 +55,13 @@ def _view(db: Session, exam: Exam) -> ExamView:
     return ExamView(exam.id, exam.name, bv.code, bv.version, as_utc(exam.window_start).isoformat(timespec="seconds"),
                     as_utc(exam.window_end).isoformat(timespec="seconds"), exam.time_limit_minutes,
                     exam.results_policy, exam.results_released, n or 0, counts,
-                    exposure_calibrated(bv))
+                    exposure_calibrated(bv), exam.require_id_last4, exam.approve_new_device)
 
 
 def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, window_start: datetime | None = None,
                 window_end: datetime | None = None, time_limit_minutes: int | None = None,
-                results_policy: str = "immediate", proctor_id: int | None = None) -> ExamView:
+                results_policy: str = "immediate", proctor_id: int | None = None, require_id_last4: bool = False,
+                approve_new_device: bool = False) -> ExamView:
     """By default the window opens now and lasts a day, the time limit comes from the
     blueprint, and results are shown at the end."""
     row, bp = get_blueprint_version(db, blueprint)
@@ -78,7 +81,7 @@ def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, wind
     day = start.astimezone(ZoneInfo(DISPLAY_TIMEZONE)).strftime("%Y-%m-%d")
     exam = Exam(name=name or f"{bp.name} {day}", blueprint_version_id=row.id,
                 window_start=start, window_end=end, time_limit_minutes=limit, results_policy=results_policy,
-                created_by=actor)
+                require_id_last4=require_id_last4, approve_new_device=approve_new_device, created_by=actor)
     db.add(exam)
     db.flush()
     if proctor_id is not None:  # the proctor who creates an exam runs it
@@ -88,7 +91,29 @@ def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, wind
     audit.record(db, actor=actor, action="exam.create", target=f"exam {exam.id}",
                  after={"name": exam.name, "blueprint": f"{row.code} v{row.version}",
                         "window": [start.isoformat(), end.isoformat()], "time_limit_minutes": limit,
-                        "results_policy": results_policy})
+                        "results_policy": results_policy, "require_id_last4": require_id_last4,
+                        "approve_new_device": approve_new_device})
+    db.commit()
+    return _view(db, exam)
+
+
+def set_sign_in_rules(db: Session, exam_id: int, *, actor: str, require_id_last4: bool | None = None,
+                      approve_new_device: bool | None = None) -> ExamView:
+    """Change the exam's sign-in rules: ask for 身份证号后四位; hold a second device until a proctor
+    approves it. Asking for the last four is refused while roster entries lack them."""
+    exam = get_exam(db, exam_id)
+    before = {"require_id_last4": exam.require_id_last4, "approve_new_device": exam.approve_new_device}
+    if require_id_last4:
+        lacking = [c.ticket for c in exam.candidates if not c.id_last4]
+        if lacking:
+            raise ExamEngineError(f"名单中有 {len(lacking)} 名考生没有身份证号后四位（如 {'、'.join(lacking[:5])}），"
+                                  "请先在名单中补齐再开启核验。")
+    if require_id_last4 is not None:
+        exam.require_id_last4 = require_id_last4
+    if approve_new_device is not None:
+        exam.approve_new_device = approve_new_device
+    audit.record(db, actor=actor, action="exam.sign_in_rules", target=f"exam {exam.id}", before=before,
+                 after={"require_id_last4": exam.require_id_last4, "approve_new_device": exam.approve_new_device})
     db.commit()
     return _view(db, exam)
 
@@ -204,41 +229,3 @@ def release_results(db: Session, exam_id: int, *, actor: str) -> ExamView:
     exam.results_released = True
     db.commit()
     return _view(db, exam)
-
-
-# ---------------------------------------------------------------- proctor actions on attempts
-
-
-def extend_time(db: Session, attempt_id: int, minutes: int, *, actor: str, reason: str = "") -> None:
-    attempt = db.get(Attempt, attempt_id)
-    if attempt is None:
-        raise NotFoundError("作答", str(attempt_id))
-    if attempt.status in ("finished", "voided"):
-        raise ConflictError("该作答已结束，不能延长时间")
-    if not 1 <= minutes <= 240:
-        raise ExamEngineError("延长时间应为 1–240 分钟")
-    audit.record(db, actor=actor, action="attempt.extend", target=f"attempt {attempt.id}",
-                 before={"extra_seconds": attempt.extra_seconds},
-                 after={"extra_seconds": attempt.extra_seconds + minutes * 60, "reason": reason})
-    attempt.extra_seconds += minutes * 60
-    db.add(AttemptEvent(attempt_id=attempt.id, action="extend", actor=actor,
-                        detail={"minutes": minutes, "reason": reason}))
-    db.commit()
-
-
-def void_attempt(db: Session, attempt_id: int, *, actor: str, reason: str) -> None:
-    attempt = db.get(Attempt, attempt_id)
-    if attempt is None:
-        raise NotFoundError("作答", str(attempt_id))
-    if not reason.strip():
-        raise ExamEngineError("作废必须填写原因")
-    if attempt.status == "voided":
-        raise ConflictError("该作答已作废")
-    before = attempt.status
-    audit.record(db, actor=actor, action="attempt.void", target=f"attempt {attempt.id}",
-                 before={"status": before}, after={"status": "voided", "reason": reason.strip()})
-    attempt.status = "voided"
-    attempt.void_reason = reason.strip()
-    db.add(AttemptEvent(attempt_id=attempt.id, action="void", actor=actor,
-                        detail={"reason": reason.strip(), "status_before": before}))
-    db.commit()

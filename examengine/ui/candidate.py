@@ -7,19 +7,22 @@ restart resumes at the same item with the time that was left.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import CandidateRoute, get_db, in_candidate_thread
-from examengine.errors import ExamEngineError
+from examengine.deps import CandidateRoute, client_of, get_db, in_candidate_thread
+from examengine.errors import ExamEngineError, TooManyAttemptsError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
 
 router = APIRouter(route_class=CandidateRoute, prefix="/exam", include_in_schema=False)
 COOKIE = "ee_attempt"
+DEVICE_COOKIE = "ee_device"  # a random id per browser: tells a second device from a reload
+CLOSED = ("finished", "incomplete")
 
 
 def _page(template: str, status_code: int = 200, **ctx) -> HTMLResponse:
@@ -32,6 +35,10 @@ def _login(message: str = "", ticket: str = "", status_code: int = 200) -> HTMLR
     return resp
 
 
+class _Waiting(Exception):
+    """This browser's sign-in waits for a proctor's approval."""
+
+
 def _attempt(request: Request, db: Session):
     raw = request.cookies.get(COOKIE, "")
     attempt_id, _, token = raw.partition(":")
@@ -39,8 +46,19 @@ def _attempt(request: Request, db: Session):
         return None
     try:
         return att.authenticate(db, int(attempt_id), token)
+    except att.ApprovalPendingError as exc:
+        raise _Waiting() from exc
     except att.NotAuthorizedError:
         return None
+
+
+def _guard(request: Request, db: Session):
+    """(attempt, None) for a signed-in candidate, else (None, the page to show instead)."""
+    try:
+        attempt = _attempt(request, db)
+    except _Waiting:
+        return None, RedirectResponse("/exam/wait", 303)
+    return (attempt, None) if attempt is not None else (None, _expired())
 
 
 def _expired() -> Response:
@@ -49,44 +67,66 @@ def _expired() -> Response:
     return resp
 
 
+def _where(status: str) -> str:
+    return "/exam/result" if status in CLOSED else "/exam/item" if status == "in_progress" else "/exam/instructions"
+
+
 @router.get("")
 def login_form(request: Request, db: Session = Depends(get_db)) -> Response:
-    attempt = _attempt(request, db)
+    attempt, _ = _guard(request, db)
     if attempt is not None:
-        return RedirectResponse("/exam/item" if attempt.status == "in_progress" else
-                                "/exam/result" if attempt.status == "finished" else "/exam/instructions", 303)
-    return _login()
+        return RedirectResponse(_where(attempt.status), 303)
+    resp = _login()
+    if not request.cookies.get(DEVICE_COOKIE):
+        resp.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(24), max_age=400 * 24 * 3600, httponly=True,
+                        samesite="strict", path="/exam")
+    return resp
 
 
 @router.post("/login")
-def login(ticket: str = Form(""), code: str = Form(""), db: Session = Depends(get_db)) -> Response:
+def login(request: Request, ticket: str = Form(""), code: str = Form(""), id_last4: str = Form(""),
+          db: Session = Depends(get_db)) -> Response:
     if not ticket.strip() or not code.strip():
         return _login("请输入准考证号和访问码。", ticket, 400)
     try:
-        s = att.sign_in(db, ticket, code)
-    except (att.SignInError, att.ExamNotOpenError, att.AttemptClosedError) as exc:
-        return _login(exc.message, ticket, 401 if isinstance(exc, att.SignInError) else 403)
-    target = {"finished": "/exam/result", "in_progress": "/exam/item"}.get(s.status, "/exam/instructions")
+        s = att.sign_in(db, ticket, code, id_last4=id_last4,
+                        client=client_of(request, request.cookies.get(DEVICE_COOKIE, "")))
+    except (att.SignInError, att.ExamNotOpenError, att.AttemptClosedError, TooManyAttemptsError) as exc:
+        status = 401 if isinstance(exc, att.SignInError) else 429 if isinstance(exc, TooManyAttemptsError) else 403
+        return _login(exc.message, ticket, status)
+    target = "/exam/wait" if s.status == "pending_approval" else _where(s.status)
     resp = RedirectResponse(target, 303)
     resp.set_cookie(COOKIE, f"{s.attempt_id}:{s.token}", httponly=True, samesite="strict", path="/exam")
     return resp
 
 
-@router.get("/instructions")
-def instructions(request: Request, db: Session = Depends(get_db)) -> Response:
-    attempt = _attempt(request, db)
+@router.get("/wait")
+def wait(request: Request, db: Session = Depends(get_db)) -> Response:
+    """A second device waiting for a proctor's approval: the page looks again every 5 seconds."""
+    try:
+        attempt = _attempt(request, db)
+    except _Waiting:
+        return _page("exam/wait.html", message=att.PENDING_MESSAGE)
     if attempt is None:
         return _expired()
-    if attempt.status == "finished":
+    return RedirectResponse(_where(attempt.status), 303)
+
+
+@router.get("/instructions")
+def instructions(request: Request, db: Session = Depends(get_db)) -> Response:
+    attempt, page = _guard(request, db)
+    if page is not None:
+        return page
+    if attempt.status in CLOSED:
         return RedirectResponse("/exam/result", 303)
     return _page("exam/instructions.html", o=asdict(att.overview(db, attempt)))
 
 
 @router.post("/start")
 def start(request: Request, agree: str = Form(""), db: Session = Depends(get_db)) -> Response:
-    attempt = _attempt(request, db)
-    if attempt is None:
-        return _expired()
+    attempt, page = _guard(request, db)
+    if page is not None:
+        return page
     if agree != "1":
         return _page("exam/instructions.html", o=asdict(att.overview(db, attempt)))
     att.start(db, attempt)
@@ -94,24 +134,26 @@ def start(request: Request, agree: str = Form(""), db: Session = Depends(get_db)
 
 
 @router.get("/item")
-def item(request: Request, db: Session = Depends(get_db)) -> Response:
-    attempt = _attempt(request, db)
-    if attempt is None:
-        return _expired()
+def item(request: Request, lost: int = 0, db: Session = Depends(get_db)) -> Response:
+    attempt, page = _guard(request, db)
+    if page is not None:
+        return page
     if attempt.status == "not_started":
         return RedirectResponse("/exam/instructions", 303)
     current = att.pending(db, attempt)
     if isinstance(current, att.Finished):
         return RedirectResponse("/exam/result", 303)
-    return _page("exam/item.html", item=asdict(current), message="")
+    message = (f"另一个窗口已先提交了第 {lost} 题的答案，本窗口的选择未被记录（以先提交的答案为准）。请只在一个窗口中作答。"
+               if lost else "")
+    return _page("exam/item.html", item=asdict(current), message=message)
 
 
 @router.get("/images/{position}/{name}")
 def image(position: int, name: str, request: Request, db: Session = Depends(get_db)) -> Response:
     """A picture in the stem of an item this candidate was shown (no other item's)."""
-    attempt = _attempt(request, db)
-    if attempt is None:
-        return _expired()
+    attempt, page = _guard(request, db)
+    if page is not None:
+        return page
     media, data = att.item_image(db, attempt, position, name)
     return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
@@ -123,16 +165,16 @@ async def answer(request: Request, db: Session = Depends(get_db)) -> Response:
 
 
 def _answer(request: Request, db: Session, form) -> Response:
-    attempt = _attempt(request, db)
-    if attempt is None:
-        return _expired()
+    attempt, page = _guard(request, db)
+    if page is not None:
+        return page
     try:
         position = int(str(form.get("position", "0")))
     except ValueError:
         position = 0
     labels = [str(v) for v in form.getlist("answer")]
     try:
-        att.answer(db, attempt, position=position, item_id=str(form.get("item_id", "")), labels=labels)
+        out = att.answer(db, attempt, position=position, item_id=str(form.get("item_id", "")), labels=labels)
     except att.AttemptClosedError:
         return RedirectResponse("/exam/result", 303)
     except ExamEngineError as exc:
@@ -141,21 +183,44 @@ def _answer(request: Request, db: Session, form) -> Response:
             return RedirectResponse("/exam/result", 303)
         return _page("exam/item.html", 409 if position != current.position else 400, item=asdict(current),
                      message=exc.message)
+    if not out.recorded:
+        return RedirectResponse(f"/exam/item?lost={position}", 303)
     return RedirectResponse("/exam/item", 303)
 
 
 @router.get("/result")
 def result(request: Request, db: Session = Depends(get_db)) -> Response:
-    attempt = _attempt(request, db)
-    if attempt is None:
-        return _expired()
-    if attempt.status != "finished":
+    attempt, page = _guard(request, db)
+    if page is not None:
+        return page
+    if attempt.status not in CLOSED:
+        if att.time_up(attempt):  # reading closes nothing: the candidate hands in (交卷) with a write
+            return _page("exam/time_up.html")
         return RedirectResponse("/exam/item", 303)
     return _page("exam/result.html", view=asdict(att.result(db, attempt)), reason=attempt.finish_reason or "")
 
 
+@router.post("/finish")
+def finish(request: Request, db: Session = Depends(get_db)) -> Response:
+    attempt, page = _guard(request, db)
+    if page is not None:
+        return page
+    try:
+        att.finish(db, attempt)
+    except ExamEngineError:
+        return RedirectResponse("/exam/item", 303)
+    return RedirectResponse("/exam/result", 303)
+
+
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, db: Session = Depends(get_db)) -> Response:
+    """Sign out: the token stops working on the server, not only in this browser."""
+    try:
+        attempt = _attempt(request, db)
+    except _Waiting:
+        attempt = None
+    if attempt is not None:
+        att.sign_out(db, attempt)
     resp = RedirectResponse("/exam", 303)
     resp.delete_cookie(COOKIE, path="/exam")
     return resp

@@ -28,8 +28,17 @@ def _own(db: Session, member, exam_id: int) -> None:
 
 def _exam_page(db: Session, exam_id: int, message: str = "", cls: str = "ok", status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(render("proctor/exam.html", nav="", exam=asdict(svc.exam_view(db, exam_id)),
-                               rows=[asdict(r) for r in att.monitor(db, exam_id)], message=message,
+                               rows=[asdict(r) for r in att.monitor(db, exam_id)],
+                               sign_ins=[asdict(r) for r in att.sign_ins(db, exam_id)[:50]], message=message,
                                message_class=cls), status_code=status_code)
+
+
+def _act(db: Session, exam_id: int, action, done: str) -> HTMLResponse:
+    try:
+        result = action()
+    except ExamEngineError as exc:
+        return _exam_page(db, exam_id, exc.message, "bad", 409)
+    return _exam_page(db, exam_id, done(result) if callable(done) else done)
 
 
 @router.get("")
@@ -72,10 +81,53 @@ def tickets(exam_id: int, request: Request, db: Session = Depends(get_db)) -> HT
                                tickets=[asdict(t) for t in svc.tickets(db, exam_id)], base_url=str(request.base_url)))
 
 
-@router.post("/exams/{exam_id}/release", dependencies=[Depends(exam_staff)])
-def release(exam_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
-    svc.release_results(db, exam_id, actor="proctor")
-    return _exam_page(db, exam_id, "成绩已发布，考生重新登录即可查看。")
+@router.post("/exams/{exam_id}/release")
+def release(exam_id: int, db: Session = Depends(get_db), member=Depends(exam_staff)) -> HTMLResponse:
+    att.release_results(db, exam_id, actor=member.username)
+    return _exam_page(db, exam_id, "成绩已发布（时间已到的作答已先收卷），考生重新登录即可查看。")
+
+
+@router.post("/exams/{exam_id}/extend")
+def extend_exam(exam_id: int, minutes: int = Form(...), reason: str = Form(""), tickets: str = Form(""),
+                db: Session = Depends(get_db), member=Depends(exam_staff)) -> HTMLResponse:
+    chosen = [t for t in tickets.replace("，", ",").replace(" ", ",").split(",") if t.strip()]
+    return _act(db, exam_id, lambda: att.extend_exam(db, exam_id, minutes, actor=member.username, reason=reason,
+                                                     tickets=chosen or None),
+                lambda rows: f"已为 {len(rows)} 名考生延长 {minutes} 分钟"
+                + (f"，其中 {sum(r.reopened for r in rows)} 名已超时的考生重新打开作答" if any(r.reopened for r in rows)
+                   else "") + "。")
+
+
+@router.post("/exams/{exam_id}/close-expired")
+def close_expired(exam_id: int, db: Session = Depends(get_db), member=Depends(exam_staff)) -> HTMLResponse:
+    return _act(db, exam_id, lambda: att.close_expired(db, exam_id, actor=member.username),
+                lambda closed: f"已收卷 {len(closed)} 份时间已到的作答。")
+
+
+@router.post("/exams/{exam_id}/unlock")
+def unlock(exam_id: int, ticket: str = Form(...), db: Session = Depends(get_db),
+           member=Depends(exam_staff)) -> HTMLResponse:
+    return _act(db, exam_id, lambda: att.unlock_ticket(db, exam_id, ticket, actor=member.username),
+                f"准考证号 {ticket} 已解锁。")
+
+
+@router.post("/exams/{exam_id}/sign-in-rules")
+def sign_in_rules(exam_id: int, require_id_last4: str = Form(""), approve_new_device: str = Form(""),
+                  db: Session = Depends(get_db), member=Depends(exam_staff)) -> HTMLResponse:
+    return _act(db, exam_id, lambda: svc.set_sign_in_rules(db, exam_id, actor=member.username,
+                                                           require_id_last4=require_id_last4 == "1",
+                                                           approve_new_device=approve_new_device == "1"),
+                "登录规则已保存。")
+
+
+@router.post("/sign-ins/{sign_in_id}/{decision}")
+def decide(sign_in_id: int, decision: str, db: Session = Depends(get_db),
+           member=Depends(current_staff)) -> HTMLResponse:
+    exam_id = att.sign_in_exam(db, sign_in_id)
+    _own(db, member, exam_id)
+    approve = decision == "approve"
+    return _act(db, exam_id, lambda: att.decide_sign_in(db, sign_in_id, approve=approve, actor=member.username),
+                "已批准该设备继续作答（原设备的登录已失效）。" if approve else "已拒绝该设备。")
 
 
 @router.post("/attempts/{attempt_id}/extend")
@@ -83,11 +135,9 @@ def extend(attempt_id: int, minutes: int = Form(...), db: Session = Depends(get_
            member=Depends(current_staff)) -> HTMLResponse:
     attempt = att.get_attempt(db, attempt_id)
     _own(db, member, attempt.exam_id)
-    try:
-        svc.extend_time(db, attempt_id, minutes, actor=member.username)
-        return _exam_page(db, attempt.exam_id, f"已为 {attempt.candidate.name} 延长 {minutes} 分钟。")
-    except ExamEngineError as exc:
-        return _exam_page(db, attempt.exam_id, exc.message, "bad", 409)
+    return _act(db, attempt.exam_id, lambda: att.extend_time(db, attempt_id, minutes, actor=member.username),
+                lambda ext: f"已为 {attempt.candidate.name} 延长 {minutes} 分钟" + ("，作答已重新打开。" if ext.reopened
+                                                                                 else "。"))
 
 
 @router.post("/attempts/{attempt_id}/void")
@@ -95,8 +145,5 @@ def void(attempt_id: int, reason: str = Form(""), db: Session = Depends(get_db),
          member=Depends(current_staff)) -> HTMLResponse:
     attempt = att.get_attempt(db, attempt_id)
     _own(db, member, attempt.exam_id)
-    try:
-        svc.void_attempt(db, attempt_id, actor=member.username, reason=reason)
-        return _exam_page(db, attempt.exam_id, f"已作废 {attempt.candidate.name} 的作答。")
-    except ExamEngineError as exc:
-        return _exam_page(db, attempt.exam_id, exc.message, "bad", 409)
+    return _act(db, attempt.exam_id, lambda: att.void_attempt(db, attempt_id, actor=member.username, reason=reason),
+                f"已作废 {attempt.candidate.name} 的作答。")

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("attempt_id", sa.Integer(), nullable=True),
         sa.Column("address", sa.String(length=64), nullable=False),
         sa.Column("user_agent", sa.String(length=300), nullable=False),
+        sa.Column("device", sa.String(length=64), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("new_device", sa.Boolean(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=True),

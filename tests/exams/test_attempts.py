@@ -93,7 +93,10 @@ def test_the_same_answer_twice_is_recorded_once_and_another_position_is_a_409(ap
     body = {"position": item["position"], "item_id": item["item_id"], "answer": ["A"]}
     first = api.post(f"/api/v1/attempts/{aid}/answers", headers=h, json=body).json()
     second = api.post(f"/api/v1/attempts/{aid}/answers", headers=h, json={**body, "answer": ["B"]}).json()
-    assert first == second  # the first outcome, nothing new recorded
+    again = api.post(f"/api/v1/attempts/{aid}/answers", headers=h, json=body).json()
+    assert first.pop("recorded") is True and second.pop("recorded") is False  # B was not recorded, and it says so
+    assert again.pop("recorded") is True  # a retry of the answer that stands
+    assert first == second == again  # the first outcome, nothing new recorded
     rows = rows_of(bank_db, aid)
     assert rows[0].answer == ["A"] and len(rows) == 2 and rows[1].answer is None
     wrong = api.post(f"/api/v1/attempts/{aid}/answers", headers=h,
@@ -113,7 +116,7 @@ def test_an_answer_from_two_tabs_at_once_is_recorded_once(api, exam, bank_db):
     def post(label):
         r = api.post(f"/api/v1/attempts/{aid}/answers", headers=h,
                      json={"position": item["position"], "item_id": item["item_id"], "answer": [label]})
-        outcomes.append((r.status_code, r.json().get("position")))
+        outcomes.append((r.status_code, r.json().get("position"), label, r.json().get("recorded")))
 
     # A and B are valid for every item type (判断 has two options): a "C" racing ahead of the
     # first answer to a 判断 item would be refused as invalid, not as a repeat
@@ -122,9 +125,12 @@ def test_an_answer_from_two_tabs_at_once_is_recorded_once(api, exam, bank_db):
         t.start()
     for t in threads:
         t.join()
-    assert {o for o in outcomes} == {(200, 2)}
+    assert {o[:2] for o in outcomes} == {(200, 2)}
     rows = rows_of(bank_db, aid)
     assert len(rows) == 2 and rows[0].answer is not None and rows[1].position == 2
+    stored = rows[0].answer[0]
+    # each request is told whether its own answer is the one that stands
+    assert all(rec is (label == stored) for _, _, label, rec in outcomes), outcomes
 
 
 def test_invalid_answers_are_refused_with_a_message(api, exam):
@@ -156,7 +162,7 @@ def test_sign_in_messages_wrong_code_not_open_and_closed(api, exam, bank_db):
     assert r.status_code == 403 and "考试已结束" in r.json()["message"]
 
 
-def test_time_over_finishes_the_attempt_and_extensions_add_time(api, exam, bank_db):
+def test_time_over_closes_the_attempt_on_a_write_and_extensions_add_time(api, exam, bank_db):
     exam_id, tickets = exam
     aid, h = sign_in(api, tickets[0])
     item = api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()
@@ -169,9 +175,11 @@ def test_time_over_finishes_the_attempt_and_extensions_add_time(api, exam, bank_
     late = api.post(f"/api/v1/attempts/{aid}/answers", headers=h,
                     json={"position": item["position"], "item_id": item["item_id"], "answer": ["A"]})
     assert late.status_code == 409 and "时间已到" in late.json()["message"]
-    assert api.get(f"/api/v1/attempts/{aid}/item", headers=h).json() == {"finished": True, "reason": "time"}
+    assert api.get(f"/api/v1/attempts/{aid}/item", headers=h).json() == {"finished": True, "reason": "time",
+                                                                          "status": "incomplete"}
     bank_db.expire_all()
-    assert bank_db.get(Attempt, aid).finish_reason == "time"
+    a = bank_db.get(Attempt, aid)
+    assert a.finish_reason == "time" and a.status == "incomplete"  # no answer at all: nothing to score
     assert rows_of(bank_db, aid)[0].answer is None  # the late answer was not recorded
 
 
@@ -208,8 +216,13 @@ def test_candidate_tokens_expire_with_the_exam_window(api, exam, bank_db):
     expires = bank_db.get(Attempt, aid).token_expires_at
     assert expires is not None
     assert timedelta(minutes=110) < expires.replace(tzinfo=UTC) - datetime.now(UTC) <= timedelta(hours=2)
-    assert api.get(f"/api/v1/attempts/{aid}/item", headers=h3).json() == {"finished": True, "reason": "time"}
-    assert api.get(f"/api/v1/attempts/{aid}/result", headers=h3).json()["released"] is True
+    # the time is up, but reading closes nothing: the candidate hands in (a write), then sees the result
+    assert api.get(f"/api/v1/attempts/{aid}/item", headers=h3).json() == {"finished": True, "reason": "time",
+                                                                           "status": "in_progress"}
+    assert api.get(f"/api/v1/attempts/{aid}/result", headers=h3).status_code == 409
+    assert api.post(f"/api/v1/attempts/{aid}/finish", headers=h3).json()["status"] == "incomplete"
+    res = api.get(f"/api/v1/attempts/{aid}/result", headers=h3).json()
+    assert res["released"] is True and res["complete"] is False and res["passed"] is False and res["score"] is None
     assert api.get(f"/api/v1/attempts/{aid}/result", headers=h).status_code == 401  # the old token is gone
 
 
