@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 import weakref
@@ -256,8 +257,9 @@ def sign_in(db: Session, ticket: str, code: str, *, id_last4: str = "", client: 
         raise TooManyAttemptsError(
             f"该准考证号连续输错次数过多，已锁定至北京时间 {_local(until):%H:%M}。请稍后再试，或请监考人员解锁。",
             int((until - t).total_seconds()) + 1)
-    if cand is None:
-        raise _failed(db, ticket, client, SignInOutcome.BAD_CODE, None, "准考证号或访问码不正确，请核对后重新输入。", t)
+    if cand is None:  # a wrong code for a ticket on one roster shows on that exam's monitor
+        raise _failed(db, ticket, client, SignInOutcome.BAD_CODE, cands[0] if len(cands) == 1 else None,
+                      "准考证号或访问码不正确，请核对后重新输入。", t)
     exam = cand.exam
     if exam.require_id_last4 and not (cand.id_last4 and hmac.compare_digest(
             cand.id_last4.upper(), id_last4.strip().upper())):
@@ -1118,7 +1120,7 @@ def rescore(db: Session, *, exam_id: int | None = None, apply: bool = False, act
     out = []
     for a in db.scalars(q):
         res, extra = _result(a, _engine(db, a), a.finish_reason or "")
-        stored = asdict(res) | extra
+        stored = json.loads(json.dumps(asdict(res) | extra))  # as the JSON column gives it back
         status = (S.FINISHED if res.complete else S.INCOMPLETE).value
         before, after = _summary(a.status, a.result), _summary(status, stored)
         if before == after and a.result == stored:
