@@ -371,3 +371,27 @@ def test_rescore_lists_and_then_fixes_results_stored_under_the_old_rule(api, ban
     assert bank_db.scalars(select(AuditEvent).where(AuditEvent.action == "attempt.rescore")).one().after["passed"] is False
     r = CliRunner().invoke(cli, ["exams", "rescore", "--exam", str(exam_id), "--format", "json"], env=env)
     assert json.loads(r.output) == []  # nothing left to change
+
+
+def test_the_monitor_page_shows_time_ups_devices_and_locks_and_acts_on_them(api, bank_db):
+    exam_id, [t, other] = new_exam(api, "530046-L1", 2, "W", approve_new_device=True)
+    body = {"ticket": t["ticket"], "code": t["access_code"]}
+    first = api.post("/api/v1/attempts", json=body, headers={"User-Agent": "Phone/1"}).json()
+    api.get(f"/api/v1/attempts/{first['attempt_id']}/item", headers={"Authorization": f"Bearer {first['token']}"})
+    api.post("/api/v1/attempts", json=body, headers={"User-Agent": "Laptop/2"})
+    for _ in range(att.TICKET_FAILURES):
+        api.post("/api/v1/attempts", json={"ticket": other["ticket"], "code": "WRONG123"})
+    expire(bank_db, first["attempt_id"])
+    page = api.get(f"/proctor/exams/{exam_id}")
+    assert page.status_code == 200
+    html = page.text
+    assert "时间已到（未收卷）" in html and "新设备等待批准" in html and "已锁定" in html and "Laptop/2" in html
+    assert f'content="20;url=/proctor/exams/{exam_id}"' in html  # the refresh after an action GETs the page
+    sid = {r["ticket"]: r for r in api.get(f"/api/v1/exams/{exam_id}/attempts").json()}[t["ticket"]]["pending_sign_in"]
+    assert "已批准该设备" in api.post(f"/proctor/sign-ins/{sid}/approve").text
+    assert "已解锁" in api.post(f"/proctor/exams/{exam_id}/unlock", data={"ticket": other["ticket"]}).text
+    assert "已收卷 1 份" in api.post(f"/proctor/exams/{exam_id}/close-expired").text
+    assert status_of(bank_db, first["attempt_id"]) == "incomplete"
+    html = api.post(f"/proctor/exams/{exam_id}/extend", data={"minutes": "5", "reason": "断网"}).text
+    assert "已为 1 名考生延长 5 分钟" in html and "重新打开" in html
+    assert status_of(bank_db, first["attempt_id"]) == "in_progress"
