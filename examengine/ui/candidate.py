@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import CandidateRoute, get_db, in_candidate_thread
+from examengine.deps import CandidateRoute, get_db, in_candidate_thread, picture_response
 from examengine.errors import ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
@@ -112,8 +112,7 @@ def image(position: int, name: str, request: Request, db: Session = Depends(get_
     attempt = _attempt(request, db)
     if attempt is None:
         return _expired()
-    media, data = att.item_image(db, attempt, position, name)
-    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+    return picture_response(att.item_image(db, attempt, position, name)[1], name, cache="private, max-age=3600")
 
 
 @router.post("/answer")
