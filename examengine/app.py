@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(SameOriginMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_mb * 1024 * 1024)
+    # outermost (added last): every answer, the 413 and CSRF refusals included, gets the headers
+    app.add_middleware(SecurityHeadersMiddleware, page_csp=page_csp(), secure_cookies=settings.secure_cookies)
 
     @app.exception_handler(ExamEngineError)
     async def domain_error(request: Request, exc: ExamEngineError):
@@ -184,6 +186,56 @@ class PayloadTooLarge(Exception):
     pass
 
 
+def page_csp(script_hashes: tuple[str, ...] | None = None) -> str:
+    """The Content-Security-Policy of the app's HTML pages: scripts only from this origin or the
+    templates' own inline scripts by hash (no other inline script, no ``javascript:`` link or
+    ``on...=`` attribute, no eval); styles from this origin plus inline styles (the templates
+    use style attributes; a style runs no script and every value is escaped); pictures from
+    this origin and data: URIs; no plugins; forms post only here; no framing; no <base>."""
+    from examengine.rendering.env import inline_script_hashes
+
+    hashes = inline_script_hashes() if script_hashes is None else script_hashes
+    return ("default-src 'self'; " + " ".join(("script-src 'self'", *hashes)) + "; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+class SecurityHeadersMiddleware:
+    """Security headers on every response (docs/security-pictures-headers.md): ``nosniff`` and
+    ``Referrer-Policy: same-origin`` on all; on HTML the page CSP (unless the route set its own,
+    as /docs and the picture routes do) and ``X-Frame-Options: DENY``. With
+    ``secure_cookies``, every cookie the app sets is marked ``Secure``."""
+
+    def __init__(self, app, *, page_csp: str, secure_cookies: bool = False) -> None:
+        self.app = app
+        self.page_csp = page_csp.encode("latin-1")
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = self.headers(list(message.get("headers", [])))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def headers(self, raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        names = {k.lower() for k, _ in raw}
+        content_type = next((v for k, v in raw if k.lower() == b"content-type"), b"")
+        add = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+        if content_type.lower().startswith(b"text/html"):
+            add += [(b"x-frame-options", b"DENY"), (b"content-security-policy", self.page_csp)]
+        raw += [(k, v) for k, v in add if k not in names]
+        if self.secure_cookies:
+            raw = [(k, v + b"; Secure") if k.lower() == b"set-cookie" and b"secure" not in v.lower() else (k, v)
+                   for k, v in raw]
+        return raw
+
+
 class SameOriginMiddleware:
     """CSRF protection for cookie-authenticated requests: a state-changing request (POST, PUT,
     PATCH, DELETE) that carries a session cookie must come from a page of this site (its Origin,
@@ -224,10 +276,16 @@ def _mount_offline_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs():
-        return get_swagger_ui_html(
+        from examengine.rendering.env import INLINE_SCRIPT, csp_hash
+
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url,
             title="examengine API 文档",
             swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
         )
+        # the page's own inline script (Swagger UI's configuration, written by this app) by hash
+        hashes = tuple(csp_hash(s) for s in INLINE_SCRIPT.findall(page.body.decode("utf-8")))
+        page.headers["Content-Security-Policy"] = page_csp(hashes)
+        return page

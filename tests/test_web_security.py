@@ -44,3 +44,93 @@ def test_a_sign_in_link_to_a_staff_page_goes_there(anonymous, settings, page):
     ensure_staff(settings.database_url, "w1", "item_writer")
     r = anonymous.post("/login", data={"username": "w1", "password": STAFF_PASSWORD, "next": page})
     assert r.status_code == 303 and r.headers["location"] == page
+
+
+# -- security headers
+
+
+def get_routes(app) -> list[str]:
+    from tests.test_access import concrete, routes
+
+    return sorted({concrete(path) for method, path in routes(app) if method == "GET"})
+
+
+def assert_page_headers(r, where: str) -> None:
+    csp = r.headers.get("content-security-policy", "")
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";")[0], where
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, where
+    assert r.headers.get("x-content-type-options") == "nosniff", where
+    assert r.headers.get("x-frame-options") == "DENY", where
+    assert r.headers.get("referrer-policy") == "same-origin", where
+
+
+def test_every_html_response_carries_the_page_csp_nosniff_and_no_framing(bank_db_url):
+    """A walk over every GET route of the app, as an admin, a candidate and nobody: each HTML
+    answer (pages, error pages, redirects' targets) carries the headers."""
+    from examengine.config import Settings
+    from tests.conftest import REPO, staff_client
+    from tests.exams.conftest import roster_csv
+
+    settings = Settings(database_url=bank_db_url, data_dir=REPO)
+    admin = staff_client(settings)
+    exam = admin.post("/api/v1/exams", json={"blueprint": "530046-L1", "name": "头部"}).json()
+    admin.post(f"/api/v1/exams/{exam['id']}/roster", files={"file": ("名单.csv", roster_csv(2))})
+    ticket = admin.get(f"/api/v1/exams/{exam['id']}/tickets").json()[0]
+    candidate = TestClient(create_app(settings), headers={"origin": "http://testserver"})
+    candidate.__enter__()
+    candidate.post("/exam/login", data={"ticket": ticket["ticket"], "code": ticket["access_code"]})
+    candidate.post("/exam/start", data={"agree": "1"})
+    anonymous = TestClient(create_app(settings), follow_redirects=False)
+    anonymous.__enter__()
+
+    pages = 0
+    for path in [*get_routes(admin.app), "/no/such/page", "/writer/items/NOPE", "/exam/item", "/exam/result"]:
+        for who, c in (("admin", admin), ("candidate", candidate), ("anonymous", anonymous)):
+            r = c.get(path)
+            assert r.headers.get("x-content-type-options") == "nosniff", (who, path)
+            assert r.headers.get("referrer-policy") == "same-origin", (who, path)
+            if r.headers.get("content-type", "").startswith("text/html"):
+                assert_page_headers(r, f"{who} {path} {r.status_code}")
+                pages += 1
+    assert pages > 30
+    for c in (admin, candidate, anonymous):
+        c.__exit__(None, None, None)
+
+
+def test_the_413_and_csrf_refusals_carry_the_headers_too(settings):
+    with TestClient(create_app(settings.model_copy(update={"max_upload_mb": 1}))) as c:
+        big = c.post("/api/v1/item-sets", files={"file": ("a.csv", b"x" * (2 * 1024 * 1024))})
+        csrf = c.post("/logout", headers={"origin": "https://evil.example", "cookie": "ee_staff=st_x"})
+    assert (big.status_code, csrf.status_code) == (413, 403)
+    for r in (big, csrf):
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_page_csp_allows_exactly_the_templates_inline_scripts():
+    """Every inline script of the templates is static text (its hash is known), and no template
+    has a javascript: link or an on...= attribute, which the page CSP would block."""
+    import re
+
+    from examengine.app import page_csp
+    from examengine.rendering.env import csp_hash, environment, inline_scripts, is_static
+
+    scripts = inline_scripts()
+    assert scripts, "the candidate's item page has its inline script"
+    for name, body in scripts:
+        assert is_static(body), f"{name}: an inline script must not contain Jinja; pass values in data- attributes"
+        assert csp_hash(body) in page_csp()
+    env = environment()
+    for name in env.list_templates(extensions=["html"]):
+        source = env.loader.get_source(env, name)[0]
+        assert "javascript:" not in source, name
+        assert not re.search(r"<[^>]+\son[a-z]+\s*=", source), name
+
+
+def test_the_offline_docs_page_allows_its_own_configuration_script(settings):
+    from examengine.rendering.env import INLINE_SCRIPT, csp_hash
+
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/docs")
+    (script,) = INLINE_SCRIPT.findall(r.text)
+    assert csp_hash(script) in r.headers["content-security-policy"]
+    assert_page_headers(r, "/docs")
