@@ -239,8 +239,11 @@ class SecurityHeadersMiddleware:
 class SameOriginMiddleware:
     """CSRF protection for cookie-authenticated requests: a state-changing request (POST, PUT,
     PATCH, DELETE) that carries a session cookie must come from a page of this site (its Origin,
-    or else its Referer, names this host). Bearer-token API calls are not affected: a browser
-    never adds those by itself. (OWASP: "verifying origin with standard headers"; the cookies are
+    or else its Referer, names this host). A request authenticated by a *valid* staff bearer
+    token (``Authorization: Bearer st_...`` naming an active session) is not affected: a
+    browser never adds that header by itself, and the route then acts for the token, not the
+    cookie. Any other Authorization header (a made-up or expired token, a candidate's) does
+    not lift the check. (OWASP: "verifying origin with standard headers"; the cookies are
     SameSite=Strict as well.)"""
 
     UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -251,10 +254,9 @@ class SameOriginMiddleware:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] in self.UNSAFE:
-            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             has_cookie = any(c in headers.get("cookie", "") for c in self.COOKIES)
-            bearer = headers.get("authorization", "").lower().startswith("bearer ")
-            if has_cookie and not bearer:
+            if has_cookie and not await self._valid_staff_bearer(scope, headers.get("authorization", "")):
                 from urllib.parse import urlsplit
 
                 source = headers.get("origin") or headers.get("referer") or ""
@@ -264,6 +266,22 @@ class SameOriginMiddleware:
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _valid_staff_bearer(scope, authorization: str) -> bool:
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token.startswith("st_"):
+            return False
+        import anyio.to_thread
+
+        from examengine.services.accounts import resolve
+
+        def check() -> bool:
+            with scope["app"].state.sessionmaker() as db:
+                return resolve(db, token) is not None
+
+        return await anyio.to_thread.run_sync(check)
 
 
 def _mount_offline_docs(app: FastAPI) -> None:

@@ -134,3 +134,64 @@ def test_the_offline_docs_page_allows_its_own_configuration_script(settings):
     (script,) = INLINE_SCRIPT.findall(r.text)
     assert csp_hash(script) in r.headers["content-security-policy"]
     assert_page_headers(r, "/docs")
+
+
+# -- cookies and CSRF
+
+
+def set_cookies(r) -> list[str]:
+    return r.headers.get_list("set-cookie")
+
+
+@pytest.mark.parametrize("secure", [True, False])
+def test_secure_cookies_marks_every_cookie_the_app_sets(bank_db_url, secure):
+    from examengine.config import Settings
+    from tests.conftest import REPO
+
+    settings = Settings(database_url=bank_db_url, data_dir=REPO, secure_cookies=secure)
+    ensure_staff(bank_db_url, "w1", "item_writer")
+    with TestClient(create_app(settings), follow_redirects=False, headers={"origin": "http://testserver"}) as c:
+        staff_in = c.post("/login", data={"username": "w1", "password": STAFF_PASSWORD})
+        staff_out = c.post("/logout")
+        from tests.ui.test_candidate_pages import demo_ticket
+
+        t = demo_ticket(bank_db_url)
+        cand_in = c.post("/exam/login", data={"ticket": t["ticket"], "code": t["access_code"]})
+        cand_out = c.post("/exam/logout")
+    cookies = [*set_cookies(staff_in), *set_cookies(staff_out), *set_cookies(cand_in), *set_cookies(cand_out)]
+    assert {v.split("=", 1)[0] for v in cookies} == {"ee_staff", "ee_attempt"} and len(cookies) == 4
+    for v in cookies:
+        assert ("; secure" in v.lower()) is secure, v
+        assert "httponly" in v.lower() or "max-age=0" in v.lower() or 'expires=' in v.lower(), v
+
+
+def test_the_secure_cookies_setting_comes_from_the_environment(monkeypatch):
+    from examengine.config import Settings
+
+    assert Settings().secure_cookies is False
+    monkeypatch.setenv("EXAMENGINE_SECURE_COOKIES", "true")
+    assert Settings().secure_cookies is True
+
+
+@pytest.mark.parametrize("authorization", ["Bearer st_made-up-token", "Bearer not-a-staff-token", "Basic eDp5",
+                                           "bearer st_"])
+def test_a_cross_site_post_with_the_staff_cookie_and_any_other_authorization_is_refused(anonymous, settings,
+                                                                                      authorization):
+    ensure_staff(settings.database_url, "w1", "item_writer")
+    signed_in = anonymous.post("/login", data={"username": "w1", "password": STAFF_PASSWORD})
+    assert signed_in.status_code == 303  # the cookie is in the client now
+
+    r = anonymous.post("/logout", headers={"origin": "https://evil.example", "authorization": authorization})
+    assert r.status_code == 403 and r.json()["error"] == "CsrfError"
+    assert anonymous.get("/writer/items").status_code == 200  # still signed in: the logout did not happen
+
+
+def test_a_valid_staff_bearer_token_still_works_from_anywhere(anonymous, settings):
+    ensure_staff(settings.database_url, "w1", "item_writer")
+    anonymous.post("/login", data={"username": "w1", "password": STAFF_PASSWORD})
+    token = anonymous.post("/api/v1/sessions", json={"username": "w1", "password": STAFF_PASSWORD},
+                           headers={"origin": "http://testserver"}).json()["token"]
+
+    r = anonymous.post("/api/v1/item-sets", files={"file": ("a.json", b'{"items": []}')}, data={"dry_run": "true"},
+                       headers={"origin": "https://tool.example", "authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
