@@ -139,6 +139,8 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])
     app.include_router(forms_ui.router, dependencies=[Depends(proctor)])
     app.include_router(reports_ui.router, dependencies=[Depends(any_staff)])
+    app.include_router(reports_ui.calibration_router, dependencies=[Depends(admin)])  # as calibration_api
+    app.include_router(reports_ui.items_router, dependencies=[Depends(writer)])  # as the item pages
 
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 

@@ -195,3 +195,32 @@ def test_a_valid_staff_bearer_token_still_works_from_anywhere(anonymous, setting
     r = anonymous.post("/api/v1/item-sets", files={"file": ("a.json", b'{"items": []}')}, data={"dry_run": "true"},
                        headers={"origin": "https://tool.example", "authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.text
+
+
+# -- read access of the report pages
+
+
+def test_the_report_pages_need_the_role_of_their_api(bank_db_url):
+    """The calibration API is admins'; so are its pages. An item's report is for the bank's
+    readers (writers, admins), like the item pages; blueprint information is for all staff."""
+    from examengine.config import Settings
+    from tests.conftest import REPO
+
+    settings = Settings(database_url=bank_db_url, data_dir=REPO)
+    expected = {  # path: (admin, item writer, proctor)
+        "/reports/calibration": (200, 403, 403),
+        "/reports/calibration/1": (404, 403, 403),  # no run stored: the admin is told so, the others not even that
+        "/api/v1/calibration-runs": (200, 403, 403),
+        "/reports/items/530046-L1-001": (200, 200, 403),
+        "/reports/blueprints": (200, 200, 200),
+        "/reports/blueprints/530046-L1": (200, 200, 200),
+    }
+    for column, (username, role) in enumerate([("a1", "admin"), ("w1", "item_writer"), ("p1", "proctor")]):
+        ensure_staff(bank_db_url, username, role)
+        with TestClient(create_app(settings), follow_redirects=False) as c:
+            token = c.post("/api/v1/sessions", json={"username": username, "password": STAFF_PASSWORD}).json()["token"]
+            c.headers["Authorization"] = f"Bearer {token}"
+            for path, codes in expected.items():
+                assert c.get(path).status_code == codes[column], (role, path)
+            home = c.get("/reports")
+            assert home.headers["location"] == ("/reports/calibration" if role == "admin" else "/reports/blueprints")
