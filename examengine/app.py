@@ -5,12 +5,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+import logging
+
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from examengine import __version__
 from examengine.config import Settings
-from examengine.db.engine import make_engine, make_sessionmaker
+from examengine.db.engine import make_engine, make_sessionmaker, write_problem
 from examengine.db.migrate import ensure_current
 from examengine.deps import configure_candidate_threads
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError
@@ -29,6 +31,29 @@ ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
     (ConflictError, 409),
     (ExamEngineError, 400),
 ]
+
+
+logger = logging.getLogger("examengine")
+
+#: SQLSTATEs of a database that cannot take writes now: read-only transaction, disk full, out of
+#: memory, too many connections, cannot connect, shutting down.
+STORAGE_SQLSTATES = {"25006", "53100", "53200", "53300", "08000", "08001", "08006", "57P01", "57P03"}
+
+
+def storage_message(exc: DBAPIError) -> str | None:
+    """What to tell people when the database refused (Chinese), or None for any other database
+    error (a constraint, a bug)."""
+    reason = str(exc.orig).lower()
+    state = getattr(exc.orig, "sqlstate", None)
+    if not isinstance(exc, OperationalError) and state not in STORAGE_SQLSTATES:
+        return None
+    if "readonly" in reason or "read-only" in reason or "read only" in reason or state == "25006":
+        return "系统数据库当前只读，无法写入。"
+    if ("disk" in reason and "full" in reason) or state == "53100":
+        return "系统数据库所在磁盘已满，无法写入。"
+    if "locked" in reason or "busy" in reason:
+        return "系统数据库正忙，请稍后重试。"
+    return "暂时无法访问系统数据库。"
 
 
 HTML_PREFIXES = ("/writer", "/exam", "/proctor", "/reports", "/login")  # pages answer errors with a page, the API with JSON
@@ -84,11 +109,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # an id too large for the database's integers names nothing that exists
         return JSONResponse(status_code=404, content={"error": "NotFoundError", "message": "编号超出范围，未找到。"})
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
-    def healthz(request: Request) -> dict:
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__, "database": request.app.state.engine.dialect.name}
+    @app.exception_handler(DBAPIError)
+    async def storage_error(request: Request, exc: DBAPIError):
+        """The database refused to read or write (read-only, disk full, locked, gone): a 503 that
+        says so, in Chinese, a page for the pages and JSON for the API, instead of a bare 500.
+        Any other database error (a bug) stays a 500."""
+        message = storage_message(exc)
+        if message is None:
+            raise exc
+        logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        headers = {"Retry-After": "30", "Cache-Control": "no-store"}
+        if request.url.path.startswith(HTML_PREFIXES):
+            from fastapi.responses import HTMLResponse
+
+            from examengine.rendering.env import render
+
+            page = render("unavailable.html", message=message, candidate=request.url.path.startswith("/exam"))
+            return HTMLResponse(page, status_code=503, headers=headers)
+        return JSONResponse(status_code=503, headers=headers,
+                            content={"error": "DatabaseUnavailable", "message": message + "本次操作没有保存。"})
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and database check: a write probe, rolled back",
+             responses={503: {"description": "The database cannot be written"}})
+    def healthz(request: Request) -> JSONResponse:
+        engine = request.app.state.engine
+        problem = write_problem(engine)
+        body = {"status": "ok" if problem is None else "unavailable", "version": __version__,
+                "database": engine.dialect.name, "writable": problem is None}
+        if problem is not None:
+            body["message"] = f"数据库不可写：{problem}"
+        return JSONResponse(body, status_code=200 if problem is None else 503)
 
     _mount_offline_docs(app)
 
