@@ -23,7 +23,6 @@ from examengine.errors import DatabaseNotReadyError
 from tests.conftest import REPO, STAFF_PASSWORD, ensure_staff
 
 
-
 @pytest.fixture
 def sqlite_only(backend):
     """These tests are about a SQLite file and its folder."""

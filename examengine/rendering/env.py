@@ -50,7 +50,7 @@ def render(template: str, **context) -> str:
 
 
 #: An inline script (a <script> element without src) and its text.
-INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.S | re.I)
+INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
 
 
 def inline_scripts() -> list[tuple[str, str]]:
