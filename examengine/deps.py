@@ -26,6 +26,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from examengine.db.engine import has_uncommitted_writes
+from examengine.services.items import served_picture_type
 
 STAFF_COOKIE = "ee_staff"
 #: Served with every item picture: even bytes a browser would render as a page run no script
@@ -183,8 +184,6 @@ def picture_response(data: bytes, name: str, *, cache: str | None = None) -> Res
     """An item picture as a response, for every picture route (writer, staff and candidate): the
     type sniffed from the bytes (never the stored one), ``nosniff``, a sandboxing CSP, and a
     Content-Disposition with a safe name (``attachment`` for bytes that are no picture)."""
-    from examengine.services.items import served_picture_type
-
     media = served_picture_type(data)
     ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or "picture"
     disposition = "inline" if media.startswith("image/") else "attachment"
