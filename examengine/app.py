@@ -5,12 +5,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+import logging
+
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from examengine import __version__
 from examengine.config import Settings
-from examengine.db.engine import make_engine, make_sessionmaker
+from examengine.db.engine import make_engine, make_sessionmaker, write_problem
 from examengine.db.migrate import ensure_current
 from examengine.deps import configure_candidate_threads
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, TooManyAttemptsError
@@ -31,6 +33,29 @@ ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
     (ConflictError, 409),
     (ExamEngineError, 400),
 ]
+
+
+logger = logging.getLogger("examengine")
+
+#: SQLSTATEs of a database that cannot take writes now: read-only transaction, disk full, out of
+#: memory, too many connections, cannot connect, shutting down.
+STORAGE_SQLSTATES = {"25006", "53100", "53200", "53300", "08000", "08001", "08006", "57P01", "57P03"}
+
+
+def storage_message(exc: DBAPIError) -> str | None:
+    """What to tell people when the database refused (Chinese), or None for any other database
+    error (a constraint, a bug)."""
+    reason = str(exc.orig).lower()
+    state = getattr(exc.orig, "sqlstate", None)
+    if not isinstance(exc, OperationalError) and state not in STORAGE_SQLSTATES:
+        return None
+    if "readonly" in reason or "read-only" in reason or "read only" in reason or state == "25006":
+        return "系统数据库当前只读，无法写入。"
+    if ("disk" in reason and "full" in reason) or state == "53100":
+        return "系统数据库所在磁盘已满，无法写入。"
+    if "locked" in reason or "busy" in reason:
+        return "系统数据库正忙，请稍后重试。"
+    return "暂时无法访问系统数据库。"
 
 
 HTML_PREFIXES = ("/writer", "/exam", "/proctor", "/reports", "/login")  # pages answer errors with a page, the API with JSON
@@ -62,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(SameOriginMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_mb * 1024 * 1024)
+    # outermost (added last): every answer, the 413 and CSRF refusals included, gets the headers
+    app.add_middleware(SecurityHeadersMiddleware, page_csp=page_csp(), secure_cookies=settings.secure_cookies)
 
     @app.exception_handler(ExamEngineError)
     async def domain_error(request: Request, exc: ExamEngineError):
@@ -86,11 +113,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # an id too large for the database's integers names nothing that exists
         return JSONResponse(status_code=404, content={"error": "NotFoundError", "message": "编号超出范围，未找到。"})
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
-    def healthz(request: Request) -> dict:
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__, "database": request.app.state.engine.dialect.name}
+    @app.exception_handler(DBAPIError)
+    async def storage_error(request: Request, exc: DBAPIError):
+        """The database refused to read or write (read-only, disk full, locked, gone): a 503 that
+        says so, in Chinese, a page for the pages and JSON for the API, instead of a bare 500.
+        Any other database error (a bug) stays a 500."""
+        message = storage_message(exc)
+        if message is None:
+            raise exc
+        logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        headers = {"Retry-After": "30", "Cache-Control": "no-store"}
+        if request.url.path.startswith(HTML_PREFIXES):
+            from fastapi.responses import HTMLResponse
+
+            from examengine.rendering.env import render
+
+            page = render("unavailable.html", message=message, candidate=request.url.path.startswith("/exam"))
+            return HTMLResponse(page, status_code=503, headers=headers)
+        return JSONResponse(status_code=503, headers=headers,
+                            content={"error": "DatabaseUnavailable", "message": message + "本次操作没有保存。"})
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and database check: a write probe, rolled back",
+             responses={503: {"description": "The database cannot be written"}})
+    def healthz(request: Request) -> JSONResponse:
+        engine = request.app.state.engine
+        problem = write_problem(engine)
+        body = {"status": "ok" if problem is None else "unavailable", "version": __version__,
+                "database": engine.dialect.name, "writable": problem is None}
+        if problem is not None:
+            body["message"] = f"数据库不可写：{problem}"
+        return JSONResponse(body, status_code=200 if problem is None else 503)
 
     _mount_offline_docs(app)
 
@@ -141,6 +193,8 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])
     app.include_router(forms_ui.router, dependencies=[Depends(proctor)])
     app.include_router(reports_ui.router, dependencies=[Depends(any_staff)])
+    app.include_router(reports_ui.calibration_router, dependencies=[Depends(admin)])  # as calibration_api
+    app.include_router(reports_ui.items_router, dependencies=[Depends(writer)])  # as the item pages
 
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
@@ -188,11 +242,64 @@ class PayloadTooLarge(Exception):
     pass
 
 
+def page_csp(script_hashes: tuple[str, ...] | None = None) -> str:
+    """The Content-Security-Policy of the app's HTML pages: scripts only from this origin or the
+    templates' own inline scripts by hash (no other inline script, no ``javascript:`` link or
+    ``on...=`` attribute, no eval); styles from this origin plus inline styles (the templates
+    use style attributes; a style runs no script and every value is escaped); pictures from
+    this origin and data: URIs; no plugins; forms post only here; no framing; no <base>."""
+    from examengine.rendering.env import inline_script_hashes
+
+    hashes = inline_script_hashes() if script_hashes is None else script_hashes
+    return ("default-src 'self'; " + " ".join(("script-src 'self'", *hashes)) + "; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+class SecurityHeadersMiddleware:
+    """Security headers on every response (docs/security-pictures-headers.md): ``nosniff`` and
+    ``Referrer-Policy: same-origin`` on all; on HTML the page CSP (unless the route set its own,
+    as /docs and the picture routes do) and ``X-Frame-Options: DENY``. With
+    ``secure_cookies``, every cookie the app sets is marked ``Secure``."""
+
+    def __init__(self, app, *, page_csp: str, secure_cookies: bool = False) -> None:
+        self.app = app
+        self.page_csp = page_csp.encode("latin-1")
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = self.headers(list(message.get("headers", [])))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def headers(self, raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        names = {k.lower() for k, _ in raw}
+        content_type = next((v for k, v in raw if k.lower() == b"content-type"), b"")
+        add = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+        if content_type.lower().startswith(b"text/html"):
+            add += [(b"x-frame-options", b"DENY"), (b"content-security-policy", self.page_csp)]
+        raw += [(k, v) for k, v in add if k not in names]
+        if self.secure_cookies:
+            raw = [(k, v + b"; Secure") if k.lower() == b"set-cookie" and b"secure" not in v.lower() else (k, v)
+                   for k, v in raw]
+        return raw
+
+
 class SameOriginMiddleware:
     """CSRF protection for cookie-authenticated requests: a state-changing request (POST, PUT,
     PATCH, DELETE) that carries a session cookie must come from a page of this site (its Origin,
-    or else its Referer, names this host). Bearer-token API calls are not affected: a browser
-    never adds those by itself. (OWASP: "verifying origin with standard headers"; the cookies are
+    or else its Referer, names this host). A request authenticated by a *valid* staff bearer
+    token (``Authorization: Bearer st_...`` naming an active session) is not affected: a
+    browser never adds that header by itself, and the route then acts for the token, not the
+    cookie. Any other Authorization header (a made-up or expired token, a candidate's) does
+    not lift the check. (OWASP: "verifying origin with standard headers"; the cookies are
     SameSite=Strict as well.)"""
 
     UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -203,10 +310,9 @@ class SameOriginMiddleware:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] in self.UNSAFE:
-            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             has_cookie = any(c in headers.get("cookie", "") for c in self.COOKIES)
-            bearer = headers.get("authorization", "").lower().startswith("bearer ")
-            if has_cookie and not bearer:
+            if has_cookie and not await self._valid_staff_bearer(scope, headers.get("authorization", "")):
                 from urllib.parse import urlsplit
 
                 source = headers.get("origin") or headers.get("referer") or ""
@@ -216,6 +322,22 @@ class SameOriginMiddleware:
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _valid_staff_bearer(scope, authorization: str) -> bool:
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token.startswith("st_"):
+            return False
+        import anyio.to_thread
+
+        from examengine.services.accounts import resolve
+
+        def check() -> bool:
+            with scope["app"].state.sessionmaker() as db:
+                return resolve(db, token) is not None
+
+        return await anyio.to_thread.run_sync(check)
 
 
 def _mount_offline_docs(app: FastAPI) -> None:
@@ -228,10 +350,16 @@ def _mount_offline_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs():
-        return get_swagger_ui_html(
+        from examengine.rendering.env import INLINE_SCRIPT, csp_hash
+
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url,
             title="examengine API 文档",
             swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
         )
+        # the page's own inline script (Swagger UI's configuration, written by this app) by hash
+        hashes = tuple(csp_hash(s) for s in INLINE_SCRIPT.findall(page.body.decode("utf-8")))
+        page.headers["Content-Security-Policy"] = page_csp(hashes)
+        return page

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     port: int = 8000
     echo_sql: bool = False
     max_upload_mb: int = Field(default=50, description="Largest accepted request body (uploads), in MB.")
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark every cookie the app sets Secure (sent over HTTPS only): set it when the server is "
+                    "reached over HTTPS, e.g. behind a TLS-terminating proxy.")
     candidate_threads: int | None = Field(
         default=None, ge=1, le=64,
         description="Threads per worker for the candidates' requests (default: 1 on SQLite, where every "

@@ -22,6 +22,7 @@ from examengine.deps import (
     exam_staff,
     get_db,
     in_candidate_thread,
+    picture_response,
     release_connection,
 )
 from examengine.services import attempts as att
@@ -251,11 +252,13 @@ def finish(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) ->
 
 @candidate_router.get("/attempts/{attempt_id}/items/{position}/images/{name}",
                       summary="A picture in the stem of an item this attempt was shown ([图片:name])",
-                      response_class=Response, responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}})
+                      response_class=Response, responses={200: {"content": {
+                          "image/png": {}, "image/jpeg": {}, "image/gif": {}, "image/webp": {},
+                          "application/octet-stream": {}}}})
 def get_item_image(position: int, name: str, attempt=Depends(candidate_attempt),
                    db: Session = Depends(get_db)) -> Response:
-    media, data = att.item_image(db, attempt, position, name)
-    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+    _, data = att.item_image(db, attempt, position, name)
+    return picture_response(data, name, cache="private, max-age=3600")
 
 
 @candidate_router.get("/attempts/{attempt_id}/result", summary="The result (band, passed, score, theta, se, domains)")

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, current_staff, get_db
+from examengine.deps import ReleasingRoute, current_staff, get_db, picture_response
 from examengine.services import items as svc
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["item bank"])
@@ -87,8 +87,8 @@ def transition(external_id: str, body: TransitionIn, db: Session = Depends(get_d
 
 @router.get("/items/{external_id}/versions/{version}/images/{name}", summary="A picture of an item version")
 def item_image(external_id: str, version: int, name: str, db: Session = Depends(get_db)) -> Response:
-    media, data = svc.get_image(db, external_id, version, name)
-    return Response(data, media_type=media)
+    _, data = svc.get_image(db, external_id, version, name)
+    return picture_response(data, name)
 
 
 @router.get("/bank/coverage", summary="Items per requirement code, by status")

@@ -187,6 +187,7 @@ def standards_export(
 
 
 @app.command()
+@handles_errors
 def serve(
     host: Annotated[str | None, typer.Option(help="监听地址")] = None,
     port: Annotated[int | None, typer.Option(help="端口")] = None,
@@ -196,7 +197,10 @@ def serve(
     """启动 Web 服务（API 文档在 /docs）。"""
     import uvicorn
 
+    from examengine.db.migrate import ensure_current
+
     s = settings()
+    ensure_current(s.database_url)  # a missing or read-only folder, an empty or newer database: one clear line
     host = host or s.host
     port = port or s.port
     out.print(f"examengine 正在 http://{host}:{port} 上运行 —— API 文档：http://{host}:{port}/docs")

@@ -93,6 +93,37 @@ def items_export(
         err.print("[yellow]提示：[/yellow]表格格式不含图片；需要图片请导出 QTI 或 JSON。")
 
 
+@items_app.command("check-images")
+@handles_errors
+def items_check_images(
+    purge: Annotated[bool, typer.Option("--purge", help="删除不合格的图片，并改正类型记错的图片（记入审计日志）")] = False,
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """按文件内容重新检查题库中存储的全部图片（只接受 PNG、JPEG、GIF、WebP）。
+
+    发现不合格图片且未加 --purge 时退出码为 1。"""
+    from examengine.services.items import check_images
+
+    with session() as db:
+        findings = check_images(db, purge=purge, actor=actor)
+    if fmt == "json":
+        print_json([asdict(f) for f in findings])
+    elif not findings:
+        out.print("题库中的图片全部合格（PNG、JPEG、GIF、WebP）。")
+    else:
+        table = Table(title=f"需要处理的图片：{len(findings)} 张")
+        for col in ("题目", "版本", "图片", "记录的类型", "实际类型", "问题", "处理"):
+            table.add_column(col, overflow="fold")
+        for f in findings:
+            table.add_row(f.item, f"v{f.version}", f.name, f.stored_type, f.sniffed_type,
+                          f.problem or "记录的类型与内容不符",
+                          {"removed": "已删除", "retyped": "已改正类型"}.get(f.action, "未处理（加 --purge 处理）"))
+        out.print(table, highlight=False)
+    if any(f.problem and not f.action for f in findings):
+        raise typer.Exit(1)
+
+
 @items_app.command("list")
 @handles_errors
 def items_list(

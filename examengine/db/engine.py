@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -24,6 +25,20 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         _serialize_sqlite_writers(engine)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def write_problem(engine: Engine) -> str | None:
+    """None when the database takes a write, else the database's reason. A real write, rolled
+    back: the Alembic version row updated to itself (a read-only SQLite file or ``mode=ro``
+    connection, ``PRAGMA query_only``, a read-only PostgreSQL transaction or replica, a full
+    disk all refuse it; SQLite's ``BEGIN IMMEDIATE`` alone succeeds on a read-only file)."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            conn.rollback()
+    except DBAPIError as exc:
+        return str(exc.orig)
+    return None
 
 
 _DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -44,3 +47,36 @@ def local_time(iso: str) -> str:
 
 def render(template: str, **context) -> str:
     return environment().get_template(template).render(**context)
+
+
+#: An inline script (a <script> element without src) and its text.
+INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
+
+
+def inline_scripts() -> list[tuple[str, str]]:
+    """(template, text) of every inline script in the templates."""
+    env = environment()
+    out = []
+    for name in env.list_templates(extensions=["html"]):
+        source = env.loader.get_source(env, name)[0]
+        out += [(name, body) for body in INLINE_SCRIPT.findall(source)]
+    return out
+
+
+def is_static(script: str) -> bool:
+    """Whether a script's text is rendered as written (no Jinja inside), so its hash is known."""
+    return not any(tag in script for tag in ("{{", "{%", "{#"))
+
+
+def csp_hash(script: str) -> str:
+    """A CSP hash source (``'sha256-...'``) of a script's exact text."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+@lru_cache(maxsize=1)
+def inline_script_hashes() -> tuple[str, ...]:
+    """The CSP hash sources of the templates' inline scripts: the page CSP allows these and no
+    other inline script. A script with Jinja inside has no fixed hash and is left out (the
+    browser then blocks it; tests/test_web_security.py fails first): keep inline scripts static,
+    and pass values to them through data- attributes."""
+    return tuple(dict.fromkeys(csp_hash(body) for _, body in inline_scripts() if is_static(body)))

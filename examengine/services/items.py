@@ -38,6 +38,7 @@ from examengine.exam.items import (
     normalise_text,
 )
 from examengine.itemfiles import ParsedUpload
+from examengine.itemfiles.pictures import PICTURE_TYPES, picture_problem, served_type, sniff
 from examengine.services import audit
 from examengine.services.mapping import current_version, version_to_draft
 
@@ -556,7 +557,67 @@ def get_image(db: Session, external_id: str, version: int, name: str) -> tuple[s
     ).first()
     if row is None:
         raise NotFoundError("图片", f"{external_id} v{version} {name}")
-    return row[0], row[1]
+    return served_type(row[1]), row[1]
+
+
+def served_picture_type(data: bytes) -> str:
+    """The type a stored picture is served as: sniffed from its bytes (PNG, JPEG, GIF, WebP, else
+    ``application/octet-stream``), never the type stored with it."""
+    return served_type(data)
+
+
+@dataclass(frozen=True)
+class PictureFinding:
+    """A stored picture that is not what the bank accepts today, or whose stored type is wrong."""
+
+    item: str
+    version: int
+    name: str
+    stored_type: str
+    sniffed_type: str  # what it is served as
+    problem: str  # empty when only the stored type is wrong
+    action: str  # "" (reported), "removed" or "retyped"
+
+
+def check_images(db: Session, *, purge: bool = False, actor: str = "cli") -> list[PictureFinding]:
+    """Re-check every stored picture as an import checks it (``itemfiles.pictures``): pictures
+    stored before the check (a ``text/html`` or SVG "picture") are reported; with ``purge``, a
+    bad picture is deleted and a good picture stored with a wrong type gets its sniffed type,
+    each with an audit entry, in one transaction. A stem that referred to a removed picture
+    keeps its reference: the picture routes answer 404 for it."""
+    findings: list[PictureFinding] = []
+    rows = db.execute(
+        select(ItemImage.id, Item.external_id, ItemVersion.number)
+        .join(ItemVersion, ItemImage.version_id == ItemVersion.id).join(Item, ItemVersion.item_id == Item.id)
+        .order_by(Item.external_id, ItemVersion.number, ItemImage.name)
+    ).all()
+    for image_id, external_id, number in rows:  # one picture in memory at a time
+        img = db.get(ItemImage, image_id)
+        why = picture_problem(img.data)
+        fmt = sniff(img.data)
+        right_type = PICTURE_TYPES[fmt] if fmt and not why else None
+        if why is None and img.media_type == right_type:
+            db.expunge(img)
+            continue
+        action, stored = "", img.media_type
+        target = f"item {external_id} v{number} image {img.name}"
+        if purge and why:
+            audit.record(db, actor=actor, action="item.image.remove", target=target,
+                         before={"media_type": img.media_type, "bytes": len(img.data),
+                                 "sha256": hashlib.sha256(img.data).hexdigest()}, after={"problem": why})
+            db.delete(img)
+            action = "removed"
+        elif purge:
+            audit.record(db, actor=actor, action="item.image.retype", target=target,
+                         before={"media_type": img.media_type}, after={"media_type": right_type})
+            img.media_type = right_type
+            action = "retyped"
+        findings.append(PictureFinding(external_id, number, img.name, stored, served_type(img.data), why or "", action))
+        if not action:
+            db.expunge(img)
+    if purge:
+        db.commit()
+    return findings
 
 
 def list_items(db: Session, *, code: str = "", status: str = "", item_type: str = "", text: str = "",

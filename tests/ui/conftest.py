@@ -57,13 +57,26 @@ def browser():
         b.close()
 
 
+def csp_violations(pg) -> list[str]:
+    """Console errors of the page that report something the Content-Security-Policy blocked
+    (Chromium: "Refused to ... because it violates the following Content Security Policy
+    directive"), collected as they come."""
+    found: list[str] = []
+    pg.on("console", lambda msg: found.append(msg.text) if msg.type == "error" and (
+        "Content Security Policy" in msg.text or "Refused to" in msg.text) else None)
+    return found
+
+
 @pytest.fixture
 def page(browser):
+    """A browser page; a test fails when any page it opened broke the Content-Security-Policy."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(15000)
+    violations = csp_violations(pg)
     yield pg
     context.close()
+    assert not violations, f"the page broke its Content-Security-Policy: {violations}"
 
 
 @pytest.fixture
