@@ -131,10 +131,12 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(blueprints_api.router, dependencies=[Depends(any_staff)])
     app.include_router(exams_api.router, dependencies=[Depends(proctor)])
     app.include_router(forms_api.router, dependencies=[Depends(proctor)])
+    app.include_router(forms_api.admin_router, dependencies=[Depends(admin)])
     app.include_router(calibration_api.router, dependencies=[Depends(admin)])
     app.include_router(audit_api.router, dependencies=[Depends(admin)])
     app.include_router(writer_ui.router, dependencies=[Depends(writer)])
     app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])
+    app.include_router(forms_ui.admin_router, dependencies=[Depends(admin)])
     app.include_router(forms_ui.router, dependencies=[Depends(proctor)])
     app.include_router(reports_ui.router, dependencies=[Depends(any_staff)])
 

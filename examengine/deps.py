@@ -163,10 +163,10 @@ def staff(*roles: str) -> Callable:
 
 def exam_staff(exam_id: int, member=Depends(staff("proctor")), db: Session = Depends(get_db)):
     """A proctor assigned to this exam, or an admin."""
-    from examengine.services.accounts import ForbiddenError
+    from examengine.services.accounts import require_exam
 
-    allowed = member.can_run_exam(db, exam_id)
-    release_connection(db)
-    if not allowed:
-        raise ForbiddenError("你没有被分配到这场考试。")
+    try:
+        require_exam(db, member, exam_id)
+    finally:
+        release_connection(db)
     return member

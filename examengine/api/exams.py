@@ -90,10 +90,9 @@ class VoidIn(BaseModel):
 
 
 def _attempt_staff(attempt_id: int, db: Session, member) -> None:
-    from examengine.services.accounts import ForbiddenError
+    from examengine.services.accounts import require_exam
 
-    if not member.can_run_exam(db, att.get_attempt(db, attempt_id).exam_id):
-        raise ForbiddenError("你没有被分配到这场考试。")
+    require_exam(db, member, att.get_attempt(db, attempt_id).exam_id)
 
 
 @router.post("/attempts/{attempt_id}/extend", summary="Give a candidate extra time")

@@ -47,6 +47,12 @@ class Staff:
     display_name: str
     role: Role
 
+    @property
+    def sees_keys(self) -> bool:
+        """Keys and IRT parameters of items reach admins only (a proctor gets a printed key of
+        an exam they run: :func:`require_keys`)."""
+        return self.role is Role.ADMIN
+
     def can_run_exam(self, db: Session, exam_id: int) -> bool:
         if self.role is Role.ADMIN:
             return True
@@ -54,6 +60,23 @@ class Staff:
             return False
         return db.scalar(select(ProctorAssignment.id).where(
             ProctorAssignment.user_id == self.id, ProctorAssignment.exam_id == exam_id)) is not None
+
+
+def require_exam(db: Session, member: Staff, exam_id: int) -> None:
+    """The one access rule of an exam: an admin, or a proctor assigned to it. Every route that
+    names an exam (in its path, query or form) calls this; the CLI runs as an admin."""
+    if not member.can_run_exam(db, exam_id):
+        raise ForbiddenError("你没有被分配到这场考试。")
+
+
+def require_keys(db: Session, member: Staff, exam_id: int | None) -> None:
+    """A printed key (answers and the score conversion table): an admin, or the proctor of the
+    exam it is printed for."""
+    if member.sees_keys:
+        return
+    if exam_id is None:
+        raise ForbiddenError("参考答案只能由管理员打印，或由监考按所监考的考试打印（请选择考试）。")
+    require_exam(db, member, exam_id)
 
 
 def _hash_token(token: str) -> str:
