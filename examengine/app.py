@@ -14,13 +14,14 @@ from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.db.migrate import ensure_current
 from examengine.deps import configure_candidate_threads
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError
-from examengine.services.accounts import ForbiddenError, NotSignedInError
+from examengine.services.accounts import ForbiddenError, NotSignedInError, TooManySignInsError
 from examengine.services.attempts import ExamNotOpenError, NotAuthorizedError, SignInError
 
 # The one table mapping domain errors to HTTP status codes (most specific first).
 ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
     (NotSignedInError, 401),
     (ForbiddenError, 403),
+    (TooManySignInsError, 429),
     (SignInError, 401),
     (NotAuthorizedError, 401),
     (ExamNotOpenError, 403),
@@ -75,7 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from examengine.rendering.env import render
 
             return HTMLResponse(render("error.html", nav="", message=exc.message), status_code=status)
-        return JSONResponse(status_code=status, content=exc.to_dict())
+        retry = getattr(exc, "retry_after", None)
+        return JSONResponse(status_code=status, content=exc.to_dict(),
+                            headers={"Retry-After": str(retry)} if retry is not None else None)
 
     @app.exception_handler(OverflowError)
     async def out_of_range(request: Request, exc: OverflowError):

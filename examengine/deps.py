@@ -131,6 +131,22 @@ def staff_token(request: Request) -> str:
     return request.cookies.get(STAFF_COOKIE, "")
 
 
+def client_address(request: Request) -> str:
+    """The address a sign-in came from (the peer: a reverse proxy's own address behind one)."""
+    return request.client.host if request.client else ""
+
+
+def signin_limits(request: Request):
+    """The sign-in bounds of this app's settings."""
+    from datetime import timedelta
+
+    from examengine.services.accounts import SignInLimits
+
+    s = request.app.state.settings
+    return SignInLimits(s.signin_failures_per_user, s.signin_failures_per_address,
+                        timedelta(minutes=s.signin_window_minutes))
+
+
 def current_staff(request: Request, db: Session = Depends(get_db)):
     """The signed-in staff member, or None."""
     from examengine.services.accounts import resolve
