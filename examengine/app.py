@@ -120,8 +120,11 @@ def _include_routes(app: FastAPI) -> None:
     from examengine.ui import staff as staff_ui
     from examengine.ui import writer as writer_ui
 
-    writer, proctor, any_staff, admin = (staff("item_writer"), staff("proctor"),
-                                         staff("item_writer", "proctor"), staff())
+    # roles: admin (passes everywhere), item_writer, reviewer (an item writer who may also approve
+    # other people's items: services/items.transition_item), proctor (their own exams:
+    # accounts.require_exam); the full table is docs/security-staff.md
+    writer, proctor, any_staff, admin = (staff("item_writer", "reviewer"), staff("proctor"),
+                                         staff("item_writer", "reviewer", "proctor"), staff())
     # public: the published standards catalog, sign-in, health, docs
     app.include_router(catalog_api.router)
     app.include_router(sessions_api.router)

@@ -32,7 +32,7 @@ def upload_item_set(
     file: UploadFile = File(..., description="题目文件"),
     dry_run: bool = Form(False, description="只检查，不写入"),
     requirement: list[str] = Form(default=[], description="给没有标注代码的题目统一标注的职业技能要求代码"),
-    status: str = Form("draft", description="新题目的状态"),
+    status: str = Form("draft", description="新题目的状态（只有管理员可以指定 draft 以外的状态）"),
     db: Session = Depends(get_db),
     member=Depends(current_staff),
 ) -> dict:
@@ -43,7 +43,7 @@ def upload_item_set(
     data = file.file.read()
     parsed = parse_upload(file.filename or "upload", data, default_requirements=tuple(r for r in requirement if r))
     return _report(svc.import_item_set(db, parsed, data=data, actor=member.username, dry_run=dry_run,
-                                       status_for_new=svc.parse_status(status)))
+                                       status_for_new=svc.parse_status(status), role=member.role))
 
 
 @router.get("/items", summary="Browse the bank")
@@ -78,11 +78,12 @@ class TransitionIn(BaseModel):
     note: str = ""
 
 
-@router.post("/items/{external_id}/transitions", summary="Move an item through the lifecycle")
+@router.post("/items/{external_id}/transitions",
+             summary="Move an item through the lifecycle (writers: submit/withdraw; reviewers and admins: approve others' items)")
 def transition(external_id: str, body: TransitionIn, db: Session = Depends(get_db),
                member=Depends(current_staff)) -> dict:
     return asdict(svc.transition_item(db, external_id, svc.parse_status(body.to), actor=member.username,
-                                      note=body.note))
+                                      note=body.note, role=member.role))
 
 
 @router.get("/items/{external_id}/versions/{version}/images/{name}", summary="A picture of an item version")
