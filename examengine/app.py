@@ -133,6 +133,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(exams_api.candidate_router)
     app.include_router(candidate_ui.router)
     # staff
+    app.include_router(items_api.admin_router, dependencies=[Depends(admin)])  # before /items/{external_id}
     app.include_router(items_api.router, dependencies=[Depends(writer)])
     app.include_router(blueprints_api.router, dependencies=[Depends(any_staff)])
     app.include_router(exams_api.router, dependencies=[Depends(proctor)])

@@ -171,8 +171,8 @@ def test_changes_are_in_the_audit_log_with_who_and_before_and_after(bank_db_url)
 
 
 # Who may call what, by path (admins pass everywhere). A new route must be placed here.
-ADMIN_ONLY = ("/api/v1/forms/assemble", "/proctor/forms/assemble", "/api/v1/calibration", "/api/v1/item-statistics",
-              "/api/v1/audit")
+ADMIN_ONLY = ("/api/v1/forms/assemble", "/proctor/forms/assemble", "/api/v1/items/export", "/api/v1/calibration",
+              "/api/v1/item-statistics", "/api/v1/audit")
 ROLES_BY_PREFIX = [
     (("/api/v1/item-sets", "/api/v1/items", "/api/v1/bank", "/writer"), {"item_writer", "reviewer"}),
     (("/api/v1/blueprints", "/reports"), {"item_writer", "reviewer", "proctor"}),

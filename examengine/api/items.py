@@ -13,6 +13,8 @@ from examengine.deps import ReleasingRoute, current_staff, get_db
 from examengine.services import items as svc
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["item bank"])
+#: The bulk export holds every key and IRT parameter of the bank: admins only (app.py).
+admin_router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["item bank"])
 
 EXPORT_TYPES = {
     "qti3": ("application/zip", "zip"), "qti21": ("application/zip", "zip"),
@@ -54,7 +56,7 @@ def list_items(
     return asdict(svc.list_items(db, code=code, status=status, item_type=type, text=q, limit=limit, offset=offset))
 
 
-@router.get("/items/export", summary="Export the bank's current versions (qti3, qti21, xlsx, csv, json)")
+@admin_router.get("/items/export", summary="Export the bank's current versions (qti3, qti21, xlsx, csv, json; admins)")
 def export_items(format: str = "qti3", code: str = "", status: str = "", db: Session = Depends(get_db)) -> Response:
     from examengine.itemfiles.writer import export_bytes
 
@@ -68,9 +70,9 @@ def export_items(format: str = "qti3", code: str = "", status: str = "", db: Ses
                     headers={"Content-Disposition": f'attachment; filename="examengine-items-{format}.{ext}"'})
 
 
-@router.get("/items/{external_id}", summary="One item with its versions and history")
-def get_item(external_id: str, db: Session = Depends(get_db)) -> dict:
-    return asdict(svc.get_item(db, external_id))
+@router.get("/items/{external_id}", summary="One item with its versions and history (IRT parameters for admins)")
+def get_item(external_id: str, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
+    return asdict(svc.get_item(db, external_id, role=member.role))
 
 
 class TransitionIn(BaseModel):

@@ -458,7 +458,7 @@ def transition_item(db: Session, external_id: str, target: ItemStatus, *, actor:
     _event(db, item, item.current_version, "status", actor,
            {"from": current.value, "to": target.value, "note": note})
     db.commit()
-    return get_item(db, external_id)
+    return get_item(db, external_id, role=role)
 
 
 def freeze_version(db: Session, external_id: str, version: int | None = None) -> None:
@@ -528,7 +528,7 @@ class VersionView:
     explanation: str
     requirements: list[str]
     difficulty: int | None
-    irt: dict
+    irt: dict | None  # None for anyone but an admin
     frozen: bool
     images: list[str]
     created_by: str
@@ -594,22 +594,26 @@ def _get_item(db: Session, external_id: str) -> Item:
     return item
 
 
-def get_item(db: Session, external_id: str) -> ItemDetail:
+def get_item(db: Session, external_id: str, *, role: Role = Role.ADMIN) -> ItemDetail:
+    """An item with its versions and history, as ``role`` may see it: IRT parameters for admins
+    only, and the lifecycle moves that role may make."""
     item = _get_item(db, external_id)
     status = ItemStatus(item.status)
+    parameters = role is Role.ADMIN
     versions = []
     for v in item.versions:
         d = version_to_draft(item, v)
         versions.append(VersionView(
             v.number, v.type, v.stem, list(v.options), d.key_letters, v.explanation, list(d.requirements),
-            v.difficulty, _irt_dict(d.irt), v.frozen, [i.name for i in v.images], v.created_by,
+            v.difficulty, _irt_dict(d.irt) if parameters else None, v.frozen, [i.name for i in v.images], v.created_by,
             v.created_at.isoformat(timespec="seconds"),
         ))
     return ItemDetail(
         external_id=item.external_id, status=status.value, status_label=STATUS_LABELS[status],
         level=item.level.code, author=item.author, source=item.source, enemy_group=item.enemy_group,
         current_version=item.current_version,
-        allowed_transitions=[s.value for s in ItemStatus if s in TRANSITIONS[status]],
+        allowed_transitions=[s.value for s in ItemStatus if s in TRANSITIONS[status]
+                             and (role in (Role.ADMIN, Role.REVIEWER) or (status, s) in WRITER_MOVES)],
         versions=versions,
         events=[EventView(e.at.isoformat(timespec="seconds"), e.actor, e.action, e.version_number, e.detail)
                 for e in item.events],

@@ -89,8 +89,8 @@ def _item_page(db: Session, item: svc.ItemDetail, message: str = "", cls: str = 
 
 
 @router.get("/items/{external_id}")
-def item_page(external_id: str, db: Session = Depends(get_db)) -> HTMLResponse:
-    return _item_page(db, svc.get_item(db, external_id))
+def item_page(external_id: str, db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
+    return _item_page(db, svc.get_item(db, external_id, role=member.role))
 
 
 @router.post("/items/{external_id}/transition")
@@ -100,9 +100,9 @@ def transition(external_id: str, to: str = Form(...), db: Session = Depends(get_
         item = svc.transition_item(db, external_id, svc.parse_status(to), actor=member.username, role=member.role)
         message, cls, code = f"状态已改为“{item.status_label}”。", "ok", 200
     except ConflictError as exc:
-        item, message, cls, code = svc.get_item(db, external_id), exc.message, "bad", 200
+        item, message, cls, code = svc.get_item(db, external_id, role=member.role), exc.message, "bad", 200
     except ForbiddenError as exc:
-        item, message, cls, code = svc.get_item(db, external_id), exc.message, "bad", 403
+        item, message, cls, code = svc.get_item(db, external_id, role=member.role), exc.message, "bad", 403
     return _item_page(db, item, message, cls, code)
 
 

@@ -154,3 +154,24 @@ def test_a_writers_new_items_get_provisional_parameters_an_admins_keep_the_files
     finally:
         writer.__exit__(None, None, None)
         admin.__exit__(None, None, None)
+
+
+def test_parameters_and_the_bulk_export_reach_admins_only(bank_db_url):
+    app = create_app(Settings(database_url=bank_db_url, data_dir=REPO))
+    clients = {role: _client(app, bank_db_url, f"{role}-x", role) for role in ("item_writer", "reviewer", "admin")}
+    try:
+        ext = "530046-L1-001"
+        for role, c in clients.items():
+            detail = c.get(f"/api/v1/items/{ext}").json()
+            assert (detail["versions"][0]["irt"] is not None) == (role == "admin"), role
+            assert detail["versions"][0]["key"], role  # writers and reviewers work with keys
+            page = c.get(f"/writer/items/{ext}").text
+            assert ("IRT 参数" in page) == (role == "admin"), role
+            r = c.get("/api/v1/items/export", params={"format": "json", "code": "530046-L1"})
+            assert r.status_code == (200 if role == "admin" else 403), role
+        # a writer is offered only the moves they may make
+        assert clients["item_writer"].get(f"/api/v1/items/{ext}").json()["allowed_transitions"] == []
+        assert clients["reviewer"].get(f"/api/v1/items/{ext}").json()["allowed_transitions"] == ["retired"]
+    finally:
+        for c in clients.values():
+            c.__exit__(None, None, None)
