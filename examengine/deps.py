@@ -1,7 +1,7 @@
 """FastAPI dependencies: a database session per request, and who is asking.
 
 Every route declares who may call it (``app.py`` attaches these to whole routers):
-``public``, ``staff(*roles)`` for admins, item writers and proctors, or the candidate token of
+``public``, ``staff(*roles)`` for admins, item writers, reviewers and proctors, or the candidate token of
 one attempt (``api/exams.py``). Staff authenticate with the session cookie set by /login or an
 ``Authorization: Bearer st_...`` token from ``POST /api/v1/sessions``.
 """

@@ -248,7 +248,7 @@ def sign_in(db: Session, username: str, password: str, *, address: str = "",
     """A new session token for a correct username and password. Every attempt is audited;
     too many failures for the user or the address raise :class:`TooManySignInsError`."""
     now = clock()
-    name = username.strip()[:64]
+    name = username.strip()[:64].replace("\x00", "")  # no NUL reaches the database (PostgreSQL refuses it)
     address = address[:100]
     target = f"user {name}"
     wait = throttle(db, name, address, limits, now)

@@ -145,3 +145,11 @@ def test_init_creates_the_first_admin_with_a_password_that_meets_the_policy(migr
         assert ensure_admin(db) is None  # once
     engine.dispose()
     assert accounts.password_problems(passwords[0], "admin") == []
+
+
+def test_odd_usernames_are_plain_failures(app, db_url, clock):
+    with TestClient(app) as c:
+        for name in ("x" * 5000, "bo\x00ss", " boss\x00"):
+            r = c.post("/api/v1/sessions", json={"username": name, "password": STAFF_PASSWORD})
+            assert r.status_code == 401, (name[:10], r.text)
+    assert all(len(r.target) <= 100 and "\x00" not in r.target for r in _audit(db_url, "staff.signin"))
