@@ -191,6 +191,8 @@ def import_item_set(
             )
         )
     }
+    if role is not Role.ADMIN:
+        _check_frozen_status(parsed, existing, role)
     item_set = None
     if not dry_run:
         item_set = ItemSet(
@@ -200,8 +202,6 @@ def import_item_set(
         )
         db.add(item_set)
         db.flush()
-    if role is not Role.ADMIN:
-        _check_frozen_status(parsed, existing, role)
     results: list[ImportedItem] = []
     for d in parsed.items:
         item = existing.get(d.external_id)
