@@ -55,3 +55,18 @@ def test_disable_revokes_sessions_and_unassign_takes_the_exam_away(bank_db_url, 
         assert {"user.disable", "user.unassign", "user.assign"} <= set(actions)
         assert runner.invoke(cli, ["users", "enable", "p-cli"]).exit_code == 0
         assert c.post("/api/v1/sessions", json={"username": "p-cli", "password": STAFF_PASSWORD}).status_code == 200
+
+
+def test_init_prints_a_first_admin_password_that_meets_the_policy_and_signs_in(empty_db_url, monkeypatch):
+    import re
+
+    from examengine.services.accounts import password_problems
+
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", empty_db_url)
+    monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
+    r = runner.invoke(cli, ["init"])
+    assert r.exit_code == 0, r.output
+    password = re.search(r"用户名 admin，密码 (\S+?)（", r.output).group(1)
+    assert password_problems(password, "admin") == []
+    with TestClient(create_app(Settings(database_url=empty_db_url, data_dir=REPO))) as c:
+        assert c.post("/api/v1/sessions", json={"username": "admin", "password": password}).status_code == 200
