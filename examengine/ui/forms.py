@@ -42,8 +42,8 @@ def index(db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLR
 
 
 @admin_router.post("/assemble")
-def assemble(blueprint: str = Form(...), forms: int = Form(2), length: int = Form(40), overlap: int = Form(0),
-             seed: int = Form(1), db: Session = Depends(get_db), member=Depends(current_staff)) -> Response:
+def assemble(blueprint: str = Form(...), forms: int = Form(2, ge=1, le=10), length: int = Form(40, ge=1, le=200),
+             overlap: int = Form(0, ge=0, le=200), seed: int = Form(1, ge=0, le=2**31 - 1), db: Session = Depends(get_db), member=Depends(current_staff)) -> Response:
     try:
         a = svc.assemble(db, blueprint=blueprint, n_forms=forms, length=length, max_overlap=overlap, seed=seed,
                          actor=member.username)
