@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(ExamEngineError)
     async def domain_error(request: Request, exc: ExamEngineError):
         status = next(code for cls, code in ERROR_STATUS if isinstance(exc, cls))
-        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttemptsError) else None
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttemptsError) else None
         if request.url.path.startswith(HTML_PREFIXES):
             from urllib.parse import quote
 
@@ -173,8 +173,11 @@ def _include_routes(app: FastAPI) -> None:
     from examengine.ui import staff as staff_ui
     from examengine.ui import writer as writer_ui
 
-    writer, proctor, any_staff, admin = (staff("item_writer"), staff("proctor"),
-                                         staff("item_writer", "proctor"), staff())
+    # roles: admin (passes everywhere), item_writer, reviewer (an item writer who may also approve
+    # other people's items: services/items.transition_item), proctor (their own exams:
+    # accounts.require_exam); the full table is docs/security-staff.md
+    writer, proctor, any_staff, admin = (staff("item_writer", "reviewer"), staff("proctor"),
+                                         staff("item_writer", "reviewer", "proctor"), staff())
     # public: the published standards catalog, sign-in, health, docs
     app.include_router(catalog_api.router)
     app.include_router(sessions_api.router)
@@ -183,14 +186,17 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(exams_api.candidate_router)
     app.include_router(candidate_ui.router)
     # staff
+    app.include_router(items_api.admin_router, dependencies=[Depends(admin)])  # before /items/{external_id}
     app.include_router(items_api.router, dependencies=[Depends(writer)])
     app.include_router(blueprints_api.router, dependencies=[Depends(any_staff)])
     app.include_router(exams_api.router, dependencies=[Depends(proctor)])
     app.include_router(forms_api.router, dependencies=[Depends(proctor)])
+    app.include_router(forms_api.admin_router, dependencies=[Depends(admin)])
     app.include_router(calibration_api.router, dependencies=[Depends(admin)])
     app.include_router(audit_api.router, dependencies=[Depends(admin)])
     app.include_router(writer_ui.router, dependencies=[Depends(writer)])
     app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])
+    app.include_router(forms_ui.admin_router, dependencies=[Depends(admin)])
     app.include_router(forms_ui.router, dependencies=[Depends(proctor)])
     app.include_router(reports_ui.router, dependencies=[Depends(any_staff)])
     app.include_router(reports_ui.calibration_router, dependencies=[Depends(admin)])  # as calibration_api

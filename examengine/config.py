@@ -44,6 +44,15 @@ class Settings(BaseSettings):
         default=False,
         description="Mark every cookie the app sets Secure (sent over HTTPS only): set it when the server is "
                     "reached over HTTPS, e.g. behind a TLS-terminating proxy.")
+    signin_failures_per_user: int = Field(
+        default=5, ge=1, le=1000,
+        description="Failed staff sign-ins allowed per user within the window; then 429 until it passes.")
+    signin_failures_per_address: int = Field(
+        default=20, ge=1, le=100000,
+        description="Failed staff sign-ins allowed per client address within the window (raise it behind a "
+                    "reverse proxy, where every request has the proxy's address).")
+    signin_window_minutes: int = Field(default=15, ge=1, le=24 * 60,
+                                       description="The window of the sign-in failure counts, in minutes.")
     candidate_threads: int | None = Field(
         default=None, ge=1, le=64,
         description="Threads per worker for the candidates' requests (default: 1 on SQLite, where every "

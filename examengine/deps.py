@@ -1,7 +1,7 @@
 """FastAPI dependencies: a database session per request, and who is asking.
 
 Every route declares who may call it (``app.py`` attaches these to whole routers):
-``public``, ``staff(*roles)`` for admins, item writers and proctors, or the candidate token of
+``public``, ``staff(*roles)`` for admins, item writers, reviewers and proctors, or the candidate token of
 one attempt (``api/exams.py``). Staff authenticate with the session cookie set by /login or an
 ``Authorization: Bearer st_...`` token from ``POST /api/v1/sessions``.
 """
@@ -139,6 +139,22 @@ def staff_token(request: Request) -> str:
     return request.cookies.get(STAFF_COOKIE, "")
 
 
+def client_address(request: Request) -> str:
+    """The address a sign-in came from (the peer: a reverse proxy's own address behind one)."""
+    return request.client.host if request.client else ""
+
+
+def signin_limits(request: Request):
+    """The sign-in bounds of this app's settings."""
+    from datetime import timedelta
+
+    from examengine.services.accounts import SignInLimits
+
+    s = request.app.state.settings
+    return SignInLimits(s.signin_failures_per_user, s.signin_failures_per_address,
+                        timedelta(minutes=s.signin_window_minutes))
+
+
 def current_staff(request: Request, db: Session = Depends(get_db)):
     """The signed-in staff member, or None."""
     from examengine.services.accounts import resolve
@@ -171,12 +187,12 @@ def staff(*roles: str) -> Callable:
 
 def exam_staff(exam_id: int, member=Depends(staff("proctor")), db: Session = Depends(get_db)):
     """A proctor assigned to this exam, or an admin."""
-    from examengine.services.accounts import ForbiddenError
+    from examengine.services.accounts import require_exam
 
-    allowed = member.can_run_exam(db, exam_id)
-    release_connection(db)
-    if not allowed:
-        raise ForbiddenError("你没有被分配到这场考试。")
+    try:
+        require_exam(db, member, exam_id)
+    finally:
+        release_connection(db)
     return member
 
 

@@ -65,12 +65,12 @@ class DataFileError(ExamEngineError):
 class TooManyAttemptsError(ExamEngineError):
     """Too many failed attempts from one ticket or address (429, with Retry-After)."""
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
+    def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
-        self.retry_after_s = max(1, int(retry_after_s))
+        self.retry_after = max(1, int(retry_after))  # seconds
 
     def to_dict(self) -> dict:
-        return {**super().to_dict(), "retry_after_s": self.retry_after_s}
+        return {**super().to_dict(), "retry_after": self.retry_after}
 
 
 class ConflictError(ExamEngineError):

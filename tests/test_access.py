@@ -73,6 +73,8 @@ def test_wrong_roles_are_refused(app, settings):
                    ("GET", "/api/v1/bank/coverage")]
     proctor_only = [("GET", "/api/v1/exams"), ("POST", "/api/v1/exams"), ("GET", "/proctor"),
                     ("GET", "/api/v1/exams/1/tickets")]
+    admin_only = [("POST", "/api/v1/forms/assemble"), ("POST", "/proctor/forms/assemble"), ("GET", "/api/v1/audit"),
+                  ("GET", "/api/v1/calibration-runs")]
     with TestClient(app, follow_redirects=False) as c:
         login(c, settings.database_url, "w1", "item_writer")
         for method, path in proctor_only:
@@ -82,6 +84,17 @@ def test_wrong_roles_are_refused(app, settings):
         for method, path in writer_only:
             assert c.request(method, path).status_code == 403, (method, path)
         assert c.get("/api/v1/exams").json() == []
+        # a reviewer is an item writer who may also approve others' items: no exams, no admin routes
+        login(c, settings.database_url, "r1", "reviewer")
+        for method, path in proctor_only + admin_only:
+            assert c.request(method, path).status_code == 403, (method, path)
+        for path in ("/api/v1/items", "/writer/items", "/api/v1/bank/coverage", "/api/v1/blueprints"):
+            assert c.get(path).status_code == 200, path
+        # assembling forms reads the keys and parameters of a level: admins only
+        assert c.post("/api/v1/forms/assemble", json={"blueprint": "530046-L1"}).status_code == 403
+        login(c, settings.database_url, "p1", "proctor")
+        for method, path in admin_only:
+            assert c.request(method, path).status_code == 403, (method, path)
 
 
 def test_a_proctor_sees_only_the_exams_assigned_to_them(bank_db_url):
@@ -155,3 +168,44 @@ def test_changes_are_in_the_audit_log_with_who_and_before_and_after(bank_db_url)
         assert {"blueprint.version", "itemset.import", "user.create"} <= set(by_action)  # from init and setup
     with staff_client(Settings(database_url=bank_db_url, data_dir=REPO), "w-audit", "item_writer") as c:
         assert c.get("/api/v1/audit").status_code == 403
+
+
+# Who may call what, by path (admins pass everywhere). A new route must be placed here.
+ADMIN_ONLY = ("/api/v1/forms/assemble", "/proctor/forms/assemble", "/api/v1/items/export", "/api/v1/calibration",
+              "/api/v1/item-statistics", "/api/v1/audit")
+ROLES_BY_PREFIX = [
+    (("/api/v1/item-sets", "/api/v1/items", "/api/v1/bank", "/writer"), {"item_writer", "reviewer"}),
+    (("/api/v1/blueprints", "/reports"), {"item_writer", "reviewer", "proctor"}),
+    (("/api/v1/exams", "/api/v1/forms", "/api/v1/attempts/{attempt_id}/extend", "/api/v1/attempts/{attempt_id}/void",
+      "/proctor"), {"proctor"}),
+]
+
+
+def expected_roles(path: str) -> set[str]:
+    if path.startswith(ADMIN_ONLY):
+        return set()
+    for prefixes, roles in ROLES_BY_PREFIX:
+        if path.startswith(prefixes):
+            return roles
+    raise AssertionError(f"route {path} is not in the access table of this test")
+
+
+@pytest.mark.parametrize("role", ["item_writer", "reviewer", "proctor"])
+def test_every_staff_route_refuses_exactly_the_roles_it_does_not_name(app, settings, role):
+    refused_for_role = "账号无权进行此操作"
+    with TestClient(app, follow_redirects=False, raise_server_exceptions=False,
+                    headers={"origin": "http://testserver"}) as c:
+        login(c, settings.database_url, f"walk-{role}", role)
+        checked = 0
+        for method, path in sorted(routes(app)):
+            if (method, path) in PUBLIC or (method, path) in CANDIDATE_SIGN_IN or path.startswith(
+                    ("/exam", "/api/v1/attempts/{attempt_id}/item", "/api/v1/standards", "/api/v1/requirements")):
+                continue
+            if path in ("/api/v1/attempts/{attempt_id}", "/api/v1/attempts/{attempt_id}/answers",
+                        "/api/v1/attempts/{attempt_id}/result"):
+                continue  # candidates' routes (their own token)
+            r = c.request(method, concrete(path))
+            refused = r.status_code == 403 and refused_for_role in r.text
+            assert refused == (role not in expected_roles(path)), (method, path, r.status_code, r.text[:200])
+            checked += 1
+    assert checked > 40

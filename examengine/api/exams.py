@@ -74,9 +74,10 @@ def get_exam(exam_id: int, db: Session = Depends(get_db)) -> dict:
     return asdict(svc.exam_view(db, exam_id))
 
 
-@router.post("/exams/{exam_id}/roster", summary="Import a roster (CSV or XLSX: 准考证号, 姓名, 身份证号后四位, 考场)", dependencies=[Depends(exam_staff)])
-def import_roster(exam_id: int, file: UploadFile = File(...), db: Session = Depends(get_db)) -> dict:
-    return asdict(svc.import_roster(db, exam_id, file.filename or "roster", file.file.read(), actor="api"))  # noqa
+@router.post("/exams/{exam_id}/roster", summary="Import a roster (CSV or XLSX: 准考证号, 姓名, 身份证号后四位, 考场)")
+def import_roster(exam_id: int, file: UploadFile = File(...), db: Session = Depends(get_db),
+                  member=Depends(exam_staff)) -> dict:
+    return asdict(svc.import_roster(db, exam_id, file.filename or "roster", file.file.read(), actor=member.username))
 
 
 @router.get("/exams/{exam_id}/tickets", summary="准考证号, 姓名 and access code of each candidate (JSON or CSV)", dependencies=[Depends(exam_staff)])
@@ -154,10 +155,9 @@ class VoidIn(BaseModel):
 
 
 def _exam_of(db: Session, member, exam_id: int) -> None:
-    from examengine.services.accounts import ForbiddenError
+    from examengine.services.accounts import require_exam
 
-    if not member.can_run_exam(db, exam_id):
-        raise ForbiddenError("你没有被分配到这场考试。")
+    require_exam(db, member, exam_id)
 
 
 def _attempt_staff(attempt_id: int, db: Session, member) -> None:

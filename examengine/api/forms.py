@@ -1,4 +1,8 @@
-"""JSON API: paper forms (assembly, printing, paper scoring)."""
+"""JSON API: paper forms (assembly, printing, paper scoring).
+
+Assembly reads the keys and IRT parameters of a whole level: admins only (``admin_router``).
+Proctors print and score for the exams they run (``accounts.require_exam``) and see forms
+without keys or parameters; a printed key only for an exam of theirs (``accounts.require_keys``)."""
 
 from __future__ import annotations
 
@@ -9,11 +13,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, get_db
+from examengine.deps import ReleasingRoute, current_staff, exam_staff, get_db
 from examengine.services import forms as svc
+from examengine.services.accounts import require_exam, require_keys
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["forms"])
-ACTOR = "api"
+admin_router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["forms"])
 
 
 class AssembleIn(BaseModel):
@@ -27,9 +32,9 @@ class AssembleIn(BaseModel):
     time_limit: float = Field(30.0, gt=0.0, le=300.0)
 
 
-@router.post("/forms/assemble", summary="Assemble N parallel forms of a blueprint (MILP); 422 explains an infeasible request")
-def assemble(body: AssembleIn, db: Session = Depends(get_db)) -> dict:
-    a = svc.assemble(db, blueprint=body.blueprint, n_forms=body.forms, length=body.length, actor=ACTOR,
+@admin_router.post("/forms/assemble", summary="Assemble N parallel forms of a blueprint (MILP; admins); 422 explains an infeasible request")
+def assemble(body: AssembleIn, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
+    a = svc.assemble(db, blueprint=body.blueprint, n_forms=body.forms, length=body.length, actor=member.username,
                      max_overlap=body.overlap, avoid_recent=body.avoid_recent, seed=body.seed,
                      parallel_tolerance=body.tolerance, time_limit=body.time_limit)
     return asdict(a)
@@ -40,9 +45,9 @@ def list_forms(db: Session = Depends(get_db)) -> list[dict]:
     return [asdict(f) for f in svc.list_forms(db)]
 
 
-@router.get("/forms/{form_id}", summary="A form with its items and keys")
-def get_form(form_id: int, db: Session = Depends(get_db)) -> dict:
-    return asdict(svc.form_view(db, form_id))
+@router.get("/forms/{form_id}", summary="A form with its items (keys and IRT parameters for admins only)")
+def get_form(form_id: int, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
+    return asdict(svc.form_view(db, form_id, keys=member.sees_keys))
 
 
 def _pdf(data: bytes | None, name: str) -> Response:
@@ -58,24 +63,29 @@ def booklet(form_id: int, db: Session = Depends(get_db)) -> Response:
 
 @router.get("/forms/{form_id}/sheets.pdf", summary="Answer sheets: one per candidate of ?exam=, and ?blank= blank ones")
 def sheets(form_id: int, exam: int | None = None, blank: int = Query(0, ge=0, le=500),
-           db: Session = Depends(get_db)) -> Response:
+           db: Session = Depends(get_db), member=Depends(current_staff)) -> Response:
+    if exam is not None:
+        require_exam(db, member, exam)
     p = svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam, blank_sheets=blank)
     return _pdf(p.sheets, f"form-{form_id}-sheets.pdf")
 
 
-@router.get("/forms/{form_id}/key.pdf", summary="The key and the score conversion table (proctors only)")
-def key(form_id: int, db: Session = Depends(get_db)) -> Response:
-    p = svc.print_form(db, form_id, booklet=False, sheets=False)
+@router.get("/forms/{form_id}/key.pdf", summary="The key and the score conversion table (admins; a proctor with ?exam= of theirs)")
+def key(form_id: int, exam: int | None = None, db: Session = Depends(get_db),
+        member=Depends(current_staff)) -> Response:
+    require_keys(db, member, exam)
+    p = svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam)
     return _pdf(p.key, f"form-{form_id}-key.pdf")
 
 
 @router.post("/exams/{exam_id}/paper-results", summary="Score paper answers (CSV/XLSX: 准考证号, 试卷, 答案 or one column per item)")
 def score(exam_id: int, file: UploadFile = File(...), assembly: int | None = Form(None),
-          db: Session = Depends(get_db)) -> dict:
-    r = svc.score_paper(db, exam_id, file.filename or "answers", file.file.read(), actor=ACTOR, assembly_id=assembly)
+          db: Session = Depends(get_db), member=Depends(exam_staff)) -> dict:
+    r = svc.score_paper(db, exam_id, file.filename or "answers", file.file.read(), actor=member.username,
+                        assembly_id=assembly)
     return asdict(r)
 
 
-@router.get("/exams/{exam_id}/paper-results", summary="Paper results of an exam")
+@router.get("/exams/{exam_id}/paper-results", summary="Paper results of an exam", dependencies=[Depends(exam_staff)])
 def results(exam_id: int, db: Session = Depends(get_db)) -> list[dict]:
     return [asdict(r) for r in svc.paper_results(db, exam_id)]

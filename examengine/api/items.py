@@ -13,6 +13,8 @@ from examengine.deps import ReleasingRoute, current_staff, get_db, picture_respo
 from examengine.services import items as svc
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["item bank"])
+#: The bulk export holds every key and IRT parameter of the bank: admins only (app.py).
+admin_router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["item bank"])
 
 EXPORT_TYPES = {
     "qti3": ("application/zip", "zip"), "qti21": ("application/zip", "zip"),
@@ -32,7 +34,7 @@ def upload_item_set(
     file: UploadFile = File(..., description="题目文件"),
     dry_run: bool = Form(False, description="只检查，不写入"),
     requirement: list[str] = Form(default=[], description="给没有标注代码的题目统一标注的职业技能要求代码"),
-    status: str = Form("draft", description="新题目的状态"),
+    status: str = Form("draft", description="新题目的状态（只有管理员可以指定 draft 以外的状态）"),
     db: Session = Depends(get_db),
     member=Depends(current_staff),
 ) -> dict:
@@ -43,7 +45,7 @@ def upload_item_set(
     data = file.file.read()
     parsed = parse_upload(file.filename or "upload", data, default_requirements=tuple(r for r in requirement if r))
     return _report(svc.import_item_set(db, parsed, data=data, actor=member.username, dry_run=dry_run,
-                                       status_for_new=svc.parse_status(status)))
+                                       status_for_new=svc.parse_status(status), role=member.role))
 
 
 @router.get("/items", summary="Browse the bank")
@@ -54,7 +56,7 @@ def list_items(
     return asdict(svc.list_items(db, code=code, status=status, item_type=type, text=q, limit=limit, offset=offset))
 
 
-@router.get("/items/export", summary="Export the bank's current versions (qti3, qti21, xlsx, csv, json)")
+@admin_router.get("/items/export", summary="Export the bank's current versions (qti3, qti21, xlsx, csv, json; admins)")
 def export_items(format: str = "qti3", code: str = "", status: str = "", db: Session = Depends(get_db)) -> Response:
     from examengine.itemfiles.writer import export_bytes
 
@@ -68,9 +70,9 @@ def export_items(format: str = "qti3", code: str = "", status: str = "", db: Ses
                     headers={"Content-Disposition": f'attachment; filename="examengine-items-{format}.{ext}"'})
 
 
-@router.get("/items/{external_id}", summary="One item with its versions and history")
-def get_item(external_id: str, db: Session = Depends(get_db)) -> dict:
-    return asdict(svc.get_item(db, external_id))
+@router.get("/items/{external_id}", summary="One item with its versions and history (IRT parameters for admins)")
+def get_item(external_id: str, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
+    return asdict(svc.get_item(db, external_id, role=member.role))
 
 
 class TransitionIn(BaseModel):
@@ -78,11 +80,12 @@ class TransitionIn(BaseModel):
     note: str = ""
 
 
-@router.post("/items/{external_id}/transitions", summary="Move an item through the lifecycle")
+@router.post("/items/{external_id}/transitions",
+             summary="Move an item through the lifecycle (writers: submit/withdraw; reviewers and admins: approve others' items)")
 def transition(external_id: str, body: TransitionIn, db: Session = Depends(get_db),
                member=Depends(current_staff)) -> dict:
     return asdict(svc.transition_item(db, external_id, svc.parse_status(body.to), actor=member.username,
-                                      note=body.note))
+                                      note=body.note, role=member.role))
 
 
 @router.get("/items/{external_id}/versions/{version}/images/{name}", summary="A picture of an item version")

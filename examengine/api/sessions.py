@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, current_staff, get_db, staff_token
+from examengine.deps import ReleasingRoute, client_address, current_staff, get_db, signin_limits, staff_token
 from examengine.services import accounts
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["staff sessions"])
@@ -17,9 +17,11 @@ class Credentials(BaseModel):
     password: str
 
 
-@router.post("/sessions", summary="Staff sign-in: returns a bearer token (public)")
-def sign_in(body: Credentials, db: Session = Depends(get_db)) -> dict:
-    token = accounts.sign_in(db, body.username, body.password)
+@router.post("/sessions", summary="Staff sign-in: returns a bearer token (public; 429 with Retry-After after "
+             "too many failures)")
+def sign_in(body: Credentials, request: Request, db: Session = Depends(get_db)) -> dict:
+    token = accounts.sign_in(db, body.username, body.password, address=client_address(request),
+                             limits=signin_limits(request))
     member = accounts.resolve(db, token)
     return {"token": token, "username": member.username, "role": member.role.value}
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from examengine.cli.common import handles_errors, out, session
 
-users_app = typer.Typer(help="工作人员账号：管理员、命题人、监考。", no_args_is_help=True)
+users_app = typer.Typer(help="工作人员账号：管理员、命题人、审题人、监考。", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,19 +29,19 @@ def _password(password: str | None, stdin: bool) -> str:
 @handles_errors
 def create(
     username: Annotated[str, typer.Option(help="用户名")],
-    role: Annotated[str, typer.Option(help="admin（管理员）、item_writer（命题人）或 proctor（监考）")],
+    role: Annotated[str, typer.Option(help="admin（管理员）、item_writer（命题人）、reviewer（审题人）或 proctor（监考）")],
     name: Annotated[str, typer.Option(help="显示名称")] = "",
     password: Annotated[str | None, typer.Option(help="密码（不给则提示输入）")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
 ) -> None:
-    """创建工作人员账号（密码以 argon2 散列保存）。"""
+    """创建工作人员账号（密码以 argon2 散列保存；至少 12 个字符，不能是常见密码或用户名）。"""
     from examengine.errors import ExamEngineError
     from examengine.services.accounts import Role, create_user
 
     try:
         r = Role(role)
     except ValueError:
-        raise ExamEngineError(f"角色应为 admin、item_writer 或 proctor，实际为“{role}”") from None
+        raise ExamEngineError(f"角色应为 admin、item_writer、reviewer 或 proctor，实际为“{role}”") from None
     with session() as db:
         member = create_user(db, username=username, password=_password(password, password_stdin), role=r,
                              display_name=name)
@@ -55,7 +55,7 @@ def set_password(
     password: Annotated[str | None, typer.Option(help="新密码（不给则提示输入）")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
 ) -> None:
-    """重设密码（该账号在所有设备上退出登录）。"""
+    """重设密码（该账号在所有设备上退出登录；密码规则同 users create）。"""
     from examengine.services.accounts import set_password as set_pw
 
     with session() as db:
@@ -74,6 +74,39 @@ def assign(username: str, exam: int) -> None:
         get_exam(db, exam)
         assign_proctor(db, username, exam)
     out.print(f"监考 {username} 可以管理考试 {exam}。")
+
+
+@users_app.command("unassign")
+@handles_errors
+def unassign(username: str, exam: int) -> None:
+    """收回监考账号对一场考试的权限（立即生效）。"""
+    from examengine.services.accounts import unassign_proctor
+
+    with session() as db:
+        unassign_proctor(db, username, exam)
+    out.print(f"监考 {username} 不再能管理考试 {exam}。")
+
+
+@users_app.command("disable")
+@handles_errors
+def disable(username: str) -> None:
+    """停用账号：不能再登录，已登录的会话全部失效。"""
+    from examengine.services.accounts import set_active
+
+    with session() as db:
+        revoked = set_active(db, username, False)
+    out.print(f"已停用 {username}，注销了 {revoked} 个会话。")
+
+
+@users_app.command("enable")
+@handles_errors
+def enable(username: str) -> None:
+    """重新启用一个已停用的账号。"""
+    from examengine.services.accounts import set_active
+
+    with session() as db:
+        set_active(db, username, True)
+    out.print(f"已启用 {username}。")
 
 
 @users_app.command("list")

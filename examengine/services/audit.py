@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,9 +12,12 @@ from examengine.db.models import AuditEvent
 
 
 def record(db: Session, *, actor: str, action: str, target: str, before: dict | None = None,
-           after: dict | None = None) -> None:
-    """Add an audit entry; the caller's commit writes it together with the change."""
-    db.add(AuditEvent(actor=actor, action=action, target=target, before=before, after=after))
+           after: dict | None = None, at: datetime | None = None) -> None:
+    """Add an audit entry (at ``at``, else now); the caller's commit writes it together with the change."""
+    event = AuditEvent(actor=actor, action=action, target=target, before=before, after=after)
+    if at is not None:
+        event.at = at
+    db.add(event)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -86,10 +86,14 @@ class FormItemView:
     stem: str
     options: list[str]
     key: list[str]
-    a: float
-    b: float
-    c: float
-    key_text: str = ""  # the key as printed for proctors: "BD", and 对/错 for 判断
+    a: float | None
+    b: float | None
+    c: float | None
+    key_text: str = ""  # the key as printed: "BD", and 对/错 for 判断
+
+    def without_keys(self) -> FormItemView:
+        """The item as a proctor sees it on screen: no key, no IRT parameters."""
+        return replace(self, key=[], key_text="", a=None, b=None, c=None)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,9 @@ class FormView:
     information: dict[str, float]
     printed: bool
     items: list[FormItemView] = field(default_factory=list)
+
+    def without_keys(self) -> FormView:
+        return replace(self, items=[it.without_keys() for it in self.items])
 
 
 @dataclass(frozen=True)
@@ -220,13 +227,15 @@ def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: s
     return assembly_view(db, asm.id)
 
 
-def assembly_view(db: Session, assembly_id: int) -> AssemblyView:
+def assembly_view(db: Session, assembly_id: int, *, keys: bool = True) -> AssemblyView:
+    """An assembly and its forms; ``keys=False`` (proctors) leaves out keys and IRT parameters."""
     asm = db.get(FormAssembly, assembly_id)
     if asm is None:
         raise NotFoundError("组卷", str(assembly_id))
     bv = db.get(BlueprintVersion, asm.blueprint_version_id)
     return AssemblyView(asm.id, bv.code, bv.version, asm.n_forms, asm.length, asm.max_overlap, asm.seed,
-                        list(asm.cuts), dict(asm.report), [_form_view(db, f) for f in asm.forms])
+                        list(asm.cuts), dict(asm.report),
+                        [v if keys else v.without_keys() for v in (_form_view(db, f) for f in asm.forms)])
 
 
 def get_form(db: Session, form_id: int) -> Form:
@@ -236,8 +245,10 @@ def get_form(db: Session, form_id: int) -> Form:
     return form
 
 
-def form_view(db: Session, form_id: int) -> FormView:
-    return _form_view(db, get_form(db, form_id))
+def form_view(db: Session, form_id: int, *, keys: bool = True) -> FormView:
+    """A form with its items; ``keys=False`` (proctors) leaves out keys and IRT parameters."""
+    view = _form_view(db, get_form(db, form_id))
+    return view if keys else view.without_keys()
 
 
 def list_forms(db: Session) -> list[FormView]:
@@ -245,8 +256,8 @@ def list_forms(db: Session) -> list[FormView]:
                                                                .options(selectinload(Form.items)))]
 
 
-def list_assemblies(db: Session) -> list[AssemblyView]:
-    return [assembly_view(db, a) for a in db.scalars(select(FormAssembly.id).order_by(FormAssembly.id.desc()))]
+def list_assemblies(db: Session, *, keys: bool = True) -> list[AssemblyView]:
+    return [assembly_view(db, a, keys=keys) for a in db.scalars(select(FormAssembly.id).order_by(FormAssembly.id.desc()))]
 
 
 # ---------------------------------------------------------------- printing

@@ -1,5 +1,11 @@
 """The item bank's use cases: importing item sets, versions, the lifecycle, browsing,
-coverage and export. One function, one transaction."""
+coverage and export. One function, one transaction.
+
+Separation of duties (issue 18; docs/security-staff.md): item writers and reviewers upload
+drafts only (a status for new items is an admin's choice); an upload never changes the IRT
+parameters of an existing item (``calibration apply`` is the only way), and only an admin's
+upload may bring parameters for new items; a writer moves an item only between draft and
+review; reviewers and admins move it further, never for an item they wrote or submitted."""
 
 from __future__ import annotations
 
@@ -40,6 +46,7 @@ from examengine.exam.items import (
 from examengine.itemfiles import ParsedUpload
 from examengine.itemfiles.pictures import PICTURE_TYPES, picture_problem, served_type, sniff
 from examengine.services import audit
+from examengine.services.accounts import ForbiddenError, Role
 from examengine.services.mapping import current_version, version_to_draft
 
 # ---------------------------------------------------------------- provisional parameters
@@ -157,12 +164,20 @@ def import_item_set(
     actor: str,
     dry_run: bool = False,
     status_for_new: ItemStatus = ItemStatus.DRAFT,
+    role: Role = Role.ADMIN,
 ) -> ImportReport:
     """Validate everything, then write everything in one transaction, or nothing.
 
     Raises DataFileError with every problem (file, location, field, message) when any is found.
     Re-uploading an external id makes a new version when its content changed, nothing when not.
+    ``role`` is the uploader's (the CLI and ``init`` run as the machine's administrator):
+    only an admin sets a status other than draft (ForbiddenError naming ``status``) or brings
+    IRT parameters for new items; nobody's upload changes an existing item's parameters (a
+    warning says so), and only an admin's changes the content of an item past draft.
     """
+    if role is not Role.ADMIN and status_for_new is not ItemStatus.DRAFT:
+        raise ForbiddenError(f"只有管理员可以指定新题目的状态（字段 status = {status_for_new.value}）："
+                             f"{role.label}上传的题目一律为草稿（draft），经他人审核后才能进入预测试和正式使用。")
     catalog = _Catalog.load(db)
     problems, warnings = _check_upload(db, parsed, catalog)
     if problems:
@@ -177,6 +192,8 @@ def import_item_set(
             )
         )
     }
+    if role is not Role.ADMIN:
+        _check_frozen_status(parsed, existing, role)
     item_set = None
     if not dry_run:
         item_set = ItemSet(
@@ -191,7 +208,11 @@ def import_item_set(
         item = existing.get(d.external_id)
         req_ids = [catalog.codes[c][0] for c in d.requirements]
         level_rank, level_id = max((catalog.codes[c][3], catalog.codes[c][4]) for c in d.requirements)
-        irt = d.irt or provisional_irt(level_rank, d.difficulty, d.type, len(d.options))
+        provisional = provisional_irt(level_rank, d.difficulty, d.type, len(d.options))
+        irt = d.irt if d.irt is not None and item is None and role is Role.ADMIN else provisional
+        if d.irt is not None and irt is not d.irt and (item is None or d.irt != version_to_draft(
+                item, current_version(item)).irt):
+            warnings.append(Problem(parsed.file, d.location, "irt", IRT_IGNORED[item is None]))
         if item is None:
             results.append(ImportedItem(d.external_id, "created", 1, d.location))
             if dry_run:
@@ -214,12 +235,12 @@ def import_item_set(
             results.append(ImportedItem(d.external_id, "new_version", number, d.location))
             if dry_run:
                 continue
-            _add_version(db, item, d, number, d.irt or irt, req_ids, item_set, actor)
+            _add_version(db, item, d, number, irt, req_ids, item_set, actor)
             item.current_version = number
             item.level_id = level_id
             _event(db, item, number, "new_version", actor,
                    {"item_set": item_set.id, "file": parsed.file, "changed": _changed_fields(before, d)})
-        elif meta_changes or (d.irt is not None and d.irt != before.irt):
+        elif meta_changes:
             results.append(ImportedItem(d.external_id, "updated", item.current_version, d.location))
             if dry_run:
                 continue
@@ -231,10 +252,6 @@ def import_item_set(
                 setattr(item, k, new)
             _event(db, item, item.current_version, "updated", actor,
                    {"item_set": item_set.id, "changes": {k: list(v) for k, v in meta_changes.items()}})
-        if d.irt is not None and d.irt != before.irt and results[-1].action == "updated":
-            _set_irt(cur, d.irt)
-            _event(db, item, cur.number, "irt_updated", actor,
-                   {"item_set": item_set.id, "before": _irt_dict(before.irt), "after": _irt_dict(d.irt)})
         item.updated_at = datetime.now(UTC)
     counts = Counter(r.action for r in results)
     report = ImportReport(
@@ -252,6 +269,32 @@ def import_item_set(
                         "updated": report.updated, "status_for_new": status_for_new.value})
     db.commit()
     return report
+
+
+IRT_IGNORED = {
+    True: "文件中的 IRT 参数未被采用：只有管理员导入的新题目可以带参数，这道新题目使用暂定参数；"
+          "参数只能通过 calibration apply（校准后应用）更改",
+    False: "文件中的 IRT 参数未被采用：导入不会修改已有题目的参数（新版本使用暂定参数）；"
+           "参数只能通过 calibration apply（校准后应用）更改",
+}
+
+
+def _check_frozen_status(parsed: ParsedUpload, existing: dict[str, Item], role: Role) -> None:
+    """A writer's or reviewer's upload may change the content of draft items only: a new
+    version of an item in review or beyond would skip the review (DataFileError naming each)."""
+    problems = []
+    for d in parsed.items:
+        item = existing.get(d.external_id)
+        if item is None or item.status == ItemStatus.DRAFT.value:
+            continue
+        before = version_to_draft(item, current_version(item))
+        if before.content() != replace(d, location=before.location).content():
+            status = ItemStatus(item.status)
+            problems.append(Problem(parsed.file, d.location, "题目编号", (
+                f"题目 {d.external_id} 的状态为“{STATUS_LABELS[status]}”，{role.label}不能修改它的内容："
+                + ("请先退回草稿再上传" if status is ItemStatus.REVIEW else "请以新的题目编号提交，由审题人审核"))))
+    if problems:
+        raise DataFileError(problems)
 
 
 def _problem_dict(p: Problem) -> dict:
@@ -312,11 +355,11 @@ class StagedUpload:
     problems: list[Problem]
 
 
-def stage_upload(db: Session, parsed: ParsedUpload, *, data: bytes, actor: str,
+def stage_upload(db: Session, parsed: ParsedUpload, *, data: bytes, actor: str, role: Role = Role.ADMIN,
                  default_requirements: Sequence[str] = ()) -> StagedUpload:
     """Keep an upload as pending with its validation report, for the writer to confirm."""
     try:
-        report = import_item_set(db, parsed, data=data, actor=actor, dry_run=True)
+        report = import_item_set(db, parsed, data=data, actor=actor, dry_run=True, role=role)
         problems: list[Problem] = []
     except DataFileError as exc:
         report, problems = None, exc.problems
@@ -350,7 +393,7 @@ def get_upload(db: Session, item_set_id: int) -> UploadView:
                       row.uploaded_at.isoformat(timespec="seconds"), dict(row.report or {}))
 
 
-def confirm_upload(db: Session, item_set_id: int, *, actor: str) -> ImportReport:
+def confirm_upload(db: Session, item_set_id: int, *, actor: str, role: Role = Role.ADMIN) -> ImportReport:
     """Apply a pending upload (validated again: the bank may have changed meanwhile)."""
     from examengine.itemfiles.reader import parse_upload
 
@@ -361,7 +404,7 @@ def confirm_upload(db: Session, item_set_id: int, *, actor: str) -> ImportReport
         raise ConflictError(f"上传记录 {item_set_id} 的状态为“{staged.status}”，不能再次确认导入")
     parsed = parse_upload(staged.filename, staged.data,
                           default_requirements=tuple(staged.options.get("default_requirements", ())))
-    report = import_item_set(db, parsed, data=staged.data, actor=actor)
+    report = import_item_set(db, parsed, data=staged.data, actor=actor, role=role)
     staged = db.get(ItemSet, item_set_id)
     staged.status = "confirmed"
     staged.applied_at = datetime.now(UTC)
@@ -373,7 +416,28 @@ def confirm_upload(db: Session, item_set_id: int, *, actor: str) -> ImportReport
 # ---------------------------------------------------------------- lifecycle
 
 
-def transition_item(db: Session, external_id: str, target: ItemStatus, *, actor: str, note: str = "") -> ItemDetail:
+#: The moves an item writer may make: submit to review, withdraw to draft.
+WRITER_MOVES = frozenset({(ItemStatus.DRAFT, ItemStatus.REVIEW), (ItemStatus.REVIEW, ItemStatus.DRAFT)})
+#: Moves that approve an item: never by its author or whoever submitted it to review.
+APPROVALS = frozenset({ItemStatus.PRETEST, ItemStatus.OPERATIONAL})
+
+
+def _own_people(item: Item) -> set[str]:
+    """Who may not approve this item: the author of its current version (and the item's
+    author), and whoever submitted it to review last."""
+    people = {current_version(item).created_by, item.author}
+    submitted = [e.actor for e in item.events
+                 if e.action == "status" and (e.detail or {}).get("to") == ItemStatus.REVIEW.value]
+    if submitted:
+        people.add(submitted[-1])
+    return people
+
+
+def transition_item(db: Session, external_id: str, target: ItemStatus, *, actor: str, note: str = "",
+                    role: Role = Role.ADMIN) -> ItemDetail:
+    """Move an item through the lifecycle (``TRANSITIONS``). ``role`` is the mover's (the CLI
+    runs as an admin): writers only submit and withdraw (``WRITER_MOVES``); nobody approves
+    (``APPROVALS``) an item they wrote or submitted to review."""
     item = _get_item(db, external_id)
     current = ItemStatus(item.status)
     if current == target:
@@ -384,6 +448,10 @@ def transition_item(db: Session, external_id: str, target: ItemStatus, *, actor:
             f"题目 {external_id} 不能从“{STATUS_LABELS[current]}”变为“{STATUS_LABELS[target]}”"
             + (f"（可变为：{allowed}）" if allowed else "（已退役的题目不能再改变状态）")
         )
+    if role not in (Role.ADMIN, Role.REVIEWER) and (current, target) not in WRITER_MOVES:
+        raise ForbiddenError(f"{role.label}只能提交审核或撤回到草稿；审核通过、上线和退役由审题人或管理员操作。")
+    if target in APPROVALS and actor in _own_people(item):
+        raise ForbiddenError(f"不能审核自己编写或提交审核的题目 {external_id}：请由另一位审题人或管理员操作。")
     item.status = target.value
     item.updated_at = datetime.now(UTC)
     audit.record(db, actor=actor, action="item.status", target=f"item {external_id}",
@@ -391,7 +459,7 @@ def transition_item(db: Session, external_id: str, target: ItemStatus, *, actor:
     _event(db, item, item.current_version, "status", actor,
            {"from": current.value, "to": target.value, "note": note})
     db.commit()
-    return get_item(db, external_id)
+    return get_item(db, external_id, role=role)
 
 
 def freeze_version(db: Session, external_id: str, version: int | None = None) -> None:
@@ -461,7 +529,7 @@ class VersionView:
     explanation: str
     requirements: list[str]
     difficulty: int | None
-    irt: dict
+    irt: dict | None  # None for anyone but an admin
     frozen: bool
     images: list[str]
     created_by: str
@@ -527,22 +595,26 @@ def _get_item(db: Session, external_id: str) -> Item:
     return item
 
 
-def get_item(db: Session, external_id: str) -> ItemDetail:
+def get_item(db: Session, external_id: str, *, role: Role = Role.ADMIN) -> ItemDetail:
+    """An item with its versions and history, as ``role`` may see it: IRT parameters for admins
+    only, and the lifecycle moves that role may make."""
     item = _get_item(db, external_id)
     status = ItemStatus(item.status)
+    parameters = role is Role.ADMIN
     versions = []
     for v in item.versions:
         d = version_to_draft(item, v)
         versions.append(VersionView(
             v.number, v.type, v.stem, list(v.options), d.key_letters, v.explanation, list(d.requirements),
-            v.difficulty, _irt_dict(d.irt), v.frozen, [i.name for i in v.images], v.created_by,
+            v.difficulty, _irt_dict(d.irt) if parameters else None, v.frozen, [i.name for i in v.images], v.created_by,
             v.created_at.isoformat(timespec="seconds"),
         ))
     return ItemDetail(
         external_id=item.external_id, status=status.value, status_label=STATUS_LABELS[status],
         level=item.level.code, author=item.author, source=item.source, enemy_group=item.enemy_group,
         current_version=item.current_version,
-        allowed_transitions=[s.value for s in ItemStatus if s in TRANSITIONS[status]],
+        allowed_transitions=[s.value for s in ItemStatus if s in TRANSITIONS[status]
+                             and (role in (Role.ADMIN, Role.REVIEWER) or (status, s) in WRITER_MOVES)],
         versions=versions,
         events=[EventView(e.at.isoformat(timespec="seconds"), e.actor, e.action, e.version_number, e.detail)
                 for e in item.events],

@@ -78,7 +78,7 @@ def ensure_admin(db) -> str | None:
 
     if db.scalar(select(func.count()).select_from(User)):
         return None
-    password = secrets.token_urlsafe(9)
+    password = secrets.token_urlsafe(12)  # 16 characters: meets accounts.password_problems
     create_user(db, username="admin", password=password, role=Role.ADMIN, display_name="管理员")
     return password
 

@@ -14,16 +14,14 @@ from examengine.errors import DataFileError, ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
 from examengine.services import exams as svc
+from examengine.services.accounts import require_exam
 from examengine.services.blueprints import list_blueprints
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/proctor", include_in_schema=False)
 
 
 def _own(db: Session, member, exam_id: int) -> None:
-    from examengine.services.accounts import ForbiddenError
-
-    if not member.can_run_exam(db, exam_id):
-        raise ForbiddenError("你没有被分配到这场考试。")
+    require_exam(db, member, exam_id)
 
 
 def _exam_page(db: Session, exam_id: int, message: str = "", cls: str = "ok", status_code: int = 200) -> HTMLResponse:
@@ -66,10 +64,11 @@ def exam(exam_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
     return _exam_page(db, exam_id)
 
 
-@router.post("/exams/{exam_id}/roster", dependencies=[Depends(exam_staff)])
-def roster(exam_id: int, file: UploadFile = File(...), db: Session = Depends(get_db)) -> HTMLResponse:
+@router.post("/exams/{exam_id}/roster")
+def roster(exam_id: int, file: UploadFile = File(...), db: Session = Depends(get_db),
+           member=Depends(exam_staff)) -> HTMLResponse:
     try:
-        r = svc.import_roster(db, exam_id, file.filename or "roster", file.file.read(), actor="proctor")
+        r = svc.import_roster(db, exam_id, file.filename or "roster", file.file.read(), actor=member.username)
     except DataFileError as exc:
         return _exam_page(db, exam_id, "名单有误，未导入任何考生：" + "；".join(str(p) for p in exc.problems), "bad", 422)
     return _exam_page(db, exam_id, f"已导入：新增 {r.added} 名，更新 {r.updated} 名，名单共 {r.total} 名。")

@@ -8,12 +8,20 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import STAFF_COOKIE, ReleasingRoute, current_staff, get_db, staff_token
+from examengine.deps import (
+    STAFF_COOKIE,
+    ReleasingRoute,
+    client_address,
+    current_staff,
+    get_db,
+    signin_limits,
+    staff_token,
+)
 from examengine.rendering.env import render
 from examengine.services import accounts
 
 router = APIRouter(route_class=ReleasingRoute, include_in_schema=False)
-HOME = {"admin": "/proctor", "proctor": "/proctor", "item_writer": "/writer/items"}
+HOME = {"admin": "/proctor", "proctor": "/proctor", "item_writer": "/writer/items", "reviewer": "/writer/items"}
 
 
 #: The staff pages a sign-in may go on to (``next=``): never the API, static files or pictures.
@@ -49,10 +57,15 @@ def login_form(request: Request, next: str = "", member=Depends(current_staff)) 
 
 
 @router.post("/login")
-def login(username: str = Form(""), password: str = Form(""), next: str = Form(""),
+def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form(""),
           db: Session = Depends(get_db)) -> Response:
     try:
-        token = accounts.sign_in(db, username, password)
+        token = accounts.sign_in(db, username, password, address=client_address(request),
+                                 limits=signin_limits(request))
+    except accounts.TooManySignInsError as exc:
+        return HTMLResponse(render("login.html", nav="", message=exc.message, next=_safe_next(next),
+                                   username=username), status_code=429,
+                            headers={"Retry-After": str(exc.retry_after)})
     except accounts.NotSignedInError as exc:
         return HTMLResponse(render("login.html", nav="", message=exc.message, next=_safe_next(next),
                                    username=username), status_code=401)

@@ -1,4 +1,5 @@
-"""Pages for item writers: upload -> validation report -> confirm; the bank browser; an item page."""
+"""Pages for item writers and reviewers: upload -> validation report -> confirm; the bank
+browser; an item page with the lifecycle moves the member's role allows."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from examengine.errors import ConflictError
 from examengine.itemfiles.tables import CODE_SPLIT_RE
 from examengine.rendering.env import render
 from examengine.services import items as svc
+from examengine.services.accounts import ForbiddenError
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/writer", include_in_schema=False)
 
 
-def page(template: str, **context) -> HTMLResponse:
-    return HTMLResponse(render(template, **context))
+def page(template: str, status_code: int = 200, **context) -> HTMLResponse:
+    return HTMLResponse(render(template, **context), status_code=status_code)
 
 
 @router.get("")
@@ -46,7 +48,8 @@ def upload(
         return page("writer/upload.html", nav="upload", error="请选择一个非空的文件。")
     defaults = tuple(c for c in CODE_SPLIT_RE.split(requirements) if c)
     parsed = parse_upload(file.filename or "upload", data, default_requirements=defaults)
-    staged = svc.stage_upload(db, parsed, data=data, actor=member.username, default_requirements=defaults)
+    staged = svc.stage_upload(db, parsed, data=data, actor=member.username, role=member.role,
+                              default_requirements=defaults)
     return RedirectResponse(f"/writer/uploads/{staged.item_set_id}", status_code=303)
 
 
@@ -57,7 +60,7 @@ def upload_report(item_set_id: int, db: Session = Depends(get_db)) -> HTMLRespon
 
 @router.post("/uploads/{item_set_id}/confirm")
 def confirm(item_set_id: int, db: Session = Depends(get_db), member=Depends(current_staff)) -> RedirectResponse:
-    svc.confirm_upload(db, item_set_id, actor=member.username)
+    svc.confirm_upload(db, item_set_id, actor=member.username, role=member.role)
     return RedirectResponse(f"/writer/uploads/{item_set_id}", status_code=303)
 
 
@@ -76,28 +79,31 @@ def browse(request: Request, code: str = "", status: str = "", type: str = "", q
     return page("writer/items.html", nav="items", page=asdict(result), f=f, query=query)
 
 
-def _item_page(db: Session, item: svc.ItemDetail, message: str = "", cls: str = "") -> HTMLResponse:
+def _item_page(db: Session, item: svc.ItemDetail, message: str = "", cls: str = "",
+               status_code: int = 200) -> HTMLResponse:
     from examengine.services.calibration import item_statistics
 
     stats = [asdict(s) for s in item_statistics(db, scope=item.level, items=[item.external_id])]
-    return page("writer/item.html", nav="items", item=asdict(item), stats=stats, message=message,
+    return page("writer/item.html", status_code, nav="items", item=asdict(item), stats=stats, message=message,
                 message_class=cls)
 
 
 @router.get("/items/{external_id}")
-def item_page(external_id: str, db: Session = Depends(get_db)) -> HTMLResponse:
-    return _item_page(db, svc.get_item(db, external_id))
+def item_page(external_id: str, db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
+    return _item_page(db, svc.get_item(db, external_id, role=member.role))
 
 
 @router.post("/items/{external_id}/transition")
 def transition(external_id: str, to: str = Form(...), db: Session = Depends(get_db),
                member=Depends(current_staff)) -> HTMLResponse:
     try:
-        item = svc.transition_item(db, external_id, svc.parse_status(to), actor=member.username)
-        message, cls = f"状态已改为“{item.status_label}”。", "ok"
+        item = svc.transition_item(db, external_id, svc.parse_status(to), actor=member.username, role=member.role)
+        message, cls, code = f"状态已改为“{item.status_label}”。", "ok", 200
     except ConflictError as exc:
-        item, message, cls = svc.get_item(db, external_id), exc.message, "bad"
-    return _item_page(db, item, message, cls)
+        item, message, cls, code = svc.get_item(db, external_id, role=member.role), exc.message, "bad", 200
+    except ForbiddenError as exc:
+        item, message, cls, code = svc.get_item(db, external_id, role=member.role), exc.message, "bad", 403
+    return _item_page(db, item, message, cls, code)
 
 
 @router.get("/coverage")
