@@ -108,6 +108,7 @@ from examengine.exam.items import (
     check_item,
 )
 from examengine.itemfiles import ParsedUpload
+from examengine.itemfiles.bounds import MAX_XML_DEPTH
 
 # -- names and limits
 
@@ -655,9 +656,23 @@ class _ImageCollector:
 
 
 def _parse_xml(body: bytes) -> Element:
-    """Parse with defusedxml and give every element its local name (QTI 3.0 names mapped to 2.1)."""
+    """Parse with defusedxml, refusing elements nested deeper than ``MAX_XML_DEPTH`` as they
+    arrive (the walks over the tree recurse)."""
     try:
-        root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = None
+        depth = 0
+        for event, el in SafeET.iterparse(io.BytesIO(body), events=("start", "end"), forbid_dtd=True,
+                                          forbid_entities=True, forbid_external=True):
+            if event == "start":
+                depth += 1
+                if root is None:
+                    root = el
+                if depth > MAX_XML_DEPTH:
+                    raise _Unsafe(f"XML 嵌套过深（上限 {MAX_XML_DEPTH} 层），已拒绝")
+            else:
+                depth -= 1
+        if root is None:
+            raise _Unsafe("XML 格式错误：没有根元素")
     except defusedxml.DTDForbidden as exc:
         raise _Unsafe("XML 含有 DOCTYPE/DTD 声明（QTI 不用 DTD；可能是 XXE 或“十亿笑”实体膨胀攻击），已拒绝") from exc
     except defusedxml.EntitiesForbidden as exc:
