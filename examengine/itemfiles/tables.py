@@ -70,12 +70,29 @@ def _norm_header(text: object) -> str:
     return aliases.get(t, t)
 
 
+# A text cell beginning with one of these is run as a formula (or DDE command) by Excel,
+# LibreOffice and Google Sheets when the file is opened (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: object) -> object:
+    """A cell as every CSV export writes it: text that a spreadsheet would run as a formula gets
+    a leading apostrophe (shown as text; the reader takes it off again); numbers and other text
+    unchanged. XLSX exports write such text as a quote-prefixed string cell instead."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    text = str(value)
+    if text[:1] == "'" and text[1:2] in FORMULA_TRIGGERS:  # a cell an export neutralised
+        text = text[1:]
+    return text.strip()
 
 
 def decode_csv(data: bytes) -> tuple[str | None, str]:
@@ -334,7 +351,7 @@ def write_csv(items: Iterable[ItemDraft] = ()) -> bytes:
     w = csv.writer(buf)
     w.writerow(HEADERS)
     for it in items:
-        w.writerow(_row(it))
+        w.writerow([spreadsheet_text(v) for v in _row(it)])
     return buf.getvalue().encode("utf-8-sig")
 
 
@@ -361,6 +378,7 @@ def write_xlsx(items: Sequence[ItemDraft] = (), *, with_instructions: bool = Tru
     for row in ws.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+            _as_text_cell(cell)
     types = DataValidation(type="list", formula1='"单选,多选,判断"', allow_blank=False)
     types.error = "题型应为 单选、多选 或 判断"
     difficulty = DataValidation(type="whole", operator="between", formula1="1", formula2="5", allow_blank=True)
@@ -386,6 +404,16 @@ def write_xlsx(items: Sequence[ItemDraft] = (), *, with_instructions: bool = Tru
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _as_text_cell(cell) -> None:
+    """A string is written as a string cell, never a formula (openpyxl makes one of any string
+    beginning with "="); one a spreadsheet would run is quote-prefixed, so that editing the cell
+    keeps it text."""
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+        if cell.value.startswith(FORMULA_TRIGGERS):
+            cell.quotePrefix = True
 
 
 def read_table(filename: str, data: bytes) -> list[list[str]]:

@@ -14,11 +14,17 @@ from sqlalchemy.orm import Session
 
 from examengine.db.models import Attempt, AttemptEvent, BlueprintVersion, Candidate, Exam
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.itemfiles.bounds import clean_filename, illegal_char
+from examengine.itemfiles.tables import read_table, spreadsheet_text
 from examengine.services import audit
 from examengine.services.blueprints import exposure_calibrated, get_blueprint_version
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on phones
 ROSTER_COLUMNS = {"准考证号": "ticket", "姓名": "name", "身份证号后四位": "id_last4", "考场": "room"}
+# The longest value each roster column may hold: the candidates table's own lengths.
+ROSTER_LENGTHS = {h: Candidate.__table__.c[key].type.length for h, key in ROSTER_COLUMNS.items()}
+TIME_LIMIT_MINUTES = (1, 1440)  # an exam lasts at most a day
+MAX_WINDOW_DAYS = 366
 
 
 def new_access_code(length: int = 8) -> str:
@@ -109,9 +115,8 @@ def list_exams(db: Session) -> list[ExamView]:
 
 
 def parse_roster(filename: str, data: bytes) -> list[dict]:
-    """Roster rows from CSV (UTF-8 or GB18030) or XLSX; every problem names the row and field."""
-    from examengine.itemfiles.tables import read_table
-
+    """Roster rows from CSV (UTF-8 or GB18030) or XLSX; every problem names the row and field.
+    Each value must fit its column (``ROSTER_LENGTHS``)."""
     rows = read_table(filename, data)
     if not rows:
         raise DataFileError([Problem(filename, "", "", "名单为空")])
@@ -124,6 +129,10 @@ def parse_roster(filename: str, data: bytes) -> list[dict]:
     for n, r in enumerate(rows[1:], start=2):
         rec = {k: (r[i] if i < len(r) else "") for k, i in idx.items()}
         loc = f"第 {n} 行"
+        for h, key in ROSTER_COLUMNS.items():
+            if len(rec.get(key, "")) > ROSTER_LENGTHS[h] and key != "id_last4":
+                problems.append(Problem(filename, loc, h, f"{h}不能超过 {ROSTER_LENGTHS[h]} 个字符，实际为 "
+                                                          f"{len(rec[key])} 个"))
         if not rec.get("ticket"):
             problems.append(Problem(filename, loc, "准考证号", "准考证号不能为空"))
         elif rec["ticket"] in seen:
@@ -153,6 +162,7 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
     """Add candidates (each gets an access code); a ticket already on the roster is updated
     (name, last four, room), keeping its code. All or nothing."""
     exam = get_exam(db, exam_id)
+    filename = clean_filename(filename)
     rows = parse_roster(filename, data)
     existing = {c.ticket: c for c in exam.candidates}
     before = {t: (c.name, c.id_last4, c.room) for t, c in existing.items()}
@@ -193,7 +203,7 @@ def tickets_csv(db: Session, exam_id: int) -> bytes:
     w = csv.writer(buf)
     w.writerow(["准考证号", "姓名", "访问码"])
     for t in tickets(db, exam_id):
-        w.writerow([t.ticket, t.name, t.access_code])
+        w.writerow([spreadsheet_text(v) for v in (t.ticket, t.name, t.access_code)])
     return buf.getvalue().encode("utf-8-sig")
 
 
