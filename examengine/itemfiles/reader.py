@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from examengine.errors import Problem
 from examengine.itemfiles import ParsedUpload, detect_format
+from examengine.itemfiles.bounds import clean_filename
 
 
 def parse_upload(filename: str, data: bytes, *, default_requirements: tuple[str, ...] = ()) -> ParsedUpload:
     """Parse an upload by its format (JSON, CSV, XLSX or a QTI 2.1/3.0 package). Items that carry
-    no requirement code get ``default_requirements`` (``--requirement``)."""
+    no requirement code get ``default_requirements`` (``--requirement``). The file's name is
+    cleaned (``clean_filename``) before it names anything."""
+    filename = clean_filename(filename) or "upload"
     fmt = detect_format(filename, data)
     if fmt == "json":
         from examengine.itemfiles.json_format import read_json

@@ -62,21 +62,47 @@ def _view(db: Session, exam: Exam) -> ExamView:
                     exposure_calibrated(bv))
 
 
+def _check_exam_settings(name: str, window_start: datetime | None, window_end: datetime | None, limit: int,
+                         results_policy: str) -> tuple[datetime, datetime]:
+    """The bounds of an exam's settings; every breach a Problem naming the field (a 422)."""
+    problems: list[Problem] = []
+
+    def bad(field: str, message: str) -> None:
+        problems.append(Problem("", "", field, message))
+
+    lo, hi = TIME_LIMIT_MINUTES
+    if not lo <= limit <= hi:
+        bad("time_limit_minutes", f"考试时长应为 {lo}–{hi} 分钟，实际为 {limit}")
+    name_length = Exam.__table__.c.name.type.length
+    if illegal_char(name or ""):
+        bad("name", f"考试名称含有不允许的控制字符（{illegal_char(name)}）")
+    elif len(name or "") > name_length:
+        bad("name", f"考试名称不能超过 {name_length} 个字符")
+    if results_policy not in ("immediate", "release"):
+        bad("results_policy", "成绩发布方式应为 immediate（考完即显示）或 release（稍后发布）")
+    start = as_utc(window_start or datetime.now(UTC))
+    try:
+        end = as_utc(window_end or start + timedelta(days=1))
+    except OverflowError:
+        bad("window_start", "考试时间窗的开始时间超出范围")
+        raise DataFileError(problems) from None
+    if end <= start:
+        bad("window_end", "考试时间窗的结束时间应晚于开始时间")
+    elif end - start > timedelta(days=MAX_WINDOW_DAYS):
+        bad("window_end", f"考试时间窗不能超过 {MAX_WINDOW_DAYS} 天")
+    if problems:
+        raise DataFileError(problems)
+    return start, end
+
+
 def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, window_start: datetime | None = None,
                 window_end: datetime | None = None, time_limit_minutes: int | None = None,
                 results_policy: str = "immediate", proctor_id: int | None = None) -> ExamView:
     """By default the window opens now and lasts a day, the time limit comes from the
     blueprint, and results are shown at the end."""
     row, bp = get_blueprint_version(db, blueprint)
-    start = as_utc(window_start or datetime.now(UTC))
-    end = as_utc(window_end or start + timedelta(days=1))
-    if end <= start:
-        raise ExamEngineError("考试时间窗的结束时间应晚于开始时间")
-    if results_policy not in ("immediate", "release"):
-        raise ExamEngineError("成绩发布方式应为 immediate（考完即显示）或 release（稍后发布）")
-    limit = time_limit_minutes or bp.time_limit_minutes
-    if limit < 1:
-        raise ExamEngineError("考试时长应至少 1 分钟")
+    limit = bp.time_limit_minutes if time_limit_minutes is None else time_limit_minutes
+    start, end = _check_exam_settings(name, window_start, window_end, limit, results_policy)
     from zoneinfo import ZoneInfo
 
     from examengine.config import DISPLAY_TIMEZONE

@@ -64,6 +64,7 @@ from examengine.irt.assembly import (
     assemble_forms,
 )
 from examengine.irt.params import ItemParams
+from examengine.itemfiles.bounds import clean_filename
 from examengine.services.blueprints import (
     band_exposure_problem,
     get_blueprint_version,
@@ -404,6 +405,8 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
     """Score an upload of paper answers (CSV/XLSX: 准考证号, 试卷 (A/B), then one column per item
     or one 答案 column "A,BD,对,..."). Every bad row is reported and nothing is written unless
     all rows are good. A candidate scored again is updated."""
+    # stored in each result's source, followed by " sha256:" and 16 hex digits
+    filename = clean_filename(filename, PaperResult.__table__.c.source.type.length - 24)
     exam = db.get(Exam, exam_id)
     if exam is None:
         raise NotFoundError("考试", str(exam_id))
