@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from examengine.db.models import (
@@ -320,8 +320,12 @@ def import_item_set(
     return report
 
 
+STORED_MESSAGE_CHARS = 500  # a problem's message as a stored report keeps it (it may quote a cell)
+
+
 def _problem_dict(p: Problem) -> dict:
-    return {"file": p.file, "location": p.location, "field": p.field, "message": p.message}
+    message = p.message if len(p.message) <= STORED_MESSAGE_CHARS else p.message[:STORED_MESSAGE_CHARS] + "…"
+    return {"file": p.file, "location": p.location, "field": p.field, "message": message}
 
 
 def _report_dict(r: ImportReport) -> dict:
@@ -386,15 +390,27 @@ def stage_upload(db: Session, parsed: ParsedUpload, *, data: bytes, actor: str,
         problems: list[Problem] = []
     except DataFileError as exc:
         report, problems = None, exc.problems
+    # A rejected upload can never be applied: its report and digest are kept, not its bytes
+    # (nor a title it may have been rejected for).
     item_set = ItemSet(
-        filename=parsed.file, format=parsed.format, sha256=hashlib.sha256(data).hexdigest(), data=data,
-        status="pending" if report else "rejected", title=parsed.title, uploaded_by=actor,
+        filename=parsed.file, format=parsed.format, sha256=hashlib.sha256(data).hexdigest(),
+        data=data if report else b"", status="pending" if report else "rejected",
+        title=parsed.title if report else "", uploaded_by=actor,
         options={"default_requirements": list(default_requirements)},
         report=_report_dict(report) if report else {"problems": [_problem_dict(p) for p in problems]},
     )
     db.add(item_set)
+    purge_rejected_uploads(db)
     db.commit()
     return StagedUpload(item_set.id, report, problems)
+
+
+def purge_rejected_uploads(db: Session) -> int:
+    """Drop the bytes that rejected uploads kept before they were no longer kept (their reports
+    stay). Returns how many were purged; the caller commits."""
+    result = db.execute(update(ItemSet).where(ItemSet.status == "rejected", func.length(ItemSet.data) > 0)
+                        .values(data=b""))
+    return result.rowcount or 0
 
 
 @dataclass(frozen=True)
@@ -430,6 +446,7 @@ def confirm_upload(db: Session, item_set_id: int, *, actor: str) -> ImportReport
     report = import_item_set(db, parsed, data=staged.data, actor=actor)
     staged = db.get(ItemSet, item_set_id)
     staged.status = "confirmed"
+    staged.data = b""  # the applied item set keeps them
     staged.applied_at = datetime.now(UTC)
     staged.report = {**_report_dict(report), "applied_as": report.item_set_id}
     db.commit()
