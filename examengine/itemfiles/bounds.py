@@ -8,6 +8,7 @@ bounds below and reports a breach as a ``Problem`` naming the file, row and colu
 from __future__ import annotations
 
 import re
+import struct
 
 # -- tables (CSV and XLSX)
 MAX_ROWS = 20_000  # rows of one sheet or CSV file, header and blank rows included
@@ -20,6 +21,10 @@ MAX_XLSX_ENTRIES = 500
 MAX_XLSX_SHEET_BYTES = 16 * 1024 * 1024  # decompressed: one worksheet or the shared strings
 MAX_XLSX_PART_BYTES = 2 * 1024 * 1024  # decompressed: any other part (styles, workbook, ...)
 MAX_XLSX_TOTAL_BYTES = 32 * 1024 * 1024  # decompressed: all entries together
+
+# -- any zip (XLSX, QTI): the central directory is parsed whole by ``zipfile.ZipFile``, so its
+# size is checked first, from the end-of-central-directory record
+ZIP_DIRECTORY_BYTES_PER_ENTRY = 1024  # 46 bytes of header, a name, extra fields: generous
 
 # -- nesting
 MAX_JSON_DEPTH = 20  # an item set needs 5: document > items > item > images > image
@@ -42,3 +47,22 @@ def clean_filename(name: str, length: int = 255) -> str:
     ``length`` characters (the end kept, so the extension survives)."""
     name = ILLEGAL_TEXT_RE.sub("", name or "").strip()
     return name[-length:] if len(name) > length else name
+
+
+_EOCD = struct.Struct("<4s4H2LH")
+
+
+def zip_directory_problem(data: bytes, max_entries: int) -> str | None:
+    """Why a zip's central directory is too big to parse (a message), or None: read from the
+    end-of-central-directory record before ``zipfile`` allocates one object per entry. The
+    record's entry count and directory size must both be within ``max_entries``; ZIP64
+    archives are refused (no upload needs 65,535 entries or 4 GB)."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if at < 0 or at + _EOCD.size > len(data):
+        return None  # not a zip (or a damaged one): zipfile says so
+    _, _, _, _, entries, cd_size, _, _ = _EOCD.unpack_from(data, at)
+    if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
+        return "压缩包使用 ZIP64 格式（条目或体积超出普通 zip 的上限），已拒绝"
+    if entries > max_entries or cd_size > max_entries * ZIP_DIRECTORY_BYTES_PER_ENTRY:
+        return f"压缩包中的文件过多（{entries} 个条目、目录 {cd_size} 字节；上限 {max_entries} 个）"
+    return None

@@ -108,7 +108,7 @@ from examengine.exam.items import (
     check_item,
 )
 from examengine.itemfiles import ParsedUpload
-from examengine.itemfiles.bounds import MAX_XML_DEPTH
+from examengine.itemfiles.bounds import MAX_XML_DEPTH, zip_directory_problem
 
 # -- names and limits
 
@@ -238,6 +238,10 @@ class _PackageReader:
     # -- the zip
 
     def open_zip(self) -> bool:
+        too_big = zip_directory_problem(self.data, MAX_FILES)
+        if too_big:
+            self.problem("", "文件", too_big)
+            return False
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(self.data))
             infos = self.zip.infolist()

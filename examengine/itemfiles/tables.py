@@ -35,6 +35,7 @@ from examengine.itemfiles.bounds import (
     MAX_XLSX_SHEET_BYTES,
     MAX_XLSX_TOTAL_BYTES,
     illegal_char,
+    zip_directory_problem,
 )
 
 OPTION_COLUMNS = tuple(f"选项{ch}" for ch in LETTERS)
@@ -185,6 +186,9 @@ def _check_xlsx_package(filename: str, data: bytes) -> None:
     def refuse(message: str) -> None:
         raise DataFileError([Problem(filename, "", "", message)])
 
+    too_big = zip_directory_problem(data, MAX_XLSX_ENTRIES)
+    if too_big:
+        refuse(too_big)
     try:
         infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:

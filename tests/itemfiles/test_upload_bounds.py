@@ -135,3 +135,35 @@ def test_deeply_nested_xml_in_a_qti_package_is_refused():
         z.writestr("i.xml", body)
     parsed = parse_upload("包.zip", buf.getvalue())
     assert not parsed.items and any("嵌套" in p.message for p in parsed.problems)
+
+
+def many_entries(n: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", attacks.CONTENT_TYPES)
+        for i in range(n):
+            z.writestr(f"x/{i}", b"")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("filename", ["名单.xlsx", "包.zip"])
+def test_a_zip_directory_of_too_many_entries_is_refused_before_zipfile_parses_it(filename, monkeypatch):
+    data = many_entries(20_000)
+
+    def no_parse(*a, **k):
+        raise AssertionError("zipfile parsed the directory")
+
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", no_parse)
+    if filename.endswith(".xlsx"):
+        (p,) = refused(filename, data)
+    else:
+        (p,) = parse_upload(filename, data).problems
+    assert "20001" in p.message
+
+
+def test_a_zip_whose_record_understates_its_directory_is_refused():
+    data = bytearray(many_entries(20_000))
+    at = data.rfind(b"PK\x05\x06")
+    data[at + 8:at + 12] = (3).to_bytes(2, "little") * 2  # claims 3 entries; the directory holds 20,001
+    (p,) = refused("名单.xlsx", bytes(data))
+    assert "目录" in p.message
