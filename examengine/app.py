@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DataError as SQLDataError
 
 from examengine import __version__
 from examengine.config import Settings
@@ -81,6 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def out_of_range(request: Request, exc: OverflowError):
         # an id too large for the database's integers names nothing that exists
         return JSONResponse(status_code=404, content={"error": "NotFoundError", "message": "编号超出范围，未找到。"})
+
+    @app.exception_handler(SQLDataError)
+    async def data_error(request: Request, exc: SQLDataError):
+        # PostgreSQL's "integer out of range" (SQLSTATE 22003) is SQLite's OverflowError
+        if getattr(exc.orig, "sqlstate", None) == "22003":
+            return await out_of_range(request, OverflowError())
+        raise exc
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     def healthz(request: Request) -> dict:
