@@ -34,7 +34,7 @@ def detect_format(filename: str, data: bytes) -> str | None:
         import zipfile
 
         from examengine.itemfiles.bounds import zip_directory_problem
-        from examengine.itemfiles.qti import MAX_FILES
+        from examengine.itemfiles.qti import MAX_FILES  # local: qti imports this package
 
         if zip_directory_problem(data, MAX_FILES):
             return "qti" if name.endswith(".zip") else "xlsx"  # whose reader refuses it, saying why
