@@ -29,6 +29,11 @@ ZIP_DIRECTORY_BYTES_PER_ENTRY = 1024  # 46 bytes of header, a name, extra fields
 # -- nesting
 MAX_JSON_DEPTH = 20  # an item set needs 5: document > items > item > images > image
 MAX_XML_DEPTH = 100  # a QTI item needs about 15
+# One XML document of a QTI package: the manifest of a 10,000-item package is about 22 MB and
+# 500,000 elements (the sample bank's: 2.2 KB and 50 elements an item); a parsed element
+# costs 100-200 bytes, so the tree stays within about 100 MB.
+MAX_XML_BYTES = 32 * 1024 * 1024
+MAX_XML_ELEMENTS = 500_000
 
 # Characters no stored text may hold: C0 controls except tab, LF and CR (XML 1.0 forbids
 # them, PostgreSQL refuses NUL), DEL and C1 controls, lone surrogates (not encodable in UTF-8)

@@ -108,7 +108,7 @@ from examengine.exam.items import (
     check_item,
 )
 from examengine.itemfiles import ParsedUpload
-from examengine.itemfiles.bounds import MAX_XML_DEPTH, zip_directory_problem
+from examengine.itemfiles.bounds import MAX_XML_BYTES, MAX_XML_DEPTH, MAX_XML_ELEMENTS, zip_directory_problem
 
 # -- names and limits
 
@@ -660,19 +660,25 @@ class _ImageCollector:
 
 
 def _parse_xml(body: bytes) -> Element:
-    """Parse with defusedxml, refusing elements nested deeper than ``MAX_XML_DEPTH`` as they
-    arrive (the walks over the tree recurse)."""
+    """Parse with defusedxml, refusing a document over ``MAX_XML_BYTES`` unread, and elements
+    nested deeper than ``MAX_XML_DEPTH`` (the walks over the tree recurse) or more than
+    ``MAX_XML_ELEMENTS`` as they arrive."""
+    if len(body) > MAX_XML_BYTES:
+        raise _Unsafe(f"XML 文件过大（{len(body) // (1024 * 1024)} MB，上限 {MAX_XML_BYTES // (1024 * 1024)} MB），已拒绝")
     try:
         root = None
-        depth = 0
+        depth = elements = 0
         for event, el in SafeET.iterparse(io.BytesIO(body), events=("start", "end"), forbid_dtd=True,
                                           forbid_entities=True, forbid_external=True):
             if event == "start":
                 depth += 1
+                elements += 1
                 if root is None:
                     root = el
                 if depth > MAX_XML_DEPTH:
                     raise _Unsafe(f"XML 嵌套过深（上限 {MAX_XML_DEPTH} 层），已拒绝")
+                if elements > MAX_XML_ELEMENTS:
+                    raise _Unsafe(f"XML 元素过多（上限 {MAX_XML_ELEMENTS} 个），已拒绝")
             else:
                 depth -= 1
         if root is None:

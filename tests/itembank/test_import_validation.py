@@ -121,3 +121,11 @@ def test_an_uploaded_files_name_is_cleaned_before_it_names_anything():
 
     parsed = parse_upload("长" * 300 + "\x00.json", b"{}")
     assert len(parsed.file) == 255 and "\x00" not in parsed.file and parsed.file.endswith(".json")
+
+
+def test_the_api_refuses_an_item_set_declaring_a_million_rows_with_a_422(client):
+    from tests.itemfiles.attacks import declared_dimension_bomb
+
+    r = client.post("/api/v1/item-sets", files={"file": ("题目.xlsx", declared_dimension_bomb())},
+                    data={"dry_run": "true"})
+    assert r.status_code == 422 and "A1:XFD1048576" in r.json()["problems"][0]["message"]

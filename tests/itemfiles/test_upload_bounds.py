@@ -124,8 +124,7 @@ def test_an_integer_of_ten_thousand_digits_in_json_is_a_problem():
     assert parsed.problems and not parsed.items
 
 
-def test_deeply_nested_xml_in_a_qti_package_is_refused():
-    body = b"<assessmentItem>" + b"<div>" * 50_000 + b"</div>" * 50_000 + b"</assessmentItem>"
+def qti_package(body: bytes) -> bytes:
     manifest = (b'<manifest xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"><resources>'
                 b'<resource identifier="r1" type="imsqti_item_xmlv2p1" href="i.xml"><file href="i.xml"/>'
                 b"</resource></resources></manifest>")
@@ -133,8 +132,19 @@ def test_deeply_nested_xml_in_a_qti_package_is_refused():
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("imsmanifest.xml", manifest)
         z.writestr("i.xml", body)
-    parsed = parse_upload("包.zip", buf.getvalue())
+    return buf.getvalue()
+
+
+def test_deeply_nested_xml_in_a_qti_package_is_refused():
+    body = b"<assessmentItem>" + b"<div>" * 50_000 + b"</div>" * 50_000 + b"</assessmentItem>"
+    parsed = parse_upload("包.zip", qti_package(body))
     assert not parsed.items and any("嵌套" in p.message for p in parsed.problems)
+
+
+def test_an_xml_of_a_million_tiny_elements_is_refused_as_it_is_parsed():
+    body = b"<assessmentItem>" + b"<b/>" * 1_000_000 + b"</assessmentItem>"
+    parsed = parse_upload("包.zip", qti_package(body))
+    assert any(str(bounds.MAX_XML_ELEMENTS) in p.message for p in parsed.problems)
 
 
 def many_entries(n: int) -> bytes:
