@@ -129,3 +129,13 @@ def test_the_api_refuses_an_item_set_declaring_a_million_rows_with_a_422(client)
     r = client.post("/api/v1/item-sets", files={"file": ("题目.xlsx", declared_dimension_bomb())},
                     data={"dry_run": "true"})
     assert r.status_code == 422 and "A1:XFD1048576" in r.json()["problems"][0]["message"]
+
+
+@pytest.mark.parametrize("fmt", ["qti3", "qti21", "xlsx"])
+def test_an_item_stored_before_the_checks_makes_an_export_a_409_naming_it_not_a_500(sample_drafts, fmt):
+    from examengine.errors import ConflictError
+
+    d = one(sample_drafts, stem="旧数据\x00", images=(ItemImage("../x.png", "image/png", PNG),))
+    with pytest.raises(ConflictError) as info:
+        export_bytes([d], fmt)
+    assert "V-1" in info.value.message
