@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-import logging
-
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError as SQLDataError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from examengine import __version__
@@ -112,6 +112,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def out_of_range(request: Request, exc: OverflowError):
         # an id too large for the database's integers names nothing that exists
         return JSONResponse(status_code=404, content={"error": "NotFoundError", "message": "编号超出范围，未找到。"})
+
+    @app.exception_handler(SQLDataError)
+    async def data_error(request: Request, exc: SQLDataError):
+        # PostgreSQL's "integer out of range" (SQLSTATE 22003) is SQLite's OverflowError
+        if getattr(exc.orig, "sqlstate", None) == "22003":
+            return await out_of_range(request, OverflowError())
+        raise exc
 
     @app.exception_handler(DBAPIError)
     async def storage_error(request: Request, exc: DBAPIError):

@@ -63,3 +63,10 @@ def test_the_openapi_docs_list_every_route(client):
     assert client.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/healthz", "/api/v1/standards", "/api/v1/standards/{code}", "/api/v1/requirements/{code}"} <= set(paths)
+
+
+def test_an_id_beyond_the_databases_integers_is_a_404_on_every_backend(client):
+    # SQLite: OverflowError binding the parameter; PostgreSQL: "integer out of range" (22003)
+    for url in ("/api/v1/items/X-1/versions/5000436300201/images/a.png", "/api/v1/exams/97290381097063"):
+        r = client.get(url)
+        assert r.status_code == 404, (url, r.status_code, r.text)

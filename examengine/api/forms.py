@@ -23,13 +23,13 @@ admin_router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["fo
 
 class AssembleIn(BaseModel):
     blueprint: str = Field(examples=["530046-L2"])
-    forms: int = Field(2, ge=1, le=10)
-    length: int = Field(40, ge=1, le=200)
-    overlap: int = Field(0, ge=0, le=200)
-    avoid_recent: int = Field(0, ge=0, le=100)
-    tolerance: float = Field(0.03, ge=0.0, le=1.0)
-    seed: int = Field(1, ge=0, le=2**31 - 1)
-    time_limit: float = Field(30.0, gt=0.0, le=300.0)
+    forms: int = Field(2, ge=svc.ASSEMBLY_BOUNDS["forms"][0], le=svc.ASSEMBLY_BOUNDS["forms"][1])
+    length: int = Field(40, ge=svc.ASSEMBLY_BOUNDS["length"][0], le=svc.ASSEMBLY_BOUNDS["length"][1])
+    overlap: int = Field(0, ge=svc.ASSEMBLY_BOUNDS["overlap"][0], le=svc.ASSEMBLY_BOUNDS["overlap"][1])
+    avoid_recent: int = Field(0, ge=svc.ASSEMBLY_BOUNDS["avoid_recent"][0], le=svc.ASSEMBLY_BOUNDS["avoid_recent"][1])
+    tolerance: float = Field(0.03, gt=svc.ASSEMBLY_BOUNDS["tolerance"][0], lt=svc.ASSEMBLY_BOUNDS["tolerance"][1])
+    seed: int = Field(1, ge=svc.ASSEMBLY_BOUNDS["seed"][0], le=svc.ASSEMBLY_BOUNDS["seed"][1])
+    time_limit: float = Field(30.0, gt=svc.ASSEMBLY_BOUNDS["time_limit"][0], le=svc.ASSEMBLY_BOUNDS["time_limit"][1])
 
 
 @admin_router.post("/forms/assemble", summary="Assemble N parallel forms of a blueprint (MILP; admins); 422 explains an infeasible request")
@@ -62,7 +62,7 @@ def booklet(form_id: int, db: Session = Depends(get_db)) -> Response:
 
 
 @router.get("/forms/{form_id}/sheets.pdf", summary="Answer sheets: one per candidate of ?exam=, and ?blank= blank ones")
-def sheets(form_id: int, exam: int | None = None, blank: int = Query(0, ge=0, le=500),
+def sheets(form_id: int, exam: int | None = None, blank: int = Query(0, ge=0, le=svc.MAX_BLANK_SHEETS),
            db: Session = Depends(get_db), member=Depends(current_staff)) -> Response:
     if exam is not None:
         require_exam(db, member, exam)

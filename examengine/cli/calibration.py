@@ -15,6 +15,7 @@ from rich.table import Table
 
 from examengine.cli.common import err, handles_errors, out, print_json, session
 from examengine.errors import DataFileError, ExamEngineError, Problem
+from examengine.itemfiles.tables import spreadsheet_text
 
 calibration_app = typer.Typer(help="校准记录：查看、写入题库（显式、留痕）。", no_args_is_help=True)
 
@@ -121,7 +122,7 @@ def _calibrate_csv(responses: Path, model_name: str, engine: str, output: Path |
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["item", "a", "b", "c", "se_a", "se_b", "se_c"])
     for j, item in enumerate(ids):
-        w.writerow([item, f"{params.a[j]:.4f}", f"{params.b[j]:.4f}", f"{params.c[j]:.4f}",
+        w.writerow([spreadsheet_text(item), f"{params.a[j]:.4f}", f"{params.b[j]:.4f}", f"{params.c[j]:.4f}",
                     *("" if not np.isfinite(s[j]) else f"{s[j]:.4f}" for s in se)])
     if output is not None:
         output.write_text(buf.getvalue(), encoding="utf-8")
@@ -201,7 +202,7 @@ def calibrate_cmd(
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["item", "role", "n", "a", "b", "c", "se_a", "se_b", "se_c"])
         for e in run.estimates:
-            w.writerow([e.external_id, e.role, e.n_responses, f"{e.a:.4f}", f"{e.b:.4f}", f"{e.c:.4f}",
+            w.writerow([spreadsheet_text(e.external_id), e.role, e.n_responses, f"{e.a:.4f}", f"{e.b:.4f}", f"{e.c:.4f}",
                         *("" if s is None else f"{s:.4f}" for s in (e.se_a, e.se_b, e.se_c))])
         output.write_text(buf.getvalue(), encoding="utf-8")
     if fmt == "json":

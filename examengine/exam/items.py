@@ -163,6 +163,10 @@ def parse_key(text: str, item_type: ItemType, n_options: int) -> tuple[tuple[int
     return tuple(sorted(LETTERS.index(ch) for ch in letters)), None
 
 
+MAX_IRT_A = 10.0  # discriminations on the theta scale; beyond these bounds a value is a typo
+MAX_IRT_B = 10.0
+
+
 def check_item(item: ItemDraft) -> list[ItemProblem]:
     """Format-independent content checks (the catalog check is the service's)."""
     out: list[ItemProblem] = []
@@ -200,8 +204,10 @@ def check_item(item: ItemDraft) -> list[ItemProblem]:
     if item.difficulty is not None and item.difficulty not in (1, 2, 3, 4, 5):
         out.append(ItemProblem("难度", f"难度评级应为 1–5 的整数，实际为 {item.difficulty}"))
     if item.irt is not None:
-        if not item.irt.a > 0:
-            out.append(ItemProblem("区分度a", "区分度 a 应大于 0"))
+        if not 0 < item.irt.a <= MAX_IRT_A:
+            out.append(ItemProblem("区分度a", f"区分度 a 应大于 0、不超过 {MAX_IRT_A:g}"))
+        if not -MAX_IRT_B <= item.irt.b <= MAX_IRT_B:  # NaN fails too
+            out.append(ItemProblem("难度b", f"难度 b 应在 [-{MAX_IRT_B:g}, {MAX_IRT_B:g}] 之间"))
         if not 0 <= item.irt.c < 1:
             out.append(ItemProblem("猜测度c", "猜测度 c 应在 [0, 1) 之间"))
     names = {img.name for img in item.images}

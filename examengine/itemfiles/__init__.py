@@ -33,6 +33,11 @@ def detect_format(filename: str, data: bytes) -> str | None:
         import io
         import zipfile
 
+        from examengine.itemfiles.bounds import zip_directory_problem
+        from examengine.itemfiles.qti import MAX_FILES  # local: qti imports this package
+
+        if zip_directory_problem(data, MAX_FILES):
+            return "qti" if name.endswith(".zip") else "xlsx"  # whose reader refuses it, saying why
         try:
             names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
         except zipfile.BadZipFile:

@@ -31,6 +31,7 @@ from examengine.exam.items import (
     parse_key,
 )
 from examengine.itemfiles import ParsedUpload
+from examengine.itemfiles.bounds import MAX_JSON_DEPTH, illegal_char
 
 FORMAT = "examengine.itemset/1"
 
@@ -42,12 +43,22 @@ def read_json(data: bytes, filename: str, *, default_requirements: tuple[str, ..
         problems.append(Problem(filename, location, field, message))
 
     try:
-        doc = json.loads(data.decode("utf-8-sig"))
+        doc = json.loads(data.decode("utf-8-sig"), parse_constant=_no_constant)
     except UnicodeDecodeError:
         problem("", "", "JSON 文件必须是 UTF-8 编码")
         return ParsedUpload(filename, "json", (), tuple(problems))
     except json.JSONDecodeError as exc:
         problem(f"第 {exc.lineno} 行第 {exc.colno} 列", "", f"JSON 格式错误：{exc.msg}")
+        return ParsedUpload(filename, "json", (), tuple(problems))
+    except RecursionError:  # the C decoder stops at the interpreter's recursion limit
+        problem("", "", f"JSON 嵌套过深（上限 {MAX_JSON_DEPTH} 层）")
+        return ParsedUpload(filename, "json", (), tuple(problems))
+    except ValueError as exc:  # an integer of more than 4,300 digits, NaN or Infinity
+        problem("", "", f"JSON 中有无法接受的数值：{str(exc)[:120]}")
+        return ParsedUpload(filename, "json", (), tuple(problems))
+    bad = _first_bad_node(doc)
+    if bad is not None:
+        problem(*bad)
         return ParsedUpload(filename, "json", (), tuple(problems))
     if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
         problem("", "items", "文件应为一个对象，并包含 items 列表")
@@ -71,6 +82,34 @@ def read_json(data: bytes, filename: str, *, default_requirements: tuple[str, ..
         items.append(draft)
     return ParsedUpload(filename, "json", tuple(items), tuple(problems), title=str(doc.get("title") or ""),
                         author=default_author, source=default_source)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"不允许 {name}")
+
+
+def _first_bad_node(doc: Any) -> tuple[str, str, str] | None:
+    """(location, field, message) of the first place nested deeper than ``MAX_JSON_DEPTH`` or
+    holding a string (key or value) with a character no stored text may hold (a lone
+    surrogate, NUL, ...); the message never repeats the string. Iterative: no recursion."""
+    stack: list[tuple[Any, str, int]] = [(doc, "", 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return path, "", f"JSON 嵌套过深（上限 {MAX_JSON_DEPTH} 层）"
+        if isinstance(node, str):
+            bad = illegal_char(node)
+            if bad:
+                return path, "", f"文本含有不允许的字符（{bad}）"
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                bad = illegal_char(k)
+                if bad:
+                    return path, "", f"键名含有不允许的字符（{bad}）"
+                stack.append((v, f"{path}.{k}" if path else k, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node, start=1))
+    return None
 
 
 def _text(node: dict, name: str) -> str:

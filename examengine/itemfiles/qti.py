@@ -108,6 +108,7 @@ from examengine.exam.items import (
     check_item,
 )
 from examengine.itemfiles import ParsedUpload
+from examengine.itemfiles.bounds import MAX_XML_BYTES, MAX_XML_DEPTH, MAX_XML_ELEMENTS, zip_directory_problem
 
 # -- names and limits
 
@@ -237,6 +238,10 @@ class _PackageReader:
     # -- the zip
 
     def open_zip(self) -> bool:
+        too_big = zip_directory_problem(self.data, MAX_FILES)
+        if too_big:
+            self.problem("", "文件", too_big)
+            return False
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(self.data))
             infos = self.zip.infolist()
@@ -655,9 +660,29 @@ class _ImageCollector:
 
 
 def _parse_xml(body: bytes) -> Element:
-    """Parse with defusedxml and give every element its local name (QTI 3.0 names mapped to 2.1)."""
+    """Parse with defusedxml, refusing a document over ``MAX_XML_BYTES`` unread, and elements
+    nested deeper than ``MAX_XML_DEPTH`` (the walks over the tree recurse) or more than
+    ``MAX_XML_ELEMENTS`` as they arrive."""
+    if len(body) > MAX_XML_BYTES:
+        raise _Unsafe(f"XML 文件过大（{len(body) // (1024 * 1024)} MB，上限 {MAX_XML_BYTES // (1024 * 1024)} MB），已拒绝")
     try:
-        root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = None
+        depth = elements = 0
+        for event, el in SafeET.iterparse(io.BytesIO(body), events=("start", "end"), forbid_dtd=True,
+                                          forbid_entities=True, forbid_external=True):
+            if event == "start":
+                depth += 1
+                elements += 1
+                if root is None:
+                    root = el
+                if depth > MAX_XML_DEPTH:
+                    raise _Unsafe(f"XML 嵌套过深（上限 {MAX_XML_DEPTH} 层），已拒绝")
+                if elements > MAX_XML_ELEMENTS:
+                    raise _Unsafe(f"XML 元素过多（上限 {MAX_XML_ELEMENTS} 个），已拒绝")
+            else:
+                depth -= 1
+        if root is None:
+            raise _Unsafe("XML 格式错误：没有根元素")
     except defusedxml.DTDForbidden as exc:
         raise _Unsafe("XML 含有 DOCTYPE/DTD 声明（QTI 不用 DTD；可能是 XXE 或“十亿笑”实体膨胀攻击），已拒绝") from exc
     except defusedxml.EntitiesForbidden as exc:

@@ -6,13 +6,16 @@ from dataclasses import replace
 
 from examengine.errors import Problem
 from examengine.itemfiles import ParsedUpload, detect_format
+from examengine.itemfiles.bounds import clean_filename
 from examengine.itemfiles.pictures import check_pictures
 
 
 def parse_upload(filename: str, data: bytes, *, default_requirements: tuple[str, ...] = ()) -> ParsedUpload:
     """Parse an upload by its format (JSON, CSV, XLSX or a QTI 2.1/3.0 package). Items that carry
-    no requirement code get ``default_requirements`` (``--requirement``). Every picture is
-    checked by its bytes (``pictures.check_pictures``): its type is the sniffed one."""
+    no requirement code get ``default_requirements`` (``--requirement``). The file's name is
+    cleaned (``clean_filename``) before it names anything. Every picture is checked by its bytes
+    (``pictures.check_pictures``): its type is the sniffed one."""
+    filename = clean_filename(filename) or "upload"
     parsed = _parse(filename, data, default_requirements)
     items, problems = check_pictures(filename, parsed.items)
     return replace(parsed, items=items, problems=parsed.problems + tuple(problems))

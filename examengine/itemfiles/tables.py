@@ -10,9 +10,10 @@ import csv
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Sequence
 
-from examengine.errors import Problem
+from examengine.errors import DataFileError, Problem
 from examengine.exam.items import (
     LETTERS,
     TRUE_FALSE_OPTIONS,
@@ -24,6 +25,18 @@ from examengine.exam.items import (
     parse_key,
 )
 from examengine.itemfiles import ParsedUpload
+from examengine.itemfiles.bounds import (
+    MAX_COLUMNS,
+    MAX_CSV_BYTES,
+    MAX_FIELD_CHARS,
+    MAX_ROWS,
+    MAX_XLSX_ENTRIES,
+    MAX_XLSX_PART_BYTES,
+    MAX_XLSX_SHEET_BYTES,
+    MAX_XLSX_TOTAL_BYTES,
+    illegal_char,
+    zip_directory_problem,
+)
 
 OPTION_COLUMNS = tuple(f"选项{ch}" for ch in LETTERS)
 COLUMNS: tuple[tuple[str, bool, str], ...] = (
@@ -58,12 +71,29 @@ def _norm_header(text: object) -> str:
     return aliases.get(t, t)
 
 
+# A text cell beginning with one of these is run as a formula (or DDE command) by Excel,
+# LibreOffice and Google Sheets when the file is opened (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: object) -> object:
+    """A cell as every CSV export writes it: text that a spreadsheet would run as a formula gets
+    a leading apostrophe (shown as text; the reader takes it off again); numbers and other text
+    unchanged. XLSX exports write such text as a quote-prefixed string cell instead."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    text = str(value)
+    if text[:1] == "'" and text[1:2] in FORMULA_TRIGGERS:  # a cell an export neutralised
+        text = text[1:]
+    return text.strip()
 
 
 def decode_csv(data: bytes) -> tuple[str | None, str]:
@@ -77,31 +107,148 @@ def decode_csv(data: bytes) -> tuple[str | None, str]:
 
 
 def read_csv(data: bytes, filename: str, *, default_requirements: tuple[str, ...] = ()) -> ParsedUpload:
-    text, encoding = decode_csv(data)
-    if text is None:
-        return ParsedUpload(filename, "csv", (), (Problem(
-            filename, "", "", "无法识别文件编码：CSV 文件应为 UTF-8（可带 BOM）或 GB18030/GBK 编码"),))
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
+        rows = _csv_rows(filename, data, sniff=True)
+    except DataFileError as exc:
+        return ParsedUpload(filename, "csv", (), tuple(exc.problems))
     return _read_rows(rows, filename, "csv", default_requirements=default_requirements)
 
 
 def read_xlsx(data: bytes, filename: str, *, default_requirements: tuple[str, ...] = ()) -> ParsedUpload:
-    import zipfile
+    try:
+        title, rows = _xlsx_rows(filename, data, prefer_sheet="题目")
+    except DataFileError as exc:
+        return ParsedUpload(filename, "xlsx", (), tuple(exc.problems))
+    return _read_rows(rows, filename, "xlsx", sheet=title, default_requirements=default_requirements)
 
-    from openpyxl import load_workbook
 
+# ---------------------------------------------------------------- bounded table reading
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB"
+
+
+def _csv_rows(filename: str, data: bytes, *, sniff: bool = False) -> list[list[str]]:
+    """The rows of a CSV upload as text, within the bounds of ``itemfiles.bounds``; ``sniff``:
+    guess the delimiter (comma, tab or semicolon) from the first 4 KB."""
+    if len(data) > MAX_CSV_BYTES:
+        raise DataFileError([Problem(filename, "", "", f"CSV 文件过大（{_mb(len(data))}，上限 {_mb(MAX_CSV_BYTES)}）")])
+    text, _ = decode_csv(data)
+    if text is None:
+        raise DataFileError([Problem(filename, "", "", "无法识别文件编码：CSV 文件应为 UTF-8（可带 BOM）或 GB18030/GBK 编码")])
+    dialect: type[csv.Dialect] | csv.Dialect = csv.excel
+    if sniff:
+        try:
+            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+        except csv.Error:
+            pass
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    rows: list[list[str]] = []
+    while True:
+        n = len(rows) + 1
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            message = (f"单元格内容过长（上限 {MAX_FIELD_CHARS} 个字符）" if "field limit" in str(exc)
+                       else f"CSV 格式错误：{exc}")
+            raise DataFileError([Problem(filename, f"第 {n} 行", "", message)]) from exc
+        rows.append(_bounded_row(filename, n, raw))
+    return rows
+
+
+def _bounded_row(filename: str, n: int, raw: Sequence[object]) -> list[str]:
+    """One row as stripped text, refused when it is past the last row or column allowed, has a
+    cell over the field limit or a character no stored text may hold."""
+    loc = f"第 {n} 行"
+    if n > MAX_ROWS:
+        raise DataFileError([Problem(filename, loc, "", f"表格超过 {MAX_ROWS} 行的上限（含表头和空行）")])
+    cells = [_cell(v) for v in raw]
+    while cells and not cells[-1]:
+        cells.pop()
+    if len(cells) > MAX_COLUMNS:
+        raise DataFileError([Problem(filename, loc, f"第 {len(cells)} 列", f"表格超过 {MAX_COLUMNS} 列的上限")])
+    for j, c in enumerate(cells, start=1):
+        if len(c) > MAX_FIELD_CHARS:
+            raise DataFileError([Problem(filename, loc, f"第 {j} 列",
+                                         f"单元格内容过长（{len(c)} 个字符，上限 {MAX_FIELD_CHARS} 个字符）")])
+        bad = illegal_char(c)
+        if bad:
+            raise DataFileError([Problem(filename, loc, f"第 {j} 列", f"单元格含有不允许的控制字符（{bad}）")])
+    return cells
+
+
+def _check_xlsx_package(filename: str, data: bytes) -> None:
+    """Refuse an XLSX by its zip directory before anything is inflated: the number of entries
+    and each entry's declared size (``zipfile`` never inflates past it: a lie is a CRC error)."""
+    def refuse(message: str) -> None:
+        raise DataFileError([Problem(filename, "", "", message)])
+
+    too_big = zip_directory_problem(data, MAX_XLSX_ENTRIES)
+    if too_big:
+        refuse(too_big)
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataFileError([Problem(filename, "", "", f"无法读取 XLSX 文件：{exc}")]) from exc
+    if len(infos) > MAX_XLSX_ENTRIES:
+        refuse(f"XLSX 文件中的部件过多（{len(infos)} 个，上限 {MAX_XLSX_ENTRIES} 个）")
+    total = 0
+    for info in infos:
+        name = info.filename
+        big = name.startswith("xl/worksheets/") or name == "xl/sharedStrings.xml"
+        limit = MAX_XLSX_SHEET_BYTES if big else MAX_XLSX_PART_BYTES
+        if info.file_size > limit:
+            refuse(f"XLSX 文件中的“{name}”解压后过大（{_mb(info.file_size)}，上限 {_mb(limit)}）")
+        total += info.file_size
+    if total > MAX_XLSX_TOTAL_BYTES:
+        refuse(f"XLSX 文件解压后过大（{_mb(total)}，上限 {_mb(MAX_XLSX_TOTAL_BYTES)}）")
+
+
+def _xlsx_rows(filename: str, data: bytes, *, prefer_sheet: str = "") -> tuple[str, list[list[str]]]:
+    """The title and rows of a sheet (``prefer_sheet`` if present, else the first) as text.
+
+    The package is checked first (``_check_xlsx_package``); the sheet's declared dimension must
+    lie within ``MAX_ROWS`` x ``MAX_COLUMNS``; then the declaration is dropped (openpyxl would
+    pad every row to it) and rows are streamed, each refused past the bounds."""
+    from openpyxl import load_workbook  # a heavy import, only for XLSX uploads
+
+    _check_xlsx_package(filename, data)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        return ParsedUpload(filename, "xlsx", (), (Problem(filename, "", "", f"无法读取 XLSX 文件：{exc}"),))
-    ws = wb["题目"] if "题目" in wb.sheetnames else wb.worksheets[0]
-    rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    wb.close()
-    return _read_rows(rows, filename, "xlsx", sheet=ws.title, default_requirements=default_requirements)
+    except MemoryError:
+        raise
+    except Exception as exc:  # openpyxl raises many kinds on a malformed package
+        raise DataFileError([Problem(filename, "", "", f"无法读取 XLSX 文件：{exc}")]) from exc
+    try:
+        if not wb.worksheets:
+            raise DataFileError([Problem(filename, "", "", "XLSX 文件中没有工作表")])
+        ws = wb[prefer_sheet] if prefer_sheet and prefer_sheet in wb.sheetnames else wb.worksheets[0]
+        if (ws.max_row or 0) > MAX_ROWS or (ws.max_column or 0) > MAX_COLUMNS:
+            declared = f"A1:{ws.max_column}x{ws.max_row}"
+            try:
+                declared = ws.calculate_dimension()
+            except ValueError:
+                pass
+            raise DataFileError([Problem(filename, f"工作表“{ws.title}”", "", (
+                f"工作表声明的范围 {declared} 超过上限（{MAX_ROWS} 行 × {MAX_COLUMNS} 列）；"
+                "请删除多余的行和列后重新保存"))])
+        ws.reset_dimensions()
+        rows: list[list[str]] = []
+        try:
+            for n, raw in enumerate(ws.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True), start=1):
+                rows.append(_bounded_row(filename, n, raw))
+        except DataFileError:
+            raise
+        except MemoryError:
+            raise
+        except Exception as exc:  # malformed sheet XML
+            raise DataFileError([Problem(filename, f"第 {len(rows) + 1} 行", "", f"无法读取 XLSX 文件：{exc}")]) from exc
+        return ws.title, rows
+    finally:
+        wb.close()
 
 
 def _read_rows(rows: list[list], filename: str, fmt: str, sheet: str = "",
@@ -208,7 +355,7 @@ def write_csv(items: Iterable[ItemDraft] = ()) -> bytes:
     w = csv.writer(buf)
     w.writerow(HEADERS)
     for it in items:
-        w.writerow(_row(it))
+        w.writerow([spreadsheet_text(v) for v in _row(it)])
     return buf.getvalue().encode("utf-8-sig")
 
 
@@ -235,6 +382,7 @@ def write_xlsx(items: Sequence[ItemDraft] = (), *, with_instructions: bool = Tru
     for row in ws.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+            _as_text_cell(cell)
     types = DataValidation(type="list", formula1='"单选,多选,判断"', allow_blank=False)
     types.error = "题型应为 单选、多选 或 判断"
     difficulty = DataValidation(type="whole", operator="between", formula1="1", formula2="5", allow_blank=True)
@@ -262,24 +410,22 @@ def write_xlsx(items: Sequence[ItemDraft] = (), *, with_instructions: bool = Tru
     return buf.getvalue()
 
 
+def _as_text_cell(cell) -> None:
+    """A string is written as a string cell, never a formula (openpyxl makes one of any string
+    beginning with "="); one a spreadsheet would run is quote-prefixed, so that editing the cell
+    keeps it text."""
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+        if cell.value.startswith(FORMULA_TRIGGERS):
+            cell.quotePrefix = True
+
+
 def read_table(filename: str, data: bytes) -> list[list[str]]:
     """The non-empty rows of a CSV (UTF-8 or GB18030) or of an XLSX's first sheet, as stripped
-    text (whole numbers that Excel stored as floats come back without ".0")."""
-    from examengine.errors import DataFileError
-
+    text (whole numbers that Excel stored as floats come back without ".0"), within the bounds
+    of ``itemfiles.bounds``; a breach is a DataFileError naming the row and column."""
     if data[:2] == b"PK":
-        import zipfile
-
-        from openpyxl import load_workbook
-
-        try:
-            ws = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError) as exc:
-            raise DataFileError([Problem(filename, "", "", f"无法读取 XLSX 文件：{exc}")]) from exc
-        rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        _, rows = _xlsx_rows(filename, data)
     else:
-        text, _ = decode_csv(data)
-        if text is None:
-            raise DataFileError([Problem(filename, "", "", "无法识别文件编码：应为 UTF-8 或 GB18030")])
-        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+        rows = _csv_rows(filename, data)
     return [r for r in rows if any(r)]

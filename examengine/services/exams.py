@@ -14,11 +14,17 @@ from sqlalchemy.orm import Session
 
 from examengine.db.models import Attempt, BlueprintVersion, Candidate, Exam
 from examengine.errors import DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.itemfiles.bounds import clean_filename, illegal_char
+from examengine.itemfiles.tables import read_table, spreadsheet_text
 from examengine.services import audit
 from examengine.services.blueprints import exposure_calibrated, get_blueprint_version
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on phones
 ROSTER_COLUMNS = {"准考证号": "ticket", "姓名": "name", "身份证号后四位": "id_last4", "考场": "room"}
+# The longest value each roster column may hold: the candidates table's own lengths.
+ROSTER_LENGTHS = {h: Candidate.__table__.c[key].type.length for h, key in ROSTER_COLUMNS.items()}
+TIME_LIMIT_MINUTES = (1, 1440)  # an exam lasts at most a day
+MAX_WINDOW_DAYS = 366
 
 
 def new_access_code(length: int = 8) -> str:
@@ -58,6 +64,39 @@ def _view(db: Session, exam: Exam) -> ExamView:
                     exposure_calibrated(bv), exam.require_id_last4, exam.approve_new_device)
 
 
+def _check_exam_settings(name: str, window_start: datetime | None, window_end: datetime | None, limit: int,
+                         results_policy: str) -> tuple[datetime, datetime]:
+    """The bounds of an exam's settings; every breach a Problem naming the field (a 422)."""
+    problems: list[Problem] = []
+
+    def bad(field: str, message: str) -> None:
+        problems.append(Problem("", "", field, message))
+
+    lo, hi = TIME_LIMIT_MINUTES
+    if not lo <= limit <= hi:
+        bad("time_limit_minutes", f"考试时长应为 {lo}–{hi} 分钟，实际为 {limit}")
+    name_length = Exam.__table__.c.name.type.length
+    if illegal_char(name or ""):
+        bad("name", f"考试名称含有不允许的控制字符（{illegal_char(name)}）")
+    elif len(name or "") > name_length:
+        bad("name", f"考试名称不能超过 {name_length} 个字符")
+    if results_policy not in ("immediate", "release"):
+        bad("results_policy", "成绩发布方式应为 immediate（考完即显示）或 release（稍后发布）")
+    start = as_utc(window_start or datetime.now(UTC))
+    try:
+        end = as_utc(window_end or start + timedelta(days=1))
+    except OverflowError:
+        bad("window_start", "考试时间窗的开始时间超出范围")
+        raise DataFileError(problems) from None
+    if end <= start:
+        bad("window_end", "考试时间窗的结束时间应晚于开始时间")
+    elif end - start > timedelta(days=MAX_WINDOW_DAYS):
+        bad("window_end", f"考试时间窗不能超过 {MAX_WINDOW_DAYS} 天")
+    if problems:
+        raise DataFileError(problems)
+    return start, end
+
+
 def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, window_start: datetime | None = None,
                 window_end: datetime | None = None, time_limit_minutes: int | None = None,
                 results_policy: str = "immediate", proctor_id: int | None = None, require_id_last4: bool = False,
@@ -65,15 +104,8 @@ def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, wind
     """By default the window opens now and lasts a day, the time limit comes from the
     blueprint, and results are shown at the end."""
     row, bp = get_blueprint_version(db, blueprint)
-    start = as_utc(window_start or datetime.now(UTC))
-    end = as_utc(window_end or start + timedelta(days=1))
-    if end <= start:
-        raise ExamEngineError("考试时间窗的结束时间应晚于开始时间")
-    if results_policy not in ("immediate", "release"):
-        raise ExamEngineError("成绩发布方式应为 immediate（考完即显示）或 release（稍后发布）")
-    limit = time_limit_minutes or bp.time_limit_minutes
-    if limit < 1:
-        raise ExamEngineError("考试时长应至少 1 分钟")
+    limit = bp.time_limit_minutes if time_limit_minutes is None else time_limit_minutes
+    start, end = _check_exam_settings(name, window_start, window_end, limit, results_policy)
     from zoneinfo import ZoneInfo
 
     from examengine.config import DISPLAY_TIMEZONE
@@ -134,9 +166,8 @@ def list_exams(db: Session) -> list[ExamView]:
 
 
 def parse_roster(filename: str, data: bytes) -> list[dict]:
-    """Roster rows from CSV (UTF-8 or GB18030) or XLSX; every problem names the row and field."""
-    from examengine.itemfiles.tables import read_table
-
+    """Roster rows from CSV (UTF-8 or GB18030) or XLSX; every problem names the row and field.
+    Each value must fit its column (``ROSTER_LENGTHS``)."""
     rows = read_table(filename, data)
     if not rows:
         raise DataFileError([Problem(filename, "", "", "名单为空")])
@@ -149,6 +180,10 @@ def parse_roster(filename: str, data: bytes) -> list[dict]:
     for n, r in enumerate(rows[1:], start=2):
         rec = {k: (r[i] if i < len(r) else "") for k, i in idx.items()}
         loc = f"第 {n} 行"
+        for h, key in ROSTER_COLUMNS.items():
+            if len(rec.get(key, "")) > ROSTER_LENGTHS[h] and key != "id_last4":
+                problems.append(Problem(filename, loc, h, f"{h}不能超过 {ROSTER_LENGTHS[h]} 个字符，实际为 "
+                                                          f"{len(rec[key])} 个"))
         if not rec.get("ticket"):
             problems.append(Problem(filename, loc, "准考证号", "准考证号不能为空"))
         elif rec["ticket"] in seen:
@@ -178,6 +213,7 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
     """Add candidates (each gets an access code); a ticket already on the roster is updated
     (name, last four, room), keeping its code. All or nothing."""
     exam = get_exam(db, exam_id)
+    filename = clean_filename(filename)
     rows = parse_roster(filename, data)
     existing = {c.ticket: c for c in exam.candidates}
     before = {t: (c.name, c.id_last4, c.room) for t, c in existing.items()}
@@ -218,7 +254,7 @@ def tickets_csv(db: Session, exam_id: int) -> bytes:
     w = csv.writer(buf)
     w.writerow(["准考证号", "姓名", "访问码"])
     for t in tickets(db, exam_id):
-        w.writerow([t.ticket, t.name, t.access_code])
+        w.writerow([spreadsheet_text(v) for v in (t.ticket, t.name, t.access_code)])
     return buf.getvalue().encode("utf-8-sig")
 
 

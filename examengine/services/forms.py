@@ -64,6 +64,7 @@ from examengine.irt.assembly import (
     assemble_forms,
 )
 from examengine.irt.params import ItemParams
+from examengine.itemfiles.bounds import clean_filename
 from examengine.services.blueprints import (
     band_exposure_problem,
     get_blueprint_version,
@@ -178,18 +179,38 @@ def _solve(bp: Blueprint, pool: ItemPool, spec: AssemblySpec) -> AssembledForms:
                              for s in exc.shortfalls]) from None
 
 
+# The bounds of an assembly request (the API's request model reads them from here): closed
+# ranges, except tolerance and time_limit, which must also be above their lower bound.
+ASSEMBLY_BOUNDS: dict[str, tuple[float, float]] = {
+    "forms": (1, len(FORM_CODES)), "length": (1, 200), "overlap": (0, 200), "avoid_recent": (0, 100),
+    "seed": (0, 2**31 - 1), "time_limit": (0.0, 300.0), "tolerance": (0.0, 1.0),
+}
+ASSEMBLY_LABELS = {"forms": "试卷套数", "length": "每套题数", "overlap": "重复题数", "avoid_recent": "避开最近考试场数",
+                   "seed": "随机种子", "time_limit": "求解时限（秒）", "tolerance": "平行带宽"}
+MAX_BLANK_SHEETS = 500
+
+
+def _check_assembly(**values: float) -> None:
+    problems = []
+    for name, value in values.items():
+        lo, hi = ASSEMBLY_BOUNDS[name]
+        open_low = name in ("time_limit", "tolerance")
+        ok = (lo < value if open_low else lo <= value) and (value < hi if name == "tolerance" else value <= hi)
+        if not ok:  # NaN fails too
+            low, high = ("(", ")" if name == "tolerance" else "]") if open_low else ("[", "]")
+            problems.append(Problem("", "", name, f"{ASSEMBLY_LABELS[name]}应在 {low}{lo:g}, {hi:g}{high} 之间，实际为 {value}"))
+    if problems:
+        raise DataFileError(problems)
+
+
 def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: str, max_overlap: int = 0,
              avoid_recent: int = 0, seed: int = 1, parallel_tolerance: float = 0.03, time_limit: float = 30.0,
              rel_gap: float = 1e-3) -> AssemblyView:
     """Assemble ``n_forms`` parallel forms of ``length`` operational items and store them.
     An infeasible request is a DataFileError naming each constraint and how many items are
     missing; nothing is stored then."""
-    if not 1 <= n_forms <= len(FORM_CODES):
-        raise ExamEngineError(f"试卷套数应在 1 到 {len(FORM_CODES)} 之间")
-    if length < 1:
-        raise ExamEngineError("每套试卷至少 1 题")
-    if max_overlap < 0 or not 0 < parallel_tolerance < 1:
-        raise ExamEngineError("重复题数应不小于 0，平行带宽应在 0 到 1 之间")
+    _check_assembly(forms=n_forms, length=length, overlap=max_overlap, avoid_recent=avoid_recent, seed=seed,
+                    time_limit=time_limit, tolerance=parallel_tolerance)
     row, bp = get_blueprint_version(db, blueprint)
     bpool = load_pool(db, bp)
     pool = bpool.pool
@@ -281,6 +302,8 @@ def qr_payload(exam_id: int | None, candidate: Candidate | None, form: Form) -> 
 
 def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blank_sheets: int = 0) -> dict:
     """Everything the print templates need (a plain dict of view data)."""
+    if not 0 <= blank_sheets <= MAX_BLANK_SHEETS:
+        raise DataFileError([Problem("", "", "blank", f"空白答题卡应为 0–{MAX_BLANK_SHEETS} 张，实际为 {blank_sheets}")])
     form = get_form(db, form_id)
     view = _form_view(db, form)
     bv = db.get(BlueprintVersion, form.blueprint_version_id)
@@ -415,6 +438,8 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
     """Score an upload of paper answers (CSV/XLSX: 准考证号, 试卷 (A/B), then one column per item
     or one 答案 column "A,BD,对,..."). Every bad row is reported and nothing is written unless
     all rows are good. A candidate scored again is updated."""
+    # stored in each result's source, followed by " sha256:" and 16 hex digits
+    filename = clean_filename(filename, PaperResult.__table__.c.source.type.length - 24)
     exam = db.get(Exam, exam_id)
     if exam is None:
         raise NotFoundError("考试", str(exam_id))

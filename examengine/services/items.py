@@ -10,12 +10,13 @@ review; reviewers and admins move it further, never for an item they wrote or su
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from examengine.db.models import (
@@ -33,6 +34,7 @@ from examengine.db.models import (
 )
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
 from examengine.exam.items import (
+    LETTERS,
     STATUS_LABELS,
     TRANSITIONS,
     IrtData,
@@ -45,6 +47,7 @@ from examengine.exam.items import (
 )
 from examengine.itemfiles import ParsedUpload
 from examengine.itemfiles.pictures import PICTURE_TYPES, picture_problem, served_type, sniff
+from examengine.itemfiles.bounds import MAX_FIELD_CHARS, illegal_char
 from examengine.services import audit
 from examengine.services.accounts import ForbiddenError, Role
 from examengine.services.mapping import current_version, version_to_draft
@@ -113,10 +116,74 @@ class _Catalog:
         return cls({r[0]: tuple(r[1:]) for r in rows})
 
 
+# What a stored item may hold: the lengths of the columns it is written to (texts stored as
+# TEXT get the spreadsheet cell limit, so that every item can be exported to XLSX).
+def _length(column) -> int:
+    return column.type.length
+
+
+LENGTHS = {
+    "题目编号": _length(Item.__table__.c.external_id), "作者": _length(Item.__table__.c.author),
+    "来源": _length(Item.__table__.c.source), "互斥组": _length(Item.__table__.c.enemy_group),
+    "irt": _length(ItemVersion.__table__.c.irt_origin), "图片": _length(ItemImage.__table__.c.name),
+    "图片类型": _length(ItemImage.__table__.c.media_type), "标题": _length(ItemSet.__table__.c.title),
+}
+# A picture's name is a file name in every export (QTI packages hold items/<id>/images/<name>)
+# and a reference in its stem ([图片:name]): no white space, slashes, brackets, control characters.
+PICTURE_NAME_RE = re.compile(r"[^\s/\\\[\]\x00-\x1f\x7f-\x9f]+")
+MAX_REPORTED_PROBLEMS = 1000
+
+
+def storable_problems(file: str, d: ItemDraft) -> list[Problem]:
+    """What PostgreSQL and every exporter (QTI 2.1/3.0 XML, XLSX) need of an item's texts, one
+    place for every upload format: no character no stored text may hold (control characters
+    but tab and line breaks, lone surrogates), lengths within the columns, picture names that
+    are file names."""
+    out: list[Problem] = []
+    texts = [("题目编号", d.external_id, LENGTHS["题目编号"]), ("题干", d.stem, MAX_FIELD_CHARS),
+             *((f"选项{LETTERS[i] if i < len(LETTERS) else i + 1}", o, MAX_FIELD_CHARS) for i, o in enumerate(d.options)),
+             ("解析", d.explanation, MAX_FIELD_CHARS), ("作者", d.author, LENGTHS["作者"]),
+             ("来源", d.source, LENGTHS["来源"]), ("互斥组", d.enemy_group or "", LENGTHS["互斥组"]),
+             *(("职业技能要求", c, MAX_FIELD_CHARS) for c in d.requirements)]
+    if d.irt is not None:
+        texts.append(("irt", d.irt.origin, LENGTHS["irt"]))
+    for img in d.images:
+        texts += [("图片", img.name, LENGTHS["图片"]), ("图片类型", img.media_type, LENGTHS["图片类型"])]
+    for field_name, text, limit in texts:
+        bad = illegal_char(text)
+        if bad:
+            out.append(Problem(file, d.location, field_name, f"含有不允许的控制字符或无效字符（{bad}）"))
+        elif len(text) > limit:
+            out.append(Problem(file, d.location, field_name, f"不能超过 {limit} 个字符，实际为 {len(text)} 个"))
+    names = [img.name for img in d.images]
+    for name in names:
+        if illegal_char(name):
+            continue  # reported above
+        if not PICTURE_NAME_RE.fullmatch(name) or ".." in name or name == ".":
+            out.append(Problem(file, d.location, "图片", f"图片名“{name[:100]}”不能用作文件名：不能含空白、/、\\、方括号或“..”"))
+    if len(set(names)) != len(names):
+        out.append(Problem(file, d.location, "图片", "有同名的图片"))
+    return out
+
+
 def _check_upload(db: Session, parsed: ParsedUpload, catalog: _Catalog) -> tuple[list[Problem], list[Problem]]:
+    problems, warnings = _check_upload_items(db, parsed, catalog)
+    if len(problems) > MAX_REPORTED_PROBLEMS:
+        more = len(problems) - MAX_REPORTED_PROBLEMS
+        problems = problems[:MAX_REPORTED_PROBLEMS] + [Problem(parsed.file, "", "", f"另有 {more} 处问题未列出")]
+    return problems, warnings[:MAX_REPORTED_PROBLEMS]
+
+
+def _check_upload_items(db: Session, parsed: ParsedUpload, catalog: _Catalog) -> tuple[list[Problem], list[Problem]]:
     problems = list(parsed.problems)
     warnings = list(parsed.warnings)
     f = parsed.file
+    bad = illegal_char(parsed.title)
+    if bad or len(parsed.title) > LENGTHS["标题"]:
+        problems.append(Problem(f, "", "标题", f"标题含有不允许的字符（{bad}）" if bad
+                                else f"标题不能超过 {LENGTHS['标题']} 个字符，实际为 {len(parsed.title)} 个"))
+    for d in parsed.items:
+        problems.extend(storable_problems(f, d))
     first_seen: dict[str, str] = {}
     stems: dict[str, str] = {}
     for d in parsed.items:
@@ -297,8 +364,12 @@ def _check_frozen_status(parsed: ParsedUpload, existing: dict[str, Item], role: 
         raise DataFileError(problems)
 
 
+STORED_MESSAGE_CHARS = 500  # a problem's message as a stored report keeps it (it may quote a cell)
+
+
 def _problem_dict(p: Problem) -> dict:
-    return {"file": p.file, "location": p.location, "field": p.field, "message": p.message}
+    message = p.message if len(p.message) <= STORED_MESSAGE_CHARS else p.message[:STORED_MESSAGE_CHARS] + "…"
+    return {"file": p.file, "location": p.location, "field": p.field, "message": message}
 
 
 def _report_dict(r: ImportReport) -> dict:
@@ -363,15 +434,27 @@ def stage_upload(db: Session, parsed: ParsedUpload, *, data: bytes, actor: str, 
         problems: list[Problem] = []
     except DataFileError as exc:
         report, problems = None, exc.problems
+    # A rejected upload can never be applied: its report and digest are kept, not its bytes
+    # (nor a title it may have been rejected for).
     item_set = ItemSet(
-        filename=parsed.file, format=parsed.format, sha256=hashlib.sha256(data).hexdigest(), data=data,
-        status="pending" if report else "rejected", title=parsed.title, uploaded_by=actor,
+        filename=parsed.file, format=parsed.format, sha256=hashlib.sha256(data).hexdigest(),
+        data=data if report else b"", status="pending" if report else "rejected",
+        title=parsed.title if report else "", uploaded_by=actor,
         options={"default_requirements": list(default_requirements)},
         report=_report_dict(report) if report else {"problems": [_problem_dict(p) for p in problems]},
     )
     db.add(item_set)
+    purge_rejected_uploads(db)
     db.commit()
     return StagedUpload(item_set.id, report, problems)
+
+
+def purge_rejected_uploads(db: Session) -> int:
+    """Drop the bytes that rejected uploads kept before they were no longer kept (their reports
+    stay). Returns how many were purged; the caller commits."""
+    result = db.execute(update(ItemSet).where(ItemSet.status == "rejected", func.length(ItemSet.data) > 0)
+                        .values(data=b""))
+    return result.rowcount or 0
 
 
 @dataclass(frozen=True)
@@ -407,6 +490,7 @@ def confirm_upload(db: Session, item_set_id: int, *, actor: str, role: Role = Ro
     report = import_item_set(db, parsed, data=staged.data, actor=actor, role=role)
     staged = db.get(ItemSet, item_set_id)
     staged.status = "confirmed"
+    staged.data = b""  # the applied item set keeps them
     staged.applied_at = datetime.now(UTC)
     staged.report = {**_report_dict(report), "applied_as": report.item_set_id}
     db.commit()

@@ -146,3 +146,19 @@ def test_cli_calibrate_stored_responses_then_apply_and_items_stats(bank_db, seed
     r = runner.invoke(app, ["items", "stats", "--code", "530046-L1", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert seeded["strong_distractor"] in r.output
+
+
+def test_the_cli_parameters_csv_neutralises_an_item_id_a_spreadsheet_would_run(tmp_path):
+    from tests.calibration.lsat6 import lsat6_matrix
+
+    src = tmp_path / "lsat6.csv"
+    with src.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["=HYPERLINK(\"x\")", "Q2", "Q3", "Q4", "Q5"])
+        for row in lsat6_matrix():
+            w.writerow([int(x) for x in row])
+    out = tmp_path / "out.csv"
+    r = CliRunner().invoke(app, ["calibrate", "--responses", str(src), "--engine", "girth", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["item"] == "'=HYPERLINK(\"x\")" and float(rows[0]["b"]) < 0 < float(rows[0]["a"])
