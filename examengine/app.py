@@ -15,9 +15,20 @@ from examengine.config import Settings
 from examengine.db.engine import make_engine, make_sessionmaker, write_problem
 from examengine.db.migrate import ensure_current
 from examengine.deps import configure_candidate_threads
-from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, TooManyAttemptsError
+from examengine.errors import (
+    ConflictError,
+    DataFileError,
+    ExamEngineError,
+    NotFoundError,
+    TooManyAttemptsError,
+)
 from examengine.services.accounts import ForbiddenError, NotSignedInError
-from examengine.services.attempts import ApprovalPendingError, ExamNotOpenError, NotAuthorizedError, SignInError
+from examengine.services.attempts import (
+    ApprovalPendingError,
+    ExamNotOpenError,
+    NotAuthorizedError,
+    SignInError,
+)
 
 # The one table mapping domain errors to HTTP status codes (most specific first).
 ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
