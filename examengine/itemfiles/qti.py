@@ -109,6 +109,7 @@ from examengine.exam.items import (
 )
 from examengine.itemfiles import ParsedUpload
 from examengine.itemfiles.bounds import MAX_XML_BYTES, MAX_XML_DEPTH, MAX_XML_ELEMENTS, zip_directory_problem
+from examengine.itemfiles.pictures import MAX_PICTURE_BYTES
 
 # -- names and limits
 
@@ -135,7 +136,7 @@ TAXON_SOURCE = "1+X 职业技能要求"
 LOM_DIFFICULTY = ("very easy", "easy", "medium", "difficult", "very difficult")  # 1..5
 
 MAX_FILES = 10_000
-MAX_TOTAL_BYTES = 200 * 1024 * 1024
+MAX_TOTAL_BYTES = 64 * 1024 * 1024  # decompressed, all members read: the XML caps plus the pictures' (pictures.py)
 
 REQUIREMENT_CODE_RE = re.compile(r"\d{6}-L\d-\d+(?:\.\d+)*")
 _XML_WS = re.compile(r"[ \t\r\n]+")
@@ -266,14 +267,26 @@ class _PackageReader:
             self.members[name] = info
         return True
 
-    def read(self, path: str) -> bytes | None:
-        """A member's bytes, or None (missing or unreadable: the caller reports it)."""
+    def read(self, path: str, limit: int | None = None) -> bytes | None:
+        """A member's bytes, or None (missing or unreadable: the caller reports it). ``limit``: a
+        member larger than this (as declared, or as read: a declared size may lie) is refused
+        unread beyond the limit, and b"" is returned."""
         if path in self.cache:
             return self.cache[path]
         info = self.members.get(path)
         if info is None or self.zip is None:
             return None
+        if limit is not None and info.file_size > limit:
+            self.problem(path, "文件", f"“{path}”解压后为 {info.file_size / 1024 / 1024:.1f} MB，超过 "
+                                     f"{limit / 1024 / 1024:.0f} MB 的上限，未读取")
+            self.cache[path] = b""
+            return b""
         budget = MAX_TOTAL_BYTES - self.bytes_read
+        if limit is not None and limit < budget:
+            budget = limit
+            message = f"“{path}”解压后超过 {limit / 1024 / 1024:.0f} MB 的上限，已停止读取"
+        else:
+            message = "内容包解压后过大，已停止读取"
         try:
             with self.zip.open(info) as fh:
                 body = fh.read(budget + 1)
@@ -282,7 +295,7 @@ class _PackageReader:
             self.cache[path] = b""
             return b""
         if len(body) > budget:
-            self.problem(path, "文件", "内容包解压后过大，已停止读取")
+            self.problem(path, "文件", message)
             self.cache[path] = b""
             return b""
         self.bytes_read += len(body)
@@ -646,7 +659,7 @@ class _ImageCollector:
             path = self.paths[name]
             if name in self.missing:
                 continue
-            body = self.reader.read(path)
+            body = self.reader.read(path, limit=MAX_PICTURE_BYTES)
             if body is None:
                 self.reader.warning(self.loc, "文件", f"清单列出的文件“{path}”不在内容包中")
                 continue

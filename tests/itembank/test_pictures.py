@@ -182,3 +182,50 @@ def test_check_images_finds_a_stored_html_picture_and_purge_removes_it_with_an_a
 
     again = runner.invoke(cli_app, ["items", "check-images"])
     assert again.exit_code == 0 and "全部合格" in again.stdout
+
+
+def test_a_huge_qti_picture_is_refused_before_it_is_read():
+    """195 MB QTI pictures were read whole before the 2 MB check (3 dry runs: RSS 169 -> 904 MB): a
+    member declared larger than the cap is refused unread, and one that lies about its size is read
+    no further than the cap."""
+    import tracemalloc
+
+    from examengine.itemfiles.reader import parse_upload
+
+    def package(picture_bytes: bytes, lie: bool = False) -> bytes:
+        item_xml = ('<?xml version="1.0" encoding="UTF-8"?><assessmentItem xmlns="http://www.imsglobal.org/xsd/'
+                    'imsqti_v2p1" identifier="q1" title="t" adaptive="false" timeDependent="false">'
+                    '<responseDeclaration identifier="RESPONSE" cardinality="single" baseType="identifier">'
+                    '<correctResponse><value>A</value></correctResponse></responseDeclaration><itemBody>'
+                    '<p><img src="images/big.png"/></p><choiceInteraction responseIdentifier="RESPONSE" maxChoices="1">'
+                    '<simpleChoice identifier="A">甲</simpleChoice><simpleChoice identifier="B">乙</simpleChoice>'
+                    '</choiceInteraction></itemBody></assessmentItem>')
+        manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest xmlns="http://www.imsglobal.org/xsd/imscp_v1p1" '
+                    'identifier="M"><organizations/><resources><resource identifier="R0" type="imsqti_item_xmlv2p1" '
+                    'href="items/q1.xml"><file href="items/q1.xml"/><file href="items/images/big.png"/></resource>'
+                    '</resources></manifest>')
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("imsmanifest.xml", manifest)
+            zf.writestr("items/q1.xml", item_xml)
+            zf.writestr("items/images/big.png", picture_bytes)
+        data = buf.getvalue()
+        if lie:  # the directory says 1 KB; the stream holds far more
+            zf2 = zipfile.ZipFile(io.BytesIO(data))
+            info = zf2.getinfo("items/images/big.png")
+            size = info.file_size.to_bytes(4, "little")
+            data = data.replace(size, (1024).to_bytes(4, "little"))
+        return data
+
+    big = picture()[:-12] + b"\0" * (60 * 1024 * 1024) + picture()[-12:]  # 60 MB, compresses to ~60 KB
+    for lie in (False, True):
+        data = package(big, lie)
+        tracemalloc.start()
+        parsed = parse_upload("包.zip", data, default_requirements=(CODE,))
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < 12 * 1024 * 1024, peak  # never the 60 MB
+        messages = " ".join(p.message for p in parsed.problems)
+        # refused: over the cap, or (a lying size) cut off at the declared size and failing its CRC
+        assert ("上限" in messages) if not lie else ("上限" in messages or "无法读取" in messages), messages
+        assert not any(i.images and len(i.images[0].data) > pictures.MAX_PICTURE_BYTES for i in parsed.items)
