@@ -177,6 +177,7 @@ ROLES_BY_PREFIX = [
     (("/api/v1/item-sets", "/api/v1/items", "/api/v1/bank", "/writer", "/reports/items"), {"item_writer", "reviewer"}),
     (("/api/v1/blueprints", "/reports"), {"item_writer", "reviewer", "proctor"}),
     (("/api/v1/exams", "/api/v1/forms", "/api/v1/attempts/{attempt_id}/extend", "/api/v1/attempts/{attempt_id}/void",
+      "/api/v1/attempts/{attempt_id}/restore",
       "/api/v1/sign-ins", "/proctor"), {"proctor"}),
 ]
 

@@ -179,6 +179,14 @@ def void(attempt_id: int, body: VoidIn, db: Session = Depends(get_db), member=De
     return {"attempt_id": attempt_id, "status": "voided"}
 
 
+@router.post("/attempts/{attempt_id}/restore", summary="Undo a void (with a reason, recorded): the attempt returns "
+             "to the status it had")
+def restore(attempt_id: int, body: VoidIn, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
+    _attempt_staff(attempt_id, db, member)
+    return {"attempt_id": attempt_id, "status": att.restore_attempt(db, attempt_id, actor=member.username,
+                                                                     reason=body.reason)}
+
+
 # ---------------------------------------------------------------- candidates
 
 

@@ -1053,6 +1053,29 @@ def void_attempt(db: Session, attempt_id: int, *, actor: str, reason: str) -> No
     db.commit()
 
 
+def restore_attempt(db: Session, attempt_id: int, *, actor: str, reason: str) -> str:
+    """Undo a void (the way back from a mistaken 作废): the attempt returns to the status it had,
+    its answers untouched. Audited with the reason. Returns the restored status."""
+    attempt = _attempt(db, attempt_id)
+    if attempt.status != S.VOIDED:
+        raise ConflictError("该作答未被作废，无需撤销")
+    if not reason.strip():
+        raise ExamEngineError("撤销作废必须填写原因")
+    last = db.scalars(select(AttemptEvent).where(AttemptEvent.attempt_id == attempt.id, AttemptEvent.action == "void")
+                      .order_by(AttemptEvent.id.desc()).limit(1)).first()
+    status = (last.detail or {}).get("status_before") if last else None
+    status = status if status in {x.value for x in S} and status != S.VOIDED else (
+        S.IN_PROGRESS.value if attempt.started_at else S.NOT_STARTED.value)
+    audit.record(db, actor=actor, action="attempt.restore", target=f"attempt {attempt.id}",
+                 before={"status": S.VOIDED.value, "void_reason": attempt.void_reason},
+                 after={"status": status, "reason": reason.strip()})
+    attempt.status, attempt.void_reason = status, None
+    db.add(AttemptEvent(attempt_id=attempt.id, action="restore", actor=actor,
+                        detail={"reason": reason.strip(), "status": status}))
+    db.commit()
+    return status
+
+
 def _sign_in_record(db: Session, sign_in_id: int) -> SignInRecord:
     rec = db.get(SignInRecord, sign_in_id)
     if rec is None or rec.attempt_id is None:

@@ -140,9 +140,20 @@ def extend(attempt_id: int, minutes: int = Form(...), db: Session = Depends(get_
 
 
 @router.post("/attempts/{attempt_id}/void")
-def void(attempt_id: int, reason: str = Form(""), db: Session = Depends(get_db),
+def void(attempt_id: int, reason: str = Form(""), confirm: str = Form(""), db: Session = Depends(get_db),
          member=Depends(current_staff)) -> HTMLResponse:
     attempt = att.get_attempt(db, attempt_id)
     _own(db, member, attempt.exam_id)
+    if confirm != "1":
+        return _exam_page(db, attempt.exam_id, f"未作废：请勾选“确认”后再作废 {attempt.candidate.name} 的作答。", "bad", 400)
     return _act(db, attempt.exam_id, lambda: att.void_attempt(db, attempt_id, actor=member.username, reason=reason),
-                f"已作废 {attempt.candidate.name} 的作答。")
+                f"已作废 {attempt.candidate.name} 的作答（如属误操作，可在该行“撤销作废”）。")
+
+
+@router.post("/attempts/{attempt_id}/restore")
+def restore(attempt_id: int, reason: str = Form(""), db: Session = Depends(get_db),
+            member=Depends(current_staff)) -> HTMLResponse:
+    attempt = att.get_attempt(db, attempt_id)
+    _own(db, member, attempt.exam_id)
+    return _act(db, attempt.exam_id, lambda: att.restore_attempt(db, attempt_id, actor=member.username, reason=reason),
+                f"已撤销对 {attempt.candidate.name} 的作废。")

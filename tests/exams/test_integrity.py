@@ -395,3 +395,19 @@ def test_the_monitor_page_shows_time_ups_devices_and_locks_and_acts_on_them(api,
     html = api.post(f"/proctor/exams/{exam_id}/extend", data={"minutes": "5", "reason": "断网"}).text
     assert "已为 1 名考生延长 5 分钟" in html and "重新打开" in html
     assert status_of(bank_db, first["attempt_id"]) == "in_progress"
+
+
+def test_a_void_needs_a_confirmation_and_can_be_undone(api, bank_db):
+    exam_id, [t] = new_exam(api, "530046-L1", 1, "V")
+    aid, h = sign_in(api, t)
+    item = api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()
+    r = api.post(f"/proctor/attempts/{aid}/void", data={"reason": "误点"})
+    assert r.status_code == 400 and "请勾选“确认”" in r.text and status_of(bank_db, aid) == "in_progress"
+    assert "已作废" in api.post(f"/proctor/attempts/{aid}/void", data={"reason": "误点", "confirm": "1"}).text
+    assert status_of(bank_db, aid) == "voided"
+    assert api.post(f"/api/v1/attempts/{aid}/restore", json={"reason": " "}).status_code == 400
+    r = api.post(f"/api/v1/attempts/{aid}/restore", json={"reason": "监考误操作"})
+    assert r.status_code == 200 and r.json()["status"] == "in_progress"
+    assert api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()["item_id"] == item["item_id"]
+    e = bank_db.scalars(select(AuditEvent).where(AuditEvent.action == "attempt.restore")).one()
+    assert (e.actor, e.before["void_reason"], e.after["reason"]) == ("admin-test", "误点", "监考误操作")
