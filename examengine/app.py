@@ -193,7 +193,7 @@ def _include_routes(app: FastAPI) -> None:
 
     # roles: admin (passes everywhere), item_writer, reviewer (an item writer who may also approve
     # other people's items: services/items.transition_item), proctor (their own exams:
-    # accounts.require_exam); the full table is docs/security-staff.md
+    # accounts.require_exam); the full table is docs/security.md
     writer, proctor, any_staff, admin = (staff("item_writer", "reviewer"), staff("proctor"),
                                          staff("item_writer", "reviewer", "proctor"), staff())
     # public: the published standards catalog, sign-in, health, docs
@@ -281,7 +281,7 @@ def page_csp(script_hashes: tuple[str, ...] | None = None) -> str:
 
 
 class SecurityHeadersMiddleware:
-    """Security headers on every response (docs/security-pictures-headers.md): ``nosniff`` and
+    """Security headers on every response (docs/security.md): ``nosniff`` and
     ``Referrer-Policy: same-origin`` on all; on HTML the page CSP (unless the route set its own,
     as /docs and the picture routes do) and ``X-Frame-Options: DENY``. With
     ``secure_cookies``, every cookie the app sets is marked ``Secure``."""

@@ -1,4 +1,4 @@
-"""What an upload may be and hold, checked before a parser allocates (docs/security-uploads.md).
+"""What an upload may be and hold, checked before a parser allocates (docs/security.md).
 
 Every uploaded table (item sets, rosters, paper answers) is read through ``tables``; JSON
 item sets through ``json_format``; QTI packages through ``qti``. Each reader enforces the

@@ -1,5 +1,5 @@
 """Pictures of items: only PNG, JPEG, GIF and WebP, known by their bytes, never by the type an
-upload declares (docs/security-pictures-headers.md).
+upload declares (docs/security.md).
 
 A picture is served from the app's own origin, so a "picture" that is HTML or SVG would run
 script in the session of whoever opens it (stored XSS). Here a picture is what its first bytes

@@ -1,7 +1,7 @@
 """The item bank's use cases: importing item sets, versions, the lifecycle, browsing,
 coverage and export. One function, one transaction.
 
-Separation of duties (issue 18; docs/security-staff.md): item writers and reviewers upload
+Separation of duties (issue 18; docs/security.md): item writers and reviewers upload
 drafts only (a status for new items is an admin's choice); an upload never changes the IRT
 parameters of an existing item (``calibration apply`` is the only way), and only an admin's
 upload may bring parameters for new items; a writer moves an item only between draft and
