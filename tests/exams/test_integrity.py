@@ -411,3 +411,18 @@ def test_a_void_needs_a_confirmation_and_can_be_undone(api, bank_db):
     assert api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()["item_id"] == item["item_id"]
     e = bank_db.scalars(select(AuditEvent).where(AuditEvent.action == "attempt.restore")).one()
     assert (e.actor, e.before["void_reason"], e.after["reason"]) == ("admin-test", "误点", "监考误操作")
+
+
+def test_signing_out_of_the_candidate_page_ends_the_token_on_the_server(api, bank_db):
+    _, [t] = new_exam(api, "530046-L1", 1, "U")
+    api.cookies.clear()
+    r = api.post("/exam/login", data={"ticket": t["ticket"], "code": t["access_code"]}, follow_redirects=False,
+                 headers={"Authorization": "", "Origin": "http://testserver"})
+    assert r.status_code == 303, r.text
+    cookie = r.cookies.get("ee_attempt") or api.cookies.get("ee_attempt")
+    aid, _, token = cookie.partition(":")
+    h = {"Authorization": f"Bearer {token}"}
+    assert api.get(f"/api/v1/attempts/{aid}", headers=h).status_code == 200
+    api.cookies.set("ee_attempt", cookie, path="/exam")
+    api.post("/exam/logout", follow_redirects=False, headers={"Authorization": "", "Origin": "http://testserver"})
+    assert api.get(f"/api/v1/attempts/{aid}", headers=h).status_code == 401  # not just a deleted cookie
