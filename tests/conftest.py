@@ -104,6 +104,30 @@ def backend(request) -> str:
     return request.param
 
 
+@pytest.fixture
+def sqlite_only(backend) -> None:
+    """A test that asks for this runs on SQLite only (pytest_collection_modifyitems deselects its
+    other variants: a skip in CI would hide a failure)."""
+
+
+@pytest.fixture
+def postgresql_only(backend) -> None:
+    """A test that asks for this runs on PostgreSQL only (deselected elsewhere, never skipped)."""
+
+
+def pytest_collection_modifyitems(config, items):
+    keep, drop = [], []
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        only = "sqlite" if "sqlite_only" in names else "postgresql" if "postgresql_only" in names else None
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        (drop if only is not None and backend != only else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def db_factory(backend: str, tmp_path_factory) -> Iterator[DatabaseFactory]:
     factory = DatabaseFactory(backend, tmp_path_factory.mktemp(f"db-{backend}"))

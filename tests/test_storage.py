@@ -23,13 +23,6 @@ from examengine.errors import DatabaseNotReadyError
 from tests.conftest import REPO, STAFF_PASSWORD, ensure_staff
 
 
-@pytest.fixture
-def sqlite_only(backend):
-    """These tests are about a SQLite file and its folder."""
-    if backend != "sqlite":
-        pytest.skip("a SQLite file")
-
-
 def read_only_copy(bank_db_url: str, tmp_path: Path) -> str:
     """A copy of the database file, chmod 0444, opened read-only (``mode=ro``: tests may run as
     root, whom chmod does not stop)."""
@@ -106,9 +99,7 @@ def test_a_read_only_database_answers_503_in_chinese_not_a_bare_500(sqlite_only,
         assert c.get("/api/v1/standards").status_code == 200
 
 
-def test_a_read_only_postgresql_database_answers_503_too(backend, bank_db_url):
-    if backend != "postgresql":
-        pytest.skip("PostgreSQL's read-only transactions")
+def test_a_read_only_postgresql_database_answers_503_too(postgresql_only, bank_db_url):
     ensure_staff(bank_db_url, "w1", "item_writer")
     engine = create_engine(bank_db_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
