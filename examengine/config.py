@@ -15,13 +15,38 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DISPLAY_TIMEZONE = "Asia/Shanghai"
 
 
-def _default_data_dir() -> Path:
-    """The project root (holding ``blueprints/`` and ``itembank/``) of a source checkout,
-    else the working directory."""
+#: Shipped with the app: at the top of a source checkout (where developers edit them) and, in a
+#: built wheel, as copies under ``examengine/_data/`` (setup.py puts them there).
+SHIPPED_DATA = ("alembic.ini", "migrations", "blueprints", "itembank")
+PACKAGED_DATA_DIR = PACKAGE_DIR / "_data"
+
+
+def _checkout_root() -> Path | None:
     root = PACKAGE_DIR.parent
-    if (root / "blueprints" / "standards").is_dir():
+    if (root / "alembic.ini").is_file() and (root / "migrations").is_dir():
         return root
-    return Path.cwd()
+    return None
+
+
+def resource_path(name: str) -> Path:
+    """One of ``SHIPPED_DATA``: the checkout's own when running from a source checkout (or an
+    editable install), else the copy inside the installed package."""
+    if name not in SHIPPED_DATA:
+        raise ValueError(f"not shipped data: {name}")
+    root = _checkout_root()
+    return (root if root is not None else PACKAGED_DATA_DIR) / name
+
+
+def _default_data_dir() -> Path:
+    """The folder holding ``blueprints/`` (with ``standards/``) and ``itembank/``: the project
+    root of a source checkout; else the working directory when it holds them; else the copies
+    installed with the package."""
+    root = _checkout_root()
+    if root is not None and (root / "blueprints" / "standards").is_dir():
+        return root
+    if (Path.cwd() / "blueprints" / "standards").is_dir() or not PACKAGED_DATA_DIR.is_dir():
+        return Path.cwd()
+    return PACKAGED_DATA_DIR
 
 
 class Settings(BaseSettings):

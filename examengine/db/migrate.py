@@ -7,13 +7,12 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from examengine.config import PACKAGE_DIR
+from examengine.config import resource_path
 
 
 def alembic_config(url: str) -> Config:
-    ini = PACKAGE_DIR.parent / "alembic.ini"
-    cfg = Config(str(ini))
-    cfg.set_main_option("script_location", str(PACKAGE_DIR.parent / "migrations"))
+    cfg = Config(str(resource_path("alembic.ini")))
+    cfg.set_main_option("script_location", str(resource_path("migrations")))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
