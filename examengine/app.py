@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from examengine import __version__
-from examengine.config import Settings
+from examengine.config import Settings, allowed_origins, origin_of
 from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.db.migrate import ensure_current
 from examengine.deps import configure_candidate_threads
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.add_middleware(SameOriginMiddleware)
+    app.add_middleware(SameOriginMiddleware, origins=allowed_origins(settings))
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_mb * 1024 * 1024)
 
     @app.exception_handler(ExamEngineError)
@@ -198,8 +198,9 @@ class SameOriginMiddleware:
     UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
     COOKIES = ("ee_staff=", "ee_attempt=")
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, origins: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.origins = origins
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] in self.UNSAFE:
@@ -210,7 +211,7 @@ class SameOriginMiddleware:
                 from urllib.parse import urlsplit
 
                 source = headers.get("origin") or headers.get("referer") or ""
-                if urlsplit(source).netloc != headers.get("host", ""):
+                if urlsplit(source).netloc != headers.get("host", "") and origin_of(source) not in self.origins:
                     response = JSONResponse(status_code=403, content={
                         "error": "CsrfError", "message": "请求来源不是本站页面，已拒绝（跨站请求防护）。请从本站页面重新操作。"})
                     await response(scope, receive, send)
