@@ -4,6 +4,7 @@ checkout, it migrates a database, loads its catalog, bank and blueprints, and se
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +20,10 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.packaging
 
+#: What a build reads: the project files and what setup.py and MANIFEST.in name.
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "NOTICE", "requirements.lock",
+           "alembic.ini", "examengine", "migrations", "blueprints", "itembank")
+
 
 def _env(**extra: str) -> dict[str, str]:
     """The environment minus anything that would let the checkout leak in."""
@@ -29,8 +34,14 @@ def _env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)],
+    """Built from a copy of the sources (no stale build/ of the checkout, nothing written into it)."""
+    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("dist")
+    for name in SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_data"))
+        else:
+            shutil.copy2(REPO / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)],
                    check=True, env=_env(), timeout=600)
     (path,) = out.glob("examengine-*.whl")
     return path
