@@ -191,7 +191,8 @@ class PayloadTooLarge(Exception):
 class SameOriginMiddleware:
     """CSRF protection for cookie-authenticated requests: a state-changing request (POST, PUT,
     PATCH, DELETE) that carries a session cookie must come from a page of this site (its Origin,
-    or else its Referer, names this host). Bearer-token API calls are not affected: a browser
+    or else its Referer, names this host or an origin of ``config.allowed_origins``: the public
+    address behind a reverse proxy). Bearer-token API calls are not affected: a browser
     never adds those by itself. (OWASP: "verifying origin with standard headers"; the cookies are
     SameSite=Strict as well.)"""
 
