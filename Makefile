@@ -37,7 +37,7 @@ audit: $(VENV)/.installed-dev
 # The suite against the lowest versions pyproject.toml allows for every direct dependency, in a
 # virtualenv of its own (the floors are claims: this proves them). PYTEST_ARGS narrows the run.
 test-lowest: $(VENV)/.installed-dev system-deps
-	[ -x $(LOWEST)/bin/python ] || $(BIN)/uv venv -q $(LOWEST) --python $(BIN)/python
+	[ -x $(LOWEST)/bin/python ] || $(BIN)/uv venv -q --seed $(LOWEST) --python $(BIN)/python
 	$(BIN)/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e ".[dev]"
 	$(LOWEST)/bin/python -m pytest $(PYTEST_ARGS)
 
