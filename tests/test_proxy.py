@@ -46,7 +46,7 @@ def _site_conf(tls_port: int, http_port: int, app_port: int, cert: Path, key: Pa
 
 
 def _wait(url: str, proc: subprocess.Popen, what: str, **kw) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # two workers importing numpy, scipy, weasyprint on a busy machine
     while True:
         try:
             httpx.get(url, timeout=2, **kw)
