@@ -4,29 +4,50 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Every version `make run` and `make test` install, refreshed by `make lock`.
+LOCK   := requirements.lock
+LOWEST := .venv-lowest
 
-.PHONY: run test init bench clean system-deps
+.PHONY: run test init bench clean system-deps lock audit test-lowest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Runtime dependencies (re-installed when pyproject.toml changes).
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# Runtime dependencies at the locked versions (re-installed when pyproject.toml or the lock changes).
+$(VENV)/.installed-run: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -c $(LOCK) -e .
 	touch $@
 
-# Runtime + test and benchmark tools.
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev]"
+# Runtime + test, benchmark and packaging tools (uv, pip-audit), at the locked versions.
+$(VENV)/.installed-dev: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -c $(LOCK) -e ".[dev]"
 	touch $@ $(VENV)/.installed-run
+
+# Re-resolve every dependency (runtime and all extras) to today's newest allowed versions, for
+# Python 3.11+ on any platform. Commit the result after `make test` passes on it.
+lock: $(VENV)/.installed-dev
+	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 --upgrade -o $(LOCK)
+
+# Known vulnerabilities in the locked versions (PyPI's advisory data, over the network). --strict:
+# a package that could not be looked up fails the audit instead of passing unexamined.
+audit: $(VENV)/.installed-dev
+	$(BIN)/pip-audit --strict --progress-spinner off --disable-pip --no-deps -r $(LOCK)
+
+# The suite against the lowest versions pyproject.toml allows for every direct dependency, in a
+# virtualenv of its own (the floors are claims: this proves them). PYTEST_ARGS narrows the run.
+test-lowest: $(VENV)/.installed-dev system-deps
+	[ -x $(LOWEST)/bin/python ] || $(BIN)/uv venv -q --seed $(LOWEST) --python $(BIN)/python
+	$(BIN)/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e ".[dev]"
+	$(LOWEST)/bin/python -m pytest $(PYTEST_ARGS)
 
 # Debian packages a fresh machine may lack: CJK fonts for pages and printed forms (Noto CJK,
 # and WenQuanYi Micro Hei, a TrueType face WeasyPrint subsets fast), poppler (pdftotext,
 # pdftoppm) and zbar (zbarimg) to read printed forms back in the tests, and a real browser for
-# the page tests (Playwright drives Debian's chromium).
+# the page tests (Playwright drives Debian's chromium), and nginx with openssl for the reverse-proxy
+# test (tests/test_proxy.py runs docs/deploy/nginx-examengine.conf on loopback).
 RUN_PACKAGES := fonts-noto-cjk fonts-wqy-microhei
-SYSTEM_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils zbar-tools
+SYSTEM_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils zbar-tools nginx openssl
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -56,4 +77,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/cat_step.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis build

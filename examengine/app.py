@@ -11,7 +11,7 @@ from sqlalchemy.exc import DataError as SQLDataError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from examengine import __version__
-from examengine.config import Settings
+from examengine.config import Settings, allowed_origins, origin_of
 from examengine.db.engine import make_engine, make_sessionmaker, write_problem
 from examengine.db.migrate import ensure_current
 from examengine.deps import configure_candidate_threads
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.add_middleware(SameOriginMiddleware)
+    app.add_middleware(SameOriginMiddleware, origins=allowed_origins(settings))
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_mb * 1024 * 1024)
     # outermost (added last): every answer, the 413 and CSRF refusals included, gets the headers
     app.add_middleware(SecurityHeadersMiddleware, page_csp=page_csp(), secure_cookies=settings.secure_cookies)
@@ -319,7 +319,8 @@ class SecurityHeadersMiddleware:
 class SameOriginMiddleware:
     """CSRF protection for cookie-authenticated requests: a state-changing request (POST, PUT,
     PATCH, DELETE) that carries a session cookie must come from a page of this site (its Origin,
-    or else its Referer, names this host). A request authenticated by a *valid* staff bearer
+    or else its Referer, names this host or an origin of ``config.allowed_origins``: the public
+    address behind a reverse proxy). A request authenticated by a *valid* staff bearer
     token (``Authorization: Bearer st_...`` naming an active session) is not affected: a
     browser never adds that header by itself, and the route then acts for the token, not the
     cookie. Any other Authorization header (a made-up or expired token, a candidate's) does
@@ -329,8 +330,9 @@ class SameOriginMiddleware:
     UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
     COOKIES = ("ee_staff=", "ee_attempt=")
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, origins: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.origins = origins
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] in self.UNSAFE:
@@ -340,7 +342,7 @@ class SameOriginMiddleware:
                 from urllib.parse import urlsplit
 
                 source = headers.get("origin") or headers.get("referer") or ""
-                if urlsplit(source).netloc != headers.get("host", ""):
+                if urlsplit(source).netloc != headers.get("host", "") and origin_of(source) not in self.origins:
                     response = JSONResponse(status_code=403, content={
                         "error": "CsrfError", "message": "请求来源不是本站页面，已拒绝（跨站请求防护）。请从本站页面重新操作。"})
                     await response(scope, receive, send)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -15,13 +17,38 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DISPLAY_TIMEZONE = "Asia/Shanghai"
 
 
-def _default_data_dir() -> Path:
-    """The project root (holding ``blueprints/`` and ``itembank/``) of a source checkout,
-    else the working directory."""
+#: Shipped with the app: at the top of a source checkout (where developers edit them) and, in a
+#: built wheel, as copies under ``examengine/_data/`` (setup.py puts them there).
+SHIPPED_DATA = ("alembic.ini", "migrations", "blueprints", "itembank")
+PACKAGED_DATA_DIR = PACKAGE_DIR / "_data"
+
+
+def _checkout_root() -> Path | None:
     root = PACKAGE_DIR.parent
-    if (root / "blueprints" / "standards").is_dir():
+    if (root / "alembic.ini").is_file() and (root / "migrations").is_dir():
         return root
-    return Path.cwd()
+    return None
+
+
+def resource_path(name: str) -> Path:
+    """One of ``SHIPPED_DATA``: the checkout's own when running from a source checkout (or an
+    editable install), else the copy inside the installed package."""
+    if name not in SHIPPED_DATA:
+        raise ValueError(f"not shipped data: {name}")
+    root = _checkout_root()
+    return (root if root is not None else PACKAGED_DATA_DIR) / name
+
+
+def _default_data_dir() -> Path:
+    """The folder holding ``blueprints/`` (with ``standards/``) and ``itembank/``: the project
+    root of a source checkout; else the working directory when it holds them; else the copies
+    installed with the package."""
+    root = _checkout_root()
+    if root is not None and (root / "blueprints" / "standards").is_dir():
+        return root
+    if (Path.cwd() / "blueprints" / "standards").is_dir() or not PACKAGED_DATA_DIR.is_dir():
+        return Path.cwd()
+    return PACKAGED_DATA_DIR
 
 
 class Settings(BaseSettings):
@@ -58,6 +85,30 @@ class Settings(BaseSettings):
         description="Threads per worker for the candidates' requests (default: 1 on SQLite, where every "
                     "request is CPU and one file; 2 on a database server, to overlap its round trips).")
 
+    public_url: str | None = Field(
+        default=None,
+        description="The address people open, as the reverse proxy serves it (https://exam.example.cn): "
+                    "its origin is accepted by the same-origin check of staff and candidate forms.")
+    trusted_origins: str = Field(
+        default="",
+        description="More origins the same-origin check accepts, comma-separated "
+                    "(https://exam.example.cn,https://10.0.0.5).")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Addresses of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "
+                    "believed (uvicorn's --forwarded-allow-ips: comma-separated addresses or networks, "
+                    "'*' for any; empty: believe none).")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_origin(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if origin_of(value) is None:
+            raise ValueError(f"EXAMENGINE_PUBLIC_URL must be an http(s) address such as https://exam.example.cn, "
+                             f"not {value!r}")
+        return value
+
     @property
     def candidate_thread_count(self) -> int:
         if self.candidate_threads is not None:
@@ -75,3 +126,30 @@ class Settings(BaseSettings):
     @property
     def itembank_dir(self) -> Path:
         return self.data_dir / "itembank"
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) address, lower-cased and without a default port, as a
+    browser sends it in ``Origin``; None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == {"http": 80, "https": 443}[parts.scheme]:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def allowed_origins(settings: Settings) -> frozenset[str]:
+    """Origins, besides the request's own Host, from which a cookie-carrying form may be posted:
+    ``EXAMENGINE_PUBLIC_URL`` and ``EXAMENGINE_TRUSTED_ORIGINS``. Behind a reverse proxy the Host
+    the app sees is the proxy's upstream name (nginx's default ``Host $proxy_host``), so the public
+    address has to be configured."""
+    candidates = [settings.public_url or "", *settings.trusted_origins.split(",")]
+    return frozenset(o for o in (origin_of(c) for c in candidates if c.strip()) if o)

@@ -126,3 +126,33 @@ def test_standards_export_gives_the_whole_catalog_as_json(cli_env):
 def test_standards_export_refuses_an_unknown_format(cli_env):
     result = run("standards", "export", "--format", "xml")
     assert result.exit_code == 1 and "xml" in result.output
+
+
+def test_a_command_needing_a_missing_extra_says_which_to_install_before_any_work(monkeypatch, tmp_path):
+    import sys
+
+    src = tmp_path / "m.csv"
+    src.write_text("i1,i2\n1,0\n0,1\n1,1\n", encoding="utf-8")
+    monkeypatch.setitem(sys.modules, "girth", None)  # as if the [reference] extra were not installed
+    r = run("calibrate", "--responses", str(src), "--engine", "girth", "--out", str(tmp_path / "p.csv"))
+    assert r.exit_code == 1 and "pip install 'examengine[reference]'" in r.output and "girth" in r.output
+    assert not (tmp_path / "p.csv").exists()
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # [plots]
+    r = run("simulate", "--synthetic-bank", "20", "--simulees", "5", "--length", "3", "--plot", str(tmp_path / "s.png"))
+    assert r.exit_code == 1 and "pip install 'examengine[plots]'" in r.output
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_girth_and_matplotlib_are_extras_and_tzdata_is_a_runtime_dependency():
+    import tomllib
+
+    from tests.conftest import REPO
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(project["dependencies"])
+    assert "girth" not in runtime and "matplotlib" not in runtime and "tzdata" in runtime
+    extras = project["optional-dependencies"]
+    assert any(d.startswith("girth") for d in extras["reference"])
+    assert any(d.startswith("matplotlib") for d in extras["plots"])
+    assert "examengine[reference,plots]" in extras["dev"]

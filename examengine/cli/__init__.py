@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -92,6 +93,16 @@ def db_current() -> None:
 
     url = settings().database_url
     out.print(f"当前版本：{migrate.current_revision(url) or '（空库）'}；最新版本：{migrate.head_revision(url)}")
+
+
+@db_app.command("backup")
+@handles_errors
+def db_backup(dest: Annotated[Path, typer.Argument(help="备份文件（新文件）")]) -> None:
+    """在线备份 SQLite 数据库（服务运行时也可用；PostgreSQL 请用 pg_dump）。"""
+    from examengine.db.backup import backup_sqlite
+
+    size = backup_sqlite(settings().database_url, dest)
+    out.print(f"已备份到 {dest}（{size / 1e6:.1f} MB），完整性检查通过。", highlight=False)
 
 
 # ------------------------------------------------------------------ standards
@@ -204,7 +215,10 @@ def serve(
     host = host or s.host
     port = port or s.port
     out.print(f"examengine 正在 http://{host}:{port} 上运行 —— API 文档：http://{host}:{port}/docs")
-    uvicorn.run("examengine.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload)
+    # X-Forwarded-For/-Proto are believed only from the configured proxies (EXAMENGINE_FORWARDED_ALLOW_IPS)
+    proxies = s.forwarded_allow_ips.strip()
+    uvicorn.run("examengine.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
 
 
 def _register_optional() -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from examengine.cli.common import err, handles_errors, out, print_json, session
+from examengine.cli.common import err, handles_errors, out, print_json, require_extra, session
 from examengine.errors import DataFileError, ExamEngineError, Problem
 from examengine.itemfiles.tables import spreadsheet_text
 
@@ -106,6 +106,7 @@ def _calibrate_csv(responses: Path, model_name: str, engine: str, output: Path |
     ids, rows = read_matrix_csv(responses)
     u = np.array(rows, dtype=float)
     if engine == "girth":
+        require_extra("girth", "reference", "--engine girth（参考校准引擎）")
         if np.isnan(u).any():
             raise ExamEngineError("girth 只能校准完整矩阵（无缺失）；含缺失的数据请用 --engine em")
         params = cal.calibrate_girth(u, model)

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from examengine.cli.common import require_extra
 from examengine.exam.cat import CatSimulation, calibrate_exposure, simulate_cat
 from examengine.exam.policy import CatPolicy
 from examengine.exam.pool import ItemPool
@@ -294,6 +295,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """模拟自适应考试：偏差、RMSE、分类正确率、题目曝光率。"""
         err = Console(stderr=True)
+        if plot is not None:
+            require_extra("matplotlib", "plots", "--plot（画图）")
         if blueprint is not None:
             from examengine.cli.blueprint_sim import simulate_blueprint_command
 

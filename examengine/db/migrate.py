@@ -15,14 +15,13 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from examengine.config import PACKAGE_DIR
+from examengine.config import PACKAGE_DIR, resource_path
 from examengine.errors import DatabaseNotReadyError
 
 
 def alembic_config(url: str) -> Config:
-    ini = PACKAGE_DIR.parent / "alembic.ini"
-    cfg = Config(str(ini))
-    cfg.set_main_option("script_location", str(PACKAGE_DIR.parent / "migrations"))
+    cfg = Config(str(resource_path("alembic.ini")))
+    cfg.set_main_option("script_location", str(resource_path("migrations")))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
