@@ -21,7 +21,7 @@ from examengine.db.models import Attempt, AttemptItem, Exam, Item, ItemEvent, It
 from examengine.errors import ConflictError, ExamEngineError, NotFoundError
 from examengine.exam.items import LETTERS
 from examengine.irt import calibration as cal
-from examengine.irt.calibration import CalibrationModel, PromotionCriteria  # run_calibration's arguments, for the shells
+from examengine.irt.calibration import CalibrationModel, PromotionCriteria  # also the shells' door to them
 from examengine.irt.item_analysis import FLAG_LABELS, AnalysisThresholds, analyse_items
 from examengine.irt.params import ItemParams
 from examengine.itemfiles.tables import read_response_matrix, spreadsheet_text
@@ -343,12 +343,12 @@ def run_calibration(
     db: Session,
     *,
     scope: str,
-    model: cal.CalibrationModel = cal.CalibrationModel.TWO_PL,
+    model: CalibrationModel = CalibrationModel.TWO_PL,
     mode: str = "pretest",
     since: datetime | None = None,
     until: datetime | None = None,
     actor: str,
-    criteria: cal.PromotionCriteria = cal.PromotionCriteria(),
+    criteria: PromotionCriteria = PromotionCriteria(),
     drift_z: float = 2.0,
     progress: Callable[[int, float, float], None] | None = None,
 ) -> RunView:

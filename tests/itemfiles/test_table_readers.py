@@ -8,7 +8,12 @@ import math
 import pytest
 
 from examengine.errors import DataFileError
-from examengine.itemfiles.tables import RosterRow, read_paper_answers, read_response_matrix, read_roster
+from examengine.itemfiles.tables import (
+    RosterRow,
+    read_paper_answers,
+    read_response_matrix,
+    read_roster,
+)
 
 LENGTHS = {"准考证号": 10, "姓名": 4, "身份证号后四位": 4, "考场": 8}
 
@@ -68,7 +73,7 @@ def test_a_response_matrix_reads_gb18030_with_blank_as_missing_and_blank_rows_sk
 
 
 def test_every_bad_matrix_cell_is_named_by_row_and_item():
-    data = "i1,i1,\n1,2,0\n1\n".encode()
+    data = b"i1,i1,\n1,2,0\n1\n"
     assert problems(lambda: read_response_matrix("m.csv", data)) == [
         ("m.csv", "第 1 行", "第 2 列", "题目编号“i1”重复"),
         ("m.csv", "第 1 行", "第 3 列", "题目编号为空"),
