@@ -14,14 +14,6 @@ from rich.table import Table
 
 from examengine.cli.common import err, handles_errors, out, print_json, session
 from examengine.errors import ExamEngineError
-from examengine.services.calibration import (
-    CalibrationModel,
-    PromotionCriteria,
-    calibrate_matrix,
-    estimates_csv,
-    parameters_csv,
-    run_calibration,
-)
 
 calibration_app = typer.Typer(help="校准记录：查看、写入题库（显式、留痕）。", no_args_is_help=True)
 
@@ -54,6 +46,8 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 def _calibrate_csv(responses: Path, model_name: str, engine: str, output: Path | None, fmt: str,
                    no_priors: bool) -> None:
+    from examengine.services.calibration import calibrate_matrix, parameters_csv
+
     with _progress() if engine == "em" else nullcontext() as step:
         res = calibrate_matrix(responses.name, responses.read_bytes(), model=model_name, engine=engine,
                                no_priors=no_priors, progress=step)
@@ -120,6 +114,13 @@ def calibrate_cmd(
         return
     if engine != "em":
         raise ExamEngineError("已存作答是稀疏的（自适应考试），只能用 --engine em")
+    from examengine.services.calibration import (
+        CalibrationModel,
+        PromotionCriteria,
+        estimates_csv,
+        run_calibration,
+    )
+
     with session() as db, _progress() as step:
         run = run_calibration(db, scope=standard, model=CalibrationModel.parse(model), mode=mode,
                               since=_date(since, "--since"), until=_date(until, "--until"), actor=actor,

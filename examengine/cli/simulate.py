@@ -18,16 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from examengine.rendering.plots import write_study_plot
-from examengine.services.simulation import (
-    EstimationMethod,
-    IrtModel,
-    SelectionRule,
-    StartRule,
-    study_policy,
-    synthetic_study,
-    theta_grid,
-)
+from examengine.services.study_options import EstimationMethod, IrtModel, SelectionRule, StartRule
 
 
 class OutputFormat(str, Enum):
@@ -50,6 +41,8 @@ def parse_cuts(text: str | None) -> tuple[float, ...]:
 
 
 def parse_theta_grid(text: str) -> np.ndarray:
+    from examengine.services.simulation import theta_grid  # local: see simulate()
+
     try:
         return theta_grid(text)
     except ValueError as exc:
@@ -170,6 +163,10 @@ def register(app: typer.Typer) -> None:
         plot: Annotated[Path | None, typer.Option("--plot", dir_okay=False, help="写出 PNG 图。")] = None,
     ) -> None:
         """模拟自适应考试：偏差、RMSE、分类正确率、题目曝光率。"""
+        # local: services.simulation loads SQLAlchemy and SciPy, over a second of every command's start
+        from examengine.rendering.plots import write_study_plot
+        from examengine.services.simulation import study_policy, synthetic_study
+
         err = Console(stderr=True)
         if blueprint is not None:
             from examengine.cli.blueprint_sim import simulate_blueprint_command

@@ -1,7 +1,6 @@
 """Simulation studies: a CAT policy on a synthetic bank (``examengine simulate``), a blueprint's
 real policy (``--blueprint``), and Sympson-Hetter calibration stored with a blueprint version.
-A study's options are the domain's Enums, imported from here by the shells: ``EstimationMethod``,
-``IrtModel``, ``SelectionRule``, ``StartRule``."""
+A study's options are the domain's Enums (the shells take them from ``services.study_options``)."""
 
 from __future__ import annotations
 
