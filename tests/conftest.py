@@ -126,6 +126,7 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    _shard(config, items)
 
 
 @pytest.fixture(scope="session")
@@ -283,8 +284,7 @@ def pytest_addoption(parser):
                           "reported as deselected): CI runs the lowest-direct suite a third at a time")
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config, items):
+def _shard(config, items) -> None:
     shard = config.getoption("--shard")
     if not shard:
         return

@@ -169,9 +169,7 @@ def _summary(run: svc.RunView) -> dict:
 
 
 def _run(run: svc.RunView) -> RunOut:
-    from examengine.irt.calibration import PromotionCriteria
-
-    crit = {**PromotionCriteria().__dict__, **run.options.get("criteria", {})}
+    crit = {**svc.PromotionCriteria().__dict__, **run.options.get("criteria", {})}
     link = run.options.get("linking")
     return RunOut(
         **_summary(run), n_parameters=run.n_parameters, population_mean=run.population_mean,

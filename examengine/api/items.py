@@ -40,12 +40,9 @@ def upload_item_set(
 ) -> dict:
     """Everything is validated before anything is written: one problem means nothing is
     written, and the answer is a 422 listing every problem with file, location and field."""
-    from examengine.itemfiles.reader import parse_upload
-
-    data = file.file.read()
-    parsed = parse_upload(file.filename or "upload", data, default_requirements=tuple(r for r in requirement if r))
-    return _report(svc.import_item_set(db, parsed, data=data, actor=member.username, dry_run=dry_run,
-                                       status_for_new=svc.parse_status(status), role=member.role))
+    return _report(svc.import_upload(db, filename=file.filename or "upload", data=file.file.read(),
+                                     default_requirements=[r for r in requirement if r], actor=member.username,
+                                     dry_run=dry_run, status_for_new=svc.parse_status(status), role=member.role))
 
 
 @router.get("/items", summary="Browse the bank")
@@ -58,13 +55,11 @@ def list_items(
 
 @admin_router.get("/items/export", summary="Export the bank's current versions (qti3, qti21, xlsx, csv, json; admins)")
 def export_items(format: str = "qti3", code: str = "", status: str = "", db: Session = Depends(get_db)) -> Response:
-    from examengine.itemfiles.writer import export_bytes
-
     if format not in EXPORT_TYPES:
         from examengine.errors import ExamEngineError
 
         raise ExamEngineError(f"不支持的导出格式：{format}（可用：{'、'.join(EXPORT_TYPES)}）")
-    data = export_bytes(svc.drafts_for_export(db, code=code, status=status), format)
+    data = svc.export_items(db, format, code=code, status=status).data
     media, ext = EXPORT_TYPES[format]
     return Response(data, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="examengine-items-{format}.{ext}"'})

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from examengine.cli.common import err, handles_errors, out, print_json, session
+from examengine.rendering.plots import write_blueprint_plot
 
 exposure_app = typer.Typer(help="题目曝光控制（Sympson–Hetter 参数）。", no_args_is_help=True)
 
@@ -90,31 +91,6 @@ def render_study(p: dict) -> None:
 # the stop reasons of exam.cat / irt.stopping, as the table prints them
 STOP_NAMES = {"classified": "已判定", "max_length": "达到最长题数", "pool_exhausted": "题库用尽", "sprt": "SPRT 判定",
               "se_target": "达到精度", "not_stopped": "未停止"}
-
-
-def write_blueprint_plot(study, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = study.by_theta
-    x = [r["mean_theta"] for r in rows]
-    fig, ax1 = plt.subplots(figsize=(8, 4.5), dpi=120)
-    ax1.plot(x, [r["pass_fail_accuracy"] for r in rows], "o-", label="CAT pass/fail accuracy")
-    ax1.plot(x, [r["fixed_form_accuracy"] for r in rows], "s--", label=f"fixed form ({study.fixed_form['length']})")
-    ax1.axvline(study.registered_cut, color="grey", lw=0.8)
-    ax1.set_xlabel("true theta")
-    ax1.set_ylabel("accuracy")
-    ax1.set_ylim(0, 1.02)
-    ax2 = ax1.twinx()
-    ax2.bar(x, [r["mean_length"] for r in rows], width=0.3, alpha=0.2, color="C2", label="CAT mean length")
-    ax2.set_ylabel("mean length")
-    fig.legend(loc="center right", fontsize=8, bbox_to_anchor=(0.88, 0.35))
-    ax1.set_title(f"{study.blueprint}: accuracy and length by true theta")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 @exposure_app.command("calibrate")

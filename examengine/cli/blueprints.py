@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from examengine.cli.common import handles_errors, out, print_json, session, settings
-from examengine.errors import DataFileError
 
 blueprints_app = typer.Typer(help="蓝图：各级别考试的内容与规则。", no_args_is_help=True)
 
@@ -88,14 +87,10 @@ def bp_validate(
     files: Annotated[list[Path] | None, typer.Argument(help="蓝图文件（默认：blueprints/ 下全部）")] = None,
 ) -> None:
     """检查蓝图文件：格式、标准目录中的代码、权重、分数线顺序，以及题库能否满足最长考试。"""
-    from examengine.datafiles import read_blueprint_files, read_blueprints_dir
-    from examengine.services.blueprints import validate_blueprint
+    from examengine.services.blueprints import validate_blueprint_files
 
-    bps = read_blueprint_files(files) if files else read_blueprints_dir(settings().blueprints_dir)
     with session() as db:
-        problems = [p for bp in bps for p in validate_blueprint(db, bp)]
-    if problems:
-        raise DataFileError(problems)
+        bps = validate_blueprint_files(db, files or [], settings().blueprints_dir)
     out.print(f"{len(bps)} 份蓝图检查通过：{'、'.join(bp.id for bp in bps)}")
 
 

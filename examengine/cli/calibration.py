@@ -3,8 +3,7 @@ list|show|apply`` and ``examengine items stats``."""
 
 from __future__ import annotations
 
-import csv
-import io
+from contextlib import nullcontext
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +13,7 @@ import typer
 from rich.table import Table
 
 from examengine.cli.common import err, handles_errors, out, print_json, require_extra, session
-from examengine.errors import DataFileError, ExamEngineError, Problem
-from examengine.itemfiles.tables import spreadsheet_text
+from examengine.errors import ExamEngineError
 
 calibration_app = typer.Typer(help="校准记录：查看、写入题库（显式、留痕）。", no_args_is_help=True)
 
@@ -46,102 +44,29 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 # ---------------------------------------------------------------- CSV matrices
 
 
-def read_matrix_csv(path: Path) -> tuple[list[str], list[list[float]]]:
-    """A persons x items CSV: the header row holds the item ids; cells 0/1, blank = missing.
-    Every bad cell is named by row and column."""
-    text = path.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            decoded = text.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise DataFileError([Problem(path.name, "文件", "编码", "无法以 UTF-8 或 GB18030 读取")])
-    rows = list(csv.reader(io.StringIO(decoded)))
-    if not rows or not any(h.strip() for h in rows[0]):
-        raise DataFileError([Problem(path.name, "第 1 行", "表头", "表头应为题目编号")])
-    header = [h.strip() for h in rows[0]]
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for j, h in enumerate(header):
-        if not h:
-            problems.append(Problem(path.name, "第 1 行", f"第 {j + 1} 列", "题目编号为空"))
-        elif h in seen:
-            problems.append(Problem(path.name, "第 1 行", f"第 {j + 1} 列", f"题目编号“{h}”重复"))
-        seen.add(h)
-    matrix: list[list[float]] = []
-    for r, row in enumerate(rows[1:], start=2):
-        if not any(x.strip() for x in row):
-            continue
-        if len(row) != len(header):
-            problems.append(Problem(path.name, f"第 {r} 行", "列数", f"应有 {len(header)} 列，实际 {len(row)} 列"))
-            continue
-        vals = []
-        for j, x in enumerate(row):
-            x = x.strip()
-            if x == "":
-                vals.append(float("nan"))
-            elif x in ("0", "1"):
-                vals.append(float(x))
-            else:
-                problems.append(Problem(path.name, f"第 {r} 行", header[j] or f"第 {j + 1} 列",
-                                        f"作答应为 0、1 或留空，实际为“{x}”"))
-                vals.append(float("nan"))
-        matrix.append(vals)
-    if problems:
-        raise DataFileError(problems)
-    if not matrix:
-        raise DataFileError([Problem(path.name, "文件", "数据", "没有作答数据")])
-    return header, matrix
-
-
 def _calibrate_csv(responses: Path, model_name: str, engine: str, output: Path | None, fmt: str,
                    no_priors: bool) -> None:
-    import numpy as np
+    from examengine.services.calibration import calibrate_matrix, parameters_csv
 
-    from examengine.irt import calibration as cal
-
-    model = cal.CalibrationModel.parse(model_name)
-    ids, rows = read_matrix_csv(responses)
-    u = np.array(rows, dtype=float)
     if engine == "girth":
         require_extra("girth", "reference", "--engine girth（参考校准引擎）")
-        if np.isnan(u).any():
-            raise ExamEngineError("girth 只能校准完整矩阵（无缺失）；含缺失的数据请用 --engine em")
-        params = cal.calibrate_girth(u, model)
-        res = None
-        se = (np.full(len(ids), np.nan),) * 3
-    elif engine == "em":
-        data = cal.ResponseData.from_matrix(u)
-        with _progress() as step:
-            res = cal.calibrate(data, model, priors=cal.Priors.none() if no_priors else None, progress=step)
-        params, se = res.params, (res.se_a, res.se_b, res.se_c)
-    else:
-        raise ExamEngineError(f"未知的校准引擎：{engine}（可用：em、girth）")
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["item", "a", "b", "c", "se_a", "se_b", "se_c"])
-    for j, item in enumerate(ids):
-        w.writerow([spreadsheet_text(item), f"{params.a[j]:.4f}", f"{params.b[j]:.4f}", f"{params.c[j]:.4f}",
-                    *("" if not np.isfinite(s[j]) else f"{s[j]:.4f}" for s in se)])
+    with _progress() if engine == "em" else nullcontext() as step:
+        res = calibrate_matrix(responses.name, responses.read_bytes(), model=model_name, engine=engine,
+                               no_priors=no_priors, progress=step)
+    text = parameters_csv(res)
     if output is not None:
-        output.write_text(buf.getvalue(), encoding="utf-8")
+        output.write_text(text, encoding="utf-8")
     if fmt == "json":
-        print_json({"items": len(ids), "persons": u.shape[0], "engine": engine, "model": model.value,
-                    "loglik": None if res is None else res.loglik, "aic": None if res is None else res.aic,
-                    "bic": None if res is None else res.bic,
-                    "converged": None if res is None else res.convergence.converged,
-                    "iterations": None if res is None else res.convergence.iterations,
-                    "out": None if output is None else str(output)})
+        print_json({"items": len(res.item_ids), "persons": res.n_persons, "engine": engine, "model": res.model,
+                    "loglik": res.loglik, "aic": res.aic, "bic": res.bic, "converged": res.converged,
+                    "iterations": res.iterations, "out": None if output is None else str(output)})
         return
     if output is None:
-        out.print(buf.getvalue(), end="", highlight=False, markup=False)
-    summary = f"{responses.name}：{u.shape[0]} 人 × {len(ids)} 题，模型 {model.value}，引擎 {engine}"
-    if res is not None:
-        c = res.convergence
+        out.print(text, end="", highlight=False, markup=False)
+    summary = f"{responses.name}：{res.n_persons} 人 × {len(res.item_ids)} 题，模型 {res.model}，引擎 {engine}"
+    if res.loglik is not None:
         summary += (f"；对数似然 {res.loglik:.3f}，AIC {res.aic:.1f}，BIC {res.bic:.1f}；"
-                    f"{'已收敛' if c.converged else '未收敛'}（{c.iterations} 轮，{c.seconds:.1f} 秒）")
+                    f"{'已收敛' if res.converged else '未收敛'}（{res.iterations} 轮，{res.seconds:.1f} 秒）")
     err.print(summary + (f"；参数已写入 {output}" if output else ""), highlight=False)
 
 
@@ -191,21 +116,19 @@ def calibrate_cmd(
         return
     if engine != "em":
         raise ExamEngineError("已存作答是稀疏的（自适应考试），只能用 --engine em")
-    from examengine.irt.calibration import CalibrationModel, PromotionCriteria
-    from examengine.services.calibration import run_calibration
+    from examengine.services.calibration import (
+        CalibrationModel,
+        PromotionCriteria,
+        estimates_csv,
+        run_calibration,
+    )
 
     with session() as db, _progress() as step:
         run = run_calibration(db, scope=standard, model=CalibrationModel.parse(model), mode=mode,
                               since=_date(since, "--since"), until=_date(until, "--until"), actor=actor,
                               criteria=PromotionCriteria(min_responses=min_responses), progress=step)
     if output is not None:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["item", "role", "n", "a", "b", "c", "se_a", "se_b", "se_c"])
-        for e in run.estimates:
-            w.writerow([spreadsheet_text(e.external_id), e.role, e.n_responses, f"{e.a:.4f}", f"{e.b:.4f}", f"{e.c:.4f}",
-                        *("" if s is None else f"{s:.4f}" for s in (e.se_a, e.se_b, e.se_c))])
-        output.write_text(buf.getvalue(), encoding="utf-8")
+        output.write_text(estimates_csv(run), encoding="utf-8")
     if fmt == "json":
         print_json(asdict(run))
         return

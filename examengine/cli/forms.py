@@ -187,8 +187,7 @@ def agreement(
     )
 
     from examengine.cli.common import err
-    from examengine.exam.agreement import OnlineStop
-    from examengine.services.forms import ExposureSource, agreement_study
+    from examengine.services.forms import ExposureSource, OnlineStop, agreement_study
 
     try:
         source = ExposureSource(exposure)

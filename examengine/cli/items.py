@@ -11,7 +11,6 @@ import typer
 from rich.table import Table
 
 from examengine.cli.common import err, handles_errors, out, print_json, session
-from examengine.errors import ExamEngineError
 
 items_app = typer.Typer(help="题库：导入、导出、模板、浏览与状态流转。", no_args_is_help=True)
 bank_app = typer.Typer(help="题库概况：按职业技能要求统计的题目覆盖。", no_args_is_help=True)
@@ -37,14 +36,11 @@ def items_import(
     fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
 ) -> None:
     """导入一份题目文件：先检查全部内容，有任何错误则一道题也不写入（退出码 1）。"""
-    from examengine.itemfiles.reader import parse_upload
-    from examengine.services.items import import_item_set, parse_status
+    from examengine.services.items import import_upload, parse_status
 
-    data = file.read_bytes()
-    parsed = parse_upload(file.name, data, default_requirements=tuple(requirement or ()))
     with session() as db:
-        report = import_item_set(db, parsed, data=data, actor=actor, dry_run=dry_run,
-                                 status_for_new=parse_status(status))
+        report = import_upload(db, filename=file.name, data=file.read_bytes(), default_requirements=requirement or (),
+                               actor=actor, dry_run=dry_run, status_for_new=parse_status(status))
     if fmt == "json":
         d = asdict(report)
         d["warnings"] = [str(w) for w in report.warnings]
@@ -64,12 +60,11 @@ def items_template(
     output: Annotated[Path | None, typer.Option("--out", help="输出文件（默认：题目导入模板.xlsx/.csv）")] = None,
 ) -> None:
     """生成题目导入模板（XLSX 含“填写说明”工作表）。"""
-    from examengine.itemfiles.tables import write_csv, write_xlsx
+    from examengine.services.items import upload_template
 
-    if fmt not in ("xlsx", "csv"):
-        raise ExamEngineError(f"不支持的格式：{fmt}（可用：xlsx、csv）")
+    data = upload_template(fmt)
     output = output or Path(f"题目导入模板.{fmt}")
-    output.write_bytes(write_xlsx() if fmt == "xlsx" else write_csv())
+    output.write_bytes(data)
     out.print(f"已写入模板：{output}")
 
 
@@ -82,14 +77,13 @@ def items_export(
     status: Annotated[str, typer.Option(help="只导出此状态的题目")] = "",
 ) -> None:
     """导出题目（当前版本）：QTI 3.0 / 2.1 内容包、XLSX、CSV 或 JSON。"""
-    from examengine.itemfiles.writer import export_bytes
-    from examengine.services.items import drafts_for_export
+    from examengine.services.items import export_items
 
     with session() as db:
-        drafts = drafts_for_export(db, code=code, status=status)
-    output.write_bytes(export_bytes(drafts, fmt))
-    out.print(f"已导出 {len(drafts)} 道题到 {output}")
-    if fmt in ("xlsx", "csv") and any(d.images for d in drafts):
+        exported = export_items(db, fmt, code=code, status=status)
+    output.write_bytes(exported.data)
+    out.print(f"已导出 {exported.n_items} 道题到 {output}")
+    if fmt in ("xlsx", "csv") and exported.has_pictures:
         err.print("[yellow]提示：[/yellow]表格格式不含图片；需要图片请导出 QTI 或 JSON。")
 
 

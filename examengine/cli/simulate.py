@@ -1,17 +1,13 @@
 """``examengine simulate``: a CAT simulation study on a synthetic bank.
 
 JSON (``--format json``) goes to stdout, the progress bar to stderr. The
-work is done by :func:`run_study`, which takes a pool and a policy, so a
-later ``--blueprint`` option can pass the stored bank and the blueprint's
-policy instead of the synthetic ones.
+work is done by ``services.simulation`` (``synthetic_study``, ``blueprint_study``
+for ``--blueprint``); the PNG plot is drawn by ``rendering.plots``.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,100 +19,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from examengine.cli.common import require_extra
-from examengine.exam.cat import CatSimulation, calibrate_exposure, simulate_cat
-from examengine.exam.policy import CatPolicy
-from examengine.exam.pool import ItemPool
-from examengine.irt.estimation import EstimationMethod
-from examengine.irt.exposure import ExposureParameters
-from examengine.irt.params import IrtModel
-from examengine.irt.selection import SelectionRule, StartRule
-from examengine.irt.simulate import SimulationReport, grid_thetas, normal_thetas, synthetic_bank
+from examengine.services.study_options import EstimationMethod, IrtModel, SelectionRule, StartRule
 
 
 class OutputFormat(str, Enum):
     JSON = "json"
     TABLE = "table"
-
-
-class SelectionOption(str, Enum):
-    MAX_INFO = "max_info"
-    CUT_INFO = "cut_info"
-
-
-class StartOption(str, Enum):
-    PRIOR_MEAN = "prior_mean"
-    RANDOM_THETA = "random_theta"
-
-
-class EstimatorOption(str, Enum):
-    EAP = "eap"
-    MAP = "map"
-    MLE = "mle"
-
-
-class ModelOption(str, Enum):
-    ONE_PL = "1pl"
-    TWO_PL = "2pl"
-    THREE_PL = "3pl"
-
-
-@dataclass(frozen=True)
-class StudyResult:
-    """A finished study: the raw simulation, its report, and the exposure
-    parameters used (if Sympson-Hetter was calibrated)."""
-
-    simulation: CatSimulation
-    report: SimulationReport
-    exposure: ExposureParameters | None
-    calibration_iterations: int | None
-    seconds: float
-
-    def to_dict(self, settings: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"settings": settings}
-        out.update(self.report.to_dict())
-        out["stop_reasons"] = self.simulation.stop_reason_counts()
-        out["exposure_control"] = (
-            None if self.exposure is None else
-            {"method": "sympson_hetter", "target": self.exposure.target,
-             "calibration_iterations": self.calibration_iterations,
-             "restricted_items": int(np.sum(self.exposure.k < 1.0))})
-        out["seconds"] = self.seconds
-        return out
-
-
-def run_study(
-    pool: ItemPool,
-    policy: CatPolicy,
-    thetas: np.ndarray,
-    *,
-    seed: int,
-    exposure: ExposureParameters | None = None,
-    calibrate: bool = False,
-    calibration_simulees: int = 1000,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> StudyResult:
-    """Simulate ``policy`` on ``pool`` for the given true thetas.
-
-    With ``calibrate`` (and ``policy.exposure_target``), Sympson-Hetter
-    parameters are first found by iterative simulation on separate
-    N(0, 1) simulees. ``progress(stage, done, total)`` reports progress.
-    """
-    started = time.perf_counter()
-    iterations = None
-    if calibrate:
-        max_iter = 20
-
-        def on_round(iteration: int, _max_exposure: float) -> None:
-            if progress is not None:
-                progress("calibrate", iteration, max_iter)
-
-        cal = calibrate_exposure(pool, policy, n_simulees=calibration_simulees, seed=seed + 1,
-                                 max_iterations=max_iter, tolerance=0.01, progress=on_round)
-        exposure, iterations = cal.parameters, cal.iterations
-    total = int(thetas.size)
-    sim = simulate_cat(pool, policy, thetas, seed=seed, exposure=exposure,
-                       progress=None if progress is None else (lambda k: progress("simulate", k, total)))
-    return StudyResult(sim, sim.report(policy), exposure, iterations, time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------------------
@@ -134,14 +42,12 @@ def parse_cuts(text: str | None) -> tuple[float, ...]:
 
 
 def parse_theta_grid(text: str) -> np.ndarray:
-    parts = text.split(":")
+    from examengine.services.simulation import theta_grid  # local: see simulate()
+
     try:
-        lower, upper, n = float(parts[0]), float(parts[1]), int(parts[2])
-        if len(parts) != 3:
-            raise ValueError
-        return grid_thetas(lower, upper, n)
-    except (ValueError, IndexError):
-        raise typer.BadParameter(f"--theta-grid must look like -3:3:61, got {text!r}") from None
+        return theta_grid(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def read_theta_file(path: Path) -> np.ndarray:
@@ -215,42 +121,6 @@ def render_tables(payload: dict[str, Any], console: Console) -> None:
     console.print(reasons)
 
 
-def write_plot(result: StudyResult, path: Path) -> None:
-    """Estimated vs true theta, conditional RMSE and length, and item exposure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sim, report = result.simulation, result.report
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    ax = axes[0]
-    ax.scatter(sim.true_theta, sim.theta, s=4, alpha=0.4)
-    lim = [min(sim.true_theta.min(), sim.theta.min()), max(sim.true_theta.max(), sim.theta.max())]
-    ax.plot(lim, lim, color="black", linewidth=1)
-    ax.set(xlabel="true theta", ylabel="estimated theta", title=f"RMSE {report.rmse:.3f}, bias {report.bias:+.3f}")
-    ax = axes[1]
-    mids = [(r.lower + r.upper) / 2 for r in report.conditional]
-    ax.plot(mids, [r.rmse for r in report.conditional], marker="o", label="RMSE")
-    ax.plot(mids, [r.bias for r in report.conditional], marker="s", label="bias")
-    ax.set(xlabel="true theta (bin)", title="conditional RMSE / bias")
-    ax.legend(loc="upper left")
-    twin = ax.twinx()
-    twin.plot(mids, [r.mean_length for r in report.conditional], color="gray", linestyle="--", label="length")
-    twin.set_ylabel("mean length")
-    ax = axes[2]
-    exposure = np.sort(sim.administered_counts / max(sim.n_simulees, 1))[::-1]
-    ax.plot(np.arange(1, exposure.size + 1), exposure)
-    if result.exposure is not None and result.exposure.target is not None:
-        ax.axhline(result.exposure.target, color="red", linestyle=":", label="target")
-        ax.legend()
-    ax.set(xscale="log", xlabel="item rank", ylabel="exposure rate",
-           title=f"max {report.max_exposure:.2f}, used {report.pool_used_share:.1%}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 # ---------------------------------------------------------------------------
 # the command
 # ---------------------------------------------------------------------------
@@ -280,20 +150,24 @@ def register(app: typer.Typer) -> None:
         theta_grid: Annotated[str | None, typer.Option("--theta-grid", help="能力网格 a:b:n（每点一名考生）。")] = None,
         theta_file: Annotated[Path | None, typer.Option("--theta-file", exists=True, dir_okay=False,
                                                         help="每行一个能力值的文件。")] = None,
-        selection: Annotated[SelectionOption, typer.Option("--selection", help="选题规则。")] = SelectionOption.MAX_INFO,
-        start: Annotated[StartOption, typer.Option("--start", help="起始规则。")] = StartOption.PRIOR_MEAN,
+        selection: Annotated[SelectionRule, typer.Option("--selection", help="选题规则。")] = SelectionRule.MAX_INFO,
+        start: Annotated[StartRule, typer.Option("--start", help="起始规则。")] = StartRule.PRIOR_MEAN,
         randomesque: Annotated[int, typer.Option("--randomesque", min=1, help="在信息量最大的 k 题中随机选。")] = 1,
-        estimator: Annotated[EstimatorOption, typer.Option("--estimator", help="能力估计方法。")] = EstimatorOption.EAP,
+        estimator: Annotated[EstimationMethod, typer.Option("--estimator", help="能力估计方法。")] = EstimationMethod.EAP,
         exposure_target: Annotated[float | None, typer.Option(
             "--exposure-target", min=0.01, max=1.0, help="Sympson–Hetter 曝光率上限（先迭代模拟标定）。")] = None,
         calibration_simulees: Annotated[int | None, typer.Option(
             "--calibration-simulees", min=10,
             help="曝光参数标定前几轮每轮模拟考生数（--blueprint 时默认 600；蓝图的最后 3 轮各用其 10/3 倍）。")] = None,
-        model: Annotated[ModelOption, typer.Option("--model", help="合成题库模型。")] = ModelOption.THREE_PL,
+        model: Annotated[IrtModel, typer.Option("--model", help="合成题库模型。")] = IrtModel.THREE_PL,
         output_format: Annotated[OutputFormat, typer.Option("--format", help="输出格式。")] = OutputFormat.JSON,
         plot: Annotated[Path | None, typer.Option("--plot", dir_okay=False, help="写出 PNG 图。")] = None,
     ) -> None:
         """模拟自适应考试：偏差、RMSE、分类正确率、题目曝光率。"""
+        # local: services.simulation loads SQLAlchemy and SciPy, over a second of every command's start
+        from examengine.rendering.plots import write_study_plot
+        from examengine.services.simulation import study_policy, synthetic_study
+
         err = Console(stderr=True)
         if plot is not None:
             require_extra("matplotlib", "plots", "--plot（画图）")
@@ -314,31 +188,20 @@ def register(app: typer.Typer) -> None:
         if sum(x is not None for x in (theta_grid, theta_file)) > 1:
             raise typer.BadParameter("give at most one of --theta-grid and --theta-file")
         cut_values = parse_cuts(cuts)
-        if selection is SelectionOption.CUT_INFO and not cut_values:
+        if selection is SelectionRule.CUT_INFO and not cut_values:
             raise typer.BadParameter("--selection cut_info needs --cuts")
-        common: dict[str, Any] = dict(
-            selection=SelectionRule(selection.value), start=StartRule(start.value),
-            randomesque_k=randomesque, estimator=EstimationMethod(estimator.value),
-            cuts=cut_values, exposure_target=exposure_target)
         try:
-            if length is not None:
-                policy = CatPolicy.fixed_length(length, **common)
-            else:
-                assert max_length is not None
-                policy = CatPolicy(min_length=min(min_length if min_length is not None else 1, max_length),
-                                   max_length=max_length, se_target=se, confidence=confidence, **common)
+            policy = study_policy(length=length, min_length=min_length, max_length=max_length, se_target=se,
+                                  confidence=confidence, cuts=cut_values, selection=selection, start=start,
+                                  randomesque=randomesque, estimator=estimator, exposure_target=exposure_target)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
 
-        bank_rng = np.random.default_rng([seed, 0])
-        params = synthetic_bank(synthetic_bank_size, bank_rng, model=IrtModel(model.value))
-        pool = ItemPool.from_params(params)
+        thetas = None
         if theta_grid is not None:
             thetas = parse_theta_grid(theta_grid)
         elif theta_file is not None:
             thetas = read_theta_file(theta_file)
-        else:
-            thetas = normal_thetas(simulees, np.random.default_rng([seed, 1]), theta_mean, theta_sd)
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err, transient=True) as bar:
@@ -350,12 +213,13 @@ def register(app: typer.Typer) -> None:
                     tasks[stage] = bar.add_task(label, total=total)
                 bar.update(tasks[stage], completed=done)
 
-            result = run_study(pool, policy, thetas, seed=seed, calibrate=exposure_target is not None,
-                               calibration_simulees=calibration_simulees, progress=on_progress)
+            result = synthetic_study(policy, bank_size=synthetic_bank_size, seed=seed, model=model, thetas=thetas,
+                                     n_simulees=simulees, theta_mean=theta_mean, theta_sd=theta_sd,
+                                     calibration_simulees=calibration_simulees, progress=on_progress)
 
         settings = {
             "synthetic_bank": synthetic_bank_size, "model": model.value, "seed": seed,
-            "simulees": int(thetas.size),
+            "simulees": result.simulation.n_simulees,
             "theta_source": "grid" if theta_grid else "file" if theta_file else "normal",
             "theta_mean": theta_mean, "theta_sd": theta_sd,
             "length": length, "min_length": policy.min_length, "max_length": policy.max_length,
@@ -368,7 +232,7 @@ def register(app: typer.Typer) -> None:
         }
         payload = result.to_dict(settings)
         if plot is not None:
-            write_plot(result, plot)
+            write_study_plot(result, plot)
             payload["plot"] = str(plot)
         if output_format is OutputFormat.JSON:
             typer.echo(json.dumps(_no_nan(payload), ensure_ascii=False, indent=2, allow_nan=False,

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from examengine.config import PACKAGE_DIR, resource_path
+from examengine.config import resource_path
 from examengine.errors import DatabaseNotReadyError
 
 

@@ -1,5 +1,7 @@
 """Item sets as tables: CSV (UTF-8 with or without BOM, or GB18030 as Excel on Chinese
 Windows writes it) and XLSX, with Chinese column headers; the template item writers fill in.
+Every other uploaded table is read here too, one reader per kind: rosters (``read_roster``),
+paper answers (``read_paper_answers``) and response matrices (``read_response_matrix``).
 
 Row numbers in messages are the spreadsheet's own (the header is row 1).
 """
@@ -11,7 +13,8 @@ import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from examengine.errors import DataFileError, Problem
 from examengine.exam.items import (
@@ -429,3 +432,177 @@ def read_table(filename: str, data: bytes) -> list[list[str]]:
     else:
         rows = _csv_rows(filename, data)
     return [r for r in rows if any(r)]
+
+
+# ---------------------------------------------------------------- rosters
+
+#: A roster's columns: header -> field of ``RosterRow``.
+ROSTER_COLUMNS = {"准考证号": "ticket", "姓名": "name", "身份证号后四位": "id_last4", "考场": "room"}
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    ticket: str
+    name: str
+    id_last4: str = ""
+    room: str = ""
+
+
+def read_roster(filename: str, data: bytes, *, lengths: Mapping[str, int]) -> list[RosterRow]:
+    """Roster rows from CSV (UTF-8 or GB18030) or XLSX; every problem names the row and field.
+    Each value must fit its column: ``lengths`` maps a header of ``ROSTER_COLUMNS`` to the
+    longest value it may hold (the database's column lengths; 身份证号后四位 is checked by shape)."""
+    rows = read_table(filename, data)
+    if not rows:
+        raise DataFileError([Problem(filename, "", "", "名单为空")])
+    header = [h.replace(" ", "") for h in rows[0]]
+    problems = [Problem(filename, "第 1 行", col, f"缺少必填列“{col}”") for col in ("准考证号", "姓名") if col not in header]
+    if problems:
+        raise DataFileError(problems)
+    idx = {ROSTER_COLUMNS[h]: i for i, h in enumerate(header) if h in ROSTER_COLUMNS}
+    out: list[RosterRow] = []
+    seen: dict[str, int] = {}
+    for n, r in enumerate(rows[1:], start=2):
+        rec = RosterRow(**{k: (r[i] if i < len(r) else "") for k, i in idx.items()})
+        loc = f"第 {n} 行"
+        for h, key in ROSTER_COLUMNS.items():
+            value = getattr(rec, key)
+            if len(value) > lengths[h] and key != "id_last4":
+                problems.append(Problem(filename, loc, h, f"{h}不能超过 {lengths[h]} 个字符，实际为 {len(value)} 个"))
+        if not rec.ticket:
+            problems.append(Problem(filename, loc, "准考证号", "准考证号不能为空"))
+        elif rec.ticket in seen:
+            problems.append(Problem(filename, loc, "准考证号", f"准考证号 {rec.ticket} 与第 {seen[rec.ticket]} 行重复"))
+        else:
+            seen[rec.ticket] = n
+        if not rec.name:
+            problems.append(Problem(filename, loc, "姓名", "姓名不能为空"))
+        last4 = rec.id_last4
+        if last4 and not (len(last4) == 4 and (last4[:3].isdigit() and (last4[3].isdigit() or last4[3] in "xX"))):
+            problems.append(Problem(filename, loc, "身份证号后四位", f"应为 4 位（末位可为 X），实际为“{last4}”"))
+        out.append(rec)
+    if problems:
+        raise DataFileError(problems)
+    return out
+
+
+# ---------------------------------------------------------------- paper answers
+
+TICKET_COLUMNS = ("准考证号", "ticket")
+FORM_COLUMNS = ("试卷", "试卷代码", "卷别", "form")
+ANSWER_COLUMNS = ("答案", "answers")
+
+
+@dataclass(frozen=True)
+class PaperAnswerRow:
+    """One row of paper answers as written: ``answers`` is the 答案 cell ("A,BD,对,...") when
+    the file has that column, else None and ``by_item`` holds the cells of the per-item
+    columns (question number -> text)."""
+
+    row: int  # the spreadsheet's own number (the header is row 1)
+    ticket: str
+    form: str  # upper case
+    answers: str | None
+    by_item: Mapping[int, str]
+
+    @property
+    def location(self) -> str:
+        return f"第 {self.row} 行"
+
+    def item_texts(self, length: int) -> list[str]:
+        """The answers of questions 1..length from the per-item columns ("" where absent)."""
+        return [self.by_item.get(k, "") for k in range(1, length + 1)]
+
+
+def _question_number(header: str) -> str:
+    return header.lstrip("第题Qq").rstrip("题")
+
+
+def read_paper_answers(filename: str, data: bytes) -> list[PaperAnswerRow]:
+    """Paper answers (CSV/XLSX: 准考证号, 试卷 (A/B), then one column per item or one 答案
+    column "A,BD,对,..."): the header is checked (a DataFileError naming every missing column),
+    the rows are returned as written; what they mean is the scorer's to check."""
+    rows = read_table(filename, data)
+    if not rows:
+        raise DataFileError([Problem(filename, "", "", "文件为空")])
+    header = [h.replace(" ", "") for h in rows[0]]
+    col_ticket = next((i for i, h in enumerate(header) if h in TICKET_COLUMNS), None)
+    col_form = next((i for i, h in enumerate(header) if h in FORM_COLUMNS), None)
+    col_answers = next((i for i, h in enumerate(header) if h in ANSWER_COLUMNS), None)
+    item_cols = {int(_question_number(h)): i for i, h in enumerate(header) if _question_number(h).isdigit()}
+    problems = []
+    if col_ticket is None:
+        problems.append(Problem(filename, "第 1 行", "准考证号", "缺少必填列“准考证号”"))
+    if col_form is None:
+        problems.append(Problem(filename, "第 1 行", "试卷", "缺少必填列“试卷”（试卷代码 A/B）"))
+    if col_answers is None and not item_cols:
+        problems.append(Problem(filename, "第 1 行", "答案", "缺少答案：一列“答案”（如 A,BD,对）或每题一列（1, 2, 3 …）"))
+    if problems:
+        raise DataFileError(problems)
+    out = []
+    for n, r in enumerate(rows[1:], start=2):
+        def cell(i: int | None, r: list[str] = r) -> str:
+            return r[i].strip() if i is not None and i < len(r) else ""
+
+        out.append(PaperAnswerRow(
+            n, cell(col_ticket), cell(col_form).upper(),
+            cell(col_answers) if col_answers is not None else None,
+            {} if col_answers is not None else {k: cell(i) for k, i in item_cols.items()}))
+    return out
+
+
+# ---------------------------------------------------------------- response matrices
+
+
+@dataclass(frozen=True)
+class ResponseMatrix:
+    """Persons x items, 0/1 with NaN for a missing response, and the items' ids (the header)."""
+
+    item_ids: list[str]
+    rows: list[list[float]]
+
+
+def read_response_matrix(filename: str, data: bytes) -> ResponseMatrix:
+    """A persons x items CSV (UTF-8 or GB18030, ``decode_csv``): the header row holds the item
+    ids; cells 0/1, blank = missing; blank rows are skipped. Every bad cell is named by row and
+    column. The table bounds of uploads (``MAX_ROWS``, ``MAX_COLUMNS``, ``MAX_CSV_BYTES``) do
+    not apply: a matrix is a local file of the command line and may be larger than any upload."""
+    decoded, _ = decode_csv(data)
+    if decoded is None:
+        raise DataFileError([Problem(filename, "文件", "编码", "无法以 UTF-8 或 GB18030 读取")])
+    rows = list(csv.reader(io.StringIO(decoded)))
+    if not rows or not any(h.strip() for h in rows[0]):
+        raise DataFileError([Problem(filename, "第 1 行", "表头", "表头应为题目编号")])
+    header = [h.strip() for h in rows[0]]
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for j, h in enumerate(header):
+        if not h:
+            problems.append(Problem(filename, "第 1 行", f"第 {j + 1} 列", "题目编号为空"))
+        elif h in seen:
+            problems.append(Problem(filename, "第 1 行", f"第 {j + 1} 列", f"题目编号“{h}”重复"))
+        seen.add(h)
+    matrix: list[list[float]] = []
+    for r, row in enumerate(rows[1:], start=2):
+        if not any(x.strip() for x in row):
+            continue
+        if len(row) != len(header):
+            problems.append(Problem(filename, f"第 {r} 行", "列数", f"应有 {len(header)} 列，实际 {len(row)} 列"))
+            continue
+        vals = []
+        for j, x in enumerate(row):
+            x = x.strip()
+            if x == "":
+                vals.append(float("nan"))
+            elif x in ("0", "1"):
+                vals.append(float(x))
+            else:
+                problems.append(Problem(filename, f"第 {r} 行", header[j] or f"第 {j + 1} 列",
+                                        f"作答应为 0、1 或留空，实际为“{x}”"))
+                vals.append(float("nan"))
+        matrix.append(vals)
+    if problems:
+        raise DataFileError(problems)
+    if not matrix:
+        raise DataFileError([Problem(filename, "文件", "数据", "没有作答数据")])
+    return ResponseMatrix(header, matrix)

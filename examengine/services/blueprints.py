@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import brentq
@@ -24,6 +26,7 @@ from examengine.db.models import (
     Standard,
     Task,
 )
+from examengine.datafiles import read_blueprint_files, read_blueprints_dir
 from examengine.db.revision import bank_revision
 from examengine.errors import DataFileError, NotFoundError, Problem
 from examengine.exam.blueprint import Blueprint
@@ -467,3 +470,12 @@ def show_blueprint(db: Session, code: str, version: int | None = None) -> Bluepr
     )
 
 
+def validate_blueprint_files(db: Session, files: Sequence[Path], folder: Path) -> list[Blueprint]:
+    """``examengine blueprints validate``: read the blueprint ``files`` (every one of ``folder``
+    when none is given) and check each against the catalog and the bank (``validate_blueprint``);
+    a DataFileError lists every problem of every file."""
+    bps = read_blueprint_files(list(files)) if files else read_blueprints_dir(folder)
+    problems = [p for bp in bps for p in validate_blueprint(db, bp)]
+    if problems:
+        raise DataFileError(problems)
+    return bps

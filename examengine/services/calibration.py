@@ -5,6 +5,9 @@ One function, one transaction."""
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,8 +21,10 @@ from examengine.db.models import Attempt, AttemptItem, Exam, Item, ItemEvent, It
 from examengine.errors import ConflictError, ExamEngineError, NotFoundError
 from examengine.exam.items import LETTERS
 from examengine.irt import calibration as cal
+from examengine.irt.calibration import CalibrationModel, PromotionCriteria  # also the shells' door to them
 from examengine.irt.item_analysis import FLAG_LABELS, AnalysisThresholds, analyse_items
 from examengine.irt.params import ItemParams
+from examengine.itemfiles.tables import read_response_matrix, spreadsheet_text
 
 # ---------------------------------------------------------------- stored responses
 
@@ -338,12 +343,12 @@ def run_calibration(
     db: Session,
     *,
     scope: str,
-    model: cal.CalibrationModel = cal.CalibrationModel.TWO_PL,
+    model: CalibrationModel = CalibrationModel.TWO_PL,
     mode: str = "pretest",
     since: datetime | None = None,
     until: datetime | None = None,
     actor: str,
-    criteria: cal.PromotionCriteria = cal.PromotionCriteria(),
+    criteria: PromotionCriteria = PromotionCriteria(),
     drift_z: float = 2.0,
     progress: Callable[[int, float, float], None] | None = None,
 ) -> RunView:
@@ -417,6 +422,83 @@ def run_calibration(
         ))
     db.commit()
     return get_run(db, run.id)
+
+
+# ---------------------------------------------------------------- a CSV response matrix
+
+
+@dataclass(frozen=True)
+class MatrixCalibration:
+    """Parameters calibrated from a CSV response matrix (nothing stored): one entry per item in
+    the file's order; an SE is NaN where the engine gives none (girth). The fit statistics are
+    None for girth."""
+
+    filename: str
+    item_ids: list[str]
+    n_persons: int
+    engine: str
+    model: str
+    a: list[float]
+    b: list[float]
+    c: list[float]
+    se_a: list[float]
+    se_b: list[float]
+    se_c: list[float]
+    loglik: float | None = None
+    aic: float | None = None
+    bic: float | None = None
+    converged: bool | None = None
+    iterations: int | None = None
+    seconds: float | None = None
+
+
+def calibrate_matrix(filename: str, data: bytes, *, model: str = "2pl", engine: str = "em", no_priors: bool = False,
+                     progress: Callable[[int, float, float], None] | None = None) -> MatrixCalibration:
+    """``examengine calibrate --responses``: calibrate a persons x items CSV matrix (read by
+    ``itemfiles.tables.read_response_matrix``) with the EM (``engine="em"``, missing responses
+    allowed) or girth (complete matrices only)."""
+    parsed_model = CalibrationModel.parse(model)
+    matrix = read_response_matrix(filename, data)
+    u = np.array(matrix.rows, dtype=float)
+    ids = matrix.item_ids
+    if engine == "girth":
+        if np.isnan(u).any():
+            raise ExamEngineError("girth 只能校准完整矩阵（无缺失）；含缺失的数据请用 --engine em")
+        params = cal.calibrate_girth(u, parsed_model)
+        nan = [float("nan")] * len(ids)
+        return MatrixCalibration(filename, ids, u.shape[0], engine, parsed_model.value, params.a.tolist(),
+                                 params.b.tolist(), params.c.tolist(), nan, nan, nan)
+    if engine != "em":
+        raise ExamEngineError(f"未知的校准引擎：{engine}（可用：em、girth）")
+    res = cal.calibrate(cal.ResponseData.from_matrix(u), parsed_model,
+                        priors=cal.Priors.none() if no_priors else None, progress=progress)
+    conv = res.convergence
+    return MatrixCalibration(filename, ids, u.shape[0], engine, parsed_model.value, res.params.a.tolist(),
+                             res.params.b.tolist(), res.params.c.tolist(), np.asarray(res.se_a, float).tolist(),
+                             np.asarray(res.se_b, float).tolist(), np.asarray(res.se_c, float).tolist(),
+                             res.loglik, res.aic, res.bic, conv.converged, conv.iterations, conv.seconds)
+
+
+def parameters_csv(res: MatrixCalibration) -> str:
+    """``item,a,b,c,se_a,se_b,se_c``, one row an item (an unknown SE blank)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["item", "a", "b", "c", "se_a", "se_b", "se_c"])
+    for j, item in enumerate(res.item_ids):
+        w.writerow([spreadsheet_text(item), f"{res.a[j]:.4f}", f"{res.b[j]:.4f}", f"{res.c[j]:.4f}",
+                    *("" if not math.isfinite(s[j]) else f"{s[j]:.4f}" for s in (res.se_a, res.se_b, res.se_c))])
+    return buf.getvalue()
+
+
+def estimates_csv(run: RunView) -> str:
+    """``item,role,n,a,b,c,se_a,se_b,se_c``: a stored run's estimates, one row an item."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["item", "role", "n", "a", "b", "c", "se_a", "se_b", "se_c"])
+    for e in run.estimates:
+        w.writerow([spreadsheet_text(e.external_id), e.role, e.n_responses, f"{e.a:.4f}", f"{e.b:.4f}", f"{e.c:.4f}",
+                    *("" if s is None else f"{s:.4f}" for s in (e.se_a, e.se_b, e.se_c))])
+    return buf.getvalue()
 
 
 def _with(res: cal.CalibrationResult, params: ItemParams, se_a, se_b) -> cal.CalibrationResult:

@@ -15,12 +15,11 @@ from sqlalchemy.orm import Session
 from examengine.db.models import Attempt, BlueprintVersion, Candidate, Exam
 from examengine.errors import DataFileError, ExamEngineError, NotFoundError, Problem
 from examengine.itemfiles.bounds import clean_filename, illegal_char
-from examengine.itemfiles.tables import read_table, spreadsheet_text
+from examengine.itemfiles.tables import ROSTER_COLUMNS, read_roster, spreadsheet_text
 from examengine.services import audit
 from examengine.services.blueprints import exposure_calibrated, get_blueprint_version
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on phones
-ROSTER_COLUMNS = {"准考证号": "ticket", "姓名": "name", "身份证号后四位": "id_last4", "考场": "room"}
 # The longest value each roster column may hold: the candidates table's own lengths.
 ROSTER_LENGTHS = {h: Candidate.__table__.c[key].type.length for h, key in ROSTER_COLUMNS.items()}
 TIME_LIMIT_MINUTES = (1, 1440)  # an exam lasts at most a day
@@ -165,42 +164,6 @@ def list_exams(db: Session) -> list[ExamView]:
     return [_view(db, e) for e in db.scalars(select(Exam).order_by(Exam.id))]
 
 
-def parse_roster(filename: str, data: bytes) -> list[dict]:
-    """Roster rows from CSV (UTF-8 or GB18030) or XLSX; every problem names the row and field.
-    Each value must fit its column (``ROSTER_LENGTHS``)."""
-    rows = read_table(filename, data)
-    if not rows:
-        raise DataFileError([Problem(filename, "", "", "名单为空")])
-    header = [h.replace(" ", "") for h in rows[0]]
-    problems = [Problem(filename, "第 1 行", col, f"缺少必填列“{col}”") for col in ("准考证号", "姓名") if col not in header]
-    if problems:
-        raise DataFileError(problems)
-    idx = {ROSTER_COLUMNS[h]: i for i, h in enumerate(header) if h in ROSTER_COLUMNS}
-    out, seen = [], {}
-    for n, r in enumerate(rows[1:], start=2):
-        rec = {k: (r[i] if i < len(r) else "") for k, i in idx.items()}
-        loc = f"第 {n} 行"
-        for h, key in ROSTER_COLUMNS.items():
-            if len(rec.get(key, "")) > ROSTER_LENGTHS[h] and key != "id_last4":
-                problems.append(Problem(filename, loc, h, f"{h}不能超过 {ROSTER_LENGTHS[h]} 个字符，实际为 "
-                                                          f"{len(rec[key])} 个"))
-        if not rec.get("ticket"):
-            problems.append(Problem(filename, loc, "准考证号", "准考证号不能为空"))
-        elif rec["ticket"] in seen:
-            problems.append(Problem(filename, loc, "准考证号", f"准考证号 {rec['ticket']} 与第 {seen[rec['ticket']]} 行重复"))
-        else:
-            seen[rec["ticket"]] = n
-        if not rec.get("name"):
-            problems.append(Problem(filename, loc, "姓名", "姓名不能为空"))
-        last4 = rec.get("id_last4", "")
-        if last4 and not (len(last4) == 4 and (last4[:3].isdigit() and (last4[3].isdigit() or last4[3] in "xX"))):
-            problems.append(Problem(filename, loc, "身份证号后四位", f"应为 4 位（末位可为 X），实际为“{last4}”"))
-        out.append(rec)
-    if problems:
-        raise DataFileError(problems)
-    return out
-
-
 @dataclass(frozen=True)
 class RosterReport:
     exam_id: int
@@ -214,24 +177,24 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
     (name, last four, room), keeping its code. All or nothing."""
     exam = get_exam(db, exam_id)
     filename = clean_filename(filename)
-    rows = parse_roster(filename, data)
+    rows = read_roster(filename, data, lengths=ROSTER_LENGTHS)
     existing = {c.ticket: c for c in exam.candidates}
     before = {t: (c.name, c.id_last4, c.room) for t, c in existing.items()}
     added = updated = 0
     for rec in rows:
-        cand = existing.get(rec["ticket"])
+        cand = existing.get(rec.ticket)
         if cand is None:
-            exam.candidates.append(Candidate(ticket=rec["ticket"], name=rec["name"], id_last4=rec.get("id_last4", ""),
-                                             room=rec.get("room", ""), access_code=new_access_code()))
+            exam.candidates.append(Candidate(ticket=rec.ticket, name=rec.name, id_last4=rec.id_last4,
+                                             room=rec.room, access_code=new_access_code()))
             added += 1
-        elif (cand.name, cand.id_last4, cand.room) != (rec["name"], rec.get("id_last4", ""), rec.get("room", "")):
-            cand.name, cand.id_last4, cand.room = rec["name"], rec.get("id_last4", ""), rec.get("room", "")
+        elif (cand.name, cand.id_last4, cand.room) != (rec.name, rec.id_last4, rec.room):
+            cand.name, cand.id_last4, cand.room = rec.name, rec.id_last4, rec.room
             updated += 1
     audit.record(db, actor=actor, action="exam.roster", target=f"exam {exam.id}",
                  before={"candidates": len(before)},
                  after={"file": filename, "added": added, "updated": updated,
-                        "changed": [r["ticket"] for r in rows if r["ticket"] in before
-                                    and before[r["ticket"]] != (r["name"], r.get("id_last4", ""), r.get("room", ""))]})
+                        "changed": [r.ticket for r in rows if r.ticket in before
+                                    and before[r.ticket] != (r.name, r.id_last4, r.room)]})
     db.commit()
     return RosterReport(exam.id, added, updated, len(exam.candidates))
 

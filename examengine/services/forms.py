@@ -65,6 +65,7 @@ from examengine.irt.assembly import (
 )
 from examengine.irt.params import ItemParams
 from examengine.itemfiles.bounds import clean_filename
+from examengine.itemfiles.tables import read_paper_answers
 from examengine.services.blueprints import (
     band_exposure_problem,
     get_blueprint_version,
@@ -377,11 +378,6 @@ def _use(db: Session, form: Form, exam_id: int) -> None:
 
 # ---------------------------------------------------------------- scoring paper answers
 
-TICKET_COLUMNS = ("准考证号", "ticket")
-FORM_COLUMNS = ("试卷", "试卷代码", "卷别", "form")
-ANSWER_COLUMNS = ("答案", "answers")
-
-
 @dataclass(frozen=True)
 class PaperRow:
     ticket: str
@@ -403,12 +399,6 @@ class PaperScoreReport:
     added: int
     updated: int
     rows: list[PaperRow]
-
-
-def _read_table(filename: str, data: bytes) -> list[list[str]]:
-    from examengine.itemfiles.tables import read_table
-
-    return read_table(filename, data)
 
 
 def exam_forms(db: Session, exam: Exam, assembly_id: int | None = None) -> dict[str, Form]:
@@ -436,8 +426,8 @@ def exam_forms(db: Session, exam: Exam, assembly_id: int | None = None) -> dict[
 def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor: str,
                 assembly_id: int | None = None) -> PaperScoreReport:
     """Score an upload of paper answers (CSV/XLSX: 准考证号, 试卷 (A/B), then one column per item
-    or one 答案 column "A,BD,对,..."). Every bad row is reported and nothing is written unless
-    all rows are good. A candidate scored again is updated."""
+    or one 答案 column "A,BD,对,..."; read by ``itemfiles.tables.read_paper_answers``). Every bad
+    row is reported and nothing is written unless all rows are good. A candidate scored again is updated."""
     # stored in each result's source, followed by " sha256:" and 16 hex digits
     filename = clean_filename(filename, PaperResult.__table__.c.source.type.length - 24)
     exam = db.get(Exam, exam_id)
@@ -446,35 +436,17 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
     forms = exam_forms(db, exam, assembly_id)
     bv = exam.blueprint_version
     _, bp = get_blueprint_version(db, bv.code, bv.version)
-    rows = _read_table(filename, data)
-    if not rows:
-        raise DataFileError([Problem(filename, "", "", "文件为空")])
-    header = [h.replace(" ", "") for h in rows[0]]
-    col_ticket = next((i for i, h in enumerate(header) if h in TICKET_COLUMNS), None)
-    col_form = next((i for i, h in enumerate(header) if h in FORM_COLUMNS), None)
-    col_answers = next((i for i, h in enumerate(header) if h in ANSWER_COLUMNS), None)
-    item_cols = {int(h.lstrip("第题Qq").rstrip("题")): i for i, h in enumerate(header)
-                 if h.lstrip("第题Qq").rstrip("题").isdigit()}
-    problems = []
-    if col_ticket is None:
-        problems.append(Problem(filename, "第 1 行", "准考证号", "缺少必填列“准考证号”"))
-    if col_form is None:
-        problems.append(Problem(filename, "第 1 行", "试卷", "缺少必填列“试卷”（试卷代码 A/B）"))
-    if col_answers is None and not item_cols:
-        problems.append(Problem(filename, "第 1 行", "答案", "缺少答案：一列“答案”（如 A,BD,对）或每题一列（1, 2, 3 …）"))
-    if problems:
-        raise DataFileError(problems)
+    rows = read_paper_answers(filename, data)
     candidates = {c.ticket: c for c in exam.candidates}
     details = {code: _form_view(db, f) for code, f in forms.items()}
     domains = {code: {it.position: it.domain for it in v.items} for code, v in details.items()}
     bv_cuts = _exam_cuts(db, forms)
     policy = blueprint_policy(bp, tuple(bv_cuts))
     parsed = []
+    problems: list[Problem] = []
     seen: dict[str, int] = {}
-    for n, r in enumerate(rows[1:], start=2):
-        loc = f"第 {n} 行"
-        cell = (lambda i: r[i].strip() if i is not None and i < len(r) else "")
-        ticket, code = cell(col_ticket), cell(col_form).upper()
+    for r in rows:
+        loc, ticket, code = r.location, r.ticket, r.form
         cand = candidates.get(ticket)
         if cand is None:
             problems.append(Problem(filename, loc, "准考证号", f"准考证号“{ticket}”不在考试 {exam.id} 的名单中"))
@@ -482,18 +454,18 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
         if ticket in seen:
             problems.append(Problem(filename, loc, "准考证号", f"准考证号 {ticket} 与第 {seen[ticket]} 行重复"))
             continue
-        seen[ticket] = n
+        seen[ticket] = r.row
         if code not in forms:
             problems.append(Problem(filename, loc, "试卷", f"试卷代码“{code}”不是本场考试的试卷（应为 {'、'.join(forms)}）"))
             continue
         view = details[code]
-        if col_answers is not None:
-            texts = split_answer_string(cell(col_answers))
+        if r.answers is not None:
+            texts = split_answer_string(r.answers)
             if len(texts) != view.length:
                 problems.append(Problem(filename, loc, "答案", f"答案有 {len(texts)} 个，试卷 {code} 有 {view.length} 题"))
                 continue
         else:
-            texts = [cell(item_cols.get(k)) for k in range(1, view.length + 1)]
+            texts = r.item_texts(view.length)
         answers, bad = [], False
         for it, text in zip(view.items, texts):
             letters, why = read_answer(text, it.type, len(it.options))

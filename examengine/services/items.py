@@ -46,8 +46,11 @@ from examengine.exam.items import (
     normalise_text,
 )
 from examengine.itemfiles import ParsedUpload
-from examengine.itemfiles.pictures import PICTURE_TYPES, picture_problem, served_type, sniff
 from examengine.itemfiles.bounds import MAX_FIELD_CHARS, illegal_char
+from examengine.itemfiles.pictures import PICTURE_TYPES, picture_problem, served_type, sniff
+from examengine.itemfiles.reader import parse_upload
+from examengine.itemfiles.tables import CODE_SPLIT_RE, write_csv, write_xlsx
+from examengine.itemfiles.writer import export_bytes
 from examengine.services import audit
 from examengine.services.accounts import ForbiddenError, Role
 from examengine.services.mapping import current_version, version_to_draft
@@ -338,6 +341,30 @@ def import_item_set(
     return report
 
 
+def import_upload(
+    db: Session,
+    *,
+    filename: str,
+    data: bytes,
+    default_requirements: Sequence[str] = (),
+    actor: str,
+    dry_run: bool = False,
+    status_for_new: ItemStatus = ItemStatus.DRAFT,
+    role: Role = Role.ADMIN,
+) -> ImportReport:
+    """Import an uploaded item set as it came (XLSX, CSV, JSON or a QTI 2.1/3.0 package):
+    parsed by ``itemfiles.reader.parse_upload`` (items with no requirement code get
+    ``default_requirements``), then ``import_item_set``."""
+    parsed = parse_upload(filename, data, default_requirements=tuple(default_requirements))
+    return import_item_set(db, parsed, data=data, actor=actor, dry_run=dry_run, status_for_new=status_for_new,
+                           role=role)
+
+
+def split_codes(text: str) -> tuple[str, ...]:
+    """Requirement codes typed in one field, split as a table's 职业技能要求代码 cell is."""
+    return tuple(c for c in CODE_SPLIT_RE.split(text) if c)
+
+
 IRT_IGNORED = {
     True: "文件中的 IRT 参数未被采用：只有管理员导入的新题目可以带参数，这道新题目使用暂定参数；"
           "参数只能通过 calibration apply（校准后应用）更改",
@@ -426,9 +453,10 @@ class StagedUpload:
     problems: list[Problem]
 
 
-def stage_upload(db: Session, parsed: ParsedUpload, *, data: bytes, actor: str, role: Role = Role.ADMIN,
+def stage_upload(db: Session, *, filename: str, data: bytes, actor: str, role: Role = Role.ADMIN,
                  default_requirements: Sequence[str] = ()) -> StagedUpload:
     """Keep an upload as pending with its validation report, for the writer to confirm."""
+    parsed = parse_upload(filename, data, default_requirements=tuple(default_requirements))
     try:
         report = import_item_set(db, parsed, data=data, actor=actor, dry_run=True, role=role)
         problems: list[Problem] = []
@@ -478,8 +506,6 @@ def get_upload(db: Session, item_set_id: int) -> UploadView:
 
 def confirm_upload(db: Session, item_set_id: int, *, actor: str, role: Role = Role.ADMIN) -> ImportReport:
     """Apply a pending upload (validated again: the bank may have changed meanwhile)."""
-    from examengine.itemfiles.reader import parse_upload
-
     staged = db.get(ItemSet, item_set_id)
     if staged is None:
         raise NotFoundError("上传记录", str(item_set_id))
@@ -811,6 +837,29 @@ def drafts_for_export(db: Session, *, code: str = "", status: str = "") -> list[
     items = db.scalars(select(Item).where(Item.external_id.in_(ids)).order_by(Item.external_id)
                        .options(*_item_options()))
     return [version_to_draft(it, current_version(it)) for it in items]
+
+
+@dataclass(frozen=True)
+class ItemExport:
+    data: bytes
+    n_items: int
+    has_pictures: bool  # a table format (xlsx, csv) leaves them out
+
+
+def export_items(db: Session, fmt: str, *, code: str = "", status: str = "") -> ItemExport:
+    """The bank's current versions (under ``code``, of ``status``) in ``fmt``: qti3, qti21, xlsx,
+    csv or json (``itemfiles.writer.export_bytes``)."""
+    drafts = drafts_for_export(db, code=code, status=status)
+    return ItemExport(export_bytes(drafts, fmt), len(drafts), any(d.images for d in drafts))
+
+
+def upload_template(fmt: str) -> bytes:
+    """The blank item-set template item writers fill in: ``xlsx`` (with a 填写说明 sheet) or ``csv``."""
+    if fmt == "xlsx":
+        return write_xlsx()
+    if fmt == "csv":
+        return write_csv()
+    raise ExamEngineError(f"不支持的格式：{fmt}（可用：xlsx、csv）")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Simulation studies of a blueprint, and Sympson-Hetter calibration stored with it."""
+"""Simulation studies: a CAT policy on a synthetic bank (``examengine simulate``), a blueprint's
+real policy (``--blueprint``), and Sympson-Hetter calibration stored with a blueprint version.
+A study's options are the domain's Enums (the shells take them from ``services.study_options``)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
+from examengine.errors import DataFileError, Problem
+from examengine.exam.cat import CatSimulation, calibrate_exposure, simulate_cat
+from examengine.exam.policy import CatPolicy
+from examengine.exam.pool import ItemPool
 from examengine.exam.study import (
     EXPOSURE_CALIBRATION_SHARE,
     BlueprintStudy,
@@ -18,8 +25,11 @@ from examengine.exam.study import (
     simulate_blueprint,
     synthetic_blueprint_pool,
 )
-from examengine.errors import DataFileError, Problem
+from examengine.irt.estimation import EstimationMethod
 from examengine.irt.exposure import ExposureParameters
+from examengine.irt.params import IrtModel
+from examengine.irt.selection import SelectionRule, StartRule
+from examengine.irt.simulate import SimulationReport, grid_thetas, normal_thetas, synthetic_bank
 from examengine.services.blueprints import (
     exposure_capacity,
     get_blueprint_version,
@@ -28,6 +38,117 @@ from examengine.services.blueprints import (
 )
 
 Progress = Callable[[str, int, int], None]
+
+
+# ---------------------------------------------------------------- a policy on a synthetic bank
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """A finished study: the raw simulation, its report, and the exposure
+    parameters used (if Sympson-Hetter was calibrated)."""
+
+    simulation: CatSimulation
+    report: SimulationReport
+    exposure: ExposureParameters | None
+    calibration_iterations: int | None
+    seconds: float
+
+    def to_dict(self, settings: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"settings": settings}
+        out.update(self.report.to_dict())
+        out["stop_reasons"] = self.simulation.stop_reason_counts()
+        out["exposure_control"] = (
+            None if self.exposure is None else
+            {"method": "sympson_hetter", "target": self.exposure.target,
+             "calibration_iterations": self.calibration_iterations,
+             "restricted_items": int(np.sum(self.exposure.k < 1.0))})
+        out["seconds"] = self.seconds
+        return out
+
+
+def run_study(
+    pool: ItemPool,
+    policy: CatPolicy,
+    thetas: np.ndarray,
+    *,
+    seed: int,
+    exposure: ExposureParameters | None = None,
+    calibrate: bool = False,
+    calibration_simulees: int = 1000,
+    progress: Progress | None = None,
+) -> StudyResult:
+    """Simulate ``policy`` on ``pool`` for the given true thetas.
+
+    With ``calibrate`` (and ``policy.exposure_target``), Sympson-Hetter
+    parameters are first found by iterative simulation on separate
+    N(0, 1) simulees. ``progress(stage, done, total)`` reports progress.
+    """
+    started = time.perf_counter()
+    iterations = None
+    if calibrate:
+        max_iter = 20
+
+        def on_round(iteration: int, _max_exposure: float) -> None:
+            if progress is not None:
+                progress("calibrate", iteration, max_iter)
+
+        cal = calibrate_exposure(pool, policy, n_simulees=calibration_simulees, seed=seed + 1,
+                                 max_iterations=max_iter, tolerance=0.01, progress=on_round)
+        exposure, iterations = cal.parameters, cal.iterations
+    total = int(thetas.size)
+    sim = simulate_cat(pool, policy, thetas, seed=seed, exposure=exposure,
+                       progress=None if progress is None else (lambda k: progress("simulate", k, total)))
+    return StudyResult(sim, sim.report(policy), exposure, iterations, time.perf_counter() - started)
+
+
+def study_policy(*, length: int | None = None, min_length: int | None = None, max_length: int | None = None,
+                 se_target: float | None = None, confidence: float = 0.95, cuts: tuple[float, ...] = (),
+                 selection: SelectionRule = SelectionRule.MAX_INFO, start: StartRule = StartRule.PRIOR_MEAN,
+                 randomesque: int = 1, estimator: EstimationMethod = EstimationMethod.EAP,
+                 exposure_target: float | None = None) -> CatPolicy:
+    """The policy of a study: fixed ``length``, or variable up to ``max_length`` (at least
+    ``min_length``, default 1) stopping on ``se_target`` or, with ``cuts``, on the confidence
+    interval. A ValueError names a bad setting."""
+    common: dict[str, Any] = dict(selection=selection, start=start, randomesque_k=randomesque, estimator=estimator,
+                                  cuts=cuts, exposure_target=exposure_target)
+    if length is not None:
+        return CatPolicy.fixed_length(length, **common)
+    if max_length is None:
+        raise ValueError("give a length or a maximum length")
+    return CatPolicy(min_length=min(min_length if min_length is not None else 1, max_length),
+                     max_length=max_length, se_target=se_target, confidence=confidence, **common)
+
+
+def theta_grid(text: str) -> np.ndarray:
+    """True thetas on a grid written ``lower:upper:n`` (one simulee a point)."""
+    parts = text.split(":")
+    try:
+        lower, upper, n = float(parts[0]), float(parts[1]), int(parts[2])
+        if len(parts) != 3:
+            raise ValueError
+        return grid_thetas(lower, upper, n)
+    except (ValueError, IndexError):
+        raise ValueError(f"--theta-grid must look like -3:3:61, got {text!r}") from None
+
+
+def synthetic_study(policy: CatPolicy, *, bank_size: int, seed: int, model: IrtModel = IrtModel.THREE_PL,
+                    thetas: np.ndarray | None = None, n_simulees: int = 1000, theta_mean: float = 0.0,
+                    theta_sd: float = 1.0, calibration_simulees: int = 1000,
+                    progress: Progress | None = None) -> StudyResult:
+    """``examengine simulate --synthetic-bank N``: ``policy`` on a synthetic bank of ``bank_size``
+    items (``irt.simulate.synthetic_bank``, seeded by ``[seed, 0]``), for ``thetas`` or else
+    ``n_simulees`` drawn from N(theta_mean, theta_sd^2) (seeded by ``[seed, 1]``). With
+    ``policy.exposure_target``, Sympson-Hetter parameters are calibrated first."""
+    params = synthetic_bank(bank_size, np.random.default_rng([seed, 0]), model=model)
+    pool = ItemPool.from_params(params)
+    if thetas is None:
+        thetas = normal_thetas(n_simulees, np.random.default_rng([seed, 1]), theta_mean, theta_sd)
+    return run_study(pool, policy, thetas, seed=seed, calibrate=policy.exposure_target is not None,
+                     calibration_simulees=calibration_simulees, progress=progress)
+
+
+# ---------------------------------------------------------------- a blueprint's policy
 
 
 def stored_exposure(row, pool) -> ExposureParameters | None:

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from examengine.deps import ReleasingRoute, current_staff, get_db
 from examengine.errors import ConflictError
-from examengine.itemfiles.tables import CODE_SPLIT_RE
 from examengine.rendering.env import render
 from examengine.services import items as svc
 from examengine.services.accounts import ForbiddenError
@@ -41,15 +40,11 @@ def upload(
     db: Session = Depends(get_db),
     member=Depends(current_staff),
 ) -> Response:
-    from examengine.itemfiles.reader import parse_upload
-
     data = file.file.read()
     if not data:
         return page("writer/upload.html", nav="upload", error="请选择一个非空的文件。")
-    defaults = tuple(c for c in CODE_SPLIT_RE.split(requirements) if c)
-    parsed = parse_upload(file.filename or "upload", data, default_requirements=defaults)
-    staged = svc.stage_upload(db, parsed, data=data, actor=member.username, role=member.role,
-                              default_requirements=defaults)
+    staged = svc.stage_upload(db, filename=file.filename or "upload", data=data, actor=member.username,
+                              role=member.role, default_requirements=svc.split_codes(requirements))
     return RedirectResponse(f"/writer/uploads/{staged.item_set_id}", status_code=303)
 
 
@@ -115,12 +110,10 @@ def coverage_page(code: str = "", db: Session = Depends(get_db)) -> HTMLResponse
 
 @router.get("/template.{fmt}")
 def template(fmt: str) -> Response:
-    from examengine.itemfiles.tables import write_csv, write_xlsx
-
     if fmt == "xlsx":
-        return Response(write_xlsx(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        return Response(svc.upload_template(fmt), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": "attachment; filename*=UTF-8''%E9%A2%98%E7%9B%AE%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"})
     if fmt == "csv":
-        return Response(write_csv(), media_type="text/csv; charset=utf-8",
+        return Response(svc.upload_template(fmt), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": "attachment; filename*=UTF-8''%E9%A2%98%E7%9B%AE%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.csv"})
     return Response("不支持的模板格式", status_code=404)
