@@ -33,8 +33,8 @@ CUTS = (-1.0, 0.0, 1.0)
 
 
 def _bp(**kw) -> Blueprint:
-    base = dict(id="999999-L2", standard="999999", level="L2", name="测试蓝图",
-                domain_weights=(("D1", 0.5), ("D2", 0.3), ("D3", 0.2)))
+    base = {"id": "999999-L2", "standard": "999999", "level": "L2", "name": "测试蓝图",
+            "domain_weights": (("D1", 0.5), ("D2", 0.3), ("D3", 0.2))}
     return Blueprint(**(base | kw))
 
 
@@ -142,9 +142,11 @@ class TestConversionTable:
         np.testing.assert_allclose([r.se for r in table], sd, atol=1e-10)
         # and by adaptive quadrature on the real line (no grid): agrees to the grid's accuracy
         for s in range(9):
-            p = lambda t, s=s: float(_summed_score_likelihood_by_enumeration(params, np.array([t]))[s, 0]) * norm.pdf(t)
-            den = quad(p, -8, 8, limit=200)[0]
-            assert table[s].theta == pytest.approx(quad(lambda t: t * p(t), -8, 8, limit=200)[0] / den, abs=2e-3)
+            def post(t, s=s):
+                return float(_summed_score_likelihood_by_enumeration(params, np.array([t]))[s, 0]) * norm.pdf(t)
+            den = quad(post, -8, 8, limit=200)[0]
+            assert table[s].theta == pytest.approx(quad(lambda t, f=post: t * f(t), -8, 8, limit=200)[0] / den,
+                                                   abs=2e-3)
 
     def test_the_table_is_monotone_in_theta_score_band_and_pass(self):
         params = _params(30, 9)

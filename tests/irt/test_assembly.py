@@ -130,7 +130,7 @@ class TestAssembleForms:
         assert out.objective == pytest.approx(target - info[top].sum(), rel=1e-7)
 
     def test_ineligible_items_are_never_chosen_and_the_seed_fixes_the_result(self, bank):
-        params, domain, item_type = bank
+        params, _, _ = bank
         eligible = np.ones(N_ITEMS, bool)
         eligible[::4] = False
         spec = AssemblySpec(n_forms=2, length=12, thetas=(0.0,), parallel_thetas=(0.0,), eligible=eligible, seed=7)
@@ -162,8 +162,7 @@ class TestInfeasibleRequests:
             with pytest.raises(InfeasibleAssemblyError):
                 assemble_forms(params, spec)
 
-    def test_an_enemy_group_counts_once_and_excluded_items_are_mentioned(self, bank):
-        params, _, _ = bank
+    def test_an_enemy_group_counts_once_and_excluded_items_are_mentioned(self):
         eligible = np.zeros(N_ITEMS, bool)
         eligible[:12] = True  # items 0-2 and 10-12 are two enemy groups: a form can hold 12 - 2 - 1 = 9 of them
         spec = AssemblySpec(n_forms=1, length=10, thetas=(0.0,), parallel_thetas=(), enemy_groups=ENEMIES,
