@@ -25,7 +25,7 @@ from examengine.exam.forms import (
     type_bounds,
 )
 from examengine.exam.pool import ItemPool
-from examengine.irt.assembly import assemble_forms
+from examengine.irt.assembly import InfeasibleAssemblyError, assemble_forms
 from examengine.irt.estimation import DEFAULT_GRID
 from examengine.irt.params import ItemParams
 
@@ -118,6 +118,10 @@ class TestFormSpec:
         spec = form_spec(_bp(lower_level_share=0.1), pool, CUTS, n_forms=1, length=20)
         lower = next(c for c in spec.categories if c.area == LOWER)
         assert (lower.lower, lower.upper, int(lower.members.sum())) == (2, 2, 0)
+        with pytest.raises(InfeasibleAssemblyError) as exc:
+            assemble_forms(pool.params, spec)
+        assert [(s.area, s.needed, s.available) for s in exc.value.shortfalls] == [(LOWER, 2, 0)]
+        assert "低级别题目" in str(exc.value)
 
 
 class TestConversionTable:
