@@ -244,7 +244,7 @@ def read_blueprint_file(path: Path):
 
 def blueprint_from_dict(doc, filename: str):
     """Validate a parsed blueprint document (from a file or the database) into a Blueprint."""
-    from examengine.exam.blueprint import DECISIONS, LEVEL_NAMES, Blueprint, CutSpec
+    from examengine.exam.blueprint import DECISIONS, LEVEL_NAMES, START_RULES, Blueprint, CutSpec, Decision, StartRule
     from examengine.exam.items import ItemType
 
     r = _Reader(filename)
@@ -367,8 +367,8 @@ def blueprint_from_dict(doc, filename: str):
                   f"（停止之前每位考生都应答过按信息量选出的题），实际为 {progressive}")
     start = section("start")
     start_rule = str(start.get("rule", "random_theta"))
-    if start_rule not in ("random_theta", "prior_mean"):
-        r.problem("", "start.rule", f"起始规则应为 random_theta 或 prior_mean，实际为 {start_rule!r}")
+    if start_rule not in START_RULES:
+        r.problem("", "start.rule", f"起始规则应为 {' 或 '.join(START_RULES)}，实际为 {start_rule!r}")
     interval = start.get("interval", [-0.5, 0.5])
     if not (isinstance(interval, list) and len(interval) == 2 and all(isinstance(x, (int, float)) for x in interval)
             and interval[0] <= interval[1]):
@@ -393,10 +393,10 @@ def blueprint_from_dict(doc, filename: str):
         domain_weights=tuple(domain_weights), task_minimums=tuple(task_minimums), lower_level_share=float(lower),
         type_shares=tuple(type_shares) or Blueprint.type_shares, type_tolerance=float(tolerance),
         min_length=min_len, max_length=max_len, se_target=None if se is None else float(se),
-        confidence=float(confidence), decide=str(decide), cuts=tuple(cuts), pass_score=float(pass_score),
+        confidence=float(confidence), decide=Decision(decide), cuts=tuple(cuts), pass_score=float(pass_score),
         band_report_confidence=float(band_conf if band_conf is not None else 0.90), theta_min=float(tmin),
         theta_max=float(tmax), exposure_max_rate=float(exposure), progressive_items=int(progressive or 0),
-        start_rule=start_rule,
+        start_rule=StartRule(start_rule),
         start_interval=(float(interval[0]), float(interval[1])), pretest_count=pre_count or 0,
         pretest_positions=tuple(positions), time_limit_minutes=time_limit, source=doc,
     )

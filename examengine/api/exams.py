@@ -176,7 +176,7 @@ def extend(attempt_id: int, body: ExtendIn, db: Session = Depends(get_db), membe
 def void(attempt_id: int, body: VoidIn, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
     _attempt_staff(attempt_id, db, member)
     att.void_attempt(db, attempt_id, actor=member.username, reason=body.reason)
-    return {"attempt_id": attempt_id, "status": "voided"}
+    return {"attempt_id": attempt_id, "status": att.AttemptStatus.VOIDED.value}
 
 
 @router.post("/attempts/{attempt_id}/restore", summary="Undo a void (with a reason, recorded): the attempt returns "
@@ -234,7 +234,7 @@ def get_attempt(attempt=Depends(candidate_attempt), db: Session = Depends(get_db
 
 @candidate_router.get("/attempts/{attempt_id}/item", summary="The pending item (starts the clock on the first call)")
 def get_item(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
-    att.start(db, attempt) if attempt.status == "not_started" else None
+    att.start(db, attempt) if attempt.status == att.AttemptStatus.NOT_STARTED else None
     return asdict(att.pending(db, attempt))
 
 

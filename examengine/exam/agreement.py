@@ -311,7 +311,7 @@ def simulate_agreement(
         registered_level=bp.registered_level_name, registered_band=reg, pool_size=pool.n_items,
         form_length=len(forms[0]),
         form_items={FORM_CODES[f]: tuple(pool.item_ids[int(p)] for p in positions) for f, positions in enumerate(forms)},
-        online_stop=online_stop, decide=bp.decide, exposure=exposure_label, stop_reasons=sim.stop_reason_counts(),
+        online_stop=online_stop, decide=bp.decide.value, exposure=exposure_label, stop_reasons=sim.stop_reason_counts(),
         band=(Rate.of(a, o, band[a] == band[o]), Rate.of(b, o, band[b] == band[o]), Rate.of(a, b, band[a] == band[b])),
         pass_fail=(Rate.of(a, o, passed[a] == passed[o]), Rate.of(b, o, passed[b] == passed[o]),
                    Rate.of(a, b, passed[a] == passed[b])),

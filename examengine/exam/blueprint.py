@@ -10,13 +10,27 @@ the pretest slots and the time limit. ``datafiles.read_blueprint_file`` reads on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
+from examengine.irt.selection import StartRule
+
 LEVEL_NAMES = ("初级", "中级", "高级")
 LEVEL_RANK = {"L1": 1, "L2": 2, "L3": 3}
-#: what the classification rule of the adaptive exam decides (``classification.decide``)
-DECISIONS = ("pass_fail", "band")
+
+
+class Decision(str, Enum):
+    """What the classification rule of the adaptive exam decides (``classification.decide``)."""
+
+    PASS_FAIL = "pass_fail"  # the registered level passed or not (its cut only)
+    BAND = "band"  # the band among all three cuts
+
+
+#: the spellings a blueprint file may give for ``classification.decide``
+DECISIONS = tuple(d.value for d in Decision)
+#: the spellings a blueprint file may give for ``start.rule`` (the start rule is irt's ``StartRule``)
+START_RULES = tuple(r.value for r in StartRule)
 
 
 @dataclass(frozen=True)
@@ -44,7 +58,7 @@ class Blueprint:
     max_length: int = 40
     se_target: float | None = 0.30
     confidence: float = 0.95
-    decide: str = "pass_fail"  # what the CI rule decides: "pass_fail" (registered cut) or "band" (all three)
+    decide: Decision = Decision.PASS_FAIL  # what the CI rule decides: the registered cut, or the band (all three)
     cuts: tuple[CutSpec, ...] = ()
     pass_score: float = 60.0
     # a band is shown to the candidate only when its posterior mass reaches this (reporting.band_confidence)
@@ -54,12 +68,17 @@ class Blueprint:
     exposure_max_rate: float = 0.25
     # the progressive method over the first this many items (0: off); see exam.policy.CatPolicy
     progressive_items: int = 0
-    start_rule: str = "random_theta"
+    start_rule: StartRule = StartRule.RANDOM_THETA
     start_interval: tuple[float, float] = (-0.5, 0.5)
     pretest_count: int = 0
     pretest_positions: tuple[int, ...] = ()
     time_limit_minutes: int = 60
     source: dict = field(default_factory=dict, compare=False, hash=False)  # the YAML as read
+
+    def __post_init__(self) -> None:
+        # a spelling ("band", "prior_mean") given by a caller becomes the Enum, so readers may use .value
+        object.__setattr__(self, "decide", Decision(self.decide))
+        object.__setattr__(self, "start_rule", StartRule(self.start_rule))
 
     @property
     def rank(self) -> int:

@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
+from examengine.irt.params import IrtModel  # the one Enum of the idea; importers here keep working
+
 LETTERS = "ABCDEF"
 TRUE_FALSE_OPTIONS = ("正确", "错误")
 
@@ -65,12 +67,6 @@ TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
 
 def can_transition(current: ItemStatus, target: ItemStatus) -> bool:
     return target in TRANSITIONS[current]
-
-
-class IrtModel(str, Enum):
-    ONE_PL = "1PL"
-    TWO_PL = "2PL"
-    THREE_PL = "3PL"
 
 
 @dataclass(frozen=True)

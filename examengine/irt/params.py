@@ -21,12 +21,29 @@ from numpy.typing import ArrayLike, NDArray
 FloatArray = NDArray[np.float64]
 
 
-class IrtModel(Enum):
-    """Which logistic model a set of item parameters belongs to."""
+class IrtModel(str, Enum):
+    """Which logistic model a set of item parameters belongs to: the one Enum of the idea.
 
-    ONE_PL = "1pl"
-    TWO_PL = "2pl"
-    THREE_PL = "3pl"
+    The value is the spelling item files write and imports store in the bank's ``irt_model``
+    column ("3PL"). Calibration runs have stored the lower-case spelling ("2pl") and the CLI
+    takes it, so ``IrtModel(text)`` and ``IrtModel.parse(text)`` accept either case.
+    """
+
+    ONE_PL = "1PL"
+    TWO_PL = "2PL"
+    THREE_PL = "3PL"
+
+    @classmethod
+    def _missing_(cls, value: object) -> IrtModel | None:
+        if isinstance(value, str):
+            return cls.__members__.get({"1PL": "ONE_PL", "2PL": "TWO_PL", "3PL": "THREE_PL"}.get(
+                value.strip().upper(), ""))
+        return None
+
+    @classmethod
+    def parse(cls, text: str) -> IrtModel:
+        """"3PL", "3pl" or " 3Pl " -> IrtModel.THREE_PL; anything else raises ValueError."""
+        return cls(text)
 
 
 def _frozen_vector(values: ArrayLike, name: str) -> FloatArray:

@@ -49,8 +49,8 @@ class SelectionRule(Enum):
     CUT_INFO = "cut_info"
 
 
-class StartRule(Enum):
-    """Where the first items are selected."""
+class StartRule(str, Enum):
+    """Where the first items are selected (a blueprint's ``start.rule``; the value is its spelling)."""
 
     #: at the prior mean (everybody gets the same first item unless k > 1).
     PRIOR_MEAN = "prior_mean"

@@ -348,7 +348,7 @@ def _token_expired(attempt: Attempt) -> bool:
         limit = max(limit, as_utc(attempt.token_expires_at))
     if t <= limit:
         return False
-    d = deadline(attempt) if attempt.status == "in_progress" else None
+    d = deadline(attempt) if attempt.status == S.IN_PROGRESS else None
     return d is None or t > d  # an attempt in progress keeps its token until its own deadline
 
 
@@ -616,7 +616,7 @@ def pending(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
     if attempt.status == S.NOT_STARTED:
         raise ConflictError("请先阅读考试须知并确认开始考试。")
     if S(attempt.status).scored:
-        return Finished(True, attempt.finish_reason or "finished", attempt.status)
+        return Finished(True, attempt.finish_reason or S.FINISHED.value, attempt.status)
     if time_up(attempt):
         return Finished(True, FinishReason.TIME.value, attempt.status)
     open_row = next((r for r in attempt.items if r.answer is None), None)

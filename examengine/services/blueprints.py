@@ -460,11 +460,11 @@ def show_blueprint(db: Session, code: str, version: int | None = None) -> Bluepr
         item_types={t: dict(bp.type_shares)[t] for t in ("单选", "多选", "判断") if t in dict(bp.type_shares)},
         type_tolerance=bp.type_tolerance,
         length={"min": bp.min_length, "max": bp.max_length}, se_target=bp.se_target, confidence=bp.confidence,
-        decide=bp.decide, cuts=resolve_cuts(bp, bpool.pool.params),
+        decide=bp.decide.value, cuts=resolve_cuts(bp, bpool.pool.params),
         reference_set=f"{bp.id} 的正式使用题目（{len(bpool.pool)} 道，当前参数）",
         reporting={"pass_score": bp.pass_score, "theta_min": bp.theta_min, "theta_max": bp.theta_max},
         exposure_max_rate=bp.exposure_max_rate, exposure_calibrated=exposure_calibrated(row),
-        progressive_items=bp.progressive_items, start={"rule": bp.start_rule, "interval": list(bp.start_interval)},
+        progressive_items=bp.progressive_items, start={"rule": bp.start_rule.value, "interval": list(bp.start_interval)},
         pretest={"count": bp.pretest_count, "positions": list(bp.pretest_positions)},
         time_limit_minutes=bp.time_limit_minutes, pool_size=len(bpool.pool), pool_types=dict(Counter(bpool.types)),
     )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from examengine.db.calibration_models import CalibrationEstimate, CalibrationRun
 from examengine.db.models import Attempt, AttemptItem, Exam, Item, ItemEvent, ItemVersion, Level, Standard
 from examengine.errors import ConflictError, ExamEngineError, NotFoundError
+from examengine.exam.attempts import AttemptStatus
 from examengine.exam.items import LETTERS
 from examengine.irt import calibration as cal
 from examengine.irt.calibration import CalibrationModel, PromotionCriteria  # also the shells' door to them
@@ -69,7 +70,7 @@ def _scoped(db: Session, q, *, scope: str, since: datetime | None, until: dateti
     q = (q.join(ItemVersion, AttemptItem.item_version_id == ItemVersion.id)
          .join(Item, ItemVersion.item_id == Item.id)
          .join(Attempt, AttemptItem.attempt_id == Attempt.id)
-         .where(_scope_filter(db, scope), Attempt.status != "voided"))
+         .where(_scope_filter(db, scope), Attempt.status != AttemptStatus.VOIDED.value))
     if since is not None:
         q = q.where(AttemptItem.presented_at >= since)
     if until is not None:

@@ -41,7 +41,7 @@ from examengine.errors import (
     Problem,
 )
 from examengine.exam.agreement import AgreementStudy, OnlineStop, simulate_agreement
-from examengine.exam.blueprint import DECISIONS, Blueprint
+from examengine.exam.blueprint import DECISIONS, Blueprint, Decision
 from examengine.exam.forms import (
     FORM_CODES,
     TYPE_HEADINGS,
@@ -548,7 +548,7 @@ def agreement_study(db: Session, *, blueprint: str, n_simulees: int, seed: int, 
     row, bp = get_blueprint_version(db, blueprint)
     what_if = decide is not None and decide != bp.decide
     if what_if:
-        bp = dataclasses.replace(bp, decide=decide)
+        bp = dataclasses.replace(bp, decide=Decision(decide))
     bpool = load_pool(db, bp)
     pool = bpool.pool
     cuts = [c.theta for c in resolve_cuts(bp, pool.params)]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from examengine.db.calibration_models import CalibrationEstimate, CalibrationRun
 from examengine.db.models import Attempt, AttemptItem, Item, ItemVersion
 from examengine.errors import NotFoundError
+from examengine.exam.attempts import AttemptStatus
 from examengine.irt.item_analysis import empirical_icc, icc_group_count, wilson_interval
 from examengine.irt.models import item_information, probability
 from examengine.irt.params import ItemParams
@@ -110,7 +111,7 @@ def item_report(db: Session, external_id: str, *, version: int | None = None) ->
                       .options(selectinload(Item.versions), selectinload(Item.level))).first()
     if item is None:
         raise NotFoundError("题目", external_id)
-    answered = (AttemptItem.answer.is_not(None), AttemptItem.score.is_not(None), Attempt.status != "voided")
+    answered = (AttemptItem.answer.is_not(None), AttemptItem.score.is_not(None), Attempt.status != AttemptStatus.VOIDED.value)
     counts = dict(db.execute(
         select(ItemVersion.number, func.count()).select_from(AttemptItem)
         .join(ItemVersion, AttemptItem.item_version_id == ItemVersion.id)

@@ -22,7 +22,7 @@ from examengine.services import attempts as att
 router = APIRouter(route_class=CandidateRoute, prefix="/exam", include_in_schema=False)
 COOKIE = "ee_attempt"
 DEVICE_COOKIE = "ee_device"  # a random id per browser: tells a second device from a reload
-CLOSED = ("finished", "incomplete")
+CLOSED = (att.AttemptStatus.FINISHED, att.AttemptStatus.INCOMPLETE)
 
 
 def _page(template: str, status_code: int = 200, **ctx) -> HTMLResponse:
@@ -68,7 +68,7 @@ def _expired() -> Response:
 
 
 def _where(status: str) -> str:
-    return "/exam/result" if status in CLOSED else "/exam/item" if status == "in_progress" else "/exam/instructions"
+    return "/exam/result" if status in CLOSED else "/exam/item" if status == att.AttemptStatus.IN_PROGRESS else "/exam/instructions"
 
 
 @router.get("")
@@ -138,7 +138,7 @@ def item(request: Request, lost: int = 0, db: Session = Depends(get_db)) -> Resp
     attempt, page = _guard(request, db)
     if page is not None:
         return page
-    if attempt.status == "not_started":
+    if attempt.status == att.AttemptStatus.NOT_STARTED:
         return RedirectResponse("/exam/instructions", 303)
     current = att.pending(db, attempt)
     if isinstance(current, att.Finished):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import shutil
 from pathlib import Path
@@ -14,9 +15,10 @@ from scipy.stats import norm
 
 from examengine.datafiles import read_blueprint_file, read_blueprints_dir
 from examengine.errors import DataFileError
-from examengine.exam.blueprint import largest_remainder, report_score
+from examengine.exam.blueprint import Decision, largest_remainder, report_score
 from examengine.exam.scoring import attempt_result
 from examengine.irt.params import ItemParams
+from examengine.irt.selection import StartRule
 from examengine.services.blueprints import (
     get_blueprint_version,
     load_pool,
@@ -86,6 +88,17 @@ def test_the_classification_decides_pass_fail_by_default_or_the_band_and_nothing
     assert read_blueprint_file(band).decide == "band"
     assert fields_of(edited(tmp_path, lambda d: d["classification"].update({"decide": "grade"}))) == [
         "classification.decide"]
+
+
+def test_decide_and_the_start_rule_are_read_into_enums_that_still_compare_to_their_spelling(tmp_path):
+    bp = read_blueprint_file(SOURCE)
+    assert (bp.decide, bp.start_rule) == (Decision.PASS_FAIL, StartRule.RANDOM_THETA)
+    assert bp.decide == "pass_fail" and bp.start_rule == "random_theta"  # str Enums: old comparisons hold
+    prior = edited(tmp_path, lambda d: d.setdefault("start", {}).update({"rule": "prior_mean"}))
+    assert read_blueprint_file(prior).start_rule is StartRule.PRIOR_MEAN
+    assert fields_of(edited(tmp_path, lambda d: d.setdefault("start", {}).update({"rule": "middle"}))) == ["start.rule"]
+    # a spelling handed to the dataclass becomes the Enum too
+    assert dataclasses.replace(bp, decide="band").decide is Decision.BAND
 
 
 def test_the_progressive_opening_is_a_whole_number_of_items_within_the_minimum_length(tmp_path):

@@ -15,7 +15,9 @@ from examengine.db.calibration_models import CalibrationEstimate, CalibrationRun
 from examengine.db.models import Item, ItemEvent, ItemVersion
 from examengine.errors import ConflictError
 from examengine.irt.calibration import CalibrationModel, PromotionCriteria
+from examengine.irt.params import IrtModel
 from examengine.services.calibration import apply_run, get_run, item_statistics, run_calibration
+from examengine.services.items import drafts_for_export
 
 from .seed import N_PRETEST, seed_responses
 
@@ -73,6 +75,9 @@ def test_apply_writes_estimates_keeps_the_old_values_and_refuses_a_second_time(b
     v = bank_db.get(ItemVersion, v.id)
     est = next(e for e in get_run(bank_db, run.id).estimates if e.external_id == target)
     assert (v.irt_model, v.irt_origin) == ("2pl", f"calibration:{run.id}")
+    # the lower-case spelling a calibration stores reads back as the one IrtModel (export, review)
+    exported = {d.external_id: d for d in drafts_for_export(bank_db)}[target]
+    assert exported.irt.model is IrtModel.TWO_PL and exported.irt.model.value == "2PL"
     assert v.irt_b == pytest.approx(est.b, abs=1e-4)
     assert est.prev[:4] == old and est.applied
     ev = bank_db.scalar(select(ItemEvent).where(ItemEvent.item_id == v.item_id, ItemEvent.action == "irt_calibrated"))

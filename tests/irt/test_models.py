@@ -140,3 +140,15 @@ def test_model_is_the_smallest_that_fits():
     assert ItemParams.one_pl([0.0, 1.0]).model is IrtModel.ONE_PL
     assert ItemParams.two_pl([1.0, 2.0], [0.0, 1.0]).model is IrtModel.TWO_PL
     assert ItemParams.three_pl([1.0, 2.0], [0.0, 1.0], [0.0, 0.2]).model is IrtModel.THREE_PL
+
+
+def test_one_irt_model_reads_both_stored_spellings_and_writes_the_item_file_one():
+    from examengine.exam.items import IrtModel as ItemsIrtModel
+
+    assert ItemsIrtModel is IrtModel  # one Enum of the idea, re-exported by exam.items
+    for text, model in (("1PL", IrtModel.ONE_PL), ("2pl", IrtModel.TWO_PL), (" 3Pl ", IrtModel.THREE_PL)):
+        assert IrtModel(text) is model and IrtModel.parse(text) is model
+    assert [m.value for m in IrtModel] == ["1PL", "2PL", "3PL"]  # what item files and imports store
+    assert IrtModel.THREE_PL == "3PL"
+    with pytest.raises(ValueError):
+        IrtModel.parse("4pl")
