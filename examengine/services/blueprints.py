@@ -9,7 +9,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -28,8 +27,8 @@ from examengine.db.revision import bank_revision
 from examengine.errors import DataFileError, NotFoundError, Problem
 from examengine.exam.blueprint import Blueprint
 from examengine.exam.pool import ItemPool
-from examengine.irt.models import probability
 from examengine.irt.params import ItemParams
+from examengine.irt.tcc import percent_correct_at, theta_for_percent_correct
 from examengine.services.mapping import current_version
 
 LOWER = "lower-level"
@@ -133,20 +132,6 @@ def _build_pool(db: Session, bp: Blueprint, *, status: str, include_versions: fr
 
 
 # ---------------------------------------------------------------- cut scores
-
-
-def percent_correct_at(params: ItemParams, theta: float) -> float:
-    """The test characteristic curve as a percentage: 100 * mean_i P_i(theta)."""
-    return float(100.0 * probability(np.array([theta]), params).mean())
-
-
-def theta_for_percent_correct(params: ItemParams, percent: float) -> float | None:
-    """Invert the TCC: the theta at which the expected percent correct on the reference set
-    is ``percent`` (None when it lies outside the curve's range on [-6, 6])."""
-    lo, hi = percent_correct_at(params, -6.0), percent_correct_at(params, 6.0)
-    if not lo < percent < hi:
-        return None
-    return float(brentq(lambda t: percent_correct_at(params, t) - percent, -6.0, 6.0, xtol=1e-10))
 
 
 @dataclass(frozen=True)
