@@ -52,7 +52,7 @@ from examengine.exam.attempts import AttemptStatus, FinishReason, SignInOutcome,
 from examengine.exam.cat import StoredResponse, next_item, replay
 from examengine.exam.items import LETTERS, ItemType, image_refs
 from examengine.exam.scoring import AttemptResult, attempt_result
-from examengine.exam.study import blueprint_policy
+from examengine.exam.policy import blueprint_policy
 from examengine.services.blueprints import (
     bank_stamp,
     blueprint_by_id,

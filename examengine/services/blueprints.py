@@ -25,13 +25,12 @@ from examengine.db.models import (
 )
 from examengine.db.revision import bank_revision
 from examengine.errors import DataFileError, NotFoundError, Problem
-from examengine.exam.blueprint import Blueprint
+from examengine.exam.blueprint import LOWER_LEVEL, Blueprint
 from examengine.exam.pool import ItemPool
 from examengine.irt.params import ItemParams
 from examengine.irt.tcc import percent_correct_at, theta_for_percent_correct
 from examengine.services.mapping import current_version
 
-LOWER = "lower-level"
 
 
 # ---------------------------------------------------------------- the pool of a blueprint
@@ -120,7 +119,7 @@ def _build_pool(db: Session, bp: Blueprint, *, status: str, include_versions: fr
         c.append(v.irt_c)
         vids.append(v.id)
         first = v.requirements[0].requirement.task.domain
-        doms.append(first.code if wanted[it.level_id].rank == bp.rank else LOWER)
+        doms.append(first.code if wanted[it.level_id].rank == bp.rank else LOWER_LEVEL)
         types.append(v.type)
         if it.enemy_group:
             enemies.setdefault(it.enemy_group, []).append(it.external_id)
@@ -202,7 +201,7 @@ def validate_blueprint(db: Session, bp: Blueprint) -> list[Problem]:
     if usable["total"] < need_total:
         problems.append(Problem(f, "", "length.max", f"最长 {bp.max_length} 题，但正式使用的题目（每个互斥组只计一道）"
                                                      f"只有 {usable['total']} 道"))
-    for code, n in _counts(_weights(bp), bp.max_length).items():
+    for code, n in bp.content_counts(bp.max_length).items():
         have = usable["domain"].get(code, 0)
         if have < n:
             problems.append(Problem(f, "", f"domains.{code}",
@@ -250,26 +249,13 @@ def exposure_capacity(bp: Blueprint, bpool: BlueprintPool, mean_length: float,
     enemies too: an attempt takes one item of an enemy group, but different attempts take
     different ones, so a group of k items holds k x cap of exposure (up to 1)."""
     have = Counter(bpool.domains)
-    weights = _weights(bp)
+    weights = bp.content_weights()
     ratios = [mean_length / max(len(bpool.domains), 1)]
     ratios += [w * mean_length / max(have.get(code, 0), 1) for code, w in weights.items() if w > 0]
     cap = float(np.ceil(max(ratios) / aim_share * 100 - 1e-9) / 100)
     room = aim_share * bp.exposure_max_rate
     pool = sum(int(np.ceil(w * mean_length / room - 1e-9)) for w in weights.values() if w > 0)
     return cap, pool
-
-
-def _weights(bp: Blueprint) -> dict[str, float]:
-    weights = dict(bp.domain_weights)
-    if bp.lower_level_share > 0:
-        weights = {k: v * (1 - bp.lower_level_share) for k, v in weights.items()} | {LOWER: bp.lower_level_share}
-    return weights
-
-
-def _counts(weights: dict[str, float], n: int) -> dict[str, int]:
-    from examengine.exam.blueprint import largest_remainder
-
-    return largest_remainder(weights, n)
 
 
 def _usable_counts(bpool: BlueprintPool) -> dict:

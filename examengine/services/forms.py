@@ -55,8 +55,9 @@ from examengine.exam.forms import (
     split_answer_string,
 )
 from examengine.exam.items import LETTERS
+from examengine.exam.policy import blueprint_policy
 from examengine.exam.pool import ItemPool
-from examengine.exam.study import blueprint_policy, calibrate_blueprint_exposure
+from examengine.exam.study import calibrate_blueprint_exposure
 from examengine.irt.assembly import (
     AssembledForms,
     AssemblySpec,

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.db.models import Attempt, AttemptItem, Item
 from examengine.exam.cat import StoredResponse, next_item, replay
-from examengine.exam.study import blueprint_policy
+from examengine.exam.policy import blueprint_policy
 from examengine.irt.models import item_information_at
 from examengine.services.blueprints import (
     blueprint_by_id,
