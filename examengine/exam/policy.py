@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from examengine.exam.blueprint import Blueprint
 from examengine.exam.pool import ItemPool
 from examengine.irt.classification import LEVEL_BAND_NAMES, CutScores, SprtRule
-from examengine.irt.estimation import DEFAULT_GRID, EstimationMethod, NormalPrior, ThetaGrid
+from examengine.irt.estimation import (
+    DEFAULT_GRID,
+    EstimationMethod,
+    NormalPrior,
+    ThetaGrid,
+)
 from examengine.irt.selection import SelectionRule, StartRule
 from examengine.irt.stopping import StoppingRule
 

@@ -72,7 +72,7 @@ from examengine.services.blueprints import (
     load_pool,
     resolve_cuts,
 )
-from examengine.services.simulation import stored_exposure
+from examengine.services.mapping import stored_exposure
 
 # ---------------------------------------------------------------- views
 
