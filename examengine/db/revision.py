@@ -1,6 +1,6 @@
 """The bank revision: one counter raised in the same transaction as every ORM change to what an
 exam pool is built from (and to a blueprint version, whose exposure parameters may be stored
-later). Pool caches (``services.blueprints.load_pool``) are keyed on it, so a
+later). Pool caches (``services.mapping.load_pool``) are keyed on it, so a
 cache costs one primary-key read per request instead of aggregate scans over the bank, and
 several workers never disagree: each sees the change at the commit that made it.
 

@@ -50,10 +50,9 @@ from numpy.typing import NDArray
 from examengine.exam.blueprint import Blueprint
 from examengine.exam.cat import CatState, simulate_cat
 from examengine.exam.forms import FORM_CODES, score_paper_form
-from examengine.exam.policy import CatPolicy
+from examengine.exam.policy import CatPolicy, blueprint_policy
 from examengine.exam.pool import ItemPool
 from examengine.exam.scoring import attempt_result
-from examengine.exam.study import blueprint_policy
 from examengine.irt.classification import LEVEL_BAND_NAMES
 from examengine.irt.exposure import ExposureParameters
 from examengine.irt.models import item_information, probability

@@ -31,6 +31,8 @@ class Decision(str, Enum):
 DECISIONS = tuple(d.value for d in Decision)
 #: the spellings a blueprint file may give for ``start.rule`` (the start rule is irt's ``StartRule``)
 START_RULES = tuple(r.value for r in StartRule)
+#: the content area of the items of lower levels (``lower_level_share``), beside the work domains
+LOWER_LEVEL = "lower-level"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,22 @@ class Blueprint:
         """Items per domain for a test of ``length`` items: largest-remainder rounding of
         weight x length (Hamilton), so the counts sum to ``length``."""
         return largest_remainder(dict(self.domain_weights), length)
+
+    def content_weights(self) -> dict[str, float]:
+        """The target share of each content area of the domain group, the one rule the adaptive
+        policy, the paper forms and the bank checks share: each domain's weight, scaled by
+        1 - lower_level_share when that is > 0, and then the area "lower-level" with
+        lower_level_share (weights that sum to 1 give shares that sum to 1)."""
+        weights = dict(self.domain_weights)
+        if self.lower_level_share > 0:
+            weights = ({k: v * (1 - self.lower_level_share) for k, v in weights.items()}
+                       | {LOWER_LEVEL: self.lower_level_share})
+        return weights
+
+    def content_counts(self, length: int) -> dict[str, int]:
+        """Items per content area (``content_weights``) for a test of ``length`` items
+        (largest remainder, so the counts sum to ``length``)."""
+        return largest_remainder(self.content_weights(), length)
 
     def type_counts(self, length: int) -> dict[str, int]:
         return largest_remainder(dict(self.type_shares), length)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from examengine.exam.blueprint import Blueprint, largest_remainder, report_score
+from examengine.exam.blueprint import LOWER_LEVEL, Blueprint, report_score
 from examengine.exam.items import LETTERS, TRUE_FALSE_OPTIONS, ItemType
 from examengine.exam.pool import ItemPool
 from examengine.exam.scoring import AttemptResult, attempt_result
@@ -31,16 +31,12 @@ from examengine.irt.params import ItemParams
 FORM_CODES = "ABCDEFGHJK"
 TYPE_ORDER = (ItemType.SINGLE.value, ItemType.MULTIPLE.value, ItemType.TRUE_FALSE.value)
 TYPE_HEADINGS = {"单选": "单项选择题", "多选": "多项选择题", "判断": "判断题"}
-LOWER = "lower-level"
 
 
 def domain_targets(bp: Blueprint, length: int) -> dict[str, int]:
-    """Items per domain on a form of ``length`` (largest remainder of the weights; a lower-level
+    """Items per domain on a form of ``length`` (``Blueprint.content_counts``: a lower-level
     share becomes the area "lower-level", as in the adaptive policy)."""
-    weights = dict(bp.domain_weights)
-    if bp.lower_level_share > 0:
-        weights = {k: v * (1 - bp.lower_level_share) for k, v in weights.items()} | {LOWER: bp.lower_level_share}
-    return largest_remainder(weights, length)
+    return bp.content_counts(length)
 
 
 def type_bounds(bp: Blueprint, length: int) -> dict[str, tuple[int, int]]:
@@ -61,7 +57,7 @@ def form_spec(bp: Blueprint, pool: ItemPool, cuts: Sequence[float], *, n_forms: 
     cats = []
     for area, k in domain_targets(bp, length).items():
         members = domains.codes == (domains.areas.index(area) if area in domains.areas else -2)
-        label = "低级别题目" if area == LOWER else f"工作领域 {area}"
+        label = "低级别题目" if area == LOWER_LEVEL else f"工作领域 {area}"
         cats.append(Category("domain", area, label, members, k, k))
     for t, (lo, hi) in type_bounds(bp, length).items():
         members = types.codes == (types.areas.index(t) if t in types.areas else -2)

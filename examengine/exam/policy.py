@@ -1,7 +1,7 @@
 """CatPolicy: every rule of an adaptive exam in one frozen, validated object.
 
-A blueprint (later issue) builds it from YAML; the simulation and the CLI
-build it from options. Defaults are the documented ones: EAP with an N(0, 1)
+A blueprint makes its own (``blueprint_policy``: the live exam, the studies and the
+paper-vs-online agreement all use it); the simulation CLI builds one from options. Defaults are the documented ones: EAP with an N(0, 1)
 prior on 81 points over [-6, 6], maximum information, start at the prior
 mean, no exposure control, 95 % confidence for the CI rule.
 """
@@ -11,8 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from examengine.irt.classification import CutScores, SprtRule
-from examengine.irt.estimation import DEFAULT_GRID, EstimationMethod, NormalPrior, ThetaGrid
+from examengine.exam.blueprint import Blueprint
+from examengine.exam.pool import ItemPool
+from examengine.irt.classification import LEVEL_BAND_NAMES, CutScores, SprtRule
+from examengine.irt.estimation import (
+    DEFAULT_GRID,
+    EstimationMethod,
+    NormalPrior,
+    ThetaGrid,
+)
 from examengine.irt.selection import SelectionRule, StartRule
 from examengine.irt.stopping import StoppingRule
 
@@ -145,3 +152,47 @@ class CatPolicy:
     @property
     def stopping(self) -> StoppingRule:
         return self._stopping  # type: ignore[attr-defined]
+
+
+PASS_FAIL = ("未通过", "通过")
+
+
+def blueprint_policy(bp: Blueprint, cuts: tuple[float, float, float], *, pool: ItemPool | None = None) -> CatPolicy:
+    """The CatPolicy of a blueprint; ``cuts`` are the resolved 初级/中级/高级 thetas.
+
+    Items are chosen for information at the registered level's cut while the pass/fail decision
+    is open, content is balanced by the maximum priority index over two constraint groups (work
+    domain and item type), the start is randomised, exposure is held by Sympson-Hetter (its
+    parameters are passed to ``next_item`` apart), and the confidence-interval stop runs against
+    that cut within the length bounds. The band (未达初级/初级/中级/高级) is reported with the
+    three cuts.
+
+    Content targets use the pool's "domain" and "type" groups; a lower-level share adds the
+    area "lower-level" to the domain group. ``decide: pass_fail`` classifies against the
+    registered level's cut only; ``decide: band`` against all three cuts (the CI rule stops
+    when the interval lies within one band), choosing items at the registered cut while
+    pass/fail is open, then at the nearest cut still open.
+    """
+    targets = [ContentTarget.of("domain", bp.content_weights()), ContentTarget.of("type", dict(bp.type_shares))]
+    if pool is not None:
+        names = {g.name for g in pool.content_groups}
+        targets = [t for t in targets if t.group in names]
+    registered = cuts[bp.rank - 1]
+    band = bp.decide == "band"
+    return CatPolicy(
+        selection=SelectionRule.CUT_INFO,
+        start=StartRule.RANDOM_THETA if bp.start_rule == "random_theta" else StartRule.PRIOR_MEAN,
+        start_interval=bp.start_interval,
+        start_items=1,
+        randomesque_k=1,
+        progressive_items=bp.progressive_items,
+        cuts=tuple(cuts) if band else (registered,),
+        band_names=LEVEL_BAND_NAMES if band else PASS_FAIL,
+        primary_cut=registered if band else None,
+        confidence=bp.confidence,
+        min_length=bp.min_length,
+        max_length=bp.max_length,
+        se_target=None,
+        content_targets=tuple(targets),
+        exposure_target=bp.exposure_max_rate,
+    )

@@ -1,11 +1,4 @@
-"""The exam policy of a blueprint, and the simulation study that proves it.
-
-``blueprint_policy`` joins a blueprint and the CAT core: items chosen for information at
-the registered level's cut while the pass/fail decision is open, content balanced by the
-maximum priority index over two constraint groups (work domain and item type), a
-randomised start, Sympson-Hetter exposure control, and the confidence-interval stop
-against that cut within the length bounds. The band (未达初级/初级/中级/高级) is reported
-with the three cuts.
+"""The simulation study that proves a blueprint's exam policy (``exam.policy.blueprint_policy``).
 
 ``simulate_blueprint`` runs the real policy for N simulees and reports classification
 accuracy (per band and pass/fail), false pass and false fail rates, lengths, RMSE,
@@ -23,56 +16,16 @@ import numpy as np
 from examengine.exam.blueprint import Blueprint, largest_remainder
 from examengine.exam.cat import CatState, calibrate_exposure, simulate_cat
 from examengine.exam.forms import form_spec
-from examengine.exam.policy import CatPolicy, ContentTarget
+from examengine.exam.policy import blueprint_policy
 from examengine.exam.pool import ItemPool
 from examengine.irt.assembly import InfeasibleAssemblyError, assemble_forms
 from examengine.irt.classification import LEVEL_BAND_NAMES, CutScores
 from examengine.irt.estimation import eap_many
 from examengine.irt.exposure import ExposureParameters
 from examengine.irt.params import ItemParams
-from examengine.irt.selection import SelectionRule, StartRule
 
-PASS_FAIL = ("未通过", "通过")
 # Sympson-Hetter parameters are calibrated to this share of the blueprint's exposure target
 EXPOSURE_CALIBRATION_SHARE = 0.8
-
-
-def blueprint_policy(bp: Blueprint, cuts: tuple[float, float, float], *, pool: ItemPool | None = None) -> CatPolicy:
-    """The CatPolicy of a blueprint; ``cuts`` are the resolved 初级/中级/高级 thetas.
-
-    Content targets use the pool's "domain" and "type" groups; a lower-level share adds the
-    area "lower-level" to the domain group. ``decide: pass_fail`` classifies against the
-    registered level's cut only; ``decide: band`` against all three cuts (the CI rule stops
-    when the interval lies within one band), choosing items at the registered cut while
-    pass/fail is open, then at the nearest cut still open.
-    """
-    weights = dict(bp.domain_weights)
-    if bp.lower_level_share > 0:
-        weights = {k: v * (1 - bp.lower_level_share) for k, v in weights.items()}
-        weights["lower-level"] = bp.lower_level_share
-    targets = [ContentTarget.of("domain", weights), ContentTarget.of("type", dict(bp.type_shares))]
-    if pool is not None:
-        names = {g.name for g in pool.content_groups}
-        targets = [t for t in targets if t.group in names]
-    registered = cuts[bp.rank - 1]
-    band = bp.decide == "band"
-    return CatPolicy(
-        selection=SelectionRule.CUT_INFO,
-        start=StartRule.RANDOM_THETA if bp.start_rule == "random_theta" else StartRule.PRIOR_MEAN,
-        start_interval=bp.start_interval,
-        start_items=1,
-        randomesque_k=1,
-        progressive_items=bp.progressive_items,
-        cuts=tuple(cuts) if band else (registered,),
-        band_names=LEVEL_BAND_NAMES if band else PASS_FAIL,
-        primary_cut=registered if band else None,
-        confidence=bp.confidence,
-        min_length=bp.min_length,
-        max_length=bp.max_length,
-        se_target=None,
-        content_targets=tuple(targets),
-        exposure_target=bp.exposure_max_rate,
-    )
 
 
 def synthetic_blueprint_pool(bp: Blueprint, n_items: int, rng: np.random.Generator,

@@ -22,8 +22,7 @@ import hmac
 import json
 import secrets
 import threading
-import weakref
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -52,17 +51,10 @@ from examengine.exam.attempts import AttemptStatus, FinishReason, SignInOutcome,
 from examengine.exam.cat import StoredResponse, next_item, replay
 from examengine.exam.items import LETTERS, ItemType, image_refs
 from examengine.exam.scoring import AttemptResult, attempt_result
-from examengine.exam.study import blueprint_policy
-from examengine.services.blueprints import (
-    bank_stamp,
-    blueprint_by_id,
-    get_blueprint_version,
-    load_pool,
-    resolve_cuts,
-)
-from examengine.services import audit, exams
+from examengine.services.blueprints import get_blueprint_version, load_pool, resolve_cuts
+from examengine.services import audit, exams, mapping
 from examengine.services.exams import as_utc, get_exam
-from examengine.services.simulation import stored_exposure
+from examengine.services.mapping import Engine, VersionContent
 
 S = AttemptStatus
 
@@ -428,142 +420,6 @@ def finish(db: Session, attempt: Attempt) -> str:
     return attempt.status
 
 
-# ---------------------------------------------------------------- the engine, rebuilt from rows
-
-
-@dataclass
-class _Engine:
-    bp: object
-    pool: object
-    policy: object
-    exposure: object
-    state: object
-    domains: tuple
-    version_ids: tuple
-
-
-# Per-process caches that only save work: each is keyed on everything its value is built from
-# and is rebuilt from the database on a miss, so workers that disagree about what is cached
-# still agree about every answer. States are immutable (exam.cat.CatState), so a cached state
-# of an attempt's first k answers is extended by the answers that came after it, in any worker.
-_POLICIES: dict[tuple, tuple] = {}
-_STATES: OrderedDict[int, tuple] = OrderedDict()
-_STATES_MAX = 4096
-_LOCK = threading.Lock()
-# Blueprint versions by (row id, bank stamp): the YAML of a version never changes, and storing its
-# Sympson-Hetter parameters raises the bank revision (db.revision watches BlueprintVersion).
-_BLUEPRINTS: dict[tuple, tuple] = {}
-# What a candidate sees of a frozen item version, by (database, version id): a frozen version never
-# changes (services.items.edit_item makes a new version), and every version an attempt shows is
-# frozen in the transaction that stores it.
-_CONTENT: OrderedDict[tuple, VersionContent] = OrderedDict()
-_CONTENT_MAX = 20000
-
-
-@dataclass(frozen=True)
-class VersionContent:
-    type: str
-    stem: str
-    options: tuple[str, ...]
-    key: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class _BlueprintRow:
-    """The parts of a BlueprintVersion row the engine reads (a detached ORM row would not do)."""
-
-    id: int
-    sha256: str
-    exposure: dict | None
-
-
-def _database(db: Session) -> str:
-    return str(db.get_bind().url)
-
-
-def _cached_content(db: Session, version_id: int) -> VersionContent | None:
-    return _CONTENT.get((_database(db), version_id))
-
-
-def _content(db: Session, row: AttemptItem) -> VersionContent:
-    """The content of the item version an attempt row shows (cached once the version is frozen)."""
-    key = (_database(db), row.item_version_id)
-    hit = _CONTENT.get(key)
-    if hit is not None:
-        return hit
-    v = row.version
-    content = VersionContent(v.type, v.stem, tuple(v.options), tuple(v.key))
-    if v.frozen:
-        with _LOCK:
-            _CONTENT[key] = content
-            while len(_CONTENT) > _CONTENT_MAX:
-                _CONTENT.popitem(last=False)
-    return content
-
-
-def _blueprint(db: Session, version_id: int, stamp: tuple) -> tuple[_BlueprintRow, object]:
-    key = (version_id, stamp)
-    hit = _BLUEPRINTS.get(key)
-    if hit is None:
-        row, bp = blueprint_by_id(db, version_id)
-        hit = (_BlueprintRow(row.id, row.sha256, row.exposure), bp)
-        with _LOCK:
-            if len(_BLUEPRINTS) > 256:
-                _BLUEPRINTS.clear()
-            _BLUEPRINTS[key] = hit
-    return hit
-
-
-# Pools and policies are held by weak reference: the caches never keep a pool alive that the
-# pool cache has dropped (a pool may weigh a few hundred KB), they just miss and rebuild.
-
-
-def _policy(row: _BlueprintRow, bp, cuts: tuple, pool, stamp: tuple):
-    """The policy and the stored exposure parameters of a blueprint version on a pool."""
-    key = (row.id, row.sha256, cuts, id(pool), stamp)
-    hit = _POLICIES.get(key)
-    if hit is not None and hit[0]() is pool:
-        return hit[1], hit[2]
-    policy = blueprint_policy(bp, cuts, pool=pool)
-    exposure = stored_exposure(row, pool)
-    with _LOCK:
-        if len(_POLICIES) > 256:
-            _POLICIES.clear()
-        _POLICIES[key] = (weakref.ref(pool), policy, exposure)
-    return policy, exposure
-
-
-def _state(attempt: Attempt, pool, policy, responses: tuple):
-    with _LOCK:
-        hit = _STATES.get(attempt.id)
-    done = 0
-    start = None
-    if hit is not None:
-        h_pool, h_policy, h_seed, h_responses, h_state = hit
-        if (h_pool() is pool and h_policy() is policy and h_seed == attempt.seed
-                and responses[: len(h_responses)] == h_responses):
-            start, done = h_state, len(h_responses)
-    state = replay(pool, policy, seed=attempt.seed, responses=responses[done:], state=start)
-    with _LOCK:
-        _STATES[attempt.id] = (weakref.ref(pool), weakref.ref(policy), attempt.seed, responses, state)
-        _STATES.move_to_end(attempt.id)
-        while len(_STATES) > _STATES_MAX:
-            _STATES.popitem(last=False)
-    return state
-
-
-def _engine(db: Session, attempt: Attempt) -> _Engine:
-    stamp = bank_stamp(db)
-    row, bp = _blueprint(db, attempt.blueprint_version_id, stamp)
-    used = frozenset(r.item_version_id for r in attempt.items if r.scored)
-    bpool = load_pool(db, bp, include_versions=used, stamp=stamp)
-    policy, exposure = _policy(row, bp, tuple(attempt.cuts), bpool.pool, stamp)
-    responses = tuple(StoredResponse(r.external_id, int(r.score), True, tuple(r.set_aside or ()))
-                      for r in attempt.items if r.scored and r.answer is not None)
-    state = _state(attempt, bpool.pool, policy, responses)
-    return _Engine(bp, bpool.pool, policy, exposure, state, bpool.domains, bpool.version_ids)
-
-
 # ---------------------------------------------------------------- items for the candidate
 
 
@@ -588,7 +444,7 @@ class Finished:
 
 
 def _present(db: Session, attempt: Attempt, row: AttemptItem) -> ItemForCandidate:
-    v = _content(db, row)
+    v = mapping.content(db, row)
     return ItemForCandidate(
         position=row.position, item_id=f"Q{row.id}", type=v.type, stem=v.stem,
         options=[{"label": LETTERS[i], "text": text} for i, text in enumerate(v.options)],
@@ -626,7 +482,7 @@ def pending(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
 
 
 def _choose_next(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
-    eng = _engine(db, attempt)
+    eng = mapping.engine(db, attempt)
     position = len(attempt.items) + 1
     if eng.state.stop.stop:
         _finish(db, attempt, eng.state.stop.reason.value, eng)
@@ -648,7 +504,7 @@ def _choose_next(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
         db.flush()
         # used by an attempt: its content can no longer change (a cached content is of a frozen
         # version; otherwise the version is read here, in this transaction, for _present)
-        if _cached_content(db, row.item_version_id) is None:
+        if mapping.cached_content(db, row.item_version_id) is None:
             version = db.get(ItemVersion, row.item_version_id)
             if not version.frozen:
                 db.execute(update(ItemVersion).where(ItemVersion.id == version.id, ItemVersion.frozen.is_(False))
@@ -662,7 +518,7 @@ def _choose_next(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
     return _present(db, attempt, row)
 
 
-def _pretest_row(db: Session, attempt: Attempt, eng: _Engine, position: int) -> AttemptItem | None:
+def _pretest_row(db: Session, attempt: Attempt, eng: Engine, position: int) -> AttemptItem | None:
     """An unscored pretest item of the blueprint's level for a pretest slot (None when the bank
     has none left for this candidate)."""
     level_id = db.scalar(select(Level.id).where(Level.code == eng.bp.id))
@@ -719,7 +575,7 @@ def answer(db: Session, attempt: Attempt, *, position: int, item_id: str, labels
         raise ConflictError(f"第 {position} 题不是当前题目" + (f"（当前为第 {current.position} 题）" if current else "") + "。")
     if _close_if_time_up(db, attempt, "candidate"):
         raise AttemptClosedError("考试时间已到，本题未被记录。")
-    version = _content(db, row)
+    version = mapping.content(db, row)
     labels = _labels(labels)
     valid = LETTERS[: len(version.options)]
     if not labels or any(x not in valid for x in labels):
@@ -749,7 +605,7 @@ def answer(db: Session, attempt: Attempt, *, position: int, item_id: str, labels
 ENGINE_STOPS = frozenset(r.value for r in FinishReason) - {FinishReason.TIME.value}
 
 
-def _result(attempt: Attempt, eng: _Engine, reason: str) -> tuple[AttemptResult, dict]:
+def _result(attempt: Attempt, eng: Engine, reason: str) -> tuple[AttemptResult, dict]:
     """The result of an attempt closing for ``reason``, from its rows: incomplete below the
     blueprint's minimum of scored answers; above it, a scored item shown but not answered counts
     as wrong (its row stays unanswered, so a reopened attempt continues at it)."""
@@ -779,9 +635,9 @@ def _result(attempt: Attempt, eng: _Engine, reason: str) -> tuple[AttemptResult,
     return res, extra
 
 
-def _finish(db: Session, attempt: Attempt, reason: str, eng: _Engine | None = None, *, at: datetime | None = None,
+def _finish(db: Session, attempt: Attempt, reason: str, eng: Engine | None = None, *, at: datetime | None = None,
             actor: str = "system") -> None:
-    eng = eng or _engine(db, attempt)
+    eng = eng or mapping.engine(db, attempt)
     res, extra = _result(attempt, eng, reason)
     attempt.status = (S.FINISHED if res.complete else S.INCOMPLETE).value
     attempt.finish_reason = reason
@@ -1142,7 +998,7 @@ def rescore(db: Session, *, exam_id: int | None = None, apply: bool = False, act
         q = q.where(Attempt.exam_id == get_exam(db, exam_id).id)
     out = []
     for a in db.scalars(q):
-        res, extra = _result(a, _engine(db, a), a.finish_reason or "")
+        res, extra = _result(a, mapping.engine(db, a), a.finish_reason or "")
         stored = json.loads(json.dumps(asdict(res) | extra))  # as the JSON column gives it back
         status = (S.FINISHED if res.complete else S.INCOMPLETE).value
         before, after = _summary(a.status, a.result), _summary(status, stored)

@@ -1,5 +1,6 @@
-"""Blueprints: loading them (versioned), validating them against the catalog and the bank,
-showing them, and the pool an exam of a blueprint draws from."""
+"""Blueprints: loading them (versioned), validating them against the catalog and the bank, their
+cut scores, and showing them. The pool an exam of a blueprint draws from is built (and cached) in
+``services.mapping``; ``load_pool`` and ``BlueprintPool`` are re-exported here for their callers."""
 
 from __future__ import annotations
 
@@ -11,145 +12,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import brentq
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from examengine.db.models import (
     BlueprintVersion,
     Domain,
-    Item,
-    ItemVersion,
-    ItemVersionRequirement,
     Level,
-    Requirement,
-    Standard,
-    Task,
 )
 from examengine.datafiles import read_blueprint_files, read_blueprints_dir
-from examengine.db.revision import bank_revision
 from examengine.errors import DataFileError, NotFoundError, Problem
 from examengine.exam.blueprint import Blueprint
-from examengine.exam.pool import ItemPool
-from examengine.irt.models import probability
 from examengine.irt.params import ItemParams
-from examengine.services.mapping import current_version
-
-LOWER = "lower-level"
-
-
-# ---------------------------------------------------------------- the pool of a blueprint
-
-
-@dataclass(frozen=True)
-class BlueprintPool:
-    """The operational items an exam of a blueprint draws from, as the engine's ItemPool,
-    with the item versions behind each position."""
-
-    pool: ItemPool
-    version_ids: tuple[int, ...]
-    domains: tuple[str, ...]  # per position: the domain code, or "lower-level"
-    types: tuple[str, ...]  # per position: 单选 / 多选 / 判断
-
-
-# Pools are rebuilt from the database whenever the bank changes. The cache is per process and
-# keyed on the bank revision (examengine.db.revision: a counter raised in the transaction of
-# every change to items, versions, tags or the catalog), so several workers never disagree:
-# each rebuilds the same pool after the same commit.
-_POOL_CACHE: dict[tuple, BlueprintPool] = {}
-_POOL_CACHE_MAX = 64
-
-
-def bank_stamp(db: Session) -> tuple:
-    """What a cached pool is valid for: the bank revision and the database."""
-    return (bank_revision(db), str(db.get_bind().url))
-
-
-def load_pool(db: Session, bp: Blueprint, *, status: str = "operational",
-              include_versions: frozenset[int] = frozenset(), stamp: tuple | None = None) -> BlueprintPool:
-    """Items of the blueprint's level (and of lower levels when ``lower_level_share`` > 0)
-    in ``status``, current versions, with their content areas (domain, type) and enemy groups.
-    ``include_versions``: item versions an attempt already used, kept in its pool even if their
-    item has since left the operational pool (so the attempt replays unchanged). ``stamp``: the
-    caller's :func:`bank_stamp` of this transaction, when it has read it already."""
-    stamp = (bp.id, bp.standard, bp.rank, bp.lower_level_share, status, *(stamp or bank_stamp(db)))
-    base = _POOL_CACHE.get((stamp, frozenset()))
-    if base is None:
-        base = _build_pool(db, bp, status=status, include_versions=frozenset())
-        _store(stamp, frozenset(), base)
-    if include_versions <= set(base.version_ids):  # the usual case: the pool already holds them
-        return base
-    key = (stamp, include_versions)
-    cached = _POOL_CACHE.get(key)
-    if cached is not None:
-        return cached
-    built = _build_pool(db, bp, status=status, include_versions=include_versions)
-    _store(stamp, include_versions, built)
-    return built
-
-
-def _store(stamp: tuple, include: frozenset[int], pool: BlueprintPool) -> None:
-    if len(_POOL_CACHE) >= _POOL_CACHE_MAX:
-        _POOL_CACHE.clear()
-    _POOL_CACHE[(stamp, include)] = pool
-
-
-def _build_pool(db: Session, bp: Blueprint, *, status: str, include_versions: frozenset[int]) -> BlueprintPool:
-    levels = list(db.scalars(select(Level).join(Standard).where(Standard.code == bp.standard)))
-    wanted = {lv.id: lv for lv in levels if lv.rank == bp.rank or (bp.lower_level_share > 0 and lv.rank < bp.rank)}
-    items = list(db.scalars(
-        select(Item).where(Item.level_id.in_(wanted), Item.status == status).order_by(Item.external_id).options(
-            selectinload(Item.versions).selectinload(ItemVersion.requirements)
-            .selectinload(ItemVersionRequirement.requirement).selectinload(Requirement.task)
-            .selectinload(Task.domain)
-        )
-    ))
-    ids, a, b, c, vids, doms, types = [], [], [], [], [], [], []
-    enemies: dict[str, list[str]] = {}
-    chosen = [(it, current_version(it)) for it in items]
-    have = {v.id for _, v in chosen}
-    missing = include_versions - have
-    if missing:
-        for v in db.scalars(select(ItemVersion).where(ItemVersion.id.in_(missing)).options(
-                selectinload(ItemVersion.item),
-                selectinload(ItemVersion.requirements).selectinload(ItemVersionRequirement.requirement)
-                .selectinload(Requirement.task).selectinload(Task.domain))):
-            if v.item.level_id not in wanted:
-                wanted[v.item.level_id] = db.get(Level, v.item.level_id)
-            chosen = [(it, cv) for it, cv in chosen if it.id != v.item_id] + [(v.item, v)]
-    for it, v in chosen:
-        ids.append(it.external_id)
-        a.append(v.irt_a)
-        b.append(v.irt_b)
-        c.append(v.irt_c)
-        vids.append(v.id)
-        first = v.requirements[0].requirement.task.domain
-        doms.append(first.code if wanted[it.level_id].rank == bp.rank else LOWER)
-        types.append(v.type)
-        if it.enemy_group:
-            enemies.setdefault(it.enemy_group, []).append(it.external_id)
-    params = ItemParams.three_pl(np.array(a, float), np.array(b, float), np.array(c, float)) if ids else None
-    if params is None:
-        raise DataFileError([Problem(f"{bp.id}.yaml", "", "domains", f"题库中没有 {bp.id} 可用的正式使用题目")])
-    pool = ItemPool.build(ids, params, content={"domain": doms, "type": types}, enemy_groups=enemies.values())
-    return BlueprintPool(pool, tuple(vids), tuple(doms), tuple(types))
+from examengine.irt.tcc import percent_correct_at, theta_for_percent_correct
+# load_pool and BlueprintPool are also imported from here by services and tests outside the engine
+from examengine.services.mapping import BlueprintPool, blueprint_of, load_pool
 
 
 # ---------------------------------------------------------------- cut scores
-
-
-def percent_correct_at(params: ItemParams, theta: float) -> float:
-    """The test characteristic curve as a percentage: 100 * mean_i P_i(theta)."""
-    return float(100.0 * probability(np.array([theta]), params).mean())
-
-
-def theta_for_percent_correct(params: ItemParams, percent: float) -> float | None:
-    """Invert the TCC: the theta at which the expected percent correct on the reference set
-    is ``percent`` (None when it lies outside the curve's range on [-6, 6])."""
-    lo, hi = percent_correct_at(params, -6.0), percent_correct_at(params, 6.0)
-    if not lo < percent < hi:
-        return None
-    return float(brentq(lambda t: percent_correct_at(params, t) - percent, -6.0, 6.0, xtol=1e-10))
 
 
 @dataclass(frozen=True)
@@ -220,7 +100,7 @@ def validate_blueprint(db: Session, bp: Blueprint) -> list[Problem]:
     if usable["total"] < need_total:
         problems.append(Problem(f, "", "length.max", f"最长 {bp.max_length} 题，但正式使用的题目（每个互斥组只计一道）"
                                                      f"只有 {usable['total']} 道"))
-    for code, n in _counts(_weights(bp), bp.max_length).items():
+    for code, n in bp.content_counts(bp.max_length).items():
         have = usable["domain"].get(code, 0)
         if have < n:
             problems.append(Problem(f, "", f"domains.{code}",
@@ -268,26 +148,13 @@ def exposure_capacity(bp: Blueprint, bpool: BlueprintPool, mean_length: float,
     enemies too: an attempt takes one item of an enemy group, but different attempts take
     different ones, so a group of k items holds k x cap of exposure (up to 1)."""
     have = Counter(bpool.domains)
-    weights = _weights(bp)
+    weights = bp.content_weights()
     ratios = [mean_length / max(len(bpool.domains), 1)]
     ratios += [w * mean_length / max(have.get(code, 0), 1) for code, w in weights.items() if w > 0]
     cap = float(np.ceil(max(ratios) / aim_share * 100 - 1e-9) / 100)
     room = aim_share * bp.exposure_max_rate
     pool = sum(int(np.ceil(w * mean_length / room - 1e-9)) for w in weights.values() if w > 0)
     return cap, pool
-
-
-def _weights(bp: Blueprint) -> dict[str, float]:
-    weights = dict(bp.domain_weights)
-    if bp.lower_level_share > 0:
-        weights = {k: v * (1 - bp.lower_level_share) for k, v in weights.items()} | {LOWER: bp.lower_level_share}
-    return weights
-
-
-def _counts(weights: dict[str, float], n: int) -> dict[str, int]:
-    from examengine.exam.blueprint import largest_remainder
-
-    return largest_remainder(weights, n)
 
 
 def _usable_counts(bpool: BlueprintPool) -> dict:
@@ -350,28 +217,7 @@ def get_blueprint_version(db: Session, code: str, version: int | None = None) ->
            else db.scalars(q.order_by(BlueprintVersion.version.desc())).first())
     if row is None:
         raise NotFoundError("蓝图", code if version is None else f"{code} v{version}")
-    return row, _parsed(row)
-
-
-_PARSED: dict[tuple[int, str], Blueprint] = {}
-
-
-def _parsed(row: BlueprintVersion) -> Blueprint:
-    """The Blueprint of a stored version; a stored version never changes: parsed once."""
-    from examengine.datafiles import blueprint_from_dict
-
-    bp = _PARSED.get((row.id, row.sha256))
-    if bp is None:
-        bp = _PARSED[(row.id, row.sha256)] = blueprint_from_dict(row.content, f"{row.code}.yaml")
-    return bp
-
-
-def blueprint_by_id(db: Session, version_id: int) -> tuple[BlueprintVersion, Blueprint]:
-    """A stored blueprint version by its row id (what an attempt records)."""
-    row = db.get(BlueprintVersion, version_id)
-    if row is None:
-        raise NotFoundError("蓝图版本", str(version_id))
-    return row, _parsed(row)
+    return row, blueprint_of(row)
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,9 @@ from examengine.exam.forms import (
     split_answer_string,
 )
 from examengine.exam.items import LETTERS
+from examengine.exam.policy import blueprint_policy
 from examengine.exam.pool import ItemPool
-from examengine.exam.study import blueprint_policy, calibrate_blueprint_exposure
+from examengine.exam.study import calibrate_blueprint_exposure
 from examengine.irt.assembly import (
     AssembledForms,
     AssemblySpec,
@@ -72,7 +73,7 @@ from examengine.services.blueprints import (
     load_pool,
     resolve_cuts,
 )
-from examengine.services.simulation import stored_exposure
+from examengine.services.mapping import stored_exposure
 
 # ---------------------------------------------------------------- views
 

@@ -36,6 +36,7 @@ from examengine.services.blueprints import (
     load_pool,
     resolve_cuts,
 )
+from examengine.services.mapping import stored_exposure
 
 Progress = Callable[[str, int, int], None]
 
@@ -149,18 +150,6 @@ def synthetic_study(policy: CatPolicy, *, bank_size: int, seed: int, model: IrtM
 
 
 # ---------------------------------------------------------------- a blueprint's policy
-
-
-def stored_exposure(row, pool) -> ExposureParameters | None:
-    """The blueprint version's stored Sympson-Hetter parameters for this pool: items retired
-    since the calibration are dropped; an item that joined the pool since has K = 1 (no
-    restriction yet, as at the start of a calibration) until the next `exposure calibrate`.
-    None when nothing is stored or none of the pool's items was calibrated."""
-    data = (row.exposure or {}).get("k")
-    if not data or not any(i in data for i in pool.item_ids):
-        return None
-    return ExposureParameters(np.array([float(data.get(i, 1.0)) for i in pool.item_ids]),
-                              target=row.exposure.get("target"))
 
 
 def blueprint_study(db: Session, code: str, *, n_simulees: int, seed: int, synthetic_bank: int | None = None,

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from scipy.special import logit
 from scipy.stats import norm
 
 from examengine.datafiles import read_blueprint_file, read_blueprints_dir
@@ -24,7 +23,6 @@ from examengine.services.blueprints import (
     load_pool,
     load_blueprints,
     show_blueprint,
-    theta_for_percent_correct,
     validate_blueprint,
 )
 from tests.conftest import REPO
@@ -167,17 +165,6 @@ def test_a_length_the_pool_cannot_fill_says_how_many_items_are_missing(bank_db, 
 def test_the_shipped_blueprints_validate_against_the_sample_bank(bank_db):
     for bp in read_blueprints_dir(REPO / "blueprints"):
         assert validate_blueprint(bank_db, bp) == []
-
-
-def test_a_percent_correct_cut_inverts_the_test_characteristic_curve():
-    # Rasch items of equal difficulty: the TCC is the logistic, so theta = b + logit(p).
-    params = ItemParams.two_pl(np.ones(20), np.full(20, 0.4))
-    assert theta_for_percent_correct(params, 70.0) == pytest.approx(0.4 + logit(0.7), abs=1e-8)
-    mixed = ItemParams.three_pl(np.linspace(0.6, 2.0, 15), np.linspace(-2, 2, 15), np.full(15, 0.2))
-    theta = theta_for_percent_correct(mixed, 65.0)
-    direct = 100 * np.mean(0.2 + 0.8 / (1 + np.exp(-np.linspace(0.6, 2.0, 15) * (theta - np.linspace(-2, 2, 15)))))
-    assert direct == pytest.approx(65.0, abs=1e-7)
-    assert theta_for_percent_correct(mixed, 15.0) is None  # below the guessing floor
 
 
 def test_blueprints_show_gives_each_cut_as_theta_and_percent_correct(bank_db, tmp_path):

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from examengine.cli import app
 from examengine.datafiles import read_blueprint_file
+from examengine.exam.policy import blueprint_policy
 from examengine.exam.study import (
     exposure_matched_forms,
     assemble_fixed_form,
-    blueprint_policy,
     calibrate_blueprint_exposure,
     simulate_blueprint,
     synthetic_blueprint_pool,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from examengine.db.models import Attempt, AttemptItem, BlueprintVersion, Exam
 from examengine.exam.cat import StoredResponse, replay
-from examengine.exam.study import blueprint_policy
+from examengine.exam.policy import blueprint_policy
 from examengine.services.blueprints import get_blueprint_version, load_pool
 from tests.exams.conftest import Simulee, rows_of, sign_in, take_exam
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from examengine.db.models import Attempt, Item, ItemVersion
 from examengine.db.revision import bank_revision
 from examengine.exam.cat import StoredResponse, next_item, replay
-from examengine.services import attempts as att
+from examengine.services import mapping
 from examengine.services.blueprints import get_blueprint_version, load_pool
 from examengine.exam.items import ItemStatus
 from examengine.services.items import transition_item
@@ -71,7 +71,7 @@ def test_cached_pool_is_dropped_when_an_item_leaves_it(bank_db) -> None:
 
 
 def _fresh_state(db, attempt: Attempt):
-    eng = att._engine(db, attempt)
+    eng = mapping.engine(db, attempt)
     responses = [StoredResponse(r.external_id, int(r.score), True, tuple(r.set_aside or ()))
                  for r in attempt.items if r.scored and r.answer is not None]
     return eng, replay(eng.pool, eng.policy, seed=attempt.seed, responses=responses)
@@ -102,14 +102,15 @@ def test_cached_state_equals_full_replay_when_current_behind_or_absent(api, exam
         bank_db.expire_all()
         attempt = bank_db.get(Attempt, aid)
         if steps == 3:
-            snapshot = att._STATES[aid]  # what a worker that served answers 1-3 holds
+            snapshot = mapping.cached_state(aid)  # what a worker that served answers 1-3 holds
         if steps == 7:
-            att._STATES[aid] = snapshot  # this worker missed answers 4-7: it must extend, not reuse
+            mapping.hold_state(aid, snapshot)  # this worker missed answers 4-7: it must extend, not reuse
         if steps == 9:
-            att._STATES.pop(aid)  # a worker that never saw this attempt
-        eng, fresh = _fresh_state(bank_db, attempt)  # _engine (the cached path) first, then a replay
-        cached = att._STATES[aid][4]
-        assert att._STATES[aid][0]() is eng.pool  # the cached state belongs to the live pool
+            mapping.forget_state(aid)  # a worker that never saw this attempt
+        eng, fresh = _fresh_state(bank_db, attempt)  # mapping.engine (the cached path) first, then a replay
+        held = mapping.cached_state(aid)
+        cached = held.state
+        assert held.pool_ref() is eng.pool  # the cached state belongs to the live pool
         _same(cached, fresh)
         # and the cached state chooses the item the attempt actually stored next
         nxt = next_item(cached, eng.pool, eng.policy, exposure=eng.exposure)
@@ -121,7 +122,7 @@ def test_cached_state_equals_full_replay_when_current_behind_or_absent(api, exam
 def test_stored_exposure_survives_pool_changes(bank_db) -> None:
     """Parameters calibrated before an item left the pool and another joined still apply:
     the gone item is dropped, the new one has K = 1 until the next calibration."""
-    from examengine.services.simulation import stored_exposure
+    from examengine.services.mapping import stored_exposure
 
     row, bp = get_blueprint_version(bank_db, "530046-L1")
     ids = load_pool(bank_db, bp).pool.item_ids
@@ -140,7 +141,7 @@ def test_storing_exposure_parameters_moves_the_revision_and_the_engine_sees_them
     aid, headers = sign_in(api, tickets[0])
     api.get(f"/api/v1/attempts/{aid}/item", headers=headers)
     attempt = bank_db.get(Attempt, aid)
-    before = att._engine(bank_db, attempt)
+    before = mapping.engine(bank_db, attempt)
     r0 = bank_revision(bank_db)
     from examengine.db.models import BlueprintVersion
 
@@ -149,7 +150,7 @@ def test_storing_exposure_parameters_moves_the_revision_and_the_engine_sees_them
     bank_db.commit()
     assert bank_revision(bank_db) == r0 + 1
     bank_db.expire_all()
-    after = att._engine(bank_db, bank_db.get(Attempt, aid))
+    after = mapping.engine(bank_db, bank_db.get(Attempt, aid))
     assert after.exposure is not None and set(after.exposure.k.tolist()) == {0.4}
     assert before.exposure is None or set(before.exposure.k.tolist()) != {0.4}
 
@@ -188,3 +189,20 @@ def test_what_a_candidate_is_shown_of_a_frozen_version_is_read_once_and_is_what_
     # reply reads the next item's version once, to freeze and show it)
     reads = [p for s, p in statements if "FROM item_versions" in s and "item_versions.id =" in s]
     assert len(reads) == 1 and version.id not in tuple(reads[0]), reads
+
+
+def test_after_the_caches_are_cleared_the_engine_is_rebuilt_the_same(api, exam, bank_db) -> None:
+    _, tickets = exam
+    aid, headers = sign_in(api, tickets[0])
+    item = api.get(f"/api/v1/attempts/{aid}/item", headers=headers).json()
+    simulee = Simulee(bank_db, 0.0, seed=2)
+    api.post(f"/api/v1/attempts/{aid}/answers", headers=headers,
+             json={"position": item["position"], "item_id": item["item_id"], "answer": simulee.answer(item)})
+    bank_db.expire_all()
+    before = mapping.engine(bank_db, bank_db.get(Attempt, aid))
+    mapping.clear_caches()
+    assert mapping.cached_state(aid) is None
+    after = mapping.engine(bank_db, bank_db.get(Attempt, aid))
+    assert after.pool is not before.pool and after.pool.item_ids == before.pool.item_ids
+    assert after.policy == before.policy
+    _same(after.state, before.state)

@@ -26,14 +26,10 @@ from sqlalchemy import select
 from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.db.models import Attempt, AttemptItem, Item
 from examengine.exam.cat import StoredResponse, next_item, replay
-from examengine.exam.study import blueprint_policy
+from examengine.exam.policy import blueprint_policy
 from examengine.irt.models import item_information_at
-from examengine.services.blueprints import (
-    blueprint_by_id,
-    get_blueprint_version,
-    load_pool,
-)
-from examengine.services.simulation import stored_exposure
+from examengine.services.blueprints import get_blueprint_version, load_pool
+from examengine.services.mapping import blueprint_by_id, stored_exposure
 from tests.conftest import REPO, STAFF_PASSWORD, ensure_staff
 from tests.exams.conftest import Simulee, roster_csv
 from tests.exams.test_crash import free_port
