@@ -11,9 +11,9 @@ import pytest
 from scipy.integrate import quad
 from scipy.stats import norm
 
+from examengine.exam.blueprint import LOWER_LEVEL as LOWER
 from examengine.exam.blueprint import Blueprint
 from examengine.exam.forms import (
-    LOWER,
     conversion_table,
     domain_targets,
     form_spec,
