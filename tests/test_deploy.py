@@ -65,12 +65,13 @@ def test_a_public_url_that_is_no_http_address_is_refused_at_start(monkeypatch):
 
 @pytest.mark.parametrize(("configured", "proxy_headers", "allowed"),
                          [(None, True, "127.0.0.1"), ("10.0.0.2,10.0.0.3", True, "10.0.0.2,10.0.0.3"), ("", False, None)])
-def test_serve_believes_forwarded_headers_only_from_the_configured_proxies(monkeypatch, configured, proxy_headers,
-                                                                         allowed):
+def test_serve_believes_forwarded_headers_only_from_the_configured_proxies(monkeypatch, migrated_db_url, configured,
+                                                                         proxy_headers, allowed):
     import uvicorn
 
     from examengine.cli import app
 
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", migrated_db_url)  # serve checks the database before it starts
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append(kw))
     if configured is None:
