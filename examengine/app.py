@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError as SQLDataError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -67,6 +68,16 @@ def storage_message(exc: DBAPIError) -> str | None:
     if "locked" in reason or "busy" in reason:
         return "系统数据库正忙，请稍后重试。"
     return "暂时无法访问系统数据库。"
+
+
+class HealthOut(BaseModel):
+    """The body of /healthz, 200 and 503 alike."""
+
+    status: str  # ok or unavailable
+    version: str
+    database: str  # the dialect: sqlite, postgresql
+    writable: bool
+    message: str | None = None  # only when unavailable (Chinese)
 
 
 HTML_PREFIXES = ("/writer", "/exam", "/proctor", "/reports", "/login")  # pages answer errors with a page, the API with JSON
@@ -152,7 +163,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             content={"error": "DatabaseUnavailable", "message": message + "本次操作没有保存。"})
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check: a write probe, rolled back",
-             responses={503: {"description": "The database cannot be written"}})
+             responses={200: {"model": HealthOut}, 503: {"model": HealthOut,
+                                                         "description": "The database cannot be written"}})
     def healthz(request: Request) -> JSONResponse:
         engine = request.app.state.engine
         problem = write_problem(engine)
