@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError as SQLDataError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from examengine import __version__
+from examengine.api.errors import DetailOut, ErrorOut
 from examengine.config import Settings
 from examengine.db.engine import make_engine, make_sessionmaker, write_problem
 from examengine.db.migrate import ensure_current
@@ -45,7 +46,15 @@ ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
     (ConflictError, 409),
     (ExamEngineError, 400),
 ]
-
+#: What /openapi.json says every JSON route may answer besides its own body: a domain error in
+#: the one error shape (ERROR_STATUS), and 503 when the database refuses. 422 stays FastAPI's own
+#: (request validation, whose body is ``detail``); a DataFileError's 422 body fits it as well. A
+#: 400 may also be FastAPI's refusal of a body that does not parse.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    code: {"model": ErrorOut | DetailOut if code == 400 else ErrorOut, "description": text} for code, text in [
+        (400, "请求有误"), (401, "未登录，或令牌无效"), (403, "无权进行此操作"), (404, "编号不存在"),
+        (409, "与当前状态冲突"), (429, "失败次数过多，见 Retry-After"), (503, "数据库暂时不可用，本次操作没有保存")]
+}
 
 logger = logging.getLogger("examengine")
 
@@ -209,21 +218,21 @@ def _include_routes(app: FastAPI) -> None:
     writer, proctor, any_staff, admin = (staff("item_writer", "reviewer"), staff("proctor"),
                                          staff("item_writer", "reviewer", "proctor"), staff())
     # public: the published standards catalog, sign-in, health, docs
-    app.include_router(catalog_api.router)
-    app.include_router(sessions_api.router)
+    app.include_router(catalog_api.router, responses=ERROR_RESPONSES)
+    app.include_router(sessions_api.router, responses=ERROR_RESPONSES)
     app.include_router(staff_ui.router)
     # candidates: their own attempt token (checked in every route of these routers)
-    app.include_router(exams_api.candidate_router)
+    app.include_router(exams_api.candidate_router, responses=ERROR_RESPONSES)
     app.include_router(candidate_ui.router)
     # staff
-    app.include_router(items_api.admin_router, dependencies=[Depends(admin)])  # before /items/{external_id}
-    app.include_router(items_api.router, dependencies=[Depends(writer)])
-    app.include_router(blueprints_api.router, dependencies=[Depends(any_staff)])
-    app.include_router(exams_api.router, dependencies=[Depends(proctor)])
-    app.include_router(forms_api.router, dependencies=[Depends(proctor)])
-    app.include_router(forms_api.admin_router, dependencies=[Depends(admin)])
-    app.include_router(calibration_api.router, dependencies=[Depends(admin)])
-    app.include_router(audit_api.router, dependencies=[Depends(admin)])
+    app.include_router(items_api.admin_router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)  # before /items/{external_id}
+    app.include_router(items_api.router, dependencies=[Depends(writer)], responses=ERROR_RESPONSES)
+    app.include_router(blueprints_api.router, dependencies=[Depends(any_staff)], responses=ERROR_RESPONSES)
+    app.include_router(exams_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
+    app.include_router(forms_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
+    app.include_router(forms_api.admin_router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
+    app.include_router(calibration_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
+    app.include_router(audit_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(writer_ui.router, dependencies=[Depends(writer)])
     app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])
     app.include_router(forms_ui.admin_router, dependencies=[Depends(admin)])

@@ -7,7 +7,7 @@ import pytest
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from examengine.app import create_app
+from examengine.app import ERROR_RESPONSES, ERROR_STATUS, create_app
 from examengine.config import Settings
 
 
@@ -85,3 +85,11 @@ def test_the_walk_would_catch_a_route_that_returns_a_bare_dict(app):
     assert not named({"type": "array", "items": {"type": "object"}}, doc)
     assert not named({"anyOf": [{"type": "object"}, {"type": "null"}]}, doc)
     assert named({"anyOf": [{"type": "object", "properties": {"a": {}}}, {"type": "null"}]}, doc)
+
+
+def test_every_error_status_of_the_api_is_documented(app):
+    assert {code for _, code in ERROR_STATUS} - {422} <= set(ERROR_RESPONSES)
+    doc = app.openapi()
+    responses = doc["paths"]["/api/v1/exams/{exam_id}"]["get"]["responses"]
+    assert {"400", "401", "403", "404", "409", "422", "429", "503"} <= set(responses)
+    assert responses["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")

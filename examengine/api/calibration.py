@@ -12,19 +12,11 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from examengine.api.errors import ErrorOut
 from examengine.deps import DB, ReleasingRoute
 from examengine.services import calibration as svc
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["calibration"])
-
-
-class ErrorOut(BaseModel):
-    """The body of every domain error (see examengine/errors.py)."""
-
-    error: str = Field(description="错误类型，如 NotFoundError")
-    message: str = Field(description="中文说明")
-    kind: str | None = Field(None, description="未找到的对象种类（仅 NotFoundError）")
-    code: str | None = Field(None, description="未找到的编号（仅 NotFoundError）")
 
 
 ERRORS = {404: {"model": ErrorOut, "description": "编号不存在"}, 400: {"model": ErrorOut, "description": "请求有误"}}

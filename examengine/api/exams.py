@@ -42,7 +42,8 @@ class ExamIn(BaseModel):
     window_start: datetime | None = None
     window_end: datetime | None = None
     time_limit_minutes: int | None = None
-    results_policy: str = Field("immediate", description="immediate（考完即显示）或 release（稍后发布）")
+    results_policy: str = Field("immediate", description="immediate（考完即显示）或 release（稍后发布）",
+                                json_schema_extra={"enum": ["immediate", "release"]})
     require_id_last4: bool = Field(False, description="登录时核验身份证号后四位")
     approve_new_device: bool = Field(False, description="考生换设备继续作答须经监考人员批准")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from examengine.deps import DB, PICTURE_ROUTE, ReleasingRoute, Staff, picture_response
 from examengine.errors import ExamEngineError
@@ -20,6 +20,9 @@ EXPORT_TYPES = {
     "csv": ("text/csv; charset=utf-8", "csv"), "json": ("application/json", "json"),
 }
 
+#: The item statuses, stated in /openapi.json; the service checks them (400 for another).
+STATUSES = {"enum": [s.value for s in svc.ItemStatus]}
+
 
 @router.post("/item-sets", summary="Upload an item set (XLSX, CSV, JSON or a QTI 2.1/3.0 package)")
 def upload_item_set(
@@ -28,7 +31,8 @@ def upload_item_set(
     file: UploadFile = File(..., description="题目文件"),
     dry_run: bool = Form(False, description="只检查，不写入"),
     requirement: list[str] = Form(default=[], description="给没有标注代码的题目统一标注的职业技能要求代码"),
-    status: str = Form("draft", description="新题目的状态（只有管理员可以指定 draft 以外的状态）"),
+    status: str = Form("draft", description="新题目的状态（只有管理员可以指定 draft 以外的状态）",
+                       json_schema_extra=STATUSES),
 ) -> svc.ImportReport:
     """Everything is validated before anything is written: one problem means nothing is
     written, and the answer is a 422 listing every problem with file, location and field."""
@@ -68,7 +72,7 @@ def get_item(external_id: str, db: DB, member: Staff) -> svc.ItemDetail:
 
 
 class TransitionIn(BaseModel):
-    to: str
+    to: str = Field(json_schema_extra=STATUSES)
     note: str = ""
 
 
