@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from examengine.db.models import Attempt
 from examengine.deps import (
     DB,
     PICTURE_ROUTE,
@@ -27,7 +28,6 @@ from examengine.deps import (
     picture_response,
     release_connection,
 )
-from examengine.db.models import Attempt
 from examengine.services import attempts as att
 from examengine.services import exams as svc
 from examengine.services.accounts import require_exam
