@@ -3,7 +3,8 @@
 Every route declares who may call it (``app.py`` attaches these to whole routers):
 ``public``, ``staff(*roles)`` for admins, item writers, reviewers and proctors, or the candidate token of
 one attempt (``api/exams.py``). Staff authenticate with the session cookie set by /login or an
-``Authorization: Bearer st_...`` token from ``POST /api/v1/sessions``.
+``Authorization: Bearer st_...`` token from ``POST /api/v1/sessions``. Routes name what they need
+with the typed aliases :data:`DB`, :data:`Staff` and :data:`ExamStaff`.
 """
 
 from __future__ import annotations
