@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError as SQLDataError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from examengine import __version__
+from examengine.api.errors import DetailOut, ErrorOut
 from examengine.config import Settings, allowed_origins, origin_of
 from examengine.db.engine import make_engine, make_sessionmaker, write_problem
 from examengine.db.migrate import ensure_current
@@ -44,7 +46,15 @@ ERROR_STATUS: list[tuple[type[ExamEngineError], int]] = [
     (ConflictError, 409),
     (ExamEngineError, 400),
 ]
-
+#: What /openapi.json says every JSON route may answer besides its own body: a domain error in
+#: the one error shape (ERROR_STATUS), and 503 when the database refuses. 422 stays FastAPI's own
+#: (request validation, whose body is ``detail``); a DataFileError's 422 body fits it as well. A
+#: 400 may also be FastAPI's refusal of a body that does not parse.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    code: {"model": ErrorOut | DetailOut if code == 400 else ErrorOut, "description": text} for code, text in [
+        (400, "请求有误"), (401, "未登录，或令牌无效"), (403, "无权进行此操作"), (404, "编号不存在"),
+        (409, "与当前状态冲突"), (429, "失败次数过多，见 Retry-After"), (503, "数据库暂时不可用，本次操作没有保存")]
+}
 
 logger = logging.getLogger("examengine")
 
@@ -67,6 +77,16 @@ def storage_message(exc: DBAPIError) -> str | None:
     if "locked" in reason or "busy" in reason:
         return "系统数据库正忙，请稍后重试。"
     return "暂时无法访问系统数据库。"
+
+
+class HealthOut(BaseModel):
+    """The body of /healthz, 200 and 503 alike."""
+
+    status: str  # ok or unavailable
+    version: str
+    database: str  # the dialect: sqlite, postgresql
+    writable: bool
+    message: str | None = None  # only when unavailable (Chinese)
 
 
 HTML_PREFIXES = ("/writer", "/exam", "/proctor", "/reports", "/login")  # pages answer errors with a page, the API with JSON
@@ -152,7 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             content={"error": "DatabaseUnavailable", "message": message + "本次操作没有保存。"})
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check: a write probe, rolled back",
-             responses={503: {"description": "The database cannot be written"}})
+             responses={200: {"model": HealthOut}, 503: {"model": HealthOut,
+                                                         "description": "The database cannot be written"}})
     def healthz(request: Request) -> JSONResponse:
         engine = request.app.state.engine
         problem = write_problem(engine)
@@ -197,21 +218,21 @@ def _include_routes(app: FastAPI) -> None:
     writer, proctor, any_staff, admin = (staff("item_writer", "reviewer"), staff("proctor"),
                                          staff("item_writer", "reviewer", "proctor"), staff())
     # public: the published standards catalog, sign-in, health, docs
-    app.include_router(catalog_api.router)
-    app.include_router(sessions_api.router)
+    app.include_router(catalog_api.router, responses=ERROR_RESPONSES)
+    app.include_router(sessions_api.router, responses=ERROR_RESPONSES)
     app.include_router(staff_ui.router)
     # candidates: their own attempt token (checked in every route of these routers)
-    app.include_router(exams_api.candidate_router)
+    app.include_router(exams_api.candidate_router, responses=ERROR_RESPONSES)
     app.include_router(candidate_ui.router)
     # staff
-    app.include_router(items_api.admin_router, dependencies=[Depends(admin)])  # before /items/{external_id}
-    app.include_router(items_api.router, dependencies=[Depends(writer)])
-    app.include_router(blueprints_api.router, dependencies=[Depends(any_staff)])
-    app.include_router(exams_api.router, dependencies=[Depends(proctor)])
-    app.include_router(forms_api.router, dependencies=[Depends(proctor)])
-    app.include_router(forms_api.admin_router, dependencies=[Depends(admin)])
-    app.include_router(calibration_api.router, dependencies=[Depends(admin)])
-    app.include_router(audit_api.router, dependencies=[Depends(admin)])
+    app.include_router(items_api.admin_router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)  # before /items/{external_id}
+    app.include_router(items_api.router, dependencies=[Depends(writer)], responses=ERROR_RESPONSES)
+    app.include_router(blueprints_api.router, dependencies=[Depends(any_staff)], responses=ERROR_RESPONSES)
+    app.include_router(exams_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
+    app.include_router(forms_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
+    app.include_router(forms_api.admin_router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
+    app.include_router(calibration_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
+    app.include_router(audit_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(writer_ui.router, dependencies=[Depends(writer)])
     app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])
     app.include_router(forms_ui.admin_router, dependencies=[Depends(admin)])

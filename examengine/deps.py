@@ -3,7 +3,8 @@
 Every route declares who may call it (``app.py`` attaches these to whole routers):
 ``public``, ``staff(*roles)`` for admins, item writers, reviewers and proctors, or the candidate token of
 one attempt (``api/exams.py``). Staff authenticate with the session cookie set by /login or an
-``Authorization: Bearer st_...`` token from ``POST /api/v1/sessions``.
+``Authorization: Bearer st_...`` token from ``POST /api/v1/sessions``. Routes name what they need
+with the typed aliases :data:`DB`, :data:`Staff` and :data:`ExamStaff`.
 """
 
 from __future__ import annotations
@@ -14,18 +15,21 @@ import inspect
 import re
 import weakref
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
-from urllib.parse import quote
-
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from examengine.db.engine import has_uncommitted_writes
+from examengine.services import accounts
+from examengine.services.accounts import ForbiddenError, NotSignedInError, Role, SignInLimits, require_exam, resolve
+from examengine.services.attempts import Client
 from examengine.services.items import served_picture_type
 
 STAFF_COOKIE = "ee_staff"
@@ -144,21 +148,15 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def signin_limits(request: Request):
+def signin_limits(request: Request) -> SignInLimits:
     """The sign-in bounds of this app's settings."""
-    from datetime import timedelta
-
-    from examengine.services.accounts import SignInLimits
-
     s = request.app.state.settings
     return SignInLimits(s.signin_failures_per_user, s.signin_failures_per_address,
                         timedelta(minutes=s.signin_window_minutes))
 
 
-def current_staff(request: Request, db: Session = Depends(get_db)):
+def current_staff(request: Request, db: Session = Depends(get_db)) -> accounts.Staff | None:
     """The signed-in staff member, or None."""
-    from examengine.services.accounts import resolve
-
     cached = getattr(request.state, "staff", "unset")
     if cached != "unset":
         return cached
@@ -170,8 +168,6 @@ def current_staff(request: Request, db: Session = Depends(get_db)):
 
 def staff(*roles: str) -> Callable:
     """A dependency: a signed-in staff member with one of ``roles`` (admins always pass)."""
-    from examengine.services.accounts import ForbiddenError, NotSignedInError, Role
-
     allowed = {Role(r) for r in roles} | {Role.ADMIN}
 
     def require(member=Depends(current_staff)):
@@ -185,10 +181,8 @@ def staff(*roles: str) -> Callable:
     return require
 
 
-def exam_staff(exam_id: int, member=Depends(staff("proctor")), db: Session = Depends(get_db)):
+def exam_staff(exam_id: int, member=Depends(staff("proctor")), db: Session = Depends(get_db)) -> accounts.Staff:
     """A proctor assigned to this exam, or an admin."""
-    from examengine.services.accounts import require_exam
-
     try:
         require_exam(db, member, exam_id)
     finally:
@@ -196,12 +190,25 @@ def exam_staff(exam_id: int, member=Depends(staff("proctor")), db: Session = Dep
     return member
 
 
-def client_of(request: Request, device: str = ""):
+def client_of(request: Request, device: str = "") -> Client:
     """Where a candidate's request comes from (address, browser, device cookie), for the sign-in record."""
-    from examengine.services.attempts import Client  # deps imports services lazily, as its other helpers do
-
     return Client(address=request.client.host if request.client else "",
                   user_agent=request.headers.get("user-agent", ""), device=device)
+
+
+#: The request's database session (:func:`get_db`), for a route's parameter: ``db: DB``.
+DB = Annotated[Session, Depends(get_db)]
+#: The signed-in staff member. The router's role dependency (``app.py``) has already refused
+#: everyone else, so a route behind one never sees None.
+Staff = Annotated[accounts.Staff, Depends(current_staff)]
+#: A proctor assigned to the exam of the path's ``exam_id``, or an admin (:func:`exam_staff`).
+ExamStaff = Annotated[accounts.Staff, Depends(exam_staff)]
+
+
+#: The route arguments of every picture route: it answers with the picture's bytes, not JSON, and
+#: /openapi.json says so (the types :func:`picture_response` serves).
+PICTURE_ROUTE: dict[str, Any] = {"response_class": Response, "responses": {200: {"description": "The picture", "content": {
+    "image/png": {}, "image/jpeg": {}, "image/gif": {}, "image/webp": {}, "application/octet-stream": {}}}}}
 
 
 def picture_response(data: bytes, name: str, *, cache: str | None = None) -> Response:

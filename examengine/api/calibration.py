@@ -9,23 +9,14 @@ import math
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, get_db
+from examengine.api.errors import ErrorOut
+from examengine.deps import DB, ReleasingRoute
 from examengine.services import calibration as svc
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["calibration"])
-
-
-class ErrorOut(BaseModel):
-    """The body of every domain error (see examengine/errors.py)."""
-
-    error: str = Field(description="错误类型，如 NotFoundError")
-    message: str = Field(description="中文说明")
-    kind: str | None = Field(None, description="未找到的对象种类（仅 NotFoundError）")
-    code: str | None = Field(None, description="未找到的编号（仅 NotFoundError）")
 
 
 ERRORS = {404: {"model": ErrorOut, "description": "编号不存在"}, 400: {"model": ErrorOut, "description": "请求有误"}}
@@ -211,13 +202,13 @@ SCOPE = r"^\d{6}(-L\d)?$"
 
 
 @router.get("/calibration-runs", summary="Stored calibration runs, newest first", response_model=list[RunSummaryOut])
-def list_runs(db: Session = Depends(get_db)) -> list[RunSummaryOut]:
+def list_runs(db: DB) -> list[RunSummaryOut]:
     return [RunSummaryOut(**_summary(r)) for r in svc.list_runs(db)]
 
 
 @router.get("/calibration-runs/{run_id}", summary="One calibration run: data, fit, convergence, estimates",
             response_model=RunOut, responses=ERRORS)
-def get_run(run_id: int, db: Session = Depends(get_db)) -> RunOut:
+def get_run(run_id: int, db: DB) -> RunOut:
     """Model, data window, persons and responses used, convergence, log-likelihood/AIC/BIC, and
     per item the estimates with standard errors, RMSD/infit/outfit, fit and drift flags and
     promotion eligibility (with the reasons when not eligible)."""
@@ -227,13 +218,13 @@ def get_run(run_id: int, db: Session = Depends(get_db)) -> RunOut:
 @router.get("/item-statistics", summary="Classical item statistics of a standard or level",
             response_model=list[ItemStatisticsOut], responses=ERRORS)
 def item_statistics(
+    db: DB,
     code: str = Query(..., pattern=SCOPE, description="标准（530046）或级别（530046-L2）代码"),
     item: list[str] = Query(default=[], description="只要这些题目（可重复）；没有作答的题目不出现"),
     exam: int | None = Query(None, description="只看这场考试"),
     since: datetime | None = Query(None, description="起始时间（含；不带时区按 UTC）"),
     until: datetime | None = Query(None, description="截止时间（不含）"),
     criterion: Literal["auto", "rest", "theta"] = Query("auto", description="点二列相关的效标"),
-    db: Session = Depends(get_db),
 ) -> list[ItemStatisticsOut]:
     """The same numbers as `examengine items stats`: per item version p-value, corrected
     point-biserial, omit rate, option shares and point-biserials, flags."""
@@ -245,12 +236,12 @@ def item_statistics(
             response_model=list[ItemStatisticsOut], responses=ERRORS)
 def one_item_statistics(
     external_id: str,
+    db: DB,
     code: str | None = Query(None, pattern=SCOPE, description="范围（默认：题目所在级别）"),
     exam: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     criterion: Literal["auto", "rest", "theta"] = "auto",
-    db: Session = Depends(get_db),
 ) -> list[ItemStatisticsOut]:
     """An empty list when the item has no responses in the scope and window; 404 when no such item."""
     if code is None:

@@ -6,27 +6,31 @@ No candidate response ever holds a key, an IRT parameter or a requirement code.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from examengine.db.models import Attempt
 from examengine.deps import (
+    DB,
+    PICTURE_ROUTE,
     CandidateRoute,
+    ExamStaff,
     ReleasingRoute,
+    Staff,
     client_of,
-    current_staff,
     exam_staff,
-    get_db,
     in_candidate_thread,
     picture_response,
     release_connection,
 )
 from examengine.services import attempts as att
 from examengine.services import exams as svc
+from examengine.services.accounts import require_exam
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["exams (proctors)"])
 candidate_router = APIRouter(route_class=CandidateRoute, prefix="/api/v1", tags=["attempts (candidates)"])
@@ -38,7 +42,8 @@ class ExamIn(BaseModel):
     window_start: datetime | None = None
     window_end: datetime | None = None
     time_limit_minutes: int | None = None
-    results_policy: str = Field("immediate", description="immediate（考完即显示）或 release（稍后发布）")
+    results_policy: str = Field("immediate", description="immediate（考完即显示）或 release（稍后发布）",
+                                json_schema_extra={"enum": ["immediate", "release"]})
     require_id_last4: bool = Field(False, description="登录时核验身份证号后四位")
     approve_new_device: bool = Field(False, description="考生换设备继续作答须经监考人员批准")
 
@@ -48,61 +53,100 @@ class SignInRulesIn(BaseModel):
     approve_new_device: bool | None = None
 
 
+class ExamExtendedOut(BaseModel):
+    exam_id: int
+    minutes: int
+    attempts: list[att.Extension]
+
+
+class ClosedOut(BaseModel):
+    exam_id: int
+    closed: list[int] = Field(description="收卷的作答编号")
+
+
+class UnlockedOut(BaseModel):
+    exam_id: int
+    ticket: str
+    unlocked: bool
+
+
+class DecidedOut(BaseModel):
+    sign_in_id: int
+    approved: bool
+
+
+class AttemptExtendedOut(BaseModel):
+    attempt_id: int
+    extended_minutes: int
+    reopened: bool = Field(description="已超时的作答重新开放，从待答题继续")
+    deadline: str = Field(description="新的截止时间（ISO，UTC）；尚未开始计时的作答为空")
+
+
+class AttemptStatusOut(BaseModel):
+    attempt_id: int
+    status: str
+
+
+class SignedOut(BaseModel):
+    signed_out: bool
+
+
 @router.post("/exams", summary="Create an exam from a blueprint (the proctor who creates it runs it)")
-def create_exam(body: ExamIn, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
-    return asdict(svc.create_exam(db, blueprint=body.blueprint, name=body.name, actor=member.username,
-                                  window_start=body.window_start, window_end=body.window_end,
-                                  time_limit_minutes=body.time_limit_minutes, results_policy=body.results_policy,
-                                  proctor_id=member.id if member.role.value == "proctor" else None,
-                                  require_id_last4=body.require_id_last4, approve_new_device=body.approve_new_device))
+def create_exam(body: ExamIn, db: DB, member: Staff) -> svc.ExamView:
+    return svc.create_exam(db, blueprint=body.blueprint, name=body.name, actor=member.username,
+                           window_start=body.window_start, window_end=body.window_end,
+                           time_limit_minutes=body.time_limit_minutes, results_policy=body.results_policy,
+                           proctor_id=member.id if member.role.value == "proctor" else None,
+                           require_id_last4=body.require_id_last4, approve_new_device=body.approve_new_device)
 
 
 @router.patch("/exams/{exam_id}", summary="Change the exam's sign-in rules (身份证号后四位, approval of a second device)")
-def set_sign_in_rules(exam_id: int, body: SignInRulesIn, db: Session = Depends(get_db),
-                      member=Depends(exam_staff)) -> dict:
-    return asdict(svc.set_sign_in_rules(db, exam_id, actor=member.username, require_id_last4=body.require_id_last4,
-                                        approve_new_device=body.approve_new_device))
+def set_sign_in_rules(exam_id: int, body: SignInRulesIn, db: DB, member: ExamStaff) -> svc.ExamView:
+    return svc.set_sign_in_rules(db, exam_id, actor=member.username, require_id_last4=body.require_id_last4,
+                                 approve_new_device=body.approve_new_device)
 
 
 @router.get("/exams", summary="The exams this proctor runs (all, for an admin)")
-def list_exams(db: Session = Depends(get_db), member=Depends(current_staff)) -> list[dict]:
-    return [asdict(e) for e in svc.list_exams(db) if member.can_run_exam(db, e.id)]
+def list_exams(db: DB, member: Staff) -> list[svc.ExamView]:
+    return [e for e in svc.list_exams(db) if member.can_run_exam(db, e.id)]
 
 
 @router.get("/exams/{exam_id}", summary="One exam", dependencies=[Depends(exam_staff)])
-def get_exam(exam_id: int, db: Session = Depends(get_db)) -> dict:
-    return asdict(svc.exam_view(db, exam_id))
+def get_exam(exam_id: int, db: DB) -> svc.ExamView:
+    return svc.exam_view(db, exam_id)
 
 
 @router.post("/exams/{exam_id}/roster", summary="Import a roster (CSV or XLSX: 准考证号, 姓名, 身份证号后四位, 考场)")
-def import_roster(exam_id: int, file: UploadFile = File(...), db: Session = Depends(get_db),
-                  member=Depends(exam_staff)) -> dict:
-    return asdict(svc.import_roster(db, exam_id, file.filename or "roster", file.file.read(), actor=member.username))
+def import_roster(exam_id: int, db: DB, member: ExamStaff, file: UploadFile = File(...)) -> svc.RosterReport:
+    return svc.import_roster(db, exam_id, file.filename or "roster", file.file.read(), actor=member.username)
 
 
-@router.get("/exams/{exam_id}/tickets", summary="准考证号, 姓名 and access code of each candidate (JSON or CSV)", dependencies=[Depends(exam_staff)])
-def get_tickets(exam_id: int, format: str = "json", db: Session = Depends(get_db)):
-    if format == "csv":
+@router.get("/exams/{exam_id}/tickets", summary="准考证号, 姓名 and access code of each candidate (JSON or CSV)",
+            dependencies=[Depends(exam_staff)],
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV "
+                             "with ?format=csv"}})
+def get_tickets(exam_id: int, db: DB, format: str = "json") -> list[svc.Ticket]:
+    if format == "csv":  # a Response is sent as it is, unvalidated
         return Response(svc.tickets_csv(db, exam_id), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}-tickets.csv"'})
-    return [asdict(t) for t in svc.tickets(db, exam_id)]
+    return svc.tickets(db, exam_id)
 
 
 @router.get("/exams/{exam_id}/attempts", summary="Monitor: every candidate's attempt, live", dependencies=[Depends(exam_staff)])
-def monitor(exam_id: int, db: Session = Depends(get_db)) -> list[dict]:
-    return [asdict(r) for r in att.monitor(db, exam_id)]
+def monitor(exam_id: int, db: DB) -> list[att.MonitorRow]:
+    return att.monitor(db, exam_id)
 
 
 @router.get("/exams/{exam_id}/sign-ins", summary="Every sign-in of the exam's candidates (time, address, browser, "
             "outcome, device switches)", dependencies=[Depends(exam_staff)])
-def sign_ins(exam_id: int, db: Session = Depends(get_db)) -> list[dict]:
-    return [asdict(r) for r in att.sign_ins(db, exam_id)]
+def sign_ins(exam_id: int, db: DB) -> list[att.SignInView]:
+    return att.sign_ins(db, exam_id)
 
 
 @router.post("/exams/{exam_id}/release", summary="Release the results of an exam (attempts whose time is up are "
              "closed first)")
-def release(exam_id: int, db: Session = Depends(get_db), member=Depends(exam_staff)) -> dict:
-    return asdict(att.release_results(db, exam_id, actor=member.username))
+def release(exam_id: int, db: DB, member: ExamStaff) -> svc.ExamView:
+    return att.release_results(db, exam_id, actor=member.username)
 
 
 class ExtendIn(BaseModel):
@@ -117,15 +161,15 @@ class ExamExtendIn(ExtendIn):
 
 @router.post("/exams/{exam_id}/extend", summary="Give time back to every candidate of an exam (after an outage), or "
              "to the named tickets; timed-out attempts reopen at their pending item while results are unreleased")
-def extend_exam(exam_id: int, body: ExamExtendIn, db: Session = Depends(get_db), member=Depends(exam_staff)) -> dict:
+def extend_exam(exam_id: int, body: ExamExtendIn, db: DB, member: ExamStaff) -> ExamExtendedOut:
     out = att.extend_exam(db, exam_id, body.minutes, actor=member.username, reason=body.reason,
                           tickets=body.tickets or None)
-    return {"exam_id": exam_id, "minutes": body.minutes, "attempts": [asdict(e) for e in out]}
+    return ExamExtendedOut(exam_id=exam_id, minutes=body.minutes, attempts=out)
 
 
 @router.post("/exams/{exam_id}/close-expired", summary="收卷: close every attempt whose time is up")
-def close_expired(exam_id: int, db: Session = Depends(get_db), member=Depends(exam_staff)) -> dict:
-    return {"exam_id": exam_id, "closed": att.close_expired(db, exam_id, actor=member.username)}
+def close_expired(exam_id: int, db: DB, member: ExamStaff) -> ClosedOut:
+    return ClosedOut(exam_id=exam_id, closed=att.close_expired(db, exam_id, actor=member.username))
 
 
 class UnlockIn(BaseModel):
@@ -133,9 +177,9 @@ class UnlockIn(BaseModel):
 
 
 @router.post("/exams/{exam_id}/unlock", summary="Unlock a ticket locked after failed sign-ins")
-def unlock(exam_id: int, body: UnlockIn, db: Session = Depends(get_db), member=Depends(exam_staff)) -> dict:
+def unlock(exam_id: int, body: UnlockIn, db: DB, member: ExamStaff) -> UnlockedOut:
     att.unlock_ticket(db, exam_id, body.ticket, actor=member.username)
-    return {"exam_id": exam_id, "ticket": body.ticket, "unlocked": True}
+    return UnlockedOut(exam_id=exam_id, ticket=body.ticket, unlocked=True)
 
 
 class DecisionIn(BaseModel):
@@ -143,48 +187,41 @@ class DecisionIn(BaseModel):
 
 
 @router.post("/sign-ins/{sign_in_id}/decision", summary="Approve or reject a second device's sign-in")
-def decide_sign_in(sign_in_id: int, body: DecisionIn, db: Session = Depends(get_db),
-                   member=Depends(current_staff)) -> dict:
-    _exam_of(db, member, att.sign_in_exam(db, sign_in_id))
+def decide_sign_in(sign_in_id: int, body: DecisionIn, db: DB, member: Staff) -> DecidedOut:
+    require_exam(db, member, att.sign_in_exam(db, sign_in_id))
     att.decide_sign_in(db, sign_in_id, approve=body.approve, actor=member.username)
-    return {"sign_in_id": sign_in_id, "approved": body.approve}
+    return DecidedOut(sign_in_id=sign_in_id, approved=body.approve)
 
 
 class VoidIn(BaseModel):
     reason: str
 
 
-def _exam_of(db: Session, member, exam_id: int) -> None:
-    from examengine.services.accounts import require_exam
-
-    require_exam(db, member, exam_id)
-
-
-def _attempt_staff(attempt_id: int, db: Session, member) -> None:
-    _exam_of(db, member, att.get_attempt(db, attempt_id).exam_id)
+def _attempt_staff(attempt_id: int, db: Session, member: Staff) -> None:
+    require_exam(db, member, att.get_attempt(db, attempt_id).exam_id)
 
 
 @router.post("/attempts/{attempt_id}/extend", summary="Give a candidate extra time")
-def extend(attempt_id: int, body: ExtendIn, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
+def extend(attempt_id: int, body: ExtendIn, db: DB, member: Staff) -> AttemptExtendedOut:
     _attempt_staff(attempt_id, db, member)
     ext = att.extend_time(db, attempt_id, body.minutes, actor=member.username, reason=body.reason)
-    return {"attempt_id": attempt_id, "extended_minutes": body.minutes, "reopened": ext.reopened,
-            "deadline": ext.deadline}
+    return AttemptExtendedOut(attempt_id=attempt_id, extended_minutes=body.minutes, reopened=ext.reopened,
+                              deadline=ext.deadline)
 
 
 @router.post("/attempts/{attempt_id}/void", summary="Void an attempt (with a reason, recorded)")
-def void(attempt_id: int, body: VoidIn, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
+def void(attempt_id: int, body: VoidIn, db: DB, member: Staff) -> AttemptStatusOut:
     _attempt_staff(attempt_id, db, member)
     att.void_attempt(db, attempt_id, actor=member.username, reason=body.reason)
-    return {"attempt_id": attempt_id, "status": att.AttemptStatus.VOIDED.value}
+    return AttemptStatusOut(attempt_id=attempt_id, status=att.AttemptStatus.VOIDED.value)
 
 
 @router.post("/attempts/{attempt_id}/restore", summary="Undo a void (with a reason, recorded): the attempt returns "
              "to the status it had")
-def restore(attempt_id: int, body: VoidIn, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
+def restore(attempt_id: int, body: VoidIn, db: DB, member: Staff) -> AttemptStatusOut:
     _attempt_staff(attempt_id, db, member)
-    return {"attempt_id": attempt_id, "status": att.restore_attempt(db, attempt_id, actor=member.username,
-                                                                     reason=body.reason)}
+    return AttemptStatusOut(attempt_id=attempt_id, status=att.restore_attempt(db, attempt_id, actor=member.username,
+                                                                              reason=body.reason))
 
 
 # ---------------------------------------------------------------- candidates
@@ -203,39 +240,41 @@ def _bearer(authorization: str | None) -> str:
     return authorization[7:].strip()
 
 
-async def candidate_attempt(attempt_id: int, authorization: str | None = Header(None),
-                            db: Session = Depends(get_db)):
+async def candidate_attempt(attempt_id: int, db: DB, authorization: str | None = Header(None)) -> Attempt:
     return await in_candidate_thread(_authenticated, db, attempt_id, _bearer(authorization))
 
 
-def _authenticated(db: Session, attempt_id: int, token: str):
+def _authenticated(db: Session, attempt_id: int, token: str) -> Attempt:
     attempt = att.authenticate(db, attempt_id, token)
     release_connection(db)  # the route runs in another thread-pool turn: don't hold the connection meanwhile
     return attempt
 
 
+#: The attempt of the path's ``attempt_id``, for the bearer of its token.
+CandidateAttempt = Annotated[Attempt, Depends(candidate_attempt)]
+
+
 @candidate_router.post("/attempts", summary="Sign in with 准考证号 and access code; returns the attempt and a token "
                        "(status pending_approval: this device waits for a proctor's approval)")
-def sign_in(body: SignInBody, request: Request, db: Session = Depends(get_db)) -> dict:
-    s = att.sign_in(db, body.ticket, body.code, id_last4=body.id_last4, client=client_of(request, body.device))
-    return {"attempt_id": s.attempt_id, "token": s.token, "status": s.status, "message": s.message}
+def sign_in(body: SignInBody, request: Request, db: DB) -> att.SignIn:
+    return att.sign_in(db, body.ticket, body.code, id_last4=body.id_last4, client=client_of(request, body.device))
 
 
 @candidate_router.delete("/attempts/{attempt_id}/token", summary="Sign out: the token stops working")
-def sign_out(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
+def sign_out(attempt: CandidateAttempt, db: DB) -> SignedOut:
     att.sign_out(db, attempt)
-    return {"signed_out": True}
+    return SignedOut(signed_out=True)
 
 
 @candidate_router.get("/attempts/{attempt_id}", summary="The attempt's status and time left")
-def get_attempt(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
-    return asdict(att.overview(db, attempt))
+def get_attempt(attempt: CandidateAttempt, db: DB) -> att.Overview:
+    return att.overview(db, attempt)
 
 
 @candidate_router.get("/attempts/{attempt_id}/item", summary="The pending item (starts the clock on the first call)")
-def get_item(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
+def get_item(attempt: CandidateAttempt, db: DB) -> att.ItemForCandidate | att.Finished:
     att.start(db, attempt) if attempt.status == att.AttemptStatus.NOT_STARTED else None
-    return asdict(att.pending(db, attempt))
+    return att.pending(db, attempt)
 
 
 class AnswerIn(BaseModel):
@@ -245,42 +284,26 @@ class AnswerIn(BaseModel):
 
 
 @candidate_router.post("/attempts/{attempt_id}/answers", summary="Answer the pending item; returns the next item or finished")
-def post_answer(body: AnswerIn, attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
+def post_answer(body: AnswerIn, attempt: CandidateAttempt, db: DB) -> att.NextItem | att.FinishedAfterAnswer:
     """``recorded``: whether the stored answer of this position is this request's answer (false: another
     window answered it first with a different choice, and that answer stands)."""
-    out = att.answer(db, attempt, position=body.position, item_id=body.item_id, labels=body.answer)
-    return asdict(out.next) | {"recorded": out.recorded}
+    return att.answer_body(att.answer(db, attempt, position=body.position, item_id=body.item_id, labels=body.answer))
 
 
 @candidate_router.post("/attempts/{attempt_id}/finish", summary="交卷 once the time is up (409 before: an adaptive "
                        "exam cannot be handed in early)")
-def finish(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
-    return {"attempt_id": attempt.id, "status": att.finish(db, attempt)}
+def finish(attempt: CandidateAttempt, db: DB) -> AttemptStatusOut:
+    return AttemptStatusOut(attempt_id=attempt.id, status=att.finish(db, attempt))
 
 
 @candidate_router.get("/attempts/{attempt_id}/items/{position}/images/{name}",
                       summary="A picture in the stem of an item this attempt was shown ([图片:name])",
-                      response_class=Response, responses={200: {"content": {
-                          "image/png": {}, "image/jpeg": {}, "image/gif": {}, "image/webp": {},
-                          "application/octet-stream": {}}}})
-def get_item_image(position: int, name: str, attempt=Depends(candidate_attempt),
-                   db: Session = Depends(get_db)) -> Response:
+                      **PICTURE_ROUTE)
+def get_item_image(position: int, name: str, attempt: CandidateAttempt, db: DB) -> Response:
     _, data = att.item_image(db, attempt, position, name)
     return picture_response(data, name, cache="private, max-age=3600")
 
 
 @candidate_router.get("/attempts/{attempt_id}/result", summary="The result (band, passed, score, theta, se, domains)")
-def get_result(attempt=Depends(candidate_attempt), db: Session = Depends(get_db)) -> dict:
-    view = att.result(db, attempt)
-    if not view.released:
-        return {"released": False, "complete": view.complete, "message": view.message}
-    r = view.result
-    stated = r["band_stated"]  # a band is stated only at the blueprint's reporting.band_confidence or above
-    return {"released": True, "complete": view.complete, "status": attempt.status,
-            "band": r["band_name"] if stated else None, "band_confidence": r["band_confidence"] if stated else None,
-            "registered_level": r["registered_level"], "passed": r["passed"],
-            "pass_confidence": r["pass_confidence"], "score": None if r["score"] is None else round(r["score"], 1),
-            "theta": r["theta"] if view.complete else None, "se": r["se"] if view.complete else None,
-            "n_scored": r["n_scored"], "min_items": r.get("min_items"),
-            "domains": [{"domain": d["name"], "n_items": d["n_items"], "n_correct": d["n_correct"],
-                         "statement": d["statement"]} for d in r["domains"]]}
+def get_result(attempt: CandidateAttempt, db: DB) -> att.CandidateResult | att.ResultNotReleased:
+    return att.candidate_result(db, attempt)

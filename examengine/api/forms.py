@@ -6,14 +6,11 @@ without keys or parameters; a printed key only for an exam of theirs (``accounts
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, current_staff, exam_staff, get_db
+from examengine.deps import DB, ExamStaff, ReleasingRoute, Staff, exam_staff
 from examengine.services import forms as svc
 from examengine.services.accounts import require_exam, require_keys
 
@@ -33,21 +30,24 @@ class AssembleIn(BaseModel):
 
 
 @admin_router.post("/forms/assemble", summary="Assemble N parallel forms of a blueprint (MILP; admins); 422 explains an infeasible request")
-def assemble(body: AssembleIn, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
-    a = svc.assemble(db, blueprint=body.blueprint, n_forms=body.forms, length=body.length, actor=member.username,
+def assemble(body: AssembleIn, db: DB, member: Staff) -> svc.AssemblyView:
+    return svc.assemble(db, blueprint=body.blueprint, n_forms=body.forms, length=body.length, actor=member.username,
                      max_overlap=body.overlap, avoid_recent=body.avoid_recent, seed=body.seed,
                      parallel_tolerance=body.tolerance, time_limit=body.time_limit)
-    return asdict(a)
 
 
 @router.get("/forms", summary="Paper forms")
-def list_forms(db: Session = Depends(get_db)) -> list[dict]:
-    return [asdict(f) for f in svc.list_forms(db)]
+def list_forms(db: DB) -> list[svc.FormView]:
+    return svc.list_forms(db)
 
 
 @router.get("/forms/{form_id}", summary="A form with its items (keys and IRT parameters for admins only)")
-def get_form(form_id: int, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
-    return asdict(svc.form_view(db, form_id, keys=member.sees_keys))
+def get_form(form_id: int, db: DB, member: Staff) -> svc.FormView:
+    return svc.form_view(db, form_id, keys=member.sees_keys)
+
+
+#: The PDF routes answer with a file, not JSON: said so in /openapi.json.
+PDF = {"response_class": Response, "responses": {200: {"content": {"application/pdf": {}}, "description": "PDF"}}}
 
 
 def _pdf(data: bytes | None, name: str) -> Response:
@@ -55,37 +55,35 @@ def _pdf(data: bytes | None, name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/forms/{form_id}/booklet.pdf", summary="The booklet (freezes the form's item versions)")
-def booklet(form_id: int, db: Session = Depends(get_db)) -> Response:
+@router.get("/forms/{form_id}/booklet.pdf", summary="The booklet (freezes the form's item versions)", **PDF)
+def booklet(form_id: int, db: DB) -> Response:
     p = svc.print_form(db, form_id, sheets=False, key=False)
     return _pdf(p.booklet, f"form-{form_id}-booklet.pdf")
 
 
-@router.get("/forms/{form_id}/sheets.pdf", summary="Answer sheets: one per candidate of ?exam=, and ?blank= blank ones")
-def sheets(form_id: int, exam: int | None = None, blank: int = Query(0, ge=0, le=svc.MAX_BLANK_SHEETS),
-           db: Session = Depends(get_db), member=Depends(current_staff)) -> Response:
+@router.get("/forms/{form_id}/sheets.pdf", summary="Answer sheets: one per candidate of ?exam=, and ?blank= blank ones", **PDF)
+def sheets(form_id: int, db: DB, member: Staff, exam: int | None = None,
+           blank: int = Query(0, ge=0, le=svc.MAX_BLANK_SHEETS)) -> Response:
     if exam is not None:
         require_exam(db, member, exam)
     p = svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam, blank_sheets=blank)
     return _pdf(p.sheets, f"form-{form_id}-sheets.pdf")
 
 
-@router.get("/forms/{form_id}/key.pdf", summary="The key and the score conversion table (admins; a proctor with ?exam= of theirs)")
-def key(form_id: int, exam: int | None = None, db: Session = Depends(get_db),
-        member=Depends(current_staff)) -> Response:
+@router.get("/forms/{form_id}/key.pdf", summary="The key and the score conversion table (admins; a proctor with ?exam= of theirs)", **PDF)
+def key(form_id: int, db: DB, member: Staff, exam: int | None = None) -> Response:
     require_keys(db, member, exam)
     p = svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam)
     return _pdf(p.key, f"form-{form_id}-key.pdf")
 
 
 @router.post("/exams/{exam_id}/paper-results", summary="Score paper answers (CSV/XLSX: 准考证号, 试卷, 答案 or one column per item)")
-def score(exam_id: int, file: UploadFile = File(...), assembly: int | None = Form(None),
-          db: Session = Depends(get_db), member=Depends(exam_staff)) -> dict:
-    r = svc.score_paper(db, exam_id, file.filename or "answers", file.file.read(), actor=member.username,
-                        assembly_id=assembly)
-    return asdict(r)
+def score(exam_id: int, db: DB, member: ExamStaff, file: UploadFile = File(...),
+          assembly: int | None = Form(None)) -> svc.PaperScoreReport:
+    return svc.score_paper(db, exam_id, file.filename or "answers", file.file.read(), actor=member.username,
+                           assembly_id=assembly)
 
 
 @router.get("/exams/{exam_id}/paper-results", summary="Paper results of an exam", dependencies=[Depends(exam_staff)])
-def results(exam_id: int, db: Session = Depends(get_db)) -> list[dict]:
-    return [asdict(r) for r in svc.paper_results(db, exam_id)]
+def results(exam_id: int, db: DB) -> list[svc.PaperRow]:
+    return svc.paper_results(db, exam_id)

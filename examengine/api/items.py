@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from pydantic import BaseModel, Field
 
-from examengine.deps import ReleasingRoute, current_staff, get_db, picture_response
+from examengine.deps import DB, PICTURE_ROUTE, ReleasingRoute, Staff, picture_response
+from examengine.errors import ExamEngineError
 from examengine.services import items as svc
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["item bank"])
@@ -22,42 +20,40 @@ EXPORT_TYPES = {
     "csv": ("text/csv; charset=utf-8", "csv"), "json": ("application/json", "json"),
 }
 
-
-def _report(report: svc.ImportReport) -> dict:
-    d = asdict(report)
-    d["warnings"] = [asdict(w) for w in report.warnings]
-    return d
+#: The item statuses, stated in /openapi.json; the service checks them (400 for another).
+STATUSES = {"enum": [s.value for s in svc.ItemStatus]}
 
 
 @router.post("/item-sets", summary="Upload an item set (XLSX, CSV, JSON or a QTI 2.1/3.0 package)")
 def upload_item_set(
+    db: DB,
+    member: Staff,
     file: UploadFile = File(..., description="题目文件"),
     dry_run: bool = Form(False, description="只检查，不写入"),
     requirement: list[str] = Form(default=[], description="给没有标注代码的题目统一标注的职业技能要求代码"),
-    status: str = Form("draft", description="新题目的状态（只有管理员可以指定 draft 以外的状态）"),
-    db: Session = Depends(get_db),
-    member=Depends(current_staff),
-) -> dict:
+    status: str = Form("draft", description="新题目的状态（只有管理员可以指定 draft 以外的状态）",
+                       json_schema_extra=STATUSES),
+) -> svc.ImportReport:
     """Everything is validated before anything is written: one problem means nothing is
     written, and the answer is a 422 listing every problem with file, location and field."""
-    return _report(svc.import_upload(db, filename=file.filename or "upload", data=file.file.read(),
-                                     default_requirements=[r for r in requirement if r], actor=member.username,
-                                     dry_run=dry_run, status_for_new=svc.parse_status(status), role=member.role))
+    return svc.import_upload(db, filename=file.filename or "upload", data=file.file.read(),
+                             default_requirements=[r for r in requirement if r], actor=member.username,
+                             dry_run=dry_run, status_for_new=svc.parse_status(status), role=member.role)
 
 
 @router.get("/items", summary="Browse the bank")
 def list_items(
-    code: str = "", status: str = "", type: str = "", q: str = "",
-    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0), db: Session = Depends(get_db),
-) -> dict:
-    return asdict(svc.list_items(db, code=code, status=status, item_type=type, text=q, limit=limit, offset=offset))
+    db: DB, code: str = "", status: str = "", type: str = "", q: str = "",
+    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+) -> svc.ItemPage:
+    return svc.list_items(db, code=code, status=status, item_type=type, text=q, limit=limit, offset=offset)
 
 
-@admin_router.get("/items/export", summary="Export the bank's current versions (qti3, qti21, xlsx, csv, json; admins)")
-def export_items(format: str = "qti3", code: str = "", status: str = "", db: Session = Depends(get_db)) -> Response:
+@admin_router.get("/items/export", summary="Export the bank's current versions (qti3, qti21, xlsx, csv, json; admins)",
+                  response_class=Response, responses={200: {"description": "The export file", "content": {
+                      media.split(";")[0]: {} for media, _ in EXPORT_TYPES.values()}}})
+def export_items(db: DB, format: str = "qti3", code: str = "", status: str = "") -> Response:
     if format not in EXPORT_TYPES:
-        from examengine.errors import ExamEngineError
-
         raise ExamEngineError(f"不支持的导出格式：{format}（可用：{'、'.join(EXPORT_TYPES)}）")
     data = svc.export_items(db, format, code=code, status=status).data
     media, ext = EXPORT_TYPES[format]
@@ -66,29 +62,29 @@ def export_items(format: str = "qti3", code: str = "", status: str = "", db: Ses
 
 
 @router.get("/items/{external_id}", summary="One item with its versions and history (IRT parameters for admins)")
-def get_item(external_id: str, db: Session = Depends(get_db), member=Depends(current_staff)) -> dict:
-    return asdict(svc.get_item(db, external_id, role=member.role))
+def get_item(external_id: str, db: DB, member: Staff) -> svc.ItemDetail:
+    return svc.get_item(db, external_id, role=member.role)
 
 
 class TransitionIn(BaseModel):
-    to: str
+    to: str = Field(json_schema_extra=STATUSES)
     note: str = ""
 
 
 @router.post("/items/{external_id}/transitions",
              summary="Move an item through the lifecycle (writers: submit/withdraw; reviewers and admins: approve others' items)")
-def transition(external_id: str, body: TransitionIn, db: Session = Depends(get_db),
-               member=Depends(current_staff)) -> dict:
-    return asdict(svc.transition_item(db, external_id, svc.parse_status(body.to), actor=member.username,
-                                      note=body.note, role=member.role))
+def transition(external_id: str, body: TransitionIn, db: DB, member: Staff) -> svc.ItemDetail:
+    return svc.transition_item(db, external_id, svc.parse_status(body.to), actor=member.username,
+                               note=body.note, role=member.role)
 
 
-@router.get("/items/{external_id}/versions/{version}/images/{name}", summary="A picture of an item version")
-def item_image(external_id: str, version: int, name: str, db: Session = Depends(get_db)) -> Response:
+@router.get("/items/{external_id}/versions/{version}/images/{name}", summary="A picture of an item version",
+            **PICTURE_ROUTE)
+def item_image(external_id: str, version: int, name: str, db: DB) -> Response:
     _, data = svc.get_image(db, external_id, version, name)
     return picture_response(data, name)
 
 
 @router.get("/bank/coverage", summary="Items per requirement code, by status")
-def bank_coverage(code: str = "", db: Session = Depends(get_db)) -> list[dict]:
-    return [asdict(r) for r in svc.coverage(db, code=code)]
+def bank_coverage(db: DB, code: str = "") -> list[svc.CoverageRow]:
+    return svc.coverage(db, code=code)

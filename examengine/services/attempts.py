@@ -23,7 +23,7 @@ import json
 import secrets
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -552,6 +552,27 @@ class AnswerOutcome:
     next: ItemForCandidate | Finished
 
 
+@dataclass(frozen=True, kw_only=True)
+class NextItem(ItemForCandidate):
+    """The body of an answer: the next item, and whether this request's answer was recorded
+    (:class:`AnswerOutcome`)."""
+
+    recorded: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishedAfterAnswer(Finished):
+    """The body of an answer that ended the attempt, and whether this request's answer was recorded."""
+
+    recorded: bool
+
+
+def answer_body(out: AnswerOutcome) -> NextItem | FinishedAfterAnswer:
+    """An answer's outcome as one flat body: the next item's (or the end's) fields and ``recorded``."""
+    kind = NextItem if isinstance(out.next, ItemForCandidate) else FinishedAfterAnswer
+    return kind(**{f.name: getattr(out.next, f.name) for f in fields(out.next)}, recorded=out.recorded)
+
+
 def _labels(labels: list[str]) -> list[str]:
     return sorted({str(x).strip().upper() for x in labels})
 
@@ -674,6 +695,63 @@ def result(db: Session, attempt: Attempt) -> ResultView:
     r["domains"] = [d | {"name": domain_names.get(d["domain"], d["domain"])} for d in r["domains"]]
     r.setdefault("band_stated", False)  # results stored before the reporting rule: no band statement
     return ResultView(True, "", r, complete)
+
+
+@dataclass(frozen=True)
+class ResultNotReleased:
+    """What a candidate sees before the exam's results are released."""
+
+    released: bool  # always False
+    complete: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class DomainStatement:
+    domain: str  # the domain's name
+    n_items: int
+    n_correct: int
+    statement: str
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """What a candidate sees of a released result: the band only when stated (the blueprint's
+    ``reporting.band_confidence``), theta and SE only for a complete attempt, the score to one
+    decimal. No key, IRT parameter or requirement code."""
+
+    released: bool  # always True
+    complete: bool
+    status: str
+    band: str | None
+    band_confidence: float | None
+    registered_level: str
+    passed: bool
+    pass_confidence: float | None
+    score: float | None
+    theta: float | None
+    se: float | None
+    n_scored: int
+    min_items: int | None
+    domains: list[DomainStatement]
+
+
+def candidate_result(db: Session, attempt: Attempt) -> CandidateResult | ResultNotReleased:
+    """The candidate's view of :func:`result`."""
+    view = result(db, attempt)
+    if not view.released:
+        return ResultNotReleased(released=False, complete=view.complete, message=view.message)
+    r = view.result
+    stated = r["band_stated"]
+    return CandidateResult(
+        released=True, complete=view.complete, status=attempt.status,
+        band=r["band_name"] if stated else None, band_confidence=r["band_confidence"] if stated else None,
+        registered_level=r["registered_level"], passed=r["passed"], pass_confidence=r["pass_confidence"],
+        score=None if r["score"] is None else round(r["score"], 1),
+        theta=r["theta"] if view.complete else None, se=r["se"] if view.complete else None,
+        n_scored=r["n_scored"], min_items=r.get("min_items"),
+        domains=[DomainStatement(domain=d["name"], n_items=d["n_items"], n_correct=d["n_correct"],
+                                 statement=d["statement"]) for d in r["domains"]])
 
 
 def _domain_names(db: Session, codes: list[str]) -> dict[str, str]:
@@ -872,7 +950,7 @@ def extend_exam(db: Session, exam_id: int, minutes: int, *, actor: str, reason: 
     return out
 
 
-def release_results(db: Session, exam_id: int, *, actor: str):
+def release_results(db: Session, exam_id: int, *, actor: str) -> exams.ExamView:
     """Release an exam's results: attempts whose time is up are closed first (收卷)."""
     close_expired(db, exam_id, actor=actor)
     return exams.release_results(db, exam_id, actor=actor)
