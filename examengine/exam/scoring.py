@@ -52,6 +52,37 @@ class AttemptResult:
     band_stated: bool = True
 
 
+@dataclass(frozen=True)
+class StoredResult(AttemptResult):
+    """An online attempt's result as it is stored (the AttemptResult and the counts behind it),
+    read back from its JSON column by ``services.mapping.stored_result``: results stored before a
+    field existed get its default (``band_stated`` False: no band statement)."""
+
+    n_scored: int = 0  # scored answers
+    n_unanswered_wrong: int = 0  # items shown but not answered, counted wrong (at or above the minimum)
+    min_items: int | None = None  # the blueprint's minimum length
+    n_pretest: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StoredResult:
+        def opt(key: str) -> float | None:
+            return None if d.get(key) is None else float(d[key])
+
+        band = d.get("band")
+        return cls(
+            theta=float(d["theta"]), se=float(d["se"]), band=None if band is None else int(band),
+            band_name=d.get("band_name"), band_confidence=opt("band_confidence"),
+            registered_level=d["registered_level"], passed=bool(d["passed"]),
+            pass_confidence=opt("pass_confidence"), score=opt("score"),
+            domains=tuple(DomainFeedback(x["domain"], int(x["n_items"]), int(x["n_correct"]),
+                                         float(x["expected_correct"]), None if x.get("z") is None else float(x["z"]),
+                                         x["verdict"], x["statement"]) for x in d.get("domains", ())),
+            complete=bool(d.get("complete", True)), band_stated=bool(d.get("band_stated", False)),
+            n_scored=int(d.get("n_scored", 0)), n_unanswered_wrong=int(d.get("n_unanswered_wrong", 0)),
+            min_items=None if d.get("min_items") is None else int(d["min_items"]), n_pretest=int(d.get("n_pretest", 0)),
+        )
+
+
 def band_probabilities(theta: float, se: float, cuts: Sequence[float]) -> np.ndarray:
     """Mass of N(theta, se^2) in each band (below the first cut ... above the last)."""
     edges = np.concatenate([[-np.inf], np.asarray(cuts, float), [np.inf]])

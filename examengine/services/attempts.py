@@ -50,7 +50,7 @@ from examengine.errors import ConflictError, ExamEngineError, NotFoundError, Too
 from examengine.exam.attempts import AttemptStatus, FinishReason, SignInOutcome, is_complete
 from examengine.exam.cat import StoredResponse, next_item, replay
 from examengine.exam.items import LETTERS, ItemType, image_refs
-from examengine.exam.scoring import AttemptResult, attempt_result
+from examengine.exam.scoring import AttemptResult, StoredResult, attempt_result
 from examengine.services.blueprints import get_blueprint_version, load_pool, resolve_cuts
 from examengine.services import audit, exams, mapping
 from examengine.services.exams import as_utc, get_exam
@@ -677,8 +677,9 @@ def _finish(db: Session, attempt: Attempt, reason: str, eng: Engine | None = Non
 class ResultView:
     released: bool
     message: str
-    result: dict | None
+    result: StoredResult | None
     complete: bool = True
+    domain_names: dict[str, str] | None = None  # domain code -> 工作领域 name
 
 
 def result(db: Session, attempt: Attempt) -> ResultView:
@@ -690,11 +691,9 @@ def result(db: Session, attempt: Attempt) -> ResultView:
     complete = attempt.status == S.FINISHED
     if exam.results_policy == "release" and not exam.results_released:
         return ResultView(False, "你已完成本场考试。成绩将由考点统一发布，请留意通知。", None, complete)
-    r = dict(attempt.result)
-    domain_names = _domain_names(db, [d["domain"] for d in r["domains"]])
-    r["domains"] = [d | {"name": domain_names.get(d["domain"], d["domain"])} for d in r["domains"]]
-    r.setdefault("band_stated", False)  # results stored before the reporting rule: no band statement
-    return ResultView(True, "", r, complete)
+    r = mapping.stored_result(attempt.result)
+    names = _domain_names(db, [d.domain for d in r.domains])
+    return ResultView(True, "", r, complete, {d.domain: names.get(d.domain, d.domain) for d in r.domains})
 
 
 @dataclass(frozen=True)
@@ -742,16 +741,16 @@ def candidate_result(db: Session, attempt: Attempt) -> CandidateResult | ResultN
     if not view.released:
         return ResultNotReleased(released=False, complete=view.complete, message=view.message)
     r = view.result
-    stated = r["band_stated"]
+    stated = r.band_stated
     return CandidateResult(
         released=True, complete=view.complete, status=attempt.status,
-        band=r["band_name"] if stated else None, band_confidence=r["band_confidence"] if stated else None,
-        registered_level=r["registered_level"], passed=r["passed"], pass_confidence=r["pass_confidence"],
-        score=None if r["score"] is None else round(r["score"], 1),
-        theta=r["theta"] if view.complete else None, se=r["se"] if view.complete else None,
-        n_scored=r["n_scored"], min_items=r.get("min_items"),
-        domains=[DomainStatement(domain=d["name"], n_items=d["n_items"], n_correct=d["n_correct"],
-                                 statement=d["statement"]) for d in r["domains"]])
+        band=r.band_name if stated else None, band_confidence=r.band_confidence if stated else None,
+        registered_level=r.registered_level, passed=r.passed, pass_confidence=r.pass_confidence,
+        score=None if r.score is None else round(r.score, 1),
+        theta=r.theta if view.complete else None, se=r.se if view.complete else None,
+        n_scored=r.n_scored, min_items=r.min_items,
+        domains=[DomainStatement(domain=view.domain_names.get(d.domain, d.domain), n_items=d.n_items,
+                                 n_correct=d.n_correct, statement=d.statement) for d in r.domains])
 
 
 def _domain_names(db: Session, codes: list[str]) -> dict[str, str]:
@@ -831,11 +830,11 @@ def monitor(db: Session, exam_id: int) -> list[MonitorRow]:
                                   **signs))
             continue
         answered = sum(1 for r in a.items if r.answer is not None)
-        res = a.result or {}
+        res = mapping.stored_result(a.result)
         status = "time_up" if time_up(a) else a.status
         out.append(MonitorRow(c.id, c.ticket, c.name, c.room, a.id, status, len(a.items), answered,
                               time_left_s(a) if a.status == S.IN_PROGRESS else None,
-                              res.get("band_name"), res.get("score"), a.void_reason,
+                              res.band_name if res else None, res.score if res else None, a.void_reason,
                               complete=(a.status == S.FINISHED) if S(a.status).scored else None,
                               finish_reason=a.finish_reason, **signs))
     return out
@@ -1062,9 +1061,9 @@ class Rescored:
 
 
 def _summary(status: str, result: dict | None) -> dict:
-    r = result or {}
-    return {"status": status, "passed": r.get("passed"), "band": r.get("band_name"),
-            "score": None if r.get("score") is None else round(float(r["score"]), 1)}
+    r = mapping.stored_result(result)
+    return {"status": status, "passed": None if r is None else r.passed, "band": None if r is None else r.band_name,
+            "score": None if r is None or r.score is None else round(r.score, 1)}
 
 
 def rescore(db: Session, *, exam_id: int | None = None, apply: bool = False, actor: str) -> list[Rescored]:

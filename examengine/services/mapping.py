@@ -45,6 +45,7 @@ from examengine.exam.cat import CatState, StoredResponse, replay
 from examengine.exam.items import IrtData, IrtModel, ItemDraft, ItemImage, ItemType
 from examengine.exam.policy import CatPolicy, blueprint_policy
 from examengine.exam.pool import ItemPool
+from examengine.exam.scoring import StoredResult
 from examengine.irt.exposure import ExposureParameters
 from examengine.irt.params import ItemParams
 
@@ -386,3 +387,8 @@ def clear_caches() -> None:
     with _LOCK:
         for cache in (_PARSED, _POOL_CACHE, _BLUEPRINTS, _POLICIES, _STATES, _CONTENT):
             cache.clear()
+
+
+def stored_result(data: dict | None) -> StoredResult | None:
+    """An attempt's result JSON column read back into its dataclass (the one place it is read)."""
+    return None if data is None else StoredResult.from_dict(data)

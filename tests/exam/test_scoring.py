@@ -45,3 +45,18 @@ def test_the_minimum_counts_scored_answers():
     assert not is_complete(14, 15) and is_complete(15, 15)
     assert AttemptStatus.INCOMPLETE.label == "未完成" and AttemptStatus("incomplete").closed
     assert not AttemptStatus.IN_PROGRESS.closed and AttemptStatus.FINISHED.scored and not AttemptStatus.VOIDED.scored
+
+
+def test_a_stored_result_reads_back_into_its_dataclass_and_old_rows_get_defaults():
+    import json
+    from dataclasses import asdict
+
+    from examengine.exam.scoring import StoredResult
+
+    res = attempt_result(BP, CUTS, 0.3, 0.2, responses=[("530046-L1-1", 1, 1.0, 0.0, 0.2)] * 4)
+    stored = json.loads(json.dumps(asdict(res) | {"n_scored": 4, "min_items": 15, "n_pretest": 2}))
+    back = StoredResult.from_dict(stored)
+    assert asdict(back) == asdict(res) | {"n_scored": 4, "n_unanswered_wrong": 0, "min_items": 15, "n_pretest": 2}
+    old = {k: v for k, v in stored.items() if k not in ("complete", "band_stated", "min_items")}
+    old_back = StoredResult.from_dict(old)  # stored before the run-out-of-time rule and the band statement
+    assert old_back.complete is True and old_back.band_stated is False and old_back.min_items is None
