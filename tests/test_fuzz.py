@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import STAFF_PASSWORD, ensure_staff
-from tests.exams.test_crash import free_port, start_server
+from tests.attempts.test_crash import free_port, start_server
 
 #: A schema-valid upload may still hold no roster or item set: the file's content is not
 #: something JSON Schema can state, and refusing it is a 422 with every problem listed.

@@ -69,7 +69,7 @@ def test_every_html_response_carries_the_page_csp_nosniff_and_no_framing(bank_db
     answer (pages, error pages, redirects' targets) carries the headers."""
     from examengine.config import Settings
     from tests.conftest import REPO, staff_client
-    from tests.exams.conftest import roster_csv
+    from tests.attempts.conftest import roster_csv
 
     settings = Settings(database_url=bank_db_url, data_dir=REPO)
     admin = staff_client(settings)

@@ -10,7 +10,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from examengine.db.models import AttemptItem, ItemImage, ItemVersion
-from tests.exams.conftest import sign_in
+from tests.attempts.conftest import sign_in
 
 
 def _png(colour: str) -> bytes:

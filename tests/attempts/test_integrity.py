@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from examengine.db.models import Attempt, AttemptItem, AuditEvent, ItemVersion, SignInRecord
 from examengine.services import attempts as att
-from tests.exams.conftest import Simulee, roster_csv, rows_of, sign_in
+from tests.attempts.conftest import Simulee, roster_csv, rows_of, sign_in
 
 BLUEPRINTS = ["530046-L1", "530046-L2", "530046-L3", "560003-L1", "560003-L2", "560003-L3"]
 

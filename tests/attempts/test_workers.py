@@ -31,8 +31,8 @@ from examengine.irt.models import item_information_at
 from examengine.services.blueprints import get_blueprint_version, load_pool
 from examengine.services.mapping import blueprint_by_id, stored_exposure
 from tests.conftest import REPO, STAFF_PASSWORD, ensure_staff
-from tests.exams.conftest import Simulee, roster_csv
-from tests.exams.test_crash import free_port
+from tests.attempts.conftest import Simulee, roster_csv
+from tests.attempts.test_crash import free_port
 
 ONLY_BACKEND = "postgresql"  # SQLite is one server process (README, "Scaling out"); see conftest
 

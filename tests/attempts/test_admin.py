@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from typer.testing import CliRunner
 
 from examengine.cli import app
-from tests.exams.conftest import roster_csv
+from tests.attempts.conftest import roster_csv
 
 runner = CliRunner()
 

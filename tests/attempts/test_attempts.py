@@ -13,7 +13,7 @@ from examengine.db.models import Attempt, AttemptItem, BlueprintVersion, Exam
 from examengine.exam.cat import StoredResponse, replay
 from examengine.exam.policy import blueprint_policy
 from examengine.services.blueprints import get_blueprint_version, load_pool
-from tests.exams.conftest import Simulee, rows_of, sign_in, take_exam
+from tests.attempts.conftest import Simulee, rows_of, sign_in, take_exam
 
 
 def test_whole_exams_of_simulees_of_known_ability(api, exam, bank_db):
@@ -227,7 +227,7 @@ def test_candidate_tokens_expire_with_the_exam_window(api, exam, bank_db):
 
 
 def test_results_wait_for_release_when_the_exam_says_so(api, bank_db):
-    from tests.exams.conftest import roster_csv
+    from tests.attempts.conftest import roster_csv
 
     e = api.post("/api/v1/exams", json={"blueprint": "560003-L1", "results_policy": "release"}).json()
     api.post(f"/api/v1/exams/{e['id']}/roster", files={"file": ("r.csv", roster_csv(1, "R"))})
@@ -265,7 +265,7 @@ def test_an_exam_on_a_blueprint_deciding_the_band_runs_until_the_band_is_decided
     from examengine.datafiles import read_blueprint_file
     from examengine.services.blueprints import load_blueprints
     from tests.conftest import REPO
-    from tests.exams.conftest import roster_csv
+    from tests.attempts.conftest import roster_csv
 
     doc = yaml.safe_load((REPO / "blueprints" / "530046-L1.yaml").read_text(encoding="utf-8"))
     doc["classification"]["decide"] = "band"

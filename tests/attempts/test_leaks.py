@@ -10,7 +10,7 @@ import re
 from sqlalchemy import select
 
 from examengine.db.models import AttemptItem, Item, ItemVersion, ItemVersionRequirement, Requirement
-from tests.exams.conftest import Simulee, sign_in
+from tests.attempts.conftest import Simulee, sign_in
 
 
 def secrets_of(db, attempt_id: int) -> set[str]:
@@ -89,7 +89,7 @@ def test_a_whole_exam_through_the_pages_leaks_nothing(api, exam, bank_db):
 def test_items_of_an_exam_not_yet_open_are_invisible(api, bank_db):
     from datetime import UTC, datetime, timedelta
 
-    from tests.exams.conftest import roster_csv
+    from tests.attempts.conftest import roster_csv
 
     start = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     e = api.post("/api/v1/exams", json={"blueprint": "560003-L3", "window_start": start}).json()

@@ -4,7 +4,7 @@ unreleased notice or the released result."""
 
 from __future__ import annotations
 
-from tests.exams.conftest import Simulee, roster_csv, sign_in
+from tests.attempts.conftest import Simulee, roster_csv, sign_in
 
 ITEM = {"position", "item_id", "type", "stem", "options", "time_left_s", "multiple", "images"}
 FINISHED = {"finished", "reason", "status"}

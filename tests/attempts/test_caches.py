@@ -16,7 +16,7 @@ from examengine.services import mapping
 from examengine.services.blueprints import get_blueprint_version, load_pool
 from examengine.exam.items import ItemStatus
 from examengine.services.items import transition_item
-from tests.exams.conftest import Simulee, sign_in
+from tests.attempts.conftest import Simulee, sign_in
 
 
 def test_bank_revision_moves_with_pool_changes_only(bank_db) -> None:
