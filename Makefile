@@ -70,8 +70,10 @@ run: init
 	@echo ""
 	$(BIN)/examengine serve --host $(HOST) --port $(PORT)
 
+# The suite on every core (pytest-xdist; TEST_WORKERS=0 runs it in one process).
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed-dev system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/cat_step.py
