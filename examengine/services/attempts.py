@@ -758,7 +758,9 @@ def _domain_names(db: Session, codes: list[str]) -> dict[str, str]:
 
 
 def get_attempt(db: Session, attempt_id: int) -> Attempt:
-    attempt = db.get(Attempt, attempt_id)
+    """An attempt with its exam and its rows (what every proctor action on it reads)."""
+    attempt = db.scalars(select(Attempt).where(Attempt.id == attempt_id).options(
+        joinedload(Attempt.exam), selectinload(Attempt.items))).first()
     if attempt is None:
         raise NotFoundError("作答", str(attempt_id))
     return attempt
@@ -854,14 +856,6 @@ def sign_ins(db: Session, exam_id: int) -> list[SignInView]:
 # ---------------------------------------------------------------- proctor actions
 
 
-def _attempt(db: Session, attempt_id: int) -> Attempt:
-    attempt = db.scalars(select(Attempt).where(Attempt.id == attempt_id).options(
-        joinedload(Attempt.exam), selectinload(Attempt.items))).first()
-    if attempt is None:
-        raise NotFoundError("作答", str(attempt_id))
-    return attempt
-
-
 @dataclass(frozen=True)
 class Extension:
     attempt_id: int
@@ -910,7 +904,7 @@ def _check_minutes(minutes: int) -> None:
 def extend_time(db: Session, attempt_id: int, minutes: int, *, actor: str, reason: str = "") -> Extension:
     """Extend one attempt (a timed-out one reopens while the exam's results are unreleased)."""
     _check_minutes(minutes)
-    ext = _extend(db, _attempt(db, attempt_id), minutes, actor=actor, reason=reason)
+    ext = _extend(db, get_attempt(db, attempt_id), minutes, actor=actor, reason=reason)
     db.commit()
     return ext
 
@@ -971,7 +965,7 @@ def close_expired(db: Session, exam_id: int, *, actor: str) -> list[int]:
 
 
 def void_attempt(db: Session, attempt_id: int, *, actor: str, reason: str) -> None:
-    attempt = _attempt(db, attempt_id)
+    attempt = get_attempt(db, attempt_id)
     if not reason.strip():
         raise ExamEngineError("作废必须填写原因")
     if attempt.status == S.VOIDED:
@@ -989,7 +983,7 @@ def void_attempt(db: Session, attempt_id: int, *, actor: str, reason: str) -> No
 def restore_attempt(db: Session, attempt_id: int, *, actor: str, reason: str) -> str:
     """Undo a void (the way back from a mistaken 作废): the attempt returns to the status it had,
     its answers untouched. Audited with the reason. Returns the restored status."""
-    attempt = _attempt(db, attempt_id)
+    attempt = get_attempt(db, attempt_id)
     if attempt.status != S.VOIDED:
         raise ConflictError("该作答未被作废，无需撤销")
     if not reason.strip():
@@ -1018,7 +1012,7 @@ def _sign_in_record(db: Session, sign_in_id: int) -> SignInRecord:
 
 def sign_in_exam(db: Session, sign_in_id: int) -> int:
     """The exam a sign-in belongs to (for the access check)."""
-    return _attempt(db, _sign_in_record(db, sign_in_id).attempt_id).exam_id
+    return get_attempt(db, _sign_in_record(db, sign_in_id).attempt_id).exam_id
 
 
 def decide_sign_in(db: Session, sign_in_id: int, *, approve: bool, actor: str) -> None:
@@ -1027,7 +1021,7 @@ def decide_sign_in(db: Session, sign_in_id: int, *, approve: bool, actor: str) -
     rec = _sign_in_record(db, sign_in_id)
     if rec.outcome != SignInOutcome.PENDING.value:
         raise ConflictError("该登录请求已处理。")
-    attempt = _attempt(db, rec.attempt_id)
+    attempt = get_attempt(db, rec.attempt_id)
     rec.outcome = (SignInOutcome.APPROVED if approve else SignInOutcome.REJECTED).value
     rec.decided_by, rec.decided_at = actor, now()
     if approve:

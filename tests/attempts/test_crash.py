@@ -41,17 +41,22 @@ def start_server(db_url: str, port: int) -> subprocess.Popen:
     raise RuntimeError(f"the server did not start: {proc.stderr.read().decode()[-2000:]}")
 
 
+def sign_in_and_open(base: str, url: str) -> tuple[int, dict, dict]:
+    """The first demo candidate signs in over HTTP and opens the first item: (attempt, headers, item)."""
+    from tests.ui.test_candidate_pages import demo_ticket
+
+    t = demo_ticket(url)
+    s = httpx.post(f"{base}/api/v1/attempts", json={"ticket": t["ticket"], "code": t["access_code"]}).json()
+    aid, h = s["attempt_id"], {"Authorization": f"Bearer {s['token']}"}
+    return aid, h, httpx.get(f"{base}/api/v1/attempts/{aid}/item", headers=h).json()
+
+
 def test_sigkill_mid_exam_loses_nothing_and_the_candidate_resumes(bank_db_url):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(bank_db_url, port)
     try:
-        from tests.ui.test_candidate_pages import demo_ticket
-
-        t = demo_ticket(bank_db_url)
-        s = httpx.post(f"{base}/api/v1/attempts", json={"ticket": t["ticket"], "code": t["access_code"]}).json()
-        aid, h = s["attempt_id"], {"Authorization": f"Bearer {s['token']}"}
-        item = httpx.get(f"{base}/api/v1/attempts/{aid}/item", headers=h).json()
+        aid, h, item = sign_in_and_open(base, bank_db_url)
         for _ in range(6):
             item = httpx.post(f"{base}/api/v1/attempts/{aid}/answers", headers=h,
                               json={"position": item["position"], "item_id": item["item_id"], "answer": ["A"]}).json()
@@ -90,7 +95,6 @@ def test_an_outage_longer_than_the_time_left_is_given_back_and_nothing_is_closed
     from examengine.db.engine import make_engine, make_sessionmaker
     from examengine.db.models import AuditEvent, Exam
     from examengine.services.accounts import Role, create_user
-    from tests.ui.test_candidate_pages import demo_ticket
 
     engine = create_engine(bank_db_url)
     with make_sessionmaker(make_engine(bank_db_url))() as db:
@@ -99,10 +103,7 @@ def test_an_outage_longer_than_the_time_left_is_given_back_and_nothing_is_closed
     base = f"http://127.0.0.1:{port}"
     server = start_server(bank_db_url, port)
     try:
-        t = demo_ticket(bank_db_url)
-        s = httpx.post(f"{base}/api/v1/attempts", json={"ticket": t["ticket"], "code": t["access_code"]}).json()
-        aid, h = s["attempt_id"], {"Authorization": f"Bearer {s['token']}"}
-        item = httpx.get(f"{base}/api/v1/attempts/{aid}/item", headers=h).json()
+        aid, h, item = sign_in_and_open(base, bank_db_url)
         item = httpx.post(f"{base}/api/v1/attempts/{aid}/answers", headers=h,
                           json={"position": item["position"], "item_id": item["item_id"], "answer": ["A"]}).json()
         server.send_signal(signal.SIGKILL)
