@@ -6,7 +6,7 @@ Nothing here opens a database or a file: ``Settings()`` only reads variables.
 from __future__ import annotations
 
 from pathlib import Path
-
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         default="",
         description="More origins the same-origin check accepts, comma-separated "
                     "(https://exam.example.cn,https://10.0.0.5).")
+    item_findings_block: Literal["none", "error", "warning"] = Field(
+        default="none",
+        description="Whether the item checker's findings block an import (docs/item-quality.md): 'none' "
+                    "(they are reported only), 'error' (findings of severity error block) or 'warning' "
+                    "(errors and warnings block).")
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Addresses of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "

@@ -31,6 +31,7 @@ from examengine.services import accounts
 from examengine.services.accounts import ForbiddenError, NotSignedInError, Role, SignInLimits, require_exam, resolve
 from examengine.services.attempts import Client
 from examengine.services.items import served_picture_type
+from examengine.services.quality import Severity, parse_block_setting
 
 STAFF_COOKIE = "ee_staff"
 #: Served with every item picture: even bytes a browser would render as a page run no script
@@ -203,6 +204,15 @@ DB = Annotated[Session, Depends(get_db)]
 Staff = Annotated[accounts.Staff, Depends(current_staff)]
 #: A proctor assigned to the exam of the path's ``exam_id``, or an admin (:func:`exam_staff`).
 ExamStaff = Annotated[accounts.Staff, Depends(exam_staff)]
+
+
+def item_findings_block(request: Request) -> Severity | None:
+    """The centre's ``item_findings_block`` setting: which checker findings block an import."""
+    return parse_block_setting(request.app.state.settings.item_findings_block)
+
+
+#: The severity of checker findings that blocks an import, or None (:func:`item_findings_block`).
+FindingsBlock = Annotated[Severity | None, Depends(item_findings_block)]
 
 
 #: The route arguments of every picture route: it answers with the picture's bytes, not JSON, and

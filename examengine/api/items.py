@@ -6,9 +6,10 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from examengine.deps import DB, PICTURE_ROUTE, ReleasingRoute, Staff, picture_response
+from examengine.deps import DB, PICTURE_ROUTE, FindingsBlock, ReleasingRoute, Staff, picture_response
 from examengine.errors import ExamEngineError
 from examengine.services import items as svc
+from examengine.services import quality
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["item bank"])
 #: The bulk export holds every key and IRT parameter of the bank: admins only (app.py).
@@ -28,6 +29,7 @@ STATUSES = {"enum": [s.value for s in svc.ItemStatus]}
 def upload_item_set(
     db: DB,
     member: Staff,
+    block_on: FindingsBlock,
     file: UploadFile = File(..., description="题目文件"),
     dry_run: bool = Form(False, description="只检查，不写入"),
     requirement: list[str] = Form(default=[], description="给没有标注代码的题目统一标注的职业技能要求代码"),
@@ -35,10 +37,13 @@ def upload_item_set(
                        json_schema_extra=STATUSES),
 ) -> svc.ImportReport:
     """Everything is validated before anything is written: one problem means nothing is
-    written, and the answer is a 422 listing every problem with file, location and field."""
+    written, and the answer is a 422 listing every problem with file, location and field.
+    The item checker's ``findings`` come with the report; they block the import only where the
+    centre's ``EXAMENGINE_ITEM_FINDINGS_BLOCK`` says so (then as problems, 422)."""
     return svc.import_upload(db, filename=file.filename or "upload", data=file.file.read(),
                              default_requirements=[r for r in requirement if r], actor=member.username,
-                             dry_run=dry_run, status_for_new=svc.parse_status(status), role=member.role)
+                             dry_run=dry_run, status_for_new=svc.parse_status(status), role=member.role,
+                             block_on=block_on)
 
 
 @router.get("/items", summary="Browse the bank")
@@ -68,7 +73,11 @@ def get_item(external_id: str, db: DB, member: Staff) -> svc.ItemDetail:
 
 class TransitionIn(BaseModel):
     to: str = Field(json_schema_extra=STATUSES)
-    note: str = ""
+    note: str = Field("", max_length=svc.MAX_COMMENT_CHARS, description="审核意见，记入变更记录")
+
+
+class CommentIn(BaseModel):
+    text: str = Field(min_length=1, max_length=svc.MAX_COMMENT_CHARS, description="审核意见")
 
 
 @router.post("/items/{external_id}/transitions",
@@ -78,11 +87,38 @@ def transition(external_id: str, body: TransitionIn, db: DB, member: Staff) -> s
                                note=body.note, role=member.role)
 
 
+@router.post("/items/{external_id}/comments", summary="A review comment, kept in the item's history")
+def comment(external_id: str, body: CommentIn, db: DB, member: Staff) -> svc.ItemDetail:
+    svc.comment_item(db, external_id, actor=member.username, text=body.text)
+    return svc.get_item(db, external_id, role=member.role)
+
+
+@router.get("/review-queue", summary="Items in review with the checker's findings; `own` marks those the caller may not approve")
+def review_queue(db: DB, member: Staff, code: str = "") -> list[svc.QueueEntry]:
+    return svc.review_queue(db, viewer=member.username, code=code)
+
+
 @router.get("/items/{external_id}/versions/{version}/images/{name}", summary="A picture of an item version",
             **PICTURE_ROUTE)
 def item_image(external_id: str, version: int, name: str, db: DB) -> Response:
     _, data = svc.get_image(db, external_id, version, name)
     return picture_response(data, name)
+
+
+@router.get("/items/{external_id}/findings", summary="The item checker's findings for an item (docs/item-quality.md)")
+def item_findings(db: DB, external_id: str) -> list[quality.FindingView]:
+    return [quality.view(f) for f in quality.item_findings(db, external_id)]
+
+
+@router.get("/bank/findings", summary="The item checker's findings for the bank's items under a code")
+def bank_findings(db: DB, code: str = Query(..., min_length=1, description="标准、级别、领域、任务或要求代码")
+                  ) -> list[quality.FindingView]:
+    return [quality.view(f) for f in quality.check_code(db, code=code)]
+
+
+@router.get("/bank/cues", summary="What test-wise strategies score on the bank, per level, against chance")
+def bank_cues(db: DB, code: str = "") -> list[quality.LevelCues]:
+    return quality.bank_cues(db, code=code)
 
 
 @router.get("/bank/coverage", summary="Items per requirement code, by status")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from examengine.cli.common import err, handles_errors, out, print_json, session
+from examengine.cli.common import err, handles_errors, out, print_json, session, settings
 
 items_app = typer.Typer(help="题库：导入、导出、模板、浏览与状态流转。", no_args_is_help=True)
 bank_app = typer.Typer(help="题库概况：按职业技能要求统计的题目覆盖。", no_args_is_help=True)
@@ -37,10 +37,12 @@ def items_import(
 ) -> None:
     """导入一份题目文件：先检查全部内容，有任何错误则一道题也不写入（退出码 1）。"""
     from examengine.services.items import import_upload, parse_status
+    from examengine.services.quality import parse_block_setting
 
     with session() as db:
         report = import_upload(db, filename=file.name, data=file.read_bytes(), default_requirements=requirement or (),
-                               actor=actor, dry_run=dry_run, status_for_new=parse_status(status))
+                               actor=actor, dry_run=dry_run, status_for_new=parse_status(status),
+                               block_on=parse_block_setting(settings().item_findings_block))
     if fmt == "json":
         d = asdict(report)
         d["warnings"] = [str(w) for w in report.warnings]
@@ -51,6 +53,13 @@ def items_import(
               f"更新 {report.updated}、无变化 {report.unchanged}。", highlight=False)
     for w in report.warnings:
         err.print(f"[yellow]提示：[/yellow]{w}", highlight=False)
+    if report.findings:
+        counts = {s: sum(f.severity.value == s for f in report.findings) for s in ("error", "warning", "info")}
+        err.print(f"命题检查：{len(report.findings)} 条发现（错误 {counts['error']}、警告 {counts['warning']}、"
+                  f"提示 {counts['info']}），不阻止导入：", highlight=False)
+        for f in report.findings:
+            err.print(f"  [{SEVERITY_STYLE[f.severity.value]}]{f.severity.label}[/] {f.item} {f.rule}：{f.message}",
+                      highlight=False)
 
 
 @items_app.command("template")
@@ -208,3 +217,64 @@ def bank_coverage(
     out.print(f"共 {len(rows)} 条要求；正式使用题目少于 2 道的：{len(short)} 条。")
     if fmt not in ("table", "json"):
         sys.exit(1)
+
+
+SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+@items_app.command("check")
+@handles_errors
+def items_check(
+    file: Annotated[Path | None, typer.Argument(help="要检查的题目文件（XLSX、CSV、JSON 或 QTI 内容包）", exists=True,
+                                                dir_okay=False, readable=True)] = None,
+    code: Annotated[str, typer.Option(help="检查题库中此代码（标准、级别、领域、任务或要求）下的题目")] = "",
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """按命题规范检查题目（docs/item-quality.md）：每条发现给出规则、严重程度、说明和依据。有“错误”级发现时退出码为 1。"""
+    from examengine.services.quality import check_code, check_file, has_errors
+
+    if (file is None) == (not code):
+        raise typer.BadParameter("请给出一个文件，或用 --code 指定题库中的范围（二者选一）")
+    with session() as db:
+        findings = check_file(db, filename=file.name, data=file.read_bytes()) if file else check_code(db, code=code)
+    if fmt == "json":
+        print_json([{"item": f.item, "rule": f.rule, "severity": f.severity.value, "message": f.message,
+                     "evidence": f.evidence} for f in findings])
+    else:
+        table = Table(title=f"命题检查：{file.name if file else code}")
+        for col in ("题目", "规则", "级别", "说明"):
+            table.add_column(col)
+        for f in findings:
+            table.add_row(f.item, f.rule, f.severity.label, f.message, style=SEVERITY_STYLE[f.severity.value])
+        out.print(table)
+        counts = {s: sum(f.severity.value == s for f in findings) for s in ("error", "warning", "info")}
+        out.print(f"共 {len(findings)} 条发现：错误 {counts['error']}、警告 {counts['warning']}、提示 {counts['info']}。")
+    if has_errors(findings):
+        sys.exit(1)
+
+
+@bank_app.command("cues")
+@handles_errors
+def bank_cues_command(
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+    code: Annotated[str, typer.Option(help="只看此代码（标准或级别）下的题目")] = "",
+) -> None:
+    """应试技巧得分：不懂内容、只凭选项长短、绝对化词语、位置等线索作答能得多少分（与随机猜测对比）。"""
+    from examengine.services.quality import bank_cues
+
+    with session() as db:
+        levels = bank_cues(db, code=code)
+    if fmt == "json":
+        print_json([asdict(c) for c in levels])
+        return
+    for c in levels:
+        table = Table(title=f"{c.level}：{c.items} 道题（单选 {c.single}、多选 {c.multiple}、判断 {c.true_false}）")
+        for col in ("题型", "策略", "题数", "得分率", "随机猜测"):
+            table.add_column(col)
+        for s in c.strategies:
+            table.add_row(s.item_type.value, s.title, str(s.items), f"{s.score:.1%}", f"{s.chance:.1%}")
+        out.print(table)
+        keys = "、".join(f"{k} {v}" for k, v in c.key_positions.items())
+        out.print(f"单选答案位置：{keys}；错误选项少于两个的多选题：{c.multiple_few_wrong} 道"
+                  + (f"；判断题答案为“正确”的比例：{c.true_share:.0%}" if c.true_share is not None else ""),
+                  highlight=False)

@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from examengine.exam.items import LETTERS, STATUS_LABELS, ItemStatus, split_images
 
 ACTION_LABELS = {"created": "新增", "new_version": "新版本", "updated": "更新", "unchanged": "无变化",
-                 "edited": "编辑", "status": "状态变更", "irt_updated": "参数更新"}
+                 "edited": "编辑", "status": "状态变更", "irt_updated": "参数更新", "comment": "审核意见"}
 
 
 @lru_cache(maxsize=1)

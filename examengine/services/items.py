@@ -33,6 +33,7 @@ from examengine.db.models import (
     Task,
 )
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.exam.quality import Finding, Severity, check_items
 from examengine.exam.items import (
     LETTERS,
     STATUS_LABELS,
@@ -54,6 +55,8 @@ from examengine.itemfiles.writer import export_bytes
 from examengine.services import audit
 from examengine.services.accounts import ForbiddenError, Role
 from examengine.services.mapping import current_version, version_to_draft
+from examengine.services import quality
+from examengine.services.quality import blocking_problems, check_drafts
 
 # ---------------------------------------------------------------- provisional parameters
 
@@ -102,6 +105,7 @@ class ImportReport:
     items: list[ImportedItem]
     item_set_id: int | None = None
     status_for_new: str = ItemStatus.DRAFT.value
+    findings: list[Finding] = field(default_factory=list)  # the item checker's (docs/item-quality.md)
 
 
 @dataclass
@@ -235,6 +239,7 @@ def import_item_set(
     dry_run: bool = False,
     status_for_new: ItemStatus = ItemStatus.DRAFT,
     role: Role = Role.ADMIN,
+    block_on: Severity | None = None,
 ) -> ImportReport:
     """Validate everything, then write everything in one transaction, or nothing.
 
@@ -244,6 +249,8 @@ def import_item_set(
     only an admin sets a status other than draft (ForbiddenError naming ``status``) or brings
     IRT parameters for new items; nobody's upload changes an existing item's parameters (a
     warning says so), and only an admin's changes the content of an item past draft.
+    The item checker's findings come with the report; they block (DataFileError) only findings
+    at ``block_on`` or worse (the centre's ``item_findings_block`` setting).
     """
     if role is not Role.ADMIN and status_for_new is not ItemStatus.DRAFT:
         raise ForbiddenError(f"只有管理员可以指定新题目的状态（字段 status = {status_for_new.value}）："
@@ -252,6 +259,10 @@ def import_item_set(
     problems, warnings = _check_upload(db, parsed, catalog)
     if problems:
         raise DataFileError(problems)
+    findings = check_drafts(db, parsed.items)
+    blocked = blocking_problems(parsed, findings, block_on)
+    if blocked:
+        raise DataFileError(blocked)
     existing = {
         it.external_id: it
         for it in db.scalars(
@@ -328,7 +339,7 @@ def import_item_set(
         filename=parsed.file, format=parsed.format, dry_run=dry_run, total=len(results),
         created=counts["created"], new_versions=counts["new_version"], updated=counts["updated"],
         unchanged=counts["unchanged"], warnings=warnings, items=results,
-        item_set_id=item_set.id if item_set else None, status_for_new=status_for_new.value,
+        item_set_id=item_set.id if item_set else None, status_for_new=status_for_new.value, findings=findings,
     )
     if dry_run or not (report.created or report.new_versions or report.updated):
         db.rollback()  # a dry run, or an upload that changes nothing, leaves no trace
@@ -351,13 +362,14 @@ def import_upload(
     dry_run: bool = False,
     status_for_new: ItemStatus = ItemStatus.DRAFT,
     role: Role = Role.ADMIN,
+    block_on: Severity | None = None,
 ) -> ImportReport:
     """Import an uploaded item set as it came (XLSX, CSV, JSON or a QTI 2.1/3.0 package):
     parsed by ``itemfiles.reader.parse_upload`` (items with no requirement code get
     ``default_requirements``), then ``import_item_set``."""
     parsed = parse_upload(filename, data, default_requirements=tuple(default_requirements))
     return import_item_set(db, parsed, data=data, actor=actor, dry_run=dry_run, status_for_new=status_for_new,
-                           role=role)
+                           role=role, block_on=block_on)
 
 
 def split_codes(text: str) -> tuple[str, ...]:
@@ -402,6 +414,8 @@ def _problem_dict(p: Problem) -> dict:
 def _report_dict(r: ImportReport) -> dict:
     return {"total": r.total, "created": r.created, "new_versions": r.new_versions, "updated": r.updated,
             "unchanged": r.unchanged, "warnings": [_problem_dict(w) for w in r.warnings],
+            "findings": [{"item": f.item, "rule": f.rule, "severity": f.severity.value, "title": f.title,
+                          "message": f.message, "evidence": f.evidence} for f in r.findings],
             "items": [{"external_id": i.external_id, "action": i.action, "version": i.version,
                        "location": i.location} for i in r.items]}
 
@@ -454,11 +468,11 @@ class StagedUpload:
 
 
 def stage_upload(db: Session, *, filename: str, data: bytes, actor: str, role: Role = Role.ADMIN,
-                 default_requirements: Sequence[str] = ()) -> StagedUpload:
+                 default_requirements: Sequence[str] = (), block_on: Severity | None = None) -> StagedUpload:
     """Keep an upload as pending with its validation report, for the writer to confirm."""
     parsed = parse_upload(filename, data, default_requirements=tuple(default_requirements))
     try:
-        report = import_item_set(db, parsed, data=data, actor=actor, dry_run=True, role=role)
+        report = import_item_set(db, parsed, data=data, actor=actor, dry_run=True, role=role, block_on=block_on)
         problems: list[Problem] = []
     except DataFileError as exc:
         report, problems = None, exc.problems
@@ -504,7 +518,8 @@ def get_upload(db: Session, item_set_id: int) -> UploadView:
                       row.uploaded_at.isoformat(timespec="seconds"), dict(row.report or {}))
 
 
-def confirm_upload(db: Session, item_set_id: int, *, actor: str, role: Role = Role.ADMIN) -> ImportReport:
+def confirm_upload(db: Session, item_set_id: int, *, actor: str, role: Role = Role.ADMIN,
+                   block_on: Severity | None = None) -> ImportReport:
     """Apply a pending upload (validated again: the bank may have changed meanwhile)."""
     staged = db.get(ItemSet, item_set_id)
     if staged is None:
@@ -513,7 +528,7 @@ def confirm_upload(db: Session, item_set_id: int, *, actor: str, role: Role = Ro
         raise ConflictError(f"上传记录 {item_set_id} 的状态为“{staged.status}”，不能再次确认导入")
     parsed = parse_upload(staged.filename, staged.data,
                           default_requirements=tuple(staged.options.get("default_requirements", ())))
-    report = import_item_set(db, parsed, data=staged.data, actor=actor, role=role)
+    report = import_item_set(db, parsed, data=staged.data, actor=actor, role=role, block_on=block_on)
     staged = db.get(ItemSet, item_set_id)
     staged.status = "confirmed"
     staged.data = b""  # the applied item set keeps them
@@ -570,6 +585,68 @@ def transition_item(db: Session, external_id: str, target: ItemStatus, *, actor:
            {"from": current.value, "to": target.value, "note": note})
     db.commit()
     return get_item(db, external_id, role=role)
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """An item waiting for a second person's review, with what the checker found."""
+
+    external_id: str
+    level: str
+    type: str
+    stem: str
+    author: str
+    submitted_by: str
+    submitted_at: str
+    own: bool  # the viewer wrote or submitted it: they may not approve it
+    findings: list[quality.FindingView]
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == Severity.ERROR.value for f in self.findings)
+
+
+def review_queue(db: Session, *, viewer: str, code: str = "") -> list[QueueEntry]:
+    """The items in review (under ``code``), oldest submission first, each with its checker
+    findings; ``own`` marks those the viewer may not approve (they wrote or submitted them)."""
+    items = list(db.scalars(
+        select(Item).where(Item.status == ItemStatus.REVIEW.value).options(
+            selectinload(Item.versions).selectinload(ItemVersion.requirements)
+            .selectinload(ItemVersionRequirement.requirement),
+            selectinload(Item.versions).selectinload(ItemVersion.images),
+            selectinload(Item.events), selectinload(Item.level))))
+    drafts = {it.external_id: version_to_draft(it, current_version(it)) for it in items}
+    if code:
+        items = [it for it in items if any(quality.under(c, code) for c in drafts[it.external_id].requirements)]
+    found = quality.findings_by_item(check_items([drafts[it.external_id] for it in items],
+                                         requirement_texts=quality.requirement_texts(db),
+                                                 among=quality.bank_drafts(db)))
+    out = []
+    for it in items:
+        submitted = [e for e in it.events if e.action == "status" and (e.detail or {}).get("to") == ItemStatus.REVIEW.value]
+        last = submitted[-1] if submitted else None
+        version = current_version(it)
+        out.append(QueueEntry(
+            it.external_id, it.level.code, version.type, version.stem, it.author,
+            last.actor if last else "", last.at.isoformat(timespec="seconds") if last else "",
+            viewer in _own_people(it), [quality.view(f) for f in found.get(it.external_id, [])]))
+    return sorted(out, key=lambda e: (e.submitted_at, e.external_id))
+
+
+MAX_COMMENT_CHARS = 2000
+
+
+def comment_item(db: Session, external_id: str, *, actor: str, text: str) -> ItemDetail:
+    """A reviewer's (or the writer's) comment, kept in the item's history with the version it is about."""
+    text = text.strip()
+    if not text:
+        raise ExamEngineError("意见不能为空")
+    if len(text) > MAX_COMMENT_CHARS:
+        raise ExamEngineError(f"意见不能超过 {MAX_COMMENT_CHARS} 个字符，实际为 {len(text)} 个")
+    item = _get_item(db, external_id)
+    _event(db, item, item.current_version, "comment", actor, {"note": text})
+    db.commit()
+    return get_item(db, external_id)
 
 
 def freeze_version(db: Session, external_id: str, version: int | None = None) -> None:

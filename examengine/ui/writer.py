@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, current_staff, get_db
+from examengine.deps import FindingsBlock, ReleasingRoute, current_staff, get_db
 from examengine.errors import ConflictError
 from examengine.rendering.env import render
 from examengine.services import items as svc
+from examengine.services import quality
 from examengine.services.accounts import ForbiddenError
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/writer", include_in_schema=False)
@@ -35,6 +36,7 @@ def upload_form() -> HTMLResponse:
 
 @router.post("/upload")
 def upload(
+    block_on: FindingsBlock,
     file: UploadFile = File(...),
     requirements: str = Form(""),
     db: Session = Depends(get_db),
@@ -44,7 +46,8 @@ def upload(
     if not data:
         return page("writer/upload.html", nav="upload", error="请选择一个非空的文件。")
     staged = svc.stage_upload(db, filename=file.filename or "upload", data=data, actor=member.username,
-                              role=member.role, default_requirements=svc.split_codes(requirements))
+                              role=member.role, default_requirements=svc.split_codes(requirements),
+                              block_on=block_on)
     return RedirectResponse(f"/writer/uploads/{staged.item_set_id}", status_code=303)
 
 
@@ -54,8 +57,9 @@ def upload_report(item_set_id: int, db: Session = Depends(get_db)) -> HTMLRespon
 
 
 @router.post("/uploads/{item_set_id}/confirm")
-def confirm(item_set_id: int, db: Session = Depends(get_db), member=Depends(current_staff)) -> RedirectResponse:
-    svc.confirm_upload(db, item_set_id, actor=member.username, role=member.role)
+def confirm(item_set_id: int, block_on: FindingsBlock, db: Session = Depends(get_db),
+            member=Depends(current_staff)) -> RedirectResponse:
+    svc.confirm_upload(db, item_set_id, actor=member.username, role=member.role, block_on=block_on)
     return RedirectResponse(f"/writer/uploads/{item_set_id}", status_code=303)
 
 
@@ -79,8 +83,9 @@ def _item_page(db: Session, item: svc.ItemDetail, message: str = "", cls: str = 
     from examengine.services.calibration import item_statistics
 
     stats = [asdict(s) for s in item_statistics(db, scope=item.level, items=[item.external_id])]
+    findings = [asdict(quality.view(f)) for f in quality.item_findings(db, item.external_id)]
     return page("writer/item.html", status_code, nav="items", item=asdict(item), stats=stats, message=message,
-                message_class=cls)
+                message_class=cls, findings=findings)
 
 
 @router.get("/items/{external_id}")
@@ -89,16 +94,37 @@ def item_page(external_id: str, db: Session = Depends(get_db), member=Depends(cu
 
 
 @router.post("/items/{external_id}/transition")
-def transition(external_id: str, to: str = Form(...), db: Session = Depends(get_db),
-               member=Depends(current_staff)) -> HTMLResponse:
+def transition(external_id: str, to: str = Form(...), note: str = Form("", max_length=svc.MAX_COMMENT_CHARS),
+               db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
     try:
-        item = svc.transition_item(db, external_id, svc.parse_status(to), actor=member.username, role=member.role)
+        item = svc.transition_item(db, external_id, svc.parse_status(to), actor=member.username, role=member.role,
+                                   note=note.strip())
         message, cls, code = f"状态已改为“{item.status_label}”。", "ok", 200
     except ConflictError as exc:
         item, message, cls, code = svc.get_item(db, external_id, role=member.role), exc.message, "bad", 200
     except ForbiddenError as exc:
         item, message, cls, code = svc.get_item(db, external_id, role=member.role), exc.message, "bad", 403
     return _item_page(db, item, message, cls, code)
+
+
+@router.post("/items/{external_id}/comment")
+def comment(external_id: str, text: str = Form(..., max_length=svc.MAX_COMMENT_CHARS), db: Session = Depends(get_db),
+            member=Depends(current_staff)) -> HTMLResponse:
+    svc.comment_item(db, external_id, actor=member.username, text=text)
+    return _item_page(db, svc.get_item(db, external_id, role=member.role), "意见已记入变更记录。", "ok")
+
+
+@router.get("/review")
+def review_page(code: str = "", db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
+    entries = svc.review_queue(db, viewer=member.username, code=code.strip())
+    return page("writer/review.html", nav="review", entries=[{**asdict(e), "errors": e.errors} for e in entries],
+                code=code)
+
+
+@router.get("/cues")
+def cues_page(code: str = "", db: Session = Depends(get_db)) -> HTMLResponse:
+    return page("writer/cues.html", nav="cues", levels=[asdict(c) for c in quality.bank_cues(db, code=code.strip())],
+                code=code)
 
 
 @router.get("/coverage")
