@@ -62,6 +62,12 @@ products activity activities channel channels account accounts brand value servi
 community communication management analysis report strategy team customer customers
 """.split())
 _WORD_RE = re.compile(r"(?<![A-Za-z])[A-Za-z]+(?![A-Za-z])")
+# Lower-case tokens that are at home in Chinese text: units, file types, web words.
+ALLOWED_WORDS = frozenset("""px dpi ppi fps kb mb gb tb ms kbps mbps hz khz mhz http https www com cn net org png jpg jpeg
+gif webp mp3 mp4 mov avi pdf doc docx xls xlsx ppt pptx csv txt html css js json xml utm id ip ui ux vs wifi vlog app
+logo""".split())
+_LATIN_OR_DIGIT = re.compile(r"[A-Za-z0-9._/@#%-]")
+_CJK_OR_PUNCT = re.compile(r"[\u3400-\u9fff，。、；：？！“”‘’（）《》【】]")
 _CJK = "\u3400-\u9fff"
 _HALF_WIDTH_RE = re.compile(rf"[{_CJK}][,;:?!()]|[,;:?!()][{_CJK}]")
 _IMAGE_REF_RE = re.compile(r"\[图片:[^\]]*\]")
@@ -108,12 +114,12 @@ RULES: dict[str, Rule] = {r.id: r for r in (
 )}
 
 # Thresholds, measured on the labelled set and the sample bank (docs/item-quality.md).
-LONGEST_RATIO = 1.3  # the key is longer than every distractor by this factor
-LENGTH_SPREAD = 3.0  # longest option / shortest option
-LENGTH_SPREAD_MIN = 8  # ... and at least this many characters apart
-DUPLICATE_SCORE = 0.70  # character-bigram Jaccard of stem + options
-SAME_LEVEL_DUPLICATE_ERROR = 0.85  # a clone in the same level without an enemy group is an error
-ENEMY_SCORE = 0.45
+LONGEST_RATIO = 1.4  # the key is longer than every distractor by this factor
+LENGTH_SPREAD = 3.5  # longest option / shortest option
+LENGTH_SPREAD_MIN = 10  # ... and at least this many characters apart
+DUPLICATE_SCORE = 0.50  # TF-IDF cosine of the character bigrams of stem + options
+SAME_LEVEL_DUPLICATE_ERROR = 0.65  # a clone in the same level without an enemy group is an error
+ENEMY_SCORE = 0.24  # same level, not grouped: suggested as enemies
 TAG_RANK = 10  # the tagged requirement is not among the 10 closest of its level ...
 TAG_SIMILARITY = 0.06  # ... and its cosine similarity is below this
 
@@ -183,15 +189,36 @@ def check_item_quality(item: ItemDraft) -> list[Finding]:
         if wrong == 0:
             found.append(_finding(item, "mr-all-keyed", "多选题的全部选项都是正确答案，考生全选即得分。",
                                   f"{len(item.options)} 个选项，答案 {item.key_letters}"))
-        elif wrong < 2:
+        if wrong < 2:
             found.append(_finding(item, "mr-few-wrong", "多选题只有一个错误选项：找出它就能答对，请至少设两个有迷惑性的错误选项。",
                                   f"{len(item.options)} 个选项，答案 {item.key_letters}，错误选项 {wrong} 个"))
     return found
 
 
+def english_words(text: str) -> list[str]:
+    """English words standing in Chinese text: a known slip word (and, content ...) anywhere, or
+    any lower-case word of two letters or more that stands alone between Chinese characters
+    (so "How much" in 5W2H, file names, units and upper-case terms such as App or KPI pass)."""
+    text = _IMAGE_REF_RE.sub("", text)
+    out = []
+    for m in _WORD_RE.finditer(text):
+        w = m.group()
+        if w.isupper() or w.lower() in ALLOWED_WORDS:
+            continue
+        if w.lower() in ENGLISH_SLIPS and not w[0].isupper():
+            out.append(w)
+            continue
+        before = text[:m.start()].rstrip(" ")
+        after = text[m.end():].lstrip(" ")
+        alone = (not before or not _LATIN_OR_DIGIT.match(before[-1])) and (not after or not _LATIN_OR_DIGIT.match(after[0]))
+        if w.islower() and len(w) >= 2 and alone and (before or after) and (
+                not before or _CJK_OR_PUNCT.match(before[-1])) and (not after or _CJK_OR_PUNCT.match(after[0])):
+            out.append(w)
+    return out
+
+
 def _english_leak(item: ItemDraft, texts: Sequence[str]) -> list[Finding]:
-    words = sorted({w for t in texts for w in _WORD_RE.findall(_IMAGE_REF_RE.sub("", t)) if w.lower() in ENGLISH_SLIPS
-                    and not w.isupper()})
+    words = sorted({w for t in texts for w in english_words(t)})
     if not words:
         return []
     return [_finding(item, "english-leak", f"中文中夹杂英文单词“{'、'.join(words)}”，应改为中文。", "、".join(words))]
@@ -292,8 +319,11 @@ def _stem_key_echo(item: ItemDraft) -> list[Finding]:
 
 
 def _heterogeneous(item: ItemDraft) -> list[Finding]:
-    lengths = [text_length(o) for o in item.options]
-    numeric = [bool(_NUMERIC_RE.match(o.strip())) for o in item.options]
+    options = [o for o in item.options if not _ALL_OF_ABOVE_RE.search(o)]  # that one has its own rule
+    if len(options) < 2:
+        return []
+    lengths = [text_length(o) for o in options]
+    numeric = [bool(_NUMERIC_RE.match(o.strip())) for o in options]
     if any(numeric) and not all(numeric):
         return [_finding(item, "options-heterogeneous", "选项类别不一致（有的是数字，有的是文字）。",
                          "数字选项 " + "".join(LETTERS[i] for i, n in enumerate(numeric) if n))]
