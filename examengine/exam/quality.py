@@ -46,7 +46,8 @@ _HEDGING_RE = re.compile("|".join(sorted(HEDGING_WORDS, key=len, reverse=True)))
 # Negative question words (HDR 17: "word the stem positively, avoid negatives; if used,
 # emphasise them"). Emphasis in examengine's plain-text items: the word inside 【】.
 NEGATIVE_WORDS = ("不属于", "不正确", "不恰当", "不合理", "不符合", "不包括", "不应该", "不应", "不宜", "不能",
-                  "不可以", "不是", "不需要", "不必要", "错误的", "错误做法", "无关", "除外")
+                  "不可以", "不是", "不需要", "不必要", "不利于", "不妥", "不可取", "错误的是", "错误的有",
+                  "错误的一项", "无关", "除外")
 _NEGATIVE_RE = re.compile("|".join(sorted(NEGATIVE_WORDS, key=len, reverse=True)))
 _EMPHASIS_RE = re.compile(r"【[^】]*】")
 
