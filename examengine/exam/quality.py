@@ -549,12 +549,15 @@ def cue_scores(items: Sequence[ItemDraft]) -> list[CueScore]:
         add(f"always-{letter}", f"总选 {letter}", ItemType.SINGLE, single,
             lambda i, k=k: 1.0 if i.key == (k,) else 0.0)
     add("absolute-false", "有绝对化词语判“错误”，否则判“正确”", ItemType.TRUE_FALSE, tf, _absolute_false)
+    add("absolute-true", "有绝对化词语判“正确”，否则判“错误”（反向线索）", ItemType.TRUE_FALSE, tf,
+        lambda i: 1.0 - _absolute_false(i))
     add("always-false", "总判“错误”", ItemType.TRUE_FALSE, tf, lambda i: 1.0 if i.key == (1,) else 0.0)
     add("always-true", "总判“正确”", ItemType.TRUE_FALSE, tf, lambda i: 1.0 if i.key == (0,) else 0.0)
     add("cue-words", "选不含绝对化词语的选项（都不含时去掉最短的）", ItemType.MULTIPLE, multiple,
         lambda i: 1.0 if _mr_cue_set(i) == i.key else 0.0)
     add("longer-half", "选长度不低于中位数的选项", ItemType.MULTIPLE, multiple,
         lambda i: 1.0 if _mr_longer_half(i) == i.key else 0.0)
+    add("first-three", "总选前三项（ABC）", ItemType.MULTIPLE, multiple, lambda i: 1.0 if i.key == (0, 1, 2) else 0.0)
     return out
 
 
@@ -576,3 +579,38 @@ def key_positions(items: Sequence[ItemDraft]) -> dict[str, int]:
     counts = Counter(LETTERS[i.key[0]] for i in items if i.type is ItemType.SINGLE)
     return {letter: counts.get(letter, 0) for letter in LETTERS[:max((len(i.options) for i in items
                                                                      if i.type is ItemType.SINGLE), default=4)]}
+
+
+# -- measuring the rules ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RuleScore:
+    rule: str
+    flawed: int  # items a person labelled with the flaw
+    flagged: int  # items the rule flagged
+    true_positives: int
+
+    @property
+    def precision(self) -> float | None:
+        return self.true_positives / self.flagged if self.flagged else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.true_positives / self.flawed if self.flawed else None
+
+
+#: The rules measured on a labelled set (the tag check needs the catalog, enemy-suggest is a hint).
+MEASURED_RULES = tuple(r for r in RULES if r not in ("tag-overlap", "enemy-suggest"))
+
+
+def measure_rules(items: Sequence[ItemDraft], labels: Mapping[str, set[str]]) -> list[RuleScore]:
+    """Precision and recall of each rule against people's labels (item id -> the flaws it has)."""
+    flagged: dict[str, set[str]] = {i.external_id: set() for i in items}
+    for f in check_items(items):
+        flagged[f.item].add(f.rule)
+    out = []
+    for rule in MEASURED_RULES:
+        labelled = {i for i, flaws in labels.items() if rule in flaws}
+        hits = {i for i, rules in flagged.items() if rule in rules}
+        out.append(RuleScore(rule, len(labelled), len(hits), len(labelled & hits)))
+    return out
