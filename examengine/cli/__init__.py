@@ -57,6 +57,13 @@ def init() -> None:
         out.print(f"蓝图 {b.code}：{'新增' if b.action == 'created' else '新版本'} v{b.version}")
     if report.blueprints and not changed_bps:
         out.print(f"蓝图无变化（{len(report.blueprints)} 份已是最新）。")
+    stored = [e.code for e in report.exposure if e.action == "stored"]
+    if stored:
+        out.print(f"曝光控制参数（随示例题库标定）已保存：{'、'.join(stored)}。", highlight=False)
+    stale = [e.code for e in report.exposure if e.action in ("stale", "absent")]
+    if stale:
+        out.print(f"[yellow]注意：[/yellow]{'、'.join(stale)} 的题库或蓝图与随附的曝光参数不一致，在线考试暂不做曝光控制；"
+                  "请运行 examengine exposure calibrate 蓝图编号。", highlight=False)
     if report.demo is not None:
         d = report.demo
         out.print(f"演示考试（编号 {d.exam_id}）{'已创建' if d.created else '已存在'}；考生登录页 /exam，"

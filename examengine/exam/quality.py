@@ -14,7 +14,6 @@ Each rule's precision and recall on a labelled set are in docs/item-quality.md.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
+from scipy import sparse
 
 from examengine.exam.items import LETTERS, ItemDraft, ItemType
 
@@ -362,18 +362,16 @@ def similar_pairs(items: Sequence[ItemDraft], threshold: float, *, among: Sequen
     df = Counter(g for gs in grams for g in gs)
     vocab = {g: k for k, g in enumerate(df)}
     idf = np.log(len(everyone) / np.array([df[g] for g in vocab], dtype=float)) + 1.0
-    x = np.zeros((len(everyone), len(vocab)), dtype=np.float32)
-    for r, gs in enumerate(grams):
-        x[r, [vocab[g] for g in gs]] = 1.0
-    x *= idf.astype(np.float32)
-    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    rows = np.repeat(np.arange(len(everyone)), [len(gs) for gs in grams])
+    cols = np.fromiter((vocab[g] for gs in grams for g in gs), dtype=np.int64, count=len(rows))
+    x = sparse.csr_matrix((idf[cols], (rows, cols)), shape=(len(everyone), len(vocab)))
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    x = sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ x
     n = len(items)
-    score = x[:n] @ x.T
-    pairs = []
-    for r, c in zip(*np.nonzero(score >= threshold)):
-        if c <= r and c < n:
-            continue
-        pairs.append(SimilarPair(everyone[r].external_id, everyone[c].external_id, round(float(score[r, c]), 3)))
+    score = (x[:n] @ x.T).tocoo()  # sparse: only pairs that share a bigram
+    keep = (score.data >= threshold) & ~((score.col <= score.row) & (score.col < n))
+    pairs = [SimilarPair(everyone[r].external_id, everyone[c].external_id, round(float(v), 3))
+             for r, c, v in zip(score.row[keep], score.col[keep], score.data[keep])]
     return sorted(pairs, key=lambda p: -p.score)
 
 
@@ -426,34 +424,33 @@ def tag_fit(items: Sequence[ItemDraft], requirement_texts: Mapping[str, str]) ->
     codes = list(requirement_texts)
     if not codes:
         return []
-    docs = [Counter(_cjk_bigrams(requirement_texts[c])) for c in codes]
+    docs = [_cjk_bigrams(requirement_texts[c]) for c in codes]
     df = Counter(g for d in docs for g in d)
     n = len(codes)
-    idf = {g: math.log(n / k) + 1.0 for g, k in df.items()}
-    vocab = {g: k for k, g in enumerate(idf)}
-    r = np.zeros((n, len(vocab)))
-    for row, d in enumerate(docs):
-        for g in d:
-            r[row, vocab[g]] = idf[g]
-    r /= np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12)
-    level_of = np.array([c.rsplit("-", 1)[0] for c in codes])
+    vocab = {g: k for k, g in enumerate(df)}
+    idf = np.log(n / np.array([df[g] for g in vocab], dtype=float)) + 1.0
+
+    def matrix(sets: list[set[str]]) -> sparse.csr_matrix:
+        rows = np.repeat(np.arange(len(sets)), [sum(g in vocab for g in s) for s in sets])
+        cols = np.fromiter((vocab[g] for s in sets for g in s if g in vocab), dtype=np.int64, count=len(rows))
+        m = sparse.csr_matrix((idf[cols], (rows, cols)), shape=(len(sets), len(vocab)))
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        return sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ m
+
     index = {c: k for k, c in enumerate(codes)}
+    tagged_items = [(item, [c for c in item.requirements if c in index]) for item in items]
+    tagged_items = [(item, tags) for item, tags in tagged_items if tags]
+    if not tagged_items:
+        return []
+    sims = (matrix([_cjk_bigrams(i.stem + "".join(i.options) + i.explanation) for i, _ in tagged_items])
+            @ matrix(docs).T).toarray()  # items x requirements
+    level_of = np.array([c.rsplit("-", 1)[0] for c in codes])
     out = []
-    for item in items:
-        tagged = [c for c in item.requirements if c in index]
-        if not tagged:
-            continue
-        text = item.stem + "".join(item.options) + item.explanation
-        v = np.zeros(len(vocab))
-        for g in _cjk_bigrams(text):
-            if g in vocab:
-                v[vocab[g]] = idf[g]
-        norm = np.linalg.norm(v)
-        sims = r @ (v / norm) if norm > 0 else np.zeros(n)
-        best = max(tagged, key=lambda c: sims[index[c]])
+    for row, (item, tagged) in zip(sims, tagged_items):
+        best = max(tagged, key=lambda c: row[index[c]])
         same = level_of == best.rsplit("-", 1)[0]
-        rank = int(np.sum(sims[same] >= sims[index[best]] - 1e-12))
-        out.append(TagFit(item.external_id, best, round(float(sims[index[best]]), 3), rank))
+        rank = int(np.sum(row[same] >= row[index[best]] - 1e-12))
+        out.append(TagFit(item.external_id, best, round(float(row[index[best]]), 3), rank))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from examengine.config import Settings
@@ -14,6 +15,7 @@ from examengine.itemfiles.reader import parse_upload
 from examengine.services.blueprints import BlueprintLoad, load_blueprints
 from examengine.services.catalog import CatalogLoadReport, load_catalog
 from examengine.services.items import ImportReport, import_item_set
+from examengine.services.simulation import SHIPPED_EXPOSURE_FILE, ShippedExposure, load_shipped_exposure
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,15 @@ class InitReport:
     blueprints: list[BlueprintLoad] = field(default_factory=list)
     demo: DemoExam | None = None
     admin_password: str | None = None  # set only when init created the first admin account
+    exposure: list[ShippedExposure] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return (self.revision_before != self.revision_after or self.catalog.changed
                 or any(r.created or r.new_versions or r.updated for r in self.item_sets)
                 or any(b.action != "unchanged" for b in self.blueprints)
-                or (self.demo is not None and self.demo.created) or self.admin_password is not None)
+                or (self.demo is not None and self.demo.created) or self.admin_password is not None
+                or any(e.action == "stored" for e in self.exposure))
 
 
 def initialize(settings: Settings) -> InitReport:
@@ -45,6 +49,8 @@ def initialize(settings: Settings) -> InitReport:
     if problems:
         raise DataFileError(problems)
     blueprints = read_blueprints_dir(settings.blueprints_dir)
+    shipped_path = settings.blueprints_dir / SHIPPED_EXPOSURE_FILE
+    shipped = json.loads(shipped_path.read_text(encoding="utf-8")) if shipped_path.is_file() else {}
     before = migrate.current_revision(settings.database_url)
     migrate.upgrade(settings.database_url)
     after = migrate.current_revision(settings.database_url)
@@ -59,11 +65,13 @@ def initialize(settings: Settings) -> InitReport:
                 for path, up in zip(bank_files, parsed, strict=True)
             ]
             loaded = load_blueprints(db, blueprints, actor="examengine init")
+            # Exposure control on out of the box: the parameters calibrated on the shipped bank
+            exposure = load_shipped_exposure(db, shipped, [b.code for b in loaded])
             demo = ensure_demo_exam(db)
             admin_password = ensure_admin(db)
     finally:
         engine.dispose()
-    return InitReport(settings.database_url, before, after, catalog, item_sets, loaded, demo, admin_password)
+    return InitReport(settings.database_url, before, after, catalog, item_sets, loaded, demo, admin_password, exposure)
 
 
 def ensure_admin(db) -> str | None:

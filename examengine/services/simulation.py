@@ -5,6 +5,8 @@ A study's options are the domain's Enums (the shells take them from ``services.s
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -262,3 +264,65 @@ def calibrate_and_store(db: Session, code: str, *, seed: int = 0, n_simulees: in
 
 def _exhausted(check: BlueprintStudy) -> float:
     return check.stop_reasons.get("pool_exhausted", 0) / max(check.n_simulees, 1)
+
+
+# ---------------------------------------------------------------- exposure parameters shipped with the sample bank
+
+#: Sympson-Hetter parameters calibrated on the shipped sample bank, one entry per blueprint, in
+#: the blueprints folder; ``examengine init`` stores an entry when it was calibrated on exactly
+#: the blueprint and the operational pool in the database (``exposure_digest``), so a fresh
+#: install runs its online exams with exposure control without a minute of simulation per
+#: blueprint. Written by ``scripts/ship_exposure.py``.
+SHIPPED_EXPOSURE_FILE = "exposure.json"
+
+
+def exposure_digest(bp, bpool) -> str:
+    """What exposure parameters were calibrated on: the blueprint's content, and the pool's items
+    in order with their parameters, domains, types and enemy groups (SHA-256 of canonical JSON)."""
+    pool = bpool.pool
+    payload = {
+        "blueprint": json.loads(json.dumps(bp.source, ensure_ascii=False, sort_keys=True, default=str)),
+        "items": [[item, round(float(a), 6), round(float(b), 6), round(float(c), 6), domain, kind]
+                  for item, a, b, c, domain, kind in zip(pool.item_ids, pool.params.a, pool.params.b, pool.params.c,
+                                                         bpool.domains, bpool.types, strict=True)],
+        "enemies": sorted(sorted(pool.item_ids[i] for i in group) for group in pool.enemy_groups),
+    }
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def export_exposure(db: Session, codes: list[str]) -> dict:
+    """The stored parameters of ``codes`` (latest versions) with their digests, as the file keeps them."""
+    out = {}
+    for code in codes:
+        row, bp = get_blueprint_version(db, code)
+        if not (row.exposure or {}).get("k"):
+            raise DataFileError([Problem(f"{code}.yaml", "", "exposure", f"{code} 没有已标定的曝光参数，无法导出")])
+        out[code] = {"digest": exposure_digest(bp, load_pool(db, bp)), "exposure": row.exposure}
+    return out
+
+
+@dataclass(frozen=True)
+class ShippedExposure:
+    code: str
+    action: str  # stored / kept (the version has parameters already) / stale (calibrated on another pool) / absent
+
+
+def load_shipped_exposure(db: Session, shipped: dict, codes: list[str]) -> list[ShippedExposure]:
+    """Store the shipped parameters of each blueprint in ``codes`` whose latest version has none
+    and whose blueprint and operational pool are exactly those they were calibrated on."""
+    out = []
+    for code in codes:
+        row, bp = get_blueprint_version(db, code)
+        entry = shipped.get(code)
+        if (row.exposure or {}).get("k"):
+            out.append(ShippedExposure(code, "kept"))
+        elif entry is None:
+            out.append(ShippedExposure(code, "absent"))
+        elif entry.get("digest") != exposure_digest(bp, load_pool(db, bp)):
+            out.append(ShippedExposure(code, "stale"))
+        else:
+            row.exposure = entry["exposure"]
+            out.append(ShippedExposure(code, "stored"))
+    db.commit()
+    return out
