@@ -98,6 +98,9 @@ class Settings(BaseSettings):
         description="Whether the item checker's findings block an import (docs/item-quality.md): 'none' "
                     "(they are reported only), 'error' (findings of severity error block) or 'warning' "
                     "(errors and warnings block).")
+    monitor_refresh_seconds: int = Field(
+        default=20, ge=1, le=600,
+        description="How often the proctor's live monitor fetches the attempts table, in seconds.")
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Addresses of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "

@@ -35,14 +35,15 @@ def environment() -> Environment:
     return env
 
 
-def local_time(iso: str) -> str:
-    """An ISO timestamp (UTC) as people here read it: '2026-11-22 11:40' in China Standard Time."""
+def local_time(iso: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO timestamp (UTC) as people here read it: '2026-11-22 11:40' in China Standard Time
+    (``fmt``: another strftime format, e.g. '%H:%M:%S')."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from examengine.config import DISPLAY_TIMEZONE
 
-    return datetime.fromisoformat(iso).astimezone(ZoneInfo(DISPLAY_TIMEZONE)).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(DISPLAY_TIMEZONE)).strftime(fmt)
 
 
 def render(template: str, **context) -> str:

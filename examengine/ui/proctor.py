@@ -1,9 +1,13 @@
 """Pages for proctors: exams, roster import, printable tickets, the live monitor with time
-extensions and voids, releasing results."""
+extensions and voids, releasing results.
+
+The monitor's actions are post/redirect/get: each POST answers 303 to the monitor with a flash
+message (ui/flash.py); the page's live part refreshes by fetching ``/proctor/exams/{id}/live``."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,6 +20,7 @@ from examengine.services import attempts as att
 from examengine.services import exams as svc
 from examengine.services.accounts import require_exam
 from examengine.services.blueprints import list_blueprints
+from examengine.ui import flash
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/proctor", include_in_schema=False)
 
@@ -24,19 +29,24 @@ def _own(db: Session, member, exam_id: int) -> None:
     require_exam(db, member, exam_id)
 
 
-def _exam_page(db: Session, exam_id: int, message: str = "", cls: str = "ok", status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(render("proctor/exam.html", nav="", exam=asdict(svc.exam_view(db, exam_id)),
-                               rows=[asdict(r) for r in att.monitor(db, exam_id)],
-                               sign_ins=[asdict(r) for r in att.sign_ins(db, exam_id)[:50]], message=message,
-                               message_class=cls), status_code=status_code)
+def _monitor(db: Session, exam_id: int) -> dict:
+    """What the live part of the monitor shows: the attempts table, its counts, the recent sign-ins."""
+    return {"exam": asdict(svc.exam_view(db, exam_id)), "rows": [asdict(r) for r in att.monitor(db, exam_id)],
+            "sign_ins": [asdict(r) for r in att.sign_ins(db, exam_id)[:50]], "now": datetime.now(UTC).isoformat()}
 
 
-def _act(db: Session, exam_id: int, action, done: str) -> HTMLResponse:
+def _back(request: Request, exam_id: int, message: str, cls: str = "ok") -> RedirectResponse:
+    """Post/redirect/get: every staff POST of the monitor answers 303 to the monitor, which shows
+    ``message`` once (ui/flash.py), so a reload or the live refresh never repeats the POST."""
+    return flash.redirect(request, f"/proctor/exams/{exam_id}", message, cls)
+
+
+def _act(request: Request, exam_id: int, action, done) -> RedirectResponse:
     try:
         result = action()
     except ExamEngineError as exc:
-        return _exam_page(db, exam_id, exc.message, "bad", 409)
-    return _exam_page(db, exam_id, done(result) if callable(done) else done)
+        return _back(request, exam_id, exc.message, "bad")
+    return _back(request, exam_id, done(result) if callable(done) else done)
 
 
 @router.get("")
@@ -60,18 +70,32 @@ def create(blueprint: str = Form(...), name: str = Form(""), time_limit: str = F
 
 
 @router.get("/exams/{exam_id}", dependencies=[Depends(exam_staff)])
-def exam(exam_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
-    return _exam_page(db, exam_id)
+def exam(exam_id: int, request: Request, db: Session = Depends(get_db)) -> HTMLResponse:
+    """The live monitor. Its live part refreshes itself by fetching ``/live`` (static/monitor.js)."""
+    shown = flash.take(request)
+    page = HTMLResponse(render("proctor/exam.html", nav="", **_monitor(db, exam_id),
+                               message=shown.message if shown else "", message_class=shown.cls if shown else "ok",
+                               refresh_seconds=request.app.state.settings.monitor_refresh_seconds))
+    return flash.forget(request, page)
+
+
+@router.get("/exams/{exam_id}/live", dependencies=[Depends(exam_staff)])
+def live(exam_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
+    """The live part of the monitor as an HTML fragment (the counts, the attempts table's rows, the
+    recent sign-ins), rendered by the same macros as the page; the page's script puts it in place."""
+    return HTMLResponse(render("proctor/monitor_live.html", **_monitor(db, exam_id)),
+                        headers={"Cache-Control": "no-store"})
 
 
 @router.post("/exams/{exam_id}/roster")
-def roster(exam_id: int, file: UploadFile = File(...), db: Session = Depends(get_db),
-           member=Depends(exam_staff)) -> HTMLResponse:
+def roster(exam_id: int, request: Request, file: UploadFile = File(...), db: Session = Depends(get_db),
+           member=Depends(exam_staff)) -> RedirectResponse:
     try:
         r = svc.import_roster(db, exam_id, file.filename or "roster", file.file.read(), actor=member.username)
     except DataFileError as exc:
-        return _exam_page(db, exam_id, "名单有误，未导入任何考生：" + "；".join(str(p) for p in exc.problems), "bad", 422)
-    return _exam_page(db, exam_id, f"已导入：新增 {r.added} 名，更新 {r.updated} 名，名单共 {r.total} 名。")
+        problems = [str(p) for p in exc.problems]
+        return _back(request, exam_id, f"名单有误，未导入任何考生（{len(problems)} 处）：" + "；".join(problems), "bad")
+    return _back(request, exam_id, f"已导入：新增 {r.added} 名，更新 {r.updated} 名，名单共 {r.total} 名。")
 
 
 @router.get("/exams/{exam_id}/tickets", dependencies=[Depends(exam_staff)])
@@ -81,79 +105,91 @@ def tickets(exam_id: int, request: Request, db: Session = Depends(get_db)) -> HT
 
 
 @router.post("/exams/{exam_id}/release")
-def release(exam_id: int, db: Session = Depends(get_db), member=Depends(exam_staff)) -> HTMLResponse:
-    att.release_results(db, exam_id, actor=member.username)
-    return _exam_page(db, exam_id, "成绩已发布（时间已到的作答已先收卷），考生重新登录即可查看。")
+def release(exam_id: int, request: Request, confirm: str = Form(""), db: Session = Depends(get_db),
+            member=Depends(exam_staff)) -> RedirectResponse:
+    """Releasing cannot be undone, so the form asks for a ticked 确认 (checked here too, for a
+    browser that ignores ``required``)."""
+    if confirm != "1":
+        return _back(request, exam_id, "未发布：请勾选“确认发布”后再发布成绩。", "bad")
+    return _act(request, exam_id, lambda: att.release_results(db, exam_id, actor=member.username),
+                "成绩已发布（时间已到的作答已先收卷），考生重新登录即可查看。")
 
 
 @router.post("/exams/{exam_id}/extend")
-def extend_exam(exam_id: int, minutes: int = Form(...), reason: str = Form(""), tickets: str = Form(""),
-                db: Session = Depends(get_db), member=Depends(exam_staff)) -> HTMLResponse:
+def extend_exam(exam_id: int, request: Request, minutes: int = Form(...), reason: str = Form(""),
+                tickets: str = Form(""), db: Session = Depends(get_db),
+                member=Depends(exam_staff)) -> RedirectResponse:
     chosen = [t for t in tickets.replace("，", ",").replace(" ", ",").split(",") if t.strip()]
-    return _act(db, exam_id, lambda: att.extend_exam(db, exam_id, minutes, actor=member.username, reason=reason,
-                                                     tickets=chosen or None),
+    return _act(request, exam_id, lambda: att.extend_exam(db, exam_id, minutes, actor=member.username,
+                                                          reason=reason, tickets=chosen or None),
                 lambda rows: f"已为 {len(rows)} 名考生延长 {minutes} 分钟"
                 + (f"，其中 {sum(r.reopened for r in rows)} 名已超时的考生重新打开作答" if any(r.reopened for r in rows)
                    else "") + "。")
 
 
 @router.post("/exams/{exam_id}/close-expired")
-def close_expired(exam_id: int, db: Session = Depends(get_db), member=Depends(exam_staff)) -> HTMLResponse:
-    return _act(db, exam_id, lambda: att.close_expired(db, exam_id, actor=member.username),
+def close_expired(exam_id: int, request: Request, db: Session = Depends(get_db),
+                  member=Depends(exam_staff)) -> RedirectResponse:
+    return _act(request, exam_id, lambda: att.close_expired(db, exam_id, actor=member.username),
                 lambda closed: f"已收卷 {len(closed)} 份时间已到的作答。")
 
 
 @router.post("/exams/{exam_id}/unlock")
-def unlock(exam_id: int, ticket: str = Form(...), db: Session = Depends(get_db),
-           member=Depends(exam_staff)) -> HTMLResponse:
-    return _act(db, exam_id, lambda: att.unlock_ticket(db, exam_id, ticket, actor=member.username),
+def unlock(exam_id: int, request: Request, ticket: str = Form(...), db: Session = Depends(get_db),
+           member=Depends(exam_staff)) -> RedirectResponse:
+    return _act(request, exam_id, lambda: att.unlock_ticket(db, exam_id, ticket, actor=member.username),
                 f"准考证号 {ticket} 已解锁。")
 
 
 @router.post("/exams/{exam_id}/sign-in-rules")
-def sign_in_rules(exam_id: int, require_id_last4: str = Form(""), approve_new_device: str = Form(""),
-                  db: Session = Depends(get_db), member=Depends(exam_staff)) -> HTMLResponse:
-    return _act(db, exam_id, lambda: svc.set_sign_in_rules(db, exam_id, actor=member.username,
-                                                           require_id_last4=require_id_last4 == "1",
-                                                           approve_new_device=approve_new_device == "1"),
+def sign_in_rules(exam_id: int, request: Request, require_id_last4: str = Form(""),
+                  approve_new_device: str = Form(""), db: Session = Depends(get_db),
+                  member=Depends(exam_staff)) -> RedirectResponse:
+    return _act(request, exam_id, lambda: svc.set_sign_in_rules(db, exam_id, actor=member.username,
+                                                                require_id_last4=require_id_last4 == "1",
+                                                                approve_new_device=approve_new_device == "1"),
                 "登录规则已保存。")
 
 
 @router.post("/sign-ins/{sign_in_id}/{decision}")
-def decide(sign_in_id: int, decision: str, db: Session = Depends(get_db),
-           member=Depends(current_staff)) -> HTMLResponse:
+def decide(sign_in_id: int, decision: str, request: Request, db: Session = Depends(get_db),
+           member=Depends(current_staff)) -> RedirectResponse:
     exam_id = att.sign_in_exam(db, sign_in_id)
     _own(db, member, exam_id)
     approve = decision == "approve"
-    return _act(db, exam_id, lambda: att.decide_sign_in(db, sign_in_id, approve=approve, actor=member.username),
+    return _act(request, exam_id,
+                lambda: att.decide_sign_in(db, sign_in_id, approve=approve, actor=member.username),
                 "已批准该设备继续作答（原设备的登录已失效）。" if approve else "已拒绝该设备。")
 
 
 @router.post("/attempts/{attempt_id}/extend")
-def extend(attempt_id: int, minutes: int = Form(...), db: Session = Depends(get_db),
-           member=Depends(current_staff)) -> HTMLResponse:
+def extend(attempt_id: int, request: Request, minutes: int = Form(...), db: Session = Depends(get_db),
+           member=Depends(current_staff)) -> RedirectResponse:
     attempt = att.get_attempt(db, attempt_id)
     _own(db, member, attempt.exam_id)
-    return _act(db, attempt.exam_id, lambda: att.extend_time(db, attempt_id, minutes, actor=member.username),
-                lambda ext: f"已为 {attempt.candidate.name} 延长 {minutes} 分钟" + ("，作答已重新打开。" if ext.reopened
-                                                                                 else "。"))
+    return _act(request, attempt.exam_id, lambda: att.extend_time(db, attempt_id, minutes, actor=member.username),
+                lambda ext: f"已为 {attempt.candidate.name} 延长 {minutes} 分钟"
+                + ("，作答已重新打开。" if ext.reopened else "。"))
 
 
 @router.post("/attempts/{attempt_id}/void")
-def void(attempt_id: int, reason: str = Form(""), confirm: str = Form(""), db: Session = Depends(get_db),
-         member=Depends(current_staff)) -> HTMLResponse:
+def void(attempt_id: int, request: Request, reason: str = Form(""), confirm: str = Form(""),
+         db: Session = Depends(get_db), member=Depends(current_staff)) -> RedirectResponse:
     attempt = att.get_attempt(db, attempt_id)
     _own(db, member, attempt.exam_id)
     if confirm != "1":
-        return _exam_page(db, attempt.exam_id, f"未作废：请勾选“确认”后再作废 {attempt.candidate.name} 的作答。", "bad", 400)
-    return _act(db, attempt.exam_id, lambda: att.void_attempt(db, attempt_id, actor=member.username, reason=reason),
+        return _back(request, attempt.exam_id, f"未作废：请勾选“确认”后再作废 {attempt.candidate.name} 的作答。",
+                     "bad")
+    return _act(request, attempt.exam_id,
+                lambda: att.void_attempt(db, attempt_id, actor=member.username, reason=reason),
                 f"已作废 {attempt.candidate.name} 的作答（如属误操作，可在该行“撤销作废”）。")
 
 
 @router.post("/attempts/{attempt_id}/restore")
-def restore(attempt_id: int, reason: str = Form(""), db: Session = Depends(get_db),
-            member=Depends(current_staff)) -> HTMLResponse:
+def restore(attempt_id: int, request: Request, reason: str = Form(""), db: Session = Depends(get_db),
+            member=Depends(current_staff)) -> RedirectResponse:
     attempt = att.get_attempt(db, attempt_id)
     _own(db, member, attempt.exam_id)
-    return _act(db, attempt.exam_id, lambda: att.restore_attempt(db, attempt_id, actor=member.username, reason=reason),
+    return _act(request, attempt.exam_id,
+                lambda: att.restore_attempt(db, attempt_id, actor=member.username, reason=reason),
                 f"已撤销对 {attempt.candidate.name} 的作废。")

@@ -386,15 +386,23 @@ def test_the_monitor_page_shows_time_ups_devices_and_locks_and_acts_on_them(api,
     assert page.status_code == 200
     html = page.text
     assert "时间已到（未收卷）" in html and "新设备等待批准" in html and "已锁定" in html and "Laptop/2" in html
-    assert f'content="20;url=/proctor/exams/{exam_id}"' in html  # the refresh after an action GETs the page
+    assert 'http-equiv="refresh"' not in html  # the live part refreshes itself (static/monitor.js)
     sid = {r["ticket"]: r for r in api.get(f"/api/v1/exams/{exam_id}/attempts").json()}[t["ticket"]]["pending_sign_in"]
-    assert "已批准该设备" in api.post(f"/proctor/sign-ins/{sid}/approve").text
-    assert "已解锁" in api.post(f"/proctor/exams/{exam_id}/unlock", data={"ticket": other["ticket"]}).text
-    assert "已收卷 1 份" in api.post(f"/proctor/exams/{exam_id}/close-expired").text
+
+    def act(path: str, **data) -> str:
+        """Every action answers 303 to the monitor (post/redirect/get), which shows its message once."""
+        r = api.post(path, data=data, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == f"/proctor/exams/{exam_id}", path
+        return api.get(r.headers["location"]).text
+
+    assert "已批准该设备" in act(f"/proctor/sign-ins/{sid}/approve")
+    assert "已解锁" in act(f"/proctor/exams/{exam_id}/unlock", ticket=other["ticket"])
+    assert "已收卷 1 份" in act(f"/proctor/exams/{exam_id}/close-expired")
     assert status_of(bank_db, first["attempt_id"]) == "incomplete"
-    html = api.post(f"/proctor/exams/{exam_id}/extend", data={"minutes": "5", "reason": "断网"}).text
+    html = act(f"/proctor/exams/{exam_id}/extend", minutes="5", reason="断网")
     assert "已为 1 名考生延长 5 分钟" in html and "重新打开" in html
     assert status_of(bank_db, first["attempt_id"]) == "in_progress"
+    assert "已为 1 名考生延长" not in api.get(f"/proctor/exams/{exam_id}").text  # shown once
 
 
 def test_a_void_needs_a_confirmation_and_can_be_undone(api, bank_db):
@@ -402,7 +410,8 @@ def test_a_void_needs_a_confirmation_and_can_be_undone(api, bank_db):
     aid, h = sign_in(api, t)
     item = api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()
     r = api.post(f"/proctor/attempts/{aid}/void", data={"reason": "误点"})
-    assert r.status_code == 400 and "请勾选“确认”" in r.text and status_of(bank_db, aid) == "in_progress"
+    assert r.status_code == 200 and r.url.path == f"/proctor/exams/{exam_id}"  # after the redirect
+    assert "请勾选“确认”" in r.text and status_of(bank_db, aid) == "in_progress"
     assert "已作废" in api.post(f"/proctor/attempts/{aid}/void", data={"reason": "误点", "confirm": "1"}).text
     assert status_of(bank_db, aid) == "voided"
     assert api.post(f"/api/v1/attempts/{aid}/restore", json={"reason": " "}).status_code == 400

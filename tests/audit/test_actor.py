@@ -36,8 +36,8 @@ def test_roster_import_and_release_on_the_proctor_page_are_recorded_under_the_pr
         assert r.status_code == 303
         exam = int(r.headers["location"].rsplit("/", 1)[1])
         r = c.post(f"/proctor/exams/{exam}/roster", files={"file": ("r.csv", ROSTER)})
-        assert r.status_code == 200 and "新增 2 名" in r.text
-        assert c.post(f"/proctor/exams/{exam}/release").status_code == 200
+        assert r.status_code == 303 and "新增 2 名" in c.get(r.headers["location"]).text
+        assert c.post(f"/proctor/exams/{exam}/release", data={"confirm": "1"}).status_code == 303
     actors = _actors(bank_db, exam)
     assert {a: actors.get(a) for a in ("exam.create", "exam.roster", "exam.release")} == {
         "exam.create": "proc-ui", "exam.roster": "proc-ui", "exam.release": "proc-ui"}
