@@ -93,7 +93,7 @@ def comment(external_id: str, body: CommentIn, db: DB, member: Staff) -> svc.Ite
     return svc.get_item(db, external_id, role=member.role)
 
 
-@router.get("/review-queue", summary="Items in review with the checker's findings; `own` marks those the caller may not approve")
+@router.get("/bank/review-queue", summary="Items in review with the checker's findings; `own` marks those the caller may not approve")
 def review_queue(db: DB, member: Staff, code: str = "") -> list[svc.QueueEntry]:
     return svc.review_queue(db, viewer=member.username, code=code)
 

@@ -116,8 +116,8 @@ def test_review_by_a_second_person_with_the_queue_and_comments_in_the_history(pe
     for ident in ("Q-MR", "Q-OK"):
         assert writer.post(f"/api/v1/items/{ident}/transitions", json={"to": "review"}).status_code == 200
 
-    mine = {e["external_id"]: e for e in writer.get("/api/v1/review-queue").json()}
-    theirs = {e["external_id"]: e for e in reviewer.get("/api/v1/review-queue").json()}
+    mine = {e["external_id"]: e for e in writer.get("/api/v1/bank/review-queue").json()}
+    theirs = {e["external_id"]: e for e in reviewer.get("/api/v1/bank/review-queue").json()}
     assert set(mine) == set(theirs) == {"Q-MR", "Q-OK"}
     assert mine["Q-MR"]["own"] and not theirs["Q-MR"]["own"] and theirs["Q-MR"]["submitted_by"] == "writer-1"
     assert [f["rule"] for f in theirs["Q-MR"]["findings"] if f["severity"] == "error"] == ["mr-few-wrong"]
@@ -139,6 +139,6 @@ def test_review_by_a_second_person_with_the_queue_and_comments_in_the_history(pe
     assert [(e["actor"], e["action"], e["detail"].get("note")) for e in events[-2:]] == [
         ("reviewer-1", "comment", "E 项太明显，请再设一个错误选项"), ("reviewer-1", "status", "退回修改")]
     assert writer.get("/api/v1/items/Q-OK").json()["status"] == "pretest"
-    assert reviewer.get("/api/v1/review-queue").json() == []
+    assert reviewer.get("/api/v1/bank/review-queue").json() == []
     item_page = writer.get("/writer/items/Q-MR")
     assert "E 项太明显" in item_page.text and 'id="findings"' in item_page.text and "mr-few-wrong" in item_page.text

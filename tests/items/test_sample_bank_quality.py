@@ -81,6 +81,7 @@ def test_bank_cues_agrees_with_an_independent_count_and_the_bank_meets_the_targe
     whole = levels[-1]
     assert reported[("全部", "longest")] <= 0.35
     assert reported[("全部", "absolute-false")] <= 0.60
+    assert reported[("全部", "absolute-true")] <= 0.60  # no reverse cue either
     assert whole["multiple_few_wrong"] == 0
     items = bank_items()
     assert whole["items"] == len(items) and whole["single"] == sum(i["type"] == "单选" for i in items)
