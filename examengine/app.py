@@ -24,6 +24,7 @@ from examengine.errors import (
     NotFoundError,
     TooManyAttemptsError,
 )
+from examengine.rendering.env import display_zone
 from examengine.services.accounts import ForbiddenError, NotSignedInError
 from examengine.services.attempts import (
     ApprovalPendingError,
@@ -79,6 +80,19 @@ def storage_message(exc: DBAPIError) -> str | None:
     return "暂时无法访问系统数据库。"
 
 
+class DisplayZoneMiddleware:
+    """Pages rendered while serving a request show times in this app's zone (Settings.timezone):
+    the rendering environment reads it from the request's context (rendering.env.display_zone),
+    so every page helper need not carry it."""
+
+    def __init__(self, app, *, zone: str) -> None:
+        self.app, self.zone = app, zone
+
+    async def __call__(self, scope, receive, send) -> None:
+        with display_zone(self.zone):
+            await self.app(scope, receive, send)
+
+
 class HealthOut(BaseModel):
     """The body of /healthz, 200 and 503 alike."""
 
@@ -116,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.add_middleware(DisplayZoneMiddleware, zone=settings.timezone)
     app.add_middleware(SameOriginMiddleware, origins=allowed_origins(settings))
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_upload_mb * 1024 * 1024)
     # outermost (added last): every answer, the 413 and CSRF refusals included, gets the headers

@@ -5,16 +5,21 @@ Nothing here opens a database or a file: ``Settings()`` only reads variables.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-#: Times are stored in UTC and shown to people in China Standard Time.
-DISPLAY_TIMEZONE = "Asia/Shanghai"
+#: Times are stored in UTC and shown (and typed) in the centre's zone, EXAMENGINE_TIMEZONE; this
+#: is its default. Code takes the zone from the settings it is given, never from this name.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+#: Zones people here name in words; any other is shown by its IANA name and UTC offset.
+ZONE_WORDS = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间", "Asia/Harbin": "北京时间", "PRC": "北京时间"}
 
 
 #: Shipped with the app: at the top of a source checkout (where developers edit them) and, in a
@@ -85,6 +90,10 @@ class Settings(BaseSettings):
         description="Threads per worker for the candidates' requests (default: 1 on SQLite, where every "
                     "request is CPU and one file; 2 on a database server, to overlap its round trips).")
 
+    timezone: str = Field(
+        default=DEFAULT_TIMEZONE,
+        description="The centre's time zone (an IANA name such as Asia/Shanghai or Asia/Urumqi): exam windows "
+                    "typed without an offset are read in it, and staff pages, exports and tickets show times in it.")
     public_url: str | None = Field(
         default=None,
         description="The address people open, as the reverse proxy serves it (https://exam.example.cn): "
@@ -107,6 +116,17 @@ class Settings(BaseSettings):
                     "believed (uvicorn's --forwarded-allow-ips: comma-separated addresses or networks, "
                     "'*' for any; empty: believe none).")
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_an_iana_zone(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"EXAMENGINE_TIMEZONE must be an IANA time zone such as Asia/Shanghai or "
+                             f"Asia/Urumqi, not {value!r}") from None
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _public_url_is_an_origin(cls, value: str | None) -> str | None:
@@ -116,6 +136,10 @@ class Settings(BaseSettings):
             raise ValueError(f"EXAMENGINE_PUBLIC_URL must be an http(s) address such as https://exam.example.cn, "
                              f"not {value!r}")
         return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def candidate_thread_count(self) -> int:
@@ -161,3 +185,26 @@ def allowed_origins(settings: Settings) -> frozenset[str]:
     address has to be configured."""
     candidates = [settings.public_url or "", *settings.trusted_origins.split(",")]
     return frozenset(o for o in (origin_of(c) for c in candidates if c.strip()) if o)
+
+
+def zone_label(zone: ZoneInfo, at: datetime | None = None) -> str:
+    """How a page names the zone its times are in: '北京时间' for China Standard Time, else the
+    IANA name with the UTC offset at ``at`` (now when not given), 'Europe/Berlin UTC+01:00'."""
+    words = ZONE_WORDS.get(zone.key)
+    if words:
+        return words
+    offset = (at or datetime.now(zone)).astimezone(zone).strftime("%z")
+    return f"{zone.key} UTC{offset[:3]}:{offset[3:]}"
+
+
+def local_time(at: datetime, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An aware time as people at the centre read it: '2026-12-12 09:00' in ``zone`` (a naive
+    time is taken as UTC, as the database stores it; ``fmt``: another strftime format)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo("UTC"))
+    return at.astimezone(zone).strftime(fmt)
+
+
+def local_time_with_zone(at: datetime, zone: ZoneInfo) -> str:
+    """'2026-12-12 09:00 北京时间', '2026-12-12 09:00 Europe/Berlin UTC+01:00'."""
+    return f"{local_time(at, zone)} {zone_label(zone, at)}"

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import anyio
 import anyio.to_thread
@@ -50,6 +51,18 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         yield db
     finally:
         db.close()
+
+
+def centre_zone(request: Request) -> ZoneInfo:
+    """The centre's time zone (Settings.timezone) of the app serving the request: windows typed
+    without an offset are read in it, messages show times in it."""
+    return request.app.state.settings.zone
+
+
+def public_url(request: Request) -> str | None:
+    """The address candidates open (Settings.public_url), without a trailing slash; None when unset."""
+    url = request.app.state.settings.public_url
+    return url.rstrip("/") if url else None
 
 
 def release_connection(db: Session) -> None:
@@ -204,6 +217,8 @@ DB = Annotated[Session, Depends(get_db)]
 Staff = Annotated[accounts.Staff, Depends(current_staff)]
 #: A proctor assigned to the exam of the path's ``exam_id``, or an admin (:func:`exam_staff`).
 ExamStaff = Annotated[accounts.Staff, Depends(exam_staff)]
+#: The centre's time zone (Settings.timezone).
+Zone = Annotated[ZoneInfo, Depends(centre_zone)]
 
 
 def item_findings_block(request: Request) -> Severity | None:

@@ -22,6 +22,8 @@ from examengine.deps import (
     ExamStaff,
     ReleasingRoute,
     Staff,
+    Zone,
+    centre_zone,
     client_of,
     exam_staff,
     in_candidate_thread,
@@ -39,8 +41,9 @@ candidate_router = APIRouter(route_class=CandidateRoute, prefix="/api/v1", tags=
 class ExamIn(BaseModel):
     blueprint: str = Field(description="蓝图编号，如 530046-L2")
     name: str = ""
-    window_start: datetime | None = None
-    window_end: datetime | None = None
+    window_start: datetime | None = Field(None, description="时间窗开始（默认现在）；不带时区偏移的时间按本中心时区"
+                                                           "（EXAMENGINE_TIMEZONE）理解")
+    window_end: datetime | None = Field(None, description="时间窗结束（默认开始后一天）；不带时区偏移同上")
     time_limit_minutes: int | None = None
     results_policy: str = Field("immediate", description="immediate（考完即显示）或 release（稍后发布）",
                                 json_schema_extra={"enum": ["immediate", "release"]})
@@ -92,9 +95,9 @@ class SignedOut(BaseModel):
 
 
 @router.post("/exams", summary="Create an exam from a blueprint (the proctor who creates it runs it)")
-def create_exam(body: ExamIn, db: DB, member: Staff) -> svc.ExamView:
+def create_exam(body: ExamIn, db: DB, member: Staff, zone: Zone) -> svc.ExamView:
     return svc.create_exam(db, blueprint=body.blueprint, name=body.name, actor=member.username,
-                           window_start=body.window_start, window_end=body.window_end,
+                           zone=zone, window_start=body.window_start, window_end=body.window_end,
                            time_limit_minutes=body.time_limit_minutes, results_policy=body.results_policy,
                            proctor_id=member.id if member.role.value == "proctor" else None,
                            require_id_last4=body.require_id_last4, approve_new_device=body.approve_new_device)
@@ -116,18 +119,19 @@ def get_exam(exam_id: int, db: DB) -> svc.ExamView:
     return svc.exam_view(db, exam_id)
 
 
-@router.post("/exams/{exam_id}/roster", summary="Import a roster (CSV or XLSX: 准考证号, 姓名, 身份证号后四位, 考场)")
+@router.post("/exams/{exam_id}/roster", summary="Import a roster (CSV or XLSX: 准考证号, 姓名, 身份证号后四位, 考场, 座位号)")
 def import_roster(exam_id: int, db: DB, member: ExamStaff, file: UploadFile = File(...)) -> svc.RosterReport:
     return svc.import_roster(db, exam_id, file.filename or "roster", file.file.read(), actor=member.username)
 
 
-@router.get("/exams/{exam_id}/tickets", summary="准考证号, 姓名 and access code of each candidate (JSON or CSV)",
+@router.get("/exams/{exam_id}/tickets", summary="准考证号, 姓名, access code, 考场 and 座位号 of each candidate "
+                                                "(JSON, or CSV with the window in the centre's local time)",
             dependencies=[Depends(exam_staff)],
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV "
                              "with ?format=csv"}})
-def get_tickets(exam_id: int, db: DB, format: str = "json") -> list[svc.Ticket]:
+def get_tickets(exam_id: int, db: DB, zone: Zone, format: str = "json") -> list[svc.Ticket]:
     if format == "csv":  # a Response is sent as it is, unvalidated
-        return Response(svc.tickets_csv(db, exam_id), media_type="text/csv; charset=utf-8",
+        return Response(svc.tickets_csv(db, exam_id, zone), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}-tickets.csv"'})
     return svc.tickets(db, exam_id)
 
@@ -257,7 +261,8 @@ CandidateAttempt = Annotated[Attempt, Depends(candidate_attempt)]
 @candidate_router.post("/attempts", summary="Sign in with 准考证号 and access code; returns the attempt and a token "
                        "(status pending_approval: this device waits for a proctor's approval)")
 def sign_in(body: SignInBody, request: Request, db: DB) -> att.SignIn:
-    return att.sign_in(db, body.ticket, body.code, id_last4=body.id_last4, client=client_of(request, body.device))
+    return att.sign_in(db, body.ticket, body.code, zone=centre_zone(request), id_last4=body.id_last4,
+                       client=client_of(request, body.device))
 
 
 @candidate_router.delete("/attempts/{attempt_id}/token", summary="Sign out: the token stops working")

@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from examengine.cli.common import handles_errors, out, print_json, session
+from examengine.cli.common import handles_errors, out, print_json, session, settings
+from examengine.config import local_time, zone_label
 
 exams_app = typer.Typer(help="考试：创建、名单、准考证与访问码、监考。", no_args_is_help=True)
 roster_app = typer.Typer(help="考生名单。", no_args_is_help=True)
@@ -27,8 +28,11 @@ def register(app: typer.Typer) -> None:
 def create(
     blueprint: Annotated[str, typer.Option(help="蓝图编号，如 530046-L2")],
     name: Annotated[str, typer.Option(help="考试名称")] = "",
-    start: Annotated[datetime | None, typer.Option(help="时间窗开始（默认现在）")] = None,
-    end: Annotated[datetime | None, typer.Option(help="时间窗结束（默认开始后一天）")] = None,
+    start: Annotated[str | None, typer.Option(
+        help="时间窗开始（默认现在），当地时间（EXAMENGINE_TIMEZONE）；可带偏移，如 2026-12-12T09:00+08:00",
+        metavar="YYYY-MM-DD HH:MM")] = None,
+    end: Annotated[str | None, typer.Option(help="时间窗结束（默认开始后一天），当地时间，同 --start",
+                                            metavar="YYYY-MM-DD HH:MM")] = None,
     time_limit: Annotated[int | None, typer.Option(help="考试时长（分钟，默认取蓝图）")] = None,
     results: Annotated[str, typer.Option(help="immediate：考完即显示成绩；release：稍后统一发布")] = "immediate",
     require_id_last4: Annotated[bool, typer.Option("--require-id-last4", help="登录时核验身份证号后四位")] = False,
@@ -37,21 +41,42 @@ def create(
     actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
     fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
 ) -> None:
-    """按蓝图创建一场考试。"""
+    """按蓝图创建一场考试。--start、--end 不带时区偏移时是本中心时区（EXAMENGINE_TIMEZONE，默认
+    Asia/Shanghai）的当地时间，如 --start "2026-12-12 09:00"；带偏移的按偏移理解。"""
     from examengine.services.exams import create_exam
 
+    zone = settings().zone
+    window_start, window_end = _typed(start, "--start"), _typed(end, "--end")
     with session() as db:
-        exam = create_exam(db, blueprint=blueprint, name=name, actor=actor, window_start=start, window_end=end,
+        exam = create_exam(db, blueprint=blueprint, name=name, actor=actor, zone=zone,
+                           window_start=window_start, window_end=window_end,
                            time_limit_minutes=time_limit, results_policy=results,
                            require_id_last4=require_id_last4, approve_new_device=approve_new_device)
     if fmt == "json":
         print_json(asdict(exam))
         return
     out.print(f"已创建考试 {exam.id}：{exam.name}（{exam.blueprint} v{exam.blueprint_version}，"
-              f"{exam.window_start} 至 {exam.window_end}，{exam.time_limit_minutes} 分钟）", highlight=False)
+              f"{_window(exam.window_start, exam.window_end, zone)}，{exam.time_limit_minutes} 分钟）", highlight=False)
     if not exam.exposure_calibrated:
         out.print(f"注意：蓝图 {exam.blueprint} v{exam.blueprint_version} 未标定曝光参数，在线考试不做曝光控制"
                   f"（examengine exposure calibrate {exam.blueprint}）。", highlight=False)
+
+
+def _typed(value: str | None, option: str) -> datetime | None:
+    """A window time as typed: ISO 8601, date and time ('2026-12-12 09:00'), an offset optional."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} 不是日期时间，应写成 \"2026-12-12 09:00\"（当地时间）"
+                                 f"或 2026-12-12T09:00+08:00", param_hint=option) from None
+
+
+def _window(start_iso: str, end_iso: str, zone) -> str:
+    """'2026-12-12 09:00 至 2026-12-12 17:00（北京时间）'."""
+    start, end = datetime.fromisoformat(start_iso), datetime.fromisoformat(end_iso)
+    return f"{local_time(start, zone)} 至 {local_time(end, zone)}（{zone_label(zone, start)}）"
 
 
 @exams_app.command("list")
@@ -65,11 +90,12 @@ def list_(fmt: Annotated[str, typer.Option("--format", help="table 或 json")] =
     if fmt == "json":
         print_json([asdict(r) for r in rows])
         return
+    zone = settings().zone
     t = Table(title="考试")
     for col in ("编号", "名称", "蓝图", "时间窗", "时长", "考生", "作答"):
         t.add_column(col, overflow="fold")
     for e in rows:
-        t.add_row(str(e.id), e.name, f"{e.blueprint} v{e.blueprint_version}", f"{e.window_start}\n{e.window_end}",
+        t.add_row(str(e.id), e.name, f"{e.blueprint} v{e.blueprint_version}", _window(e.window_start, e.window_end, zone).replace(" 至 ", " 至\n"),
                   f"{e.time_limit_minutes} 分钟", str(e.candidates), str(e.attempts))
     out.print(t, highlight=False)
 
@@ -78,7 +104,7 @@ def list_(fmt: Annotated[str, typer.Option("--format", help="table 或 json")] =
 @handles_errors
 def roster_import(
     exam: Annotated[int, typer.Argument(help="考试编号")],
-    file: Annotated[Path, typer.Argument(help="CSV 或 XLSX：准考证号, 姓名, 身份证号后四位（可选）, 考场（可选）",
+    file: Annotated[Path, typer.Argument(help="CSV 或 XLSX：准考证号, 姓名, 身份证号后四位（可选）, 考场（可选）, 座位号（可选）",
                                          exists=True, dir_okay=False)],
 ) -> None:
     """导入考生名单，为每位考生生成访问码（已在名单中的准考证号只更新信息，访问码不变）。"""
@@ -95,20 +121,20 @@ def tickets(
     exam: Annotated[int, typer.Argument(help="考试编号")],
     fmt: Annotated[str, typer.Option("--format", help="csv 或 table")] = "table",
 ) -> None:
-    """输出每位考生的准考证号、姓名和访问码（--format csv 写到标准输出）。"""
+    """输出每位考生的准考证号、姓名、考场、座位号和访问码（--format csv 写到标准输出，另含当地时间的考试时间）。"""
     from examengine.services.exams import tickets as get_tickets
     from examengine.services.exams import tickets_csv
 
     with session() as db:
         if fmt == "csv":
-            sys.stdout.write(tickets_csv(db, exam).decode("utf-8-sig"))
+            sys.stdout.write(tickets_csv(db, exam, settings().zone).decode("utf-8-sig"))
             return
         rows = get_tickets(db, exam)
     t = Table(title=f"考试 {exam} 准考证与访问码")
-    for col in ("准考证号", "姓名", "考场", "访问码"):
+    for col in ("准考证号", "姓名", "考场", "座位号", "访问码"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r.ticket, r.name, r.room, r.access_code)
+        t.add_row(r.ticket, r.name, r.room, r.seat, r.access_code)
     out.print(t, highlight=False)
 
 
@@ -155,8 +181,10 @@ def extend(
     out.print(f"考试 {exam}：已为 {len(rows)} 名考生延长 {minutes} 分钟"
               + (f"，其中 {sum(r.reopened for r in rows)} 名已超时的考生重新打开作答" if any(r.reopened for r in rows)
                  else "") + "。", highlight=False)
+    zone = settings().zone
     for r in rows:
-        out.print(f"  {r.ticket}：截止 {r.deadline or '（未开考）'}{'（重新打开）' if r.reopened else ''}", highlight=False)
+        deadline = local_time(datetime.fromisoformat(r.deadline), zone) if r.deadline else "（未开考）"
+        out.print(f"  {r.ticket}：截止 {deadline}{'（重新打开）' if r.reopened else ''}", highlight=False)
 
 
 @exams_app.command("close-expired")
@@ -202,11 +230,12 @@ def sign_ins(
     if fmt == "json":
         print_json([asdict(r) for r in rows])
         return
+    zone = settings().zone
     t = Table(title=f"考试 {exam} 登录记录")
-    for col in ("时间（UTC）", "准考证号", "姓名", "地址", "浏览器", "结果", "换设备"):
+    for col in (f"时间（{zone_label(zone)}）", "准考证号", "姓名", "地址", "浏览器", "结果", "换设备"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        t.add_row(r.at, r.ticket, r.name, r.address, r.user_agent[:60], r.outcome_label, "是" if r.new_device else "")
+        t.add_row(local_time(datetime.fromisoformat(r.at), zone), r.ticket, r.name, r.address, r.user_agent[:60], r.outcome_label, "是" if r.new_device else "")
     out.print(t, highlight=False)
 
 

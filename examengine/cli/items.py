@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from rich.table import Table
 
 from examengine.cli.common import err, handles_errors, out, print_json, session, settings
+from examengine.config import local_time, zone_label
 
 items_app = typer.Typer(help="题库：导入、导出、模板、浏览与状态流转。", no_args_is_help=True)
 bank_app = typer.Typer(help="题库概况：按职业技能要求统计的题目覆盖。", no_args_is_help=True)
@@ -163,16 +165,17 @@ def items_show(external_id: str, fmt: Annotated[str, typer.Option("--format")] =
         return
     out.print(f"[bold]{item.external_id}[/bold]  状态：{item.status_label}  级别：{item.level}  "
               f"当前版本：v{item.current_version}  作者：{item.author}", highlight=False)
+    zone = settings().zone
     for v in reversed(item.versions):
-        out.print(f"\n— 版本 v{v.number}（{v.created_at}，{v.created_by}）{'［已冻结］' if v.frozen else ''}",
+        out.print(f"\n— 版本 v{v.number}（{local_time(datetime.fromisoformat(v.created_at), zone)}，{v.created_by}）{'［已冻结］' if v.frozen else ''}",
                   highlight=False)
         out.print(f"{v.type}：{v.stem}", highlight=False)
         for letter, opt in zip("ABCDEF", v.options, strict=False):
             out.print(f"  {letter}. {opt}", highlight=False)
         out.print(f"答案：{v.key}；要求：{'；'.join(v.requirements)}；IRT：{v.irt}", highlight=False)
-    out.print("\n变更记录：")
+    out.print(f"\n变更记录（{zone_label(zone)}）：")
     for e in item.events:
-        out.print(f"  {e.at} {e.actor} {e.action} v{e.version} {e.detail}", highlight=False)
+        out.print(f"  {local_time(datetime.fromisoformat(e.at), zone)} {e.actor} {e.action} v{e.version} {e.detail}", highlight=False)
 
 
 @items_app.command("transition")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from examengine.cli.common import handles_errors, out, session
+from examengine.cli.common import handles_errors, out, session, settings
+from examengine.config import local_time, zone_label
 
 users_app = typer.Typer(help="工作人员账号：管理员、命题人、审题人、监考。", no_args_is_help=True)
 
@@ -138,9 +140,10 @@ def register_audit(app: typer.Typer) -> None:
 
         with session() as db:
             rows = audit.read(db, action=action, target=target, limit=limit)
+        zone = settings().zone
         t = Table(title="审计日志（最新在前）")
-        for col in ("时间", "操作人", "操作", "对象", "之前", "之后"):
+        for col in (f"时间（{zone_label(zone)}）", "操作人", "操作", "对象", "之前", "之后"):
             t.add_column(col, overflow="fold")
         for e in rows:
-            t.add_row(e.at, e.actor, e.action, e.target, str(e.before or ""), str(e.after or ""))
+            t.add_row(local_time(datetime.fromisoformat(e.at), zone), e.actor, e.action, e.target, str(e.before or ""), str(e.after or ""))
         out.print(t, highlight=False)

@@ -324,7 +324,7 @@ class Exam(Base):
 
 
 class Candidate(Base):
-    """One roster entry: 准考证号, 姓名, optional last four of the ID card, 考场, access code."""
+    """One roster entry: 准考证号, 姓名, optional last four of the ID card, 考场, 座位号, access code."""
 
     __tablename__ = "candidates"
     __table_args__ = (UniqueConstraint("exam_id", "ticket"),)
@@ -335,6 +335,7 @@ class Candidate(Base):
     name: Mapped[str] = mapped_column(String(100))
     id_last4: Mapped[str] = mapped_column(String(4), default="")
     room: Mapped[str] = mapped_column(String(50), default="")
+    seat: Mapped[str] = mapped_column(String(20), default="")
     access_code: Mapped[str] = mapped_column(String(16))
     # failed sign-ins before this time no longer count towards the ticket's lock (a proctor unlocked it)
     unlocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -437,7 +437,7 @@ def read_table(filename: str, data: bytes) -> list[list[str]]:
 # ---------------------------------------------------------------- rosters
 
 #: A roster's columns: header -> field of ``RosterRow``.
-ROSTER_COLUMNS = {"准考证号": "ticket", "姓名": "name", "身份证号后四位": "id_last4", "考场": "room"}
+ROSTER_COLUMNS = {"准考证号": "ticket", "姓名": "name", "身份证号后四位": "id_last4", "考场": "room", "座位号": "seat"}
 
 
 @dataclass(frozen=True)
@@ -446,6 +446,7 @@ class RosterRow:
     name: str
     id_last4: str = ""
     room: str = ""
+    seat: str = ""
 
 
 def read_roster(filename: str, data: bytes, *, lengths: Mapping[str, int]) -> list[RosterRow]:

@@ -1,22 +1,52 @@
-"""The jinja2 environment: autoescaped, StrictUndefined, templates shipped in the package."""
+"""The jinja2 environment: autoescaped, StrictUndefined, templates shipped in the package.
+
+Times are shown in the centre's zone (``Settings.timezone``): one environment per zone, its
+``local_time`` and ``zone_label`` filters bound to it. :func:`render` takes the zone it is given,
+else the zone of the app serving the request (``app.py`` sets it per request with
+:func:`display_zone` from the app's own settings)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from examengine.config import DEFAULT_TIMEZONE
+from examengine.config import local_time as format_local
+from examengine.config import zone_label as label_of
 from examengine.exam.items import LETTERS, STATUS_LABELS, ItemStatus, split_images
+from examengine.rendering.qr import qr_png_uri
 
 ACTION_LABELS = {"created": "新增", "new_version": "新版本", "updated": "更新", "unchanged": "无变化",
                  "edited": "编辑", "status": "状态变更", "irt_updated": "参数更新", "comment": "审核意见"}
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+#: The zone of the app serving the current request; outside an app (a script rendering a page)
+#: the settings' default.
+_ZONE: ContextVar[str] = ContextVar("examengine_display_zone", default=DEFAULT_TIMEZONE)
+
+
+@contextmanager
+def display_zone(zone: ZoneInfo | str) -> Iterator[None]:
+    """Render pages within the block in ``zone`` (app.py: around every request, from the app's settings)."""
+    token = _ZONE.set(zone.key if isinstance(zone, ZoneInfo) else zone)
+    try:
+        yield
+    finally:
+        _ZONE.reset(token)
+
+
+@lru_cache(maxsize=8)
+def environment(zone: str = DEFAULT_TIMEZONE) -> Environment:
+    tz = ZoneInfo(zone)
     env = Environment(
         loader=PackageLoader("examengine", "templates"),
         autoescape=select_autoescape(["html", "xml"]),
@@ -24,30 +54,36 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["local_time"] = local_time
+    env.filters["local_time"] = lambda iso, fmt="%Y-%m-%d %H:%M": local_time(iso, tz, fmt)
+    env.filters["zone_label"] = lambda iso: zone_label(iso, tz)
+    env.filters["qr"] = qr_png_uri
     env.filters["image_parts"] = split_images
     env.globals.update(
         LETTERS=LETTERS,
         STATUSES=[(s.value, STATUS_LABELS[s]) for s in ItemStatus],
         STATUS_LABELS={s.value: STATUS_LABELS[s] for s in ItemStatus},
         ACTION_LABELS=ACTION_LABELS,
+        ZONE_LABEL=lambda: label_of(tz),  # the zone's name now: a table header's "时间（北京时间）"
     )
     return env
 
 
-def local_time(iso: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An ISO timestamp (UTC) as people here read it: '2026-11-22 11:40' in China Standard Time
-    (``fmt``: another strftime format, e.g. '%H:%M:%S')."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from examengine.config import DISPLAY_TIMEZONE
-
-    return datetime.fromisoformat(iso).astimezone(ZoneInfo(DISPLAY_TIMEZONE)).strftime(fmt)
+def local_time(iso: str, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO timestamp (UTC when it carries no offset) as people at the centre read it:
+    '2026-11-22 11:40' in ``zone`` (``fmt``: another strftime format, e.g. '%H:%M:%S')."""
+    return format_local(datetime.fromisoformat(iso), zone, fmt)
 
 
-def render(template: str, **context) -> str:
-    return environment().get_template(template).render(**context)
+def zone_label(iso: str, zone: ZoneInfo) -> str:
+    """The zone's name at that time: '北京时间', 'Europe/Berlin UTC+01:00' (summer: +02:00)."""
+    at = datetime.fromisoformat(iso)
+    return label_of(zone, at if at.tzinfo else at.replace(tzinfo=ZoneInfo("UTC")))
+
+
+def render(template: str, *, zone: ZoneInfo | str | None = None, **context) -> str:
+    """A page in ``zone``, by default the zone of the app serving the request."""
+    key = _ZONE.get() if zone is None else zone.key if isinstance(zone, ZoneInfo) else zone
+    return environment(key).get_template(template).render(**context)
 
 
 #: An inline script (a <script> element without src) and its text.

@@ -21,9 +21,8 @@ import shutil
 import subprocess
 from functools import lru_cache
 
-import segno
-
 from examengine.rendering.env import render
+from examengine.rendering.qr import qr_png_uri
 
 FAST_CJK = "WenQuanYi Micro Hei"
 NOTO_CJK = "Noto Sans CJK SC"
@@ -38,12 +37,6 @@ def default_font_family() -> str:
         names = subprocess.run([fc, ":lang=zh", "family"], capture_output=True, text=True, timeout=30).stdout
     stack = [f for f in (FAST_CJK, NOTO_CJK) if f in names] or [NOTO_CJK]
     return ", ".join(f'"{f}"' for f in stack) + ", sans-serif"
-
-
-def qr_png_uri(payload: str, *, scale: int = 4) -> str:
-    """A QR code (error correction M, quiet zone of 4 modules) as a PNG data URI: a raster
-    decodes far faster in WeasyPrint than 50 inline SVGs."""
-    return segno.make(payload, error="m", micro=False).png_data_uri(scale=scale, border=4)
 
 
 @lru_cache(maxsize=4)

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from examengine.config import DISPLAY_TIMEZONE
+from examengine.config import local_time, local_time_with_zone, zone_label
 from examengine.db.models import (
     Attempt,
     AttemptEvent,
@@ -165,8 +165,9 @@ def _device_hash(client: Client) -> str:
     return _hash(client.device)[:64] if client.device else ""
 
 
-def _local(t: datetime) -> datetime:
-    return as_utc(t).astimezone(ZoneInfo(DISPLAY_TIMEZONE))
+def _clock(t: datetime, zone: ZoneInfo) -> str:
+    """'北京时间 09:30' (the zone first, as people say it)."""
+    return f"{zone_label(zone, as_utc(t))} {local_time(as_utc(t), zone)[-5:]}"
 
 
 def ticket_locked_until(db: Session, ticket: str, exam_id: int | None = None, t: datetime | None = None
@@ -201,7 +202,7 @@ def _record(db: Session, *, ticket: str, client: Client, outcome: SignInOutcome,
 
 
 def _failed(db: Session, ticket: str, client: Client, outcome: SignInOutcome, candidate: Candidate | None,
-            message: str, t: datetime) -> SignInError:
+            message: str, t: datetime, zone: ZoneInfo) -> SignInError:
     """Record a failed sign-in (unless the address is already throttled: then 429, unrecorded)."""
     wait = _ADDRESSES.retry_after(client.address, t)
     if wait:
@@ -211,7 +212,7 @@ def _failed(db: Session, ticket: str, client: Client, outcome: SignInOutcome, ca
     _ADDRESSES.add(client.address, t)
     until = ticket_locked_until(db, ticket, candidate.exam_id if candidate else None, t)
     if until is not None:
-        message += f"该准考证号已连续输错 {TICKET_FAILURES} 次，已锁定至北京时间 {_local(until):%H:%M}，或请监考人员解锁。"
+        message += f"该准考证号已连续输错 {TICKET_FAILURES} 次，已锁定至{_clock(until, zone)}，或请监考人员解锁。"
     return SignInError(message)
 
 
@@ -231,9 +232,11 @@ def _moved(db: Session, attempt: Attempt, client: Client) -> bool:
     return (prev.address, prev.user_agent) != (client.address[:64], client.user_agent[:300])
 
 
-def sign_in(db: Session, ticket: str, code: str, *, id_last4: str = "", client: Client = Client()) -> SignIn:
-    """准考证号 + access code (+ 身份证号后四位 when the exam asks for it). Creates the attempt on the
-    first sign-in; every sign-in issues a new token (an older one stops working), so a candidate
+def sign_in(db: Session, ticket: str, code: str, *, zone: ZoneInfo, id_last4: str = "",
+            client: Client = Client()) -> SignIn:
+    """准考证号 + access code (+ 身份证号后四位 when the exam asks for it). Times in messages are in
+    ``zone``, the centre's (Settings.timezone). Creates the attempt on the first sign-in; every
+    sign-in issues a new token (an older one stops working), so a candidate
     can move to another device, unless the exam wants a proctor's approval for that. Every
     sign-in is recorded; failures lock the ticket (TICKET_FAILURES) and throttle the address."""
     t = now()
@@ -247,21 +250,22 @@ def sign_in(db: Session, ticket: str, code: str, *, id_last4: str = "", client: 
             _record(db, ticket=ticket, client=client, outcome=SignInOutcome.LOCKED, candidate=cand)
             db.commit()
         raise TooManyAttemptsError(
-            f"该准考证号连续输错次数过多，已锁定至北京时间 {_local(until):%H:%M}。请稍后再试，或请监考人员解锁。",
+            f"该准考证号连续输错次数过多，已锁定至{_clock(until, zone)}。请稍后再试，或请监考人员解锁。",
             int((until - t).total_seconds()) + 1)
     if cand is None:  # a wrong code for a ticket on one roster shows on that exam's monitor
         raise _failed(db, ticket, client, SignInOutcome.BAD_CODE, cands[0] if len(cands) == 1 else None,
-                      "准考证号或访问码不正确，请核对后重新输入。", t)
+                      "准考证号或访问码不正确，请核对后重新输入。", t, zone)
     exam = cand.exam
     if exam.require_id_last4 and not (cand.id_last4 and hmac.compare_digest(
             cand.id_last4.upper(), id_last4.strip().upper())):
         raise _failed(db, ticket, client, SignInOutcome.BAD_ID, cand,
                       "身份证号后四位不正确，请核对后重新输入。" if cand.id_last4 else
-                      "名单中没有你的身份证号后四位，无法核验身份，请联系监考人员。", t)
+                      "名单中没有你的身份证号后四位，无法核验身份，请联系监考人员。", t, zone)
     attempt = db.scalars(select(Attempt).where(Attempt.candidate_id == cand.id)).first()
     if attempt is None or attempt.status == S.NOT_STARTED:
         if t < as_utc(exam.window_start):
-            raise ExamNotOpenError(f"考试尚未开始，开考时间为北京时间 {_local(exam.window_start):%Y-%m-%d %H:%M}。")
+            raise ExamNotOpenError(
+                f"考试尚未开始，开考时间为 {local_time_with_zone(as_utc(exam.window_start), zone)}。")
         if t > as_utc(exam.window_end):
             raise ExamNotOpenError("考试已结束，不能再进入。")
     if attempt is not None and attempt.status == S.VOIDED:

@@ -1,5 +1,5 @@
 """Exams and rosters for proctors: create an exam from a blueprint, import a roster (CSV or
-XLSX: 准考证号, 姓名, optional 身份证号后四位, 考场) issuing access codes, ticket lists."""
+XLSX: 准考证号, 姓名, optional 身份证号后四位, 考场, 座位号) issuing access codes, ticket lists."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import io
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from examengine.config import zone_label
 from examengine.db.models import Attempt, BlueprintVersion, Candidate, Exam
 from examengine.errors import DataFileError, ExamEngineError, NotFoundError, Problem
 from examengine.itemfiles.bounds import clean_filename, illegal_char
@@ -31,7 +33,14 @@ def new_access_code(length: int = 8) -> str:
 
 
 def as_utc(dt: datetime) -> datetime:
+    """A stored time (naive ones are UTC, as SQLite returns them) as an aware UTC time."""
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def typed_time(dt: datetime, zone: ZoneInfo) -> datetime:
+    """A time a person typed, in UTC: without an offset it is wall-clock time in the centre's
+    ``zone`` ('2026-12-12 09:00' in Asia/Shanghai is 01:00 UTC); an explicit offset is honoured."""
+    return dt.replace(tzinfo=zone).astimezone(UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,7 @@ def _view(db: Session, exam: Exam) -> ExamView:
 
 
 def _check_exam_settings(name: str, window_start: datetime | None, window_end: datetime | None, limit: int,
-                         results_policy: str) -> tuple[datetime, datetime]:
+                         results_policy: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The bounds of an exam's settings; every breach a Problem naming the field (a 422)."""
     problems: list[Problem] = []
 
@@ -81,9 +90,9 @@ def _check_exam_settings(name: str, window_start: datetime | None, window_end: d
         bad("name", f"考试名称不能超过 {name_length} 个字符")
     if results_policy not in ("immediate", "release"):
         bad("results_policy", "成绩发布方式应为 immediate（考完即显示）或 release（稍后发布）")
-    start = as_utc(window_start or datetime.now(UTC))
     try:
-        end = as_utc(window_end or start + timedelta(days=1))
+        start = typed_time(window_start or datetime.now(UTC), zone)
+        end = typed_time(window_end, zone) if window_end is not None else start + timedelta(days=1)
     except OverflowError:
         bad("window_start", "考试时间窗的开始时间超出范围")
         raise DataFileError(problems) from None
@@ -96,20 +105,17 @@ def _check_exam_settings(name: str, window_start: datetime | None, window_end: d
     return start, end
 
 
-def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, window_start: datetime | None = None,
-                window_end: datetime | None = None, time_limit_minutes: int | None = None,
-                results_policy: str = "immediate", proctor_id: int | None = None, require_id_last4: bool = False,
-                approve_new_device: bool = False) -> ExamView:
+def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, zone: ZoneInfo,
+                window_start: datetime | None = None, window_end: datetime | None = None,
+                time_limit_minutes: int | None = None, results_policy: str = "immediate", proctor_id: int | None = None,
+                require_id_last4: bool = False, approve_new_device: bool = False) -> ExamView:
     """By default the window opens now and lasts a day, the time limit comes from the
-    blueprint, and results are shown at the end."""
+    blueprint, and results are shown at the end. A window time without an offset is wall-clock
+    time in ``zone``, the centre's (Settings.timezone); the default name carries the local date."""
     row, bp = get_blueprint_version(db, blueprint)
     limit = bp.time_limit_minutes if time_limit_minutes is None else time_limit_minutes
-    start, end = _check_exam_settings(name, window_start, window_end, limit, results_policy)
-    from zoneinfo import ZoneInfo
-
-    from examengine.config import DISPLAY_TIMEZONE
-
-    day = start.astimezone(ZoneInfo(DISPLAY_TIMEZONE)).strftime("%Y-%m-%d")
+    start, end = _check_exam_settings(name, window_start, window_end, limit, results_policy, zone)
+    day = start.astimezone(zone).strftime("%Y-%m-%d")
     exam = Exam(name=name or f"{bp.name} {day}", blueprint_version_id=row.id,
                 window_start=start, window_end=end, time_limit_minutes=limit, results_policy=results_policy,
                 require_id_last4=require_id_last4, approve_new_device=approve_new_device, created_by=actor)
@@ -174,27 +180,27 @@ class RosterReport:
 
 def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, actor: str) -> RosterReport:
     """Add candidates (each gets an access code); a ticket already on the roster is updated
-    (name, last four, room), keeping its code. All or nothing."""
+    (name, last four, room, seat), keeping its code. All or nothing."""
     exam = get_exam(db, exam_id)
     filename = clean_filename(filename)
     rows = read_roster(filename, data, lengths=ROSTER_LENGTHS)
     existing = {c.ticket: c for c in exam.candidates}
-    before = {t: (c.name, c.id_last4, c.room) for t, c in existing.items()}
+    before = {t: (c.name, c.id_last4, c.room, c.seat) for t, c in existing.items()}
     added = updated = 0
     for rec in rows:
         cand = existing.get(rec.ticket)
         if cand is None:
             exam.candidates.append(Candidate(ticket=rec.ticket, name=rec.name, id_last4=rec.id_last4,
-                                             room=rec.room, access_code=new_access_code()))
+                                             room=rec.room, seat=rec.seat, access_code=new_access_code()))
             added += 1
-        elif (cand.name, cand.id_last4, cand.room) != (rec.name, rec.id_last4, rec.room):
-            cand.name, cand.id_last4, cand.room = rec.name, rec.id_last4, rec.room
+        elif (cand.name, cand.id_last4, cand.room, cand.seat) != (rec.name, rec.id_last4, rec.room, rec.seat):
+            cand.name, cand.id_last4, cand.room, cand.seat = rec.name, rec.id_last4, rec.room, rec.seat
             updated += 1
     audit.record(db, actor=actor, action="exam.roster", target=f"exam {exam.id}",
                  before={"candidates": len(before)},
                  after={"file": filename, "added": added, "updated": updated,
                         "changed": [r.ticket for r in rows if r.ticket in before
-                                    and before[r.ticket] != (r.name, r.id_last4, r.room)]})
+                                    and before[r.ticket] != (r.name, r.id_last4, r.room, r.seat)]})
     db.commit()
     return RosterReport(exam.id, added, updated, len(exam.candidates))
 
@@ -205,19 +211,31 @@ class Ticket:
     name: str
     room: str
     access_code: str
+    seat: str = ""
 
 
 def tickets(db: Session, exam_id: int) -> list[Ticket]:
     exam = get_exam(db, exam_id)
-    return [Ticket(c.ticket, c.name, c.room, c.access_code) for c in exam.candidates]
+    return [Ticket(c.ticket, c.name, c.room, c.access_code, c.seat) for c in exam.candidates]
 
 
-def tickets_csv(db: Session, exam_id: int) -> bytes:
+def window_text(view: ExamView, zone: ZoneInfo) -> str:
+    """The exam's window as a ticket or an export says it, in the centre's zone:
+    '2026-12-12 09:00 至 11:30（北京时间）' (the end's date only when it differs)."""
+    start = datetime.fromisoformat(view.window_start).astimezone(zone)
+    end = datetime.fromisoformat(view.window_end).astimezone(zone)
+    until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
+    return f"{start:%Y-%m-%d %H:%M} 至 {until}（{zone_label(zone, start)}）"
+
+
+def tickets_csv(db: Session, exam_id: int, zone: ZoneInfo) -> bytes:
+    """The tickets for a mail merge: code, room, seat and the window in the centre's local time."""
+    window = window_text(exam_view(db, exam_id), zone)
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
-    w.writerow(["准考证号", "姓名", "访问码"])
+    w.writerow(["准考证号", "姓名", "访问码", "考场", "座位号", "考试时间"])
     for t in tickets(db, exam_id):
-        w.writerow([spreadsheet_text(v) for v in (t.ticket, t.name, t.access_code)])
+        w.writerow([spreadsheet_text(v) for v in (t.ticket, t.name, t.access_code, t.room, t.seat, window)])
     return buf.getvalue().encode("utf-8-sig")
 
 

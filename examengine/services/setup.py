@@ -67,7 +67,7 @@ def initialize(settings: Settings) -> InitReport:
             loaded = load_blueprints(db, blueprints, actor="examengine init")
             # Exposure control on out of the box: the parameters calibrated on the shipped bank
             exposure = load_shipped_exposure(db, shipped, [b.code for b in loaded])
-            demo = ensure_demo_exam(db)
+            demo = ensure_demo_exam(db, settings.zone)
             admin_password = ensure_admin(db)
     finally:
         engine.dispose()
@@ -104,7 +104,7 @@ class DemoExam:
     tickets: list[tuple[str, str, str]]  # (准考证号, 姓名, 访问码)
 
 
-def ensure_demo_exam(db) -> DemoExam:
+def ensure_demo_exam(db, zone) -> DemoExam:
     """A demo exam on the sample bank (open for a year, results shown at the end) with a few
     candidates; created once, found again on later runs."""
     from datetime import UTC, datetime, timedelta
@@ -118,7 +118,7 @@ def ensure_demo_exam(db) -> DemoExam:
     created = exam is None
     if created:
         start = datetime.now(UTC)
-        view = create_exam(db, blueprint=DEMO_BLUEPRINT, name=DEMO_NAME, actor="examengine init", window_start=start,
+        view = create_exam(db, blueprint=DEMO_BLUEPRINT, name=DEMO_NAME, actor="examengine init", zone=zone, window_start=start,
                            window_end=start + timedelta(days=365))
         exam = db.get(Exam, view.id)
         for ticket, name, room in DEMO_CANDIDATES:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import CandidateRoute, client_of, get_db, in_candidate_thread, picture_response
+from examengine.deps import CandidateRoute, centre_zone, client_of, get_db, in_candidate_thread, picture_response
 from examengine.errors import ExamEngineError, TooManyAttemptsError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
@@ -89,7 +89,7 @@ def login(request: Request, ticket: str = Form(""), code: str = Form(""), id_las
     if not ticket.strip() or not code.strip():
         return _login("请输入准考证号和访问码。", ticket, 400)
     try:
-        s = att.sign_in(db, ticket, code, id_last4=id_last4,
+        s = att.sign_in(db, ticket, code, zone=centre_zone(request), id_last4=id_last4,
                         client=client_of(request, request.cookies.get(DEVICE_COOKIE, "")))
     except (att.SignInError, att.ExamNotOpenError, att.AttemptClosedError, TooManyAttemptsError) as exc:
         status = 401 if isinstance(exc, att.SignInError) else 429 if isinstance(exc, TooManyAttemptsError) else 403

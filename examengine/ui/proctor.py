@@ -6,14 +6,16 @@ message (ui/flash.py); the page's live part refreshes by fetching ``/proctor/exa
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, current_staff, exam_staff, get_db
+from examengine.deps import ReleasingRoute, centre_zone, current_staff, exam_staff, get_db, public_url
 from examengine.errors import DataFileError, ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
@@ -50,22 +52,61 @@ def _act(request: Request, exam_id: int, action, done) -> RedirectResponse:
 
 
 @router.get("")
-def exams(db: Session = Depends(get_db), member=Depends(current_staff), message: str = "") -> HTMLResponse:
+def exams(db: Session = Depends(get_db), member=Depends(current_staff), zone: ZoneInfo = Depends(centre_zone),
+          message: str = "") -> HTMLResponse:
+    return _exams_page(db, member, zone, message)
+
+
+def _exams_page(db: Session, member, zone: ZoneInfo, message: str = "",
+                window: dict[str, str] | None = None) -> HTMLResponse:
+    """The proctor's exams and the new-exam form (its window as typed, else the default)."""
     mine = [asdict(e) for e in svc.list_exams(db) if member.can_run_exam(db, e.id)]
-    return HTMLResponse(render("proctor/exams.html", nav="", exams=mine, member=member,
-                               blueprints=[asdict(b) for b in list_blueprints(db)], message=message))
+    return HTMLResponse(render("proctor/exams.html", zone=zone, nav="", exams=mine, member=member,
+                               blueprints=[asdict(b) for b in list_blueprints(db)], message=message,
+                               window=window or _default_window(zone)))
+
+
+def _default_window(zone: ZoneInfo) -> dict[str, str]:
+    """The new-exam form's window, in the centre's local time: from now (to the minute) for 24 hours."""
+    start = datetime.now(UTC).astimezone(zone).replace(second=0, microsecond=0)
+    end = start + timedelta(hours=24)
+    return {"start_date": f"{start:%Y-%m-%d}", "start_time": f"{start:%H:%M}",
+            "end_date": f"{end:%Y-%m-%d}", "end_time": f"{end:%H:%M}"}
+
+
+def _local_input(day: str, clock: str, what: str) -> datetime | None:
+    """A date and a time from the form's inputs (local wall-clock time, no offset); None when both are blank."""
+    if not day.strip() and not clock.strip():
+        return None
+    try:
+        return datetime.strptime(f"{day.strip()} {clock.strip() or '00:00'}", "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise ValueError(f"{what}应为日期和时间，如 2026-12-12 09:00") from None
 
 
 @router.post("/exams")
 def create(blueprint: str = Form(...), name: str = Form(""), time_limit: str = Form(""),
-           results: str = Form("immediate"), db: Session = Depends(get_db), member=Depends(current_staff)) -> Response:
+           results: str = Form("immediate"), start_date: str = Form(""), start_time: str = Form(""),
+           end_date: str = Form(""), end_time: str = Form(""), db: Session = Depends(get_db),
+           member=Depends(current_staff), zone: ZoneInfo = Depends(centre_zone)) -> Response:
+    typed = {"start_date": start_date, "start_time": start_time, "end_date": end_date, "end_time": end_time}
     try:
-        exam = svc.create_exam(db, blueprint=blueprint, name=name.strip(), actor=member.username,
-                               results_policy=results,
-                               time_limit_minutes=int(time_limit) if time_limit.strip() else None,
+        try:
+            limit = int(time_limit) if time_limit.strip() else None
+        except ValueError:
+            raise ValueError("时长应为整数（分钟）") from None
+        start = _local_input(start_date, start_time, "开始时间")
+        end = _local_input(end_date, end_time, "结束时间")
+        exam = svc.create_exam(db, blueprint=blueprint, name=name.strip(), actor=member.username, zone=zone,
+                               window_start=start, window_end=end, results_policy=results,
+                               time_limit_minutes=limit,
                                proctor_id=member.id if member.role.value == "proctor" else None)
-    except (ExamEngineError, ValueError) as exc:
-        return exams(db, member, message=getattr(exc, "message", "时长应为整数"))
+    except ExamEngineError as exc:
+        problems = getattr(exc, "problems", None)
+        message = "；".join(p.message for p in problems) if problems else exc.message
+        return _exams_page(db, member, zone, message, typed)
+    except ValueError as exc:
+        return _exams_page(db, member, zone, str(exc), typed)
     return RedirectResponse(f"/proctor/exams/{exam.id}", 303)
 
 
@@ -98,10 +139,29 @@ def roster(exam_id: int, request: Request, file: UploadFile = File(...), db: Ses
     return _back(request, exam_id, f"已导入：新增 {r.added} 名，更新 {r.updated} 名，名单共 {r.total} 名。")
 
 
+def _loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @router.get("/exams/{exam_id}/tickets", dependencies=[Depends(exam_staff)])
-def tickets(exam_id: int, request: Request, db: Session = Depends(get_db)) -> HTMLResponse:
-    return HTMLResponse(render("proctor/tickets.html", nav="", exam=asdict(svc.exam_view(db, exam_id)),
-                               tickets=[asdict(t) for t in svc.tickets(db, exam_id)], base_url=str(request.base_url)))
+def tickets(exam_id: int, request: Request, db: Session = Depends(get_db), zone: ZoneInfo = Depends(centre_zone),
+            public: str | None = Depends(public_url)) -> HTMLResponse:
+    """Printable tickets: the sign-in address candidates use (EXAMENGINE_PUBLIC_URL, else the
+    address this page was opened at, with a warning when that is the server itself), its QR code,
+    the window in local time, room and seat."""
+    view = svc.exam_view(db, exam_id)
+    address = f"{public}/exam" if public else f"{str(request.base_url).rstrip('/')}/exam"
+    on_server = public is None and (_loopback(request.client.host if request.client else "")
+                                    or _loopback(request.url.hostname or ""))
+    return HTMLResponse(render("proctor/tickets.html", zone=zone, nav="", exam=asdict(view),
+                               tickets=[asdict(t) for t in svc.tickets(db, exam_id)], sign_in_url=address,
+                               window=svc.window_text(view, zone), loopback_warning=on_server))
 
 
 @router.post("/exams/{exam_id}/release")

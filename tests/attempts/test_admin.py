@@ -56,7 +56,7 @@ def test_roster_import_issues_codes_and_tickets_csv_lists_them(monkeypatch, bank
     assert "新增 0 名" in again.output and "名单共 4 名" in again.output
     out = runner.invoke(app, ["exams", "tickets", str(exam_id), "--format", "csv"])
     rows = list(csv.reader(io.StringIO(out.stdout)))
-    assert rows[0] == ["准考证号", "姓名", "访问码"]
+    assert rows[0] == ["准考证号", "姓名", "访问码", "考场", "座位号", "考试时间"]
     assert [r[0] for r in rows[1:]] == ["T0001", "T0002", "T0003", "T0004"]
     codes = [r[2] for r in rows[1:]]
     assert len(set(codes)) == 4 and all(len(c) == 8 and c.isalnum() for c in codes)

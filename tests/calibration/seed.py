@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import insert, select
 
+from examengine.config import Settings
 from examengine.db.models import Attempt, AttemptItem, Candidate, Exam, Item, Level
 from examengine.exam.items import LETTERS
 from examengine.services.exams import create_exam
@@ -28,7 +29,7 @@ def seed_responses(db, seed: int = 4, n_persons: int = 1500, n_operational: int 
     operational = items[N_PRETEST:]
     true_a = rng.uniform(0.8, 1.8, N_PRETEST)
     true_b = rng.uniform(-1.5, 1.0, N_PRETEST)
-    exam = create_exam(db, blueprint="530046-L1", name="校准测试", actor="test")
+    exam = create_exam(db, blueprint="530046-L1", name="校准测试", actor="test", zone=Settings().zone)
     theta = rng.normal(-0.8, 1.0, n_persons)  # the 初级 cohort on the bank scale
     cands = [{"exam_id": exam.id, "ticket": f"C{i:05d}", "name": f"考生{i}", "access_code": "x"} for i in range(n_persons)]
     db.execute(insert(Candidate), cands)

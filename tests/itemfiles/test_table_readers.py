@@ -15,7 +15,7 @@ from examengine.itemfiles.tables import (
     read_roster,
 )
 
-LENGTHS = {"准考证号": 10, "姓名": 4, "身份证号后四位": 4, "考场": 8}
+LENGTHS = {"准考证号": 10, "姓名": 4, "身份证号后四位": 4, "考场": 8, "座位号": 3}
 
 
 def problems(call) -> list[tuple[str, str, str, str]]:
@@ -27,6 +27,14 @@ def problems(call) -> list[tuple[str, str, str, str]]:
 def test_a_roster_becomes_rows_with_the_optional_columns_blank_when_absent():
     rows = read_roster("名单.csv", "准考证号,姓名\nT1,张三\nT2,李四\n".encode(), lengths=LENGTHS)
     assert rows == [RosterRow("T1", "张三"), RosterRow("T2", "李四")]
+
+
+def test_a_roster_may_give_each_candidate_a_seat():
+    rows = read_roster("名单.csv", "准考证号,姓名,考场,座位号\nT1,张三,一,07\nT2,李四,一,\n".encode(), lengths=LENGTHS)
+    assert [(r.room, r.seat) for r in rows] == [("一", "07"), ("一", "")]
+    data = "准考证号,姓名,座位号\nT1,张三,1234\n".encode()
+    assert problems(lambda: read_roster("名单.csv", data, lengths=LENGTHS)) == [
+        ("名单.csv", "第 2 行", "座位号", "座位号不能超过 3 个字符，实际为 4 个")]
 
 
 def test_every_bad_roster_row_is_named_by_row_and_field():
