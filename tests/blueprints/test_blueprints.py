@@ -126,12 +126,13 @@ def test_a_band_deciding_exam_needs_an_exposure_cap_the_pool_can_honour_at_the_m
             d["exposure"]["max_rate"] = rate
         return go
 
-    n = len(load_pool(bank_db, read_blueprint_file(SOURCE)).pool)  # 112 operational items of 530046-L2
-    problems = validate_blueprint(bank_db, read_blueprint_file(edited(tmp_path, edit(0.25))))
+    n = len(load_pool(bank_db, read_blueprint_file(SOURCE)).pool)  # 200 operational items of 530046-L2
+    assert 0.15 * n < 40 <= 0.25 * n  # the maximum length is 40
+    problems = validate_blueprint(bank_db, read_blueprint_file(edited(tmp_path, edit(0.15))))
     assert [p.field for p in problems] == ["exposure.max_rate"]
-    assert f"{n} 道" in problems[0].message and f"{0.25 * n:.1f} 题" in problems[0].message
-    assert f"至少 {int(np.ceil(40 / 0.25))} 题" in problems[0].message
-    assert validate_blueprint(bank_db, read_blueprint_file(edited(tmp_path, edit(0.4)))) == []
+    assert f"{n} 道" in problems[0].message and f"{0.15 * n:.1f} 题" in problems[0].message
+    assert f"至少 {int(np.ceil(40 / 0.15))} 题" in problems[0].message
+    assert validate_blueprint(bank_db, read_blueprint_file(edited(tmp_path, edit(0.25)))) == []
     # deciding pass/fail, attempts are shorter than the maximum: simulation, not this check, tells
     assert validate_blueprint(bank_db, read_blueprint_file(SOURCE)) == []
 

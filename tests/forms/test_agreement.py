@@ -77,7 +77,7 @@ def test_the_simulees_take_two_disjoint_forms_of_the_blueprints_maximum_length_a
     assert s.blueprint == BLUEPRINT and s.n_simulees == N and s.cuts == (-1.0, 0.0, 1.0)
     assert s.form_length == 40 and [len(s.form_items[k]) for k in "AB"] == [40, 40]
     assert not set(s.form_items["A"]) & set(s.form_items["B"])
-    assert s.exposure == "not calibrated"  # as online on a bank whose exposure was never calibrated
+    assert s.exposure == "stored"  # as online: init stores the parameters shipped with the sample bank
     sim = s.simulees
     assert sim.theta.shape == (N,) and abs(sim.theta.mean()) < 4 / np.sqrt(N) and 0.9 < sim.theta.std() < 1.1
     assert sim.scores["A"].shape == sim.scores["B"].shape == (N, 40)
@@ -180,7 +180,7 @@ def test_the_what_if_runs_every_online_attempt_to_the_maximum_length(db_factory,
     assert set(s.stop_reasons) == {"max_length"}
 
 
-def test_the_cli_reports_the_study_as_json_and_as_tables(bank_db_url, monkeypatch):
+def test_the_cli_reports_the_study_as_json_and_as_tables(bank_db_url, monkeypatch, tmp_path):
     monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
     monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
     runner = CliRunner()
@@ -202,7 +202,23 @@ def test_the_cli_reports_the_study_as_json_and_as_tables(bank_db_url, monkeypatc
     assert band["decide"] == "band" and band["form_items"] == data["form_items"]
     assert band["modes"][2]["mean_length"] > data["modes"][2]["mean_length"]
     assert "等级判定即停" in runner.invoke(app, [*args, "--decide", "band"]).stdout
-    # the what-if with exposure control would calibrate a cap the pool cannot honour at 40 items
+    # the what-if with exposure control would calibrate a cap the pool cannot honour at 40 items:
+    # a version of the blueprint capped at 0.15 (0.15 x 204 items < 40)
+    import yaml
+
+    from examengine.datafiles import read_blueprint_file
+    from examengine.db.engine import make_engine, make_sessionmaker
+    from examengine.services.blueprints import load_blueprints
+
+    doc = yaml.safe_load((REPO / "blueprints" / f"{BLUEPRINT}.yaml").read_text(encoding="utf-8"))
+    doc["exposure"]["max_rate"] = 0.15
+    path = tmp_path / f"{BLUEPRINT}.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    engine = make_engine(bank_db_url)
+    with make_sessionmaker(engine)() as db:
+        load_blueprints(db, [read_blueprint_file(path)], actor="test")
+        db.commit()
+    engine.dispose()
     auto = [a for a in args if a not in ("--exposure", "none")]
     r = runner.invoke(app, [*auto, "--decide", "band"])
     assert r.exit_code != 0 and "exposure.max_rate" in r.output and "--exposure none" in r.output

@@ -73,10 +73,11 @@ def test_stored_forms_meet_every_constraint_of_the_blueprint(bank_db):
 
 def test_an_impossible_request_names_each_shortfall_and_stores_nothing(bank_db):
     with pytest.raises(DataFileError) as caught:
-        svc.assemble(bank_db, blueprint="530046-L2", n_forms=2, length=60, actor="test")
+        svc.assemble(bank_db, blueprint="530046-L2", n_forms=4, length=60, actor="test")
     messages = [p.message for p in caught.value.problems]
-    assert any("至少需要 120 道不同的题目" in m and "只有 112 道" in m and "缺 8 道" in m for m in messages), messages
-    assert any("530046-L2-1" in m and "共需 30 道" in m and "缺 5 道" in m for m in messages), messages
+    # 200 operational items of 530046-L2, 48 of them in domain 1 (weight 0.25: 15 a form)
+    assert any("至少需要 240 道不同的题目" in m and "只有 200 道" in m and "缺 40 道" in m for m in messages), messages
+    assert any("530046-L2-1" in m and "共需 60 道" in m and "缺 12 道" in m for m in messages), messages
     assert bank_db.scalar(select(func.count()).select_from(FormAssembly)) == 0
 
 

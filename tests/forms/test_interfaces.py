@@ -21,8 +21,8 @@ def test_the_cli_assembles_forms_and_lists_them_as_json(bank_db_url, monkeypatch
     data = json.loads(r.stdout)
     assert [f["code"] for f in data["forms"]] == ["A", "B"]
     assert all(len(f["items"]) == 20 and f["id"] for f in data["forms"])
-    r = runner.invoke(app, ["forms", "assemble", "--blueprint", "530046-L2", "--forms", "2", "--length", "60"])
-    assert r.exit_code == 1 and "缺 8 道" in r.output
+    r = runner.invoke(app, ["forms", "assemble", "--blueprint", "530046-L2", "--forms", "4", "--length", "60"])
+    assert r.exit_code == 1 and "缺 40 道" in r.output
     r = runner.invoke(app, ["forms", "list", "--format", "json"])
     assert [f["code"] for f in json.loads(r.stdout)] == ["A", "B"]
 
@@ -30,7 +30,7 @@ def test_the_cli_assembles_forms_and_lists_them_as_json(bank_db_url, monkeypatch
 def test_the_api_explains_an_infeasible_request_with_a_422(bank_db_url):
     c = staff_client(Settings(database_url=bank_db_url, data_dir=REPO))
     try:
-        r = c.post("/api/v1/forms/assemble", json={"blueprint": "530046-L2", "forms": 2, "length": 60})
+        r = c.post("/api/v1/forms/assemble", json={"blueprint": "530046-L2", "forms": 4, "length": 60})
         assert r.status_code == 422
         assert any("530046-L2-1" in p["message"] for p in r.json()["problems"])
         r = c.post("/api/v1/forms/assemble", json={"blueprint": "530046-L1", "forms": 2, "length": 20})
@@ -44,8 +44,8 @@ def test_the_api_explains_an_infeasible_request_with_a_422(bank_db_url):
 def test_the_proctor_page_assembles_previews_and_serves_the_key(bank_db_url):
     c = staff_client(Settings(database_url=bank_db_url, data_dir=REPO))
     try:
-        r = c.post("/proctor/forms/assemble", data={"blueprint": "530046-L2", "forms": "2", "length": "60"})
-        assert r.status_code == 422 and "缺 5 道" in r.text
+        r = c.post("/proctor/forms/assemble", data={"blueprint": "530046-L2", "forms": "4", "length": "60"})
+        assert r.status_code == 422 and "缺 12 道" in r.text
         r = c.post("/proctor/forms/assemble", data={"blueprint": "530046-L1", "forms": "2", "length": "20"},
                    follow_redirects=True)
         assert r.status_code == 200 and "试卷 A" in r.text and 'id="items"' in r.text
