@@ -29,20 +29,35 @@ def test_an_exam_by_default_opens_now_for_a_day_with_the_blueprints_time_limit(m
 
 
 def test_creating_an_exam_says_when_its_blueprint_runs_without_exposure_control(monkeypatch, bank_db_url):
+    """Out of the box every shipped blueprint has exposure parameters (init stores those shipped
+    with the sample bank, issue 24); a blueprint without them is named in words everywhere an
+    exam is made: `exams create`, `blueprints list` and the proctor's new-exam form."""
+    from examengine.config import Settings
     from examengine.db.engine import make_engine, make_sessionmaker
     from examengine.services.blueprints import get_blueprint_version
+    from tests.conftest import REPO, staff_client
 
     monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
     r = runner.invoke(app, ["exams", "create", "--blueprint", "560003-L1"])
-    assert r.exit_code == 0 and "注意：蓝图560003-L1v1未标定曝光参数，在线考试不做曝光控制" in "".join(r.output.split())
+    assert r.exit_code == 0 and "已创建考试" in r.output and "未标定" not in r.output
+    listed = runner.invoke(app, ["blueprints", "list"])
+    assert listed.output.count("已标定") == 6 and "未标定" not in listed.output
+    with staff_client(Settings(database_url=bank_db_url, data_dir=REPO), "pp-exp", "proctor") as c:
+        assert 'id="exposure-warning"' not in c.get("/proctor").text
     engine = make_engine(bank_db_url)
     with make_sessionmaker(engine)() as db:
         row, _ = get_blueprint_version(db, "560003-L1")
-        row.exposure = {"target": 0.25, "k": {"560003-L1-001": 0.5}}
+        row.exposure = {}
         db.commit()
     engine.dispose()
     r = runner.invoke(app, ["exams", "create", "--blueprint", "560003-L1"])
-    assert r.exit_code == 0 and "已创建考试" in r.output and "未标定" not in r.output
+    assert r.exit_code == 0 and "注意：蓝图560003-L1v1未标定曝光参数，在线考试不做曝光控制" in "".join(r.output.split())
+    listed = "".join(runner.invoke(app, ["blueprints", "list"]).output.split())
+    assert listed.count("已标定") == 5 and "未标定曝光参数的蓝图：560003-L1。请运行examengineexposurecalibrate" in listed
+    with staff_client(Settings(database_url=bank_db_url, data_dir=REPO), "pp-exp", "proctor") as c:
+        page = c.get("/proctor").text
+        warning = page[page.index('id="exposure-warning"'):]
+        assert "560003-L1 没有标定曝光参数" in warning and "不做曝光控制" in warning
 
 
 def test_roster_import_issues_codes_and_tickets_csv_lists_them(monkeypatch, bank_db_url, tmp_path):

@@ -142,3 +142,19 @@ def test_review_by_a_second_person_with_the_queue_and_comments_in_the_history(pe
     assert reviewer.get("/api/v1/bank/review-queue").json() == []
     item_page = writer.get("/writer/items/Q-MR")
     assert "E 项太明显" in item_page.text and 'id="findings"' in item_page.text and "mr-few-wrong" in item_page.text
+
+
+def test_the_cues_page_and_api_score_the_strategies_per_level(people):
+    writer = people["writer"]
+    beaten = [item(f"Q-L{i}", options=["短", "较短的", "这是一个明显更长也更具体的选项", "中等长度"], key="C")
+              for i in range(3)]
+    assert upload(writer, item_set(*beaten, FLAWED_MR)).status_code == 200
+    levels = writer.get("/api/v1/bank/cues").json()
+    assert [c["level"] for c in levels] == ["530046-L1"]
+    scores = {s["strategy"]: s for s in levels[0]["strategies"]}
+    assert scores["longest"]["score"] == 1.0 and scores["longest"]["chance"] == 0.25
+    assert levels[0]["multiple_few_wrong"] == 1 and levels[0]["key_positions"]["C"] == 3
+    page = writer.get("/writer/cues")
+    assert page.status_code == 200 and 'id="cues-530046-L1"' in page.text
+    row = page.text[page.text.index('data-strategy="longest"'):]
+    assert "100.0%" in row[:400] and "25.0%" in row[:400]
