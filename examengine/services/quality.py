@@ -20,7 +20,7 @@ from examengine.exam.items import ItemDraft, ItemStatus, ItemType
 from examengine.exam.quality import RULES, CueScore, Finding, Rule, Severity, check_items, cue_scores, key_positions
 from examengine.itemfiles import ParsedUpload
 from examengine.itemfiles.reader import parse_upload
-from examengine.services.mapping import current_version, version_to_draft
+from examengine.services.mapping import bank_stamp, current_version, version_to_draft
 
 
 __all__ = ["RULES", "Finding", "LevelCues", "Rule", "Severity", "bank_cues", "check_code", "check_drafts",
@@ -48,19 +48,35 @@ def requirement_texts(db: Session) -> dict[str, str]:
     return dict(db.execute(select(Requirement.code, Requirement.text)).all())
 
 
+# The bank's current items as drafts, per process, keyed on the bank revision (every change to
+# items, versions or tags raises it; services.mapping.bank_stamp), as the engine's pool cache is:
+# the checker compares each upload and each item page with the whole bank.
+_DRAFTS_CACHE: dict[tuple, tuple[ItemDraft, ...]] = {}
+
+
 def bank_drafts(db: Session, *, code: str = "", include_retired: bool = False) -> list[ItemDraft]:
     """The current version of every item (under ``code``, a prefix of requirement codes, or a
     level such as ``530046-L2``), retired ones left out unless asked for."""
+    key = (bank_stamp(db), include_retired)
+    drafts = _DRAFTS_CACHE.get(key)
+    if drafts is None:
+        drafts = tuple(_load_drafts(db, include_retired))
+        if len(_DRAFTS_CACHE) >= 8:
+            _DRAFTS_CACHE.clear()
+        _DRAFTS_CACHE[key] = drafts
+    if code:
+        return [d for d in drafts if any(under(c, code) for c in d.requirements)]
+    return list(drafts)
+
+
+def _load_drafts(db: Session, include_retired: bool) -> list[ItemDraft]:
     q = select(Item).options(
         selectinload(Item.versions).selectinload(ItemVersion.requirements).selectinload(ItemVersionRequirement.requirement),
         selectinload(Item.versions).selectinload(ItemVersion.images),
     ).order_by(Item.external_id)
     if not include_retired:
         q = q.where(Item.status != ItemStatus.RETIRED.value)
-    drafts = [version_to_draft(it, current_version(it)) for it in db.scalars(q)]
-    if code:
-        drafts = [d for d in drafts if any(under(c, code) for c in d.requirements)]
-    return drafts
+    return [version_to_draft(it, current_version(it)) for it in db.scalars(q)]
 
 
 def under(requirement: str, code: str) -> bool:
