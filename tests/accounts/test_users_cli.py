@@ -70,3 +70,15 @@ def test_init_prints_a_first_admin_password_that_meets_the_policy_and_signs_in(e
     assert password_problems(password, "admin") == []
     with TestClient(create_app(Settings(database_url=empty_db_url, data_dir=REPO))) as c:
         assert c.post("/api/v1/sessions", json={"username": "admin", "password": password}).status_code == 200
+
+
+def test_users_create_without_a_terminal_says_how_to_pass_the_password_and_reads_it_from_stdin(cli_env):
+    # CliRunner's stdin is not a terminal, as in a script or a pipe: no getpass warning, no "Aborted."
+    r = runner.invoke(cli, ["users", "create", "--username", "ops", "--role", "proctor"], input="")
+    assert r.exit_code == 1, r.output
+    assert "--password-stdin" in r.output and "Aborted" not in r.output and "Warning" not in r.output
+    r = runner.invoke(cli, ["users", "create", "--username", "ops", "--role", "proctor", "--password-stdin"],
+                      input="lantern orbit 42\n")
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["users", "password", "ops"], input="")
+    assert r.exit_code == 1 and "--password-stdin" in r.output
