@@ -29,7 +29,7 @@ def _own_exams(db: Session, member) -> list[dict]:
 
 def _index(db: Session, member, message: str = "", cls: str = "ok", status_code: int = 200,
            problems=()) -> HTMLResponse:
-    return HTMLResponse(render("forms/index.html", nav="",
+    return HTMLResponse(render("forms/index.html", nav="", bank_link=member.reads_bank,
                                assemblies=[asdict(a) for a in svc.list_assemblies(db, keys=member.sees_keys)],
                                blueprints=[asdict(b) for b in list_blueprints(db)], can_assemble=member.sees_keys,
                                exams=_own_exams(db, member), message=message,
@@ -59,7 +59,7 @@ def show(form_id: int, db: Session = Depends(get_db), member=Depends(current_sta
          message: str = "") -> HTMLResponse:
     f = svc.form_view(db, form_id, keys=member.sees_keys)
     a = svc.assembly_view(db, f.assembly_id, keys=member.sees_keys)
-    return HTMLResponse(render("forms/form.html", nav="", form=asdict(f), assembly=asdict(a),
+    return HTMLResponse(render("forms/form.html", nav="", bank_link=member.reads_bank, form=asdict(f), assembly=asdict(a),
                                exams=[e for e in _own_exams(db, member) if e["blueprint"] == f.blueprint],
                                keys=member.sees_keys, message=message))
 
