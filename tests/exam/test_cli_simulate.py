@@ -132,3 +132,29 @@ def test_the_blueprint_study_prints_strict_json(bank_db_url, monkeypatch):
     assert r.exit_code == 0, r.output
     payload = _strict(r.stdout)
     assert payload["n_simulees"] == 40
+
+
+def test_the_plot_is_labelled_in_chinese_in_a_cjk_face(app, tmp_path, monkeypatch):
+    import warnings
+
+    from examengine.rendering import plots
+
+    assert plots.cjk_families(), "no CJK face: make system-deps installs fonts-noto-cjk"
+    seen: list[str] = []
+    real = plots.study_figure
+
+    def spy(result, zh=True):
+        fig = real(result, zh)
+        seen.extend(t.get_text() for ax in fig.axes for t in (ax.title, ax.xaxis.label, ax.yaxis.label))
+        return fig
+
+    monkeypatch.setattr(plots, "study_figure", spy)
+    png = tmp_path / "study.png"
+    with warnings.catch_warnings():
+        # matplotlib warns of every character its font cannot draw ("Glyph ... missing from font(s)")
+        warnings.filterwarnings("error", message=".*missing from font", category=UserWarning)
+        result = _invoke(app, "--synthetic-bank", "100", "--simulees", "30", "--length", "10",
+                         "--exposure-target", "0.5", "--calibration-simulees", "30", "--plot", str(png))
+    assert result.exit_code == 0, result.output
+    assert {"真实能力 θ", "能力估计 θ", "曝光率", "平均题数"} <= set(seen)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
