@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -293,6 +294,25 @@ class Printed:
     sheets: bytes | None
     key: bytes | None
     n_sheets: int
+    blueprint: str = ""
+    form_code: str = ""
+    exam_id: int | None = None
+
+    def file_name(self, document: str) -> str:
+        """The download's name, saying which form and what it is: '530046-L1-试卷A-试题册.pdf',
+        '530046-L1-试卷A-考试3-答题卡.pdf' (``document``: booklet, sheets or key)."""
+        exam = f"-考试{self.exam_id}" if self.exam_id is not None else ""
+        return f"{self.blueprint}-试卷{self.form_code}{exam}-{DOCUMENT_NAMES[document]}.pdf"
+
+    def ascii_file_name(self, document: str) -> str:
+        """:meth:`file_name` in ASCII, for clients that do not read RFC 5987's ``filename*``."""
+        exam = f"-exam-{self.exam_id}" if self.exam_id is not None else ""
+        name = f"{self.blueprint}-form-{self.form_code}{exam}-{document}.pdf"
+        return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+#: The printed documents, as their pages and downloads name them.
+DOCUMENT_NAMES = {"booklet": "试题册", "sheets": "答题卡", "key": "答案与换算表"}
 
 
 def qr_payload(exam_id: int | None, candidate: Candidate | None, form: Form) -> str:
@@ -362,6 +382,8 @@ def print_form(db: Session, form_id: int, *, booklet: bool = True, sheets: bool 
                   render_key(ctx, font_family=font_family) if key else None,
                   len(ctx["sheets"]) if sheets else 0)
     form = get_form(db, form_id)
+    out = replace(out, blueprint=db.get(BlueprintVersion, form.blueprint_version_id).code, form_code=form.code,
+                  exam_id=exam_id)
     for fi in form.items:
         db.get(ItemVersion, fi.item_version_id).frozen = True
     if form.printed_at is None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, current_staff, get_db
+from examengine.deps import ReleasingRoute, current_staff, get_db, pdf_response
 from examengine.errors import DataFileError, ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import exams as exams_svc
@@ -66,7 +66,13 @@ def show(form_id: int, db: Session = Depends(get_db), member=Depends(current_sta
 
 @router.get("/{form_id}/booklet.pdf")
 def booklet(form_id: int, db: Session = Depends(get_db)) -> Response:
-    return Response(svc.print_form(db, form_id, sheets=False, key=False).booklet, media_type="application/pdf")
+    return _pdf(svc.print_form(db, form_id, sheets=False, key=False), "booklet")
+
+
+def _pdf(printed: svc.Printed, document: str) -> Response:
+    """Shown in the browser, saved under the form's and the document's name (not 'booklet.pdf')."""
+    return pdf_response(getattr(printed, document), printed.file_name(document), printed.ascii_file_name(document),
+                        inline=True)
 
 
 def _exam_id(exam: str) -> int | None:
@@ -82,16 +88,14 @@ def sheets(form_id: int, exam: str = "", blank: int = Query(0, ge=0, le=500), db
     exam_id = _exam_id(exam)
     if exam_id is not None:
         require_exam(db, member, exam_id)
-    p = svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam_id, blank_sheets=blank)
-    return Response(p.sheets, media_type="application/pdf")
+    return _pdf(svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam_id, blank_sheets=blank), "sheets")
 
 
 @router.get("/{form_id}/key.pdf")
 def key(form_id: int, exam: str = "", db: Session = Depends(get_db), member=Depends(current_staff)) -> Response:
     exam_id = _exam_id(exam)
     require_keys(db, member, exam_id)
-    return Response(svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam_id).key,
-                    media_type="application/pdf")
+    return _pdf(svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam_id), "key")
 
 
 @router.post("/score")

@@ -74,3 +74,25 @@ def test_the_proctor_form_page_shows_true_false_keys_as_dui_and_cuo(bank_db_url,
         assert item_type == it.type
         assert key == ({"A": "对", "B": "错"}["".join(it.key)] if it.type == "判断" else "".join(it.key))
     assert any(t == "判断" for t, _ in rows.values())
+
+
+def test_printed_pdfs_are_named_for_the_form_and_the_document(bank_db_url, bank_db, l1_forms):
+    from urllib.parse import quote
+
+    def names(response) -> str:
+        assert response.status_code == 200 and response.content.startswith(b"%PDF"), response.text
+        return response.headers["content-disposition"]
+
+    a, b = l1_forms.forms
+    c = staff_client(Settings(database_url=bank_db_url, data_dir=REPO))
+    try:
+        page = names(c.get(f"/proctor/forms/{a.id}/booklet.pdf"))
+        assert page.startswith("inline;") and f"filename*=UTF-8''{quote('530046-L1-试卷A-试题册.pdf')}" in page
+        assert 'filename="530046-L1-form-A-booklet.pdf"' in page
+        other = names(c.get(f"/proctor/forms/{b.id}/booklet.pdf"))
+        assert quote("530046-L1-试卷B-试题册.pdf") in other  # not a second "booklet.pdf"
+        sheets = names(c.get(f"/api/v1/forms/{a.id}/sheets.pdf", params={"exam": 1}))
+        assert sheets.startswith("attachment;") and quote("530046-L1-试卷A-考试1-答题卡.pdf") in sheets
+        assert quote("530046-L1-试卷A-答案与换算表.pdf") in names(c.get(f"/api/v1/forms/{a.id}/key.pdf"))
+    finally:
+        c.__exit__(None, None, None)
