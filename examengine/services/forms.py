@@ -117,6 +117,26 @@ class FormView:
 
 
 @dataclass(frozen=True)
+class InformationPoint:
+    """A θ at which the forms' test information is reported, named for people: a cut score
+    ('θ = −1（初级分数线）') or the scale's centre ('θ = 0（量表中点）')."""
+
+    theta: float
+    key: str  # its key in FormView.information
+    label: str
+
+
+def information_points(thetas, cuts: list[float], cut_names: list[str]) -> list[InformationPoint]:
+    named = {round(float(t), 9): f"{name}分数线" for t, name in zip(cuts, cut_names)}
+    points = []
+    for t in thetas:
+        text = f"{float(t):g}".replace("-", "\u2212")
+        what = named.get(round(float(t), 9)) or ("量表中点" if float(t) == 0 else "")
+        points.append(InformationPoint(float(t), f"{float(t):g}", f"θ = {text}（{what}）" if what else f"θ = {text}"))
+    return points
+
+
+@dataclass(frozen=True)
 class AssemblyView:
     id: int
     blueprint: str
@@ -128,6 +148,7 @@ class AssemblyView:
     cuts: list[float]
     report: dict
     forms: list[FormView]
+    information_points: list[InformationPoint] = field(default_factory=list)  # the report's θs, labelled
 
 
 def _form_view(db: Session, form: Form, *, items: bool = True) -> FormView:
@@ -257,9 +278,11 @@ def assembly_view(db: Session, assembly_id: int, *, keys: bool = True) -> Assemb
     if asm is None:
         raise NotFoundError("组卷", str(assembly_id))
     bv = db.get(BlueprintVersion, asm.blueprint_version_id)
+    _, bp = get_blueprint_version(db, bv.code, bv.version)
+    points = information_points(asm.report.get("thetas", []), list(asm.cuts), [c.level_name for c in bp.cuts])
     return AssemblyView(asm.id, bv.code, bv.version, asm.n_forms, asm.length, asm.max_overlap, asm.seed,
                         list(asm.cuts), dict(asm.report),
-                        [v if keys else v.without_keys() for v in (_form_view(db, f) for f in asm.forms)])
+                        [v if keys else v.without_keys() for v in (_form_view(db, f) for f in asm.forms)], points)
 
 
 def get_form(db: Session, form_id: int) -> Form:

@@ -96,3 +96,25 @@ def test_printed_pdfs_are_named_for_the_form_and_the_document(bank_db_url, bank_
         assert quote("530046-L1-试卷A-答案与换算表.pdf") in names(c.get(f"/api/v1/forms/{a.id}/key.pdf"))
     finally:
         c.__exit__(None, None, None)
+
+
+def test_the_form_pages_information_columns_name_their_theta(bank_db_url, bank_db, l1_forms):
+    import re
+
+    c = staff_client(Settings(database_url=bank_db_url, data_dir=REPO))
+    try:
+        page = c.get(f"/proctor/forms/{l1_forms.forms[0].id}").text
+    finally:
+        c.__exit__(None, None, None)
+    table = page[page.index('<table id="information">'):]
+    heads = re.findall(r"<th>([^<]*)</th>", table[:table.index("</thead>")])
+    # 530046-L1's cuts: 初级 -1, 中级 0, 高级 1
+    assert heads == ["试卷", "θ = −1（初级分数线）", "θ = 0（中级分数线）", "θ = 1（高级分数线）"]
+    assert "测验信息量" in table[:table.index("</thead>")]
+
+
+def test_a_theta_that_is_no_cut_is_named_by_its_place_on_the_scale():
+    from examengine.services.forms import information_points
+
+    labels = [p.label for p in information_points([-0.5, 0.0, 1.25], [-0.5, 1.25], ["初级", "中级"])]
+    assert labels == ["θ = −0.5（初级分数线）", "θ = 0（量表中点）", "θ = 1.25（中级分数线）"]
