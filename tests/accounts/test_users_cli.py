@@ -66,6 +66,10 @@ def test_init_prints_a_first_admin_password_that_meets_the_policy_and_signs_in(e
     monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
     r = runner.invoke(cli, ["init"])
     assert r.exit_code == 0, r.output
+    if empty_db_url.startswith("sqlite"):  # init names the file it made
+        from examengine.db.migrate import sqlite_path
+
+        assert f"数据库文件：{sqlite_path(empty_db_url).absolute()}" in r.output
     password = re.search(r"用户名 admin，密码 (\S+?)（", r.output).group(1)
     assert password_problems(password, "admin") == []
     with TestClient(create_app(Settings(database_url=empty_db_url, data_dir=REPO))) as c:
