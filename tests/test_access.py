@@ -132,6 +132,15 @@ def test_a_proctor_is_shown_no_bank_link_and_a_refusal_wears_the_proctors_naviga
         assert r.status_code == 403 and 'href="/writer/upload"' in r.text and 'href="/proctor/forms"' not in r.text
         login(c, bank_db_url, "a-nav", "admin")
         assert 'href="/writer/items"' in c.get(f"/proctor/exams/{mine}").text  # an admin keeps the link
+        reports = c.get("/reports/blueprints").text
+        assert all(f'href="{link}"' in reports for link in ("/reports/calibration", "/writer/items", "/proctor"))
+        login(c, bank_db_url, "p-nav", "proctor")  # the report pages all staff read: only links they can follow
+        reports = c.get("/reports/blueprints")
+        assert reports.status_code == 200 and 'href="/proctor"' in reports.text
+        assert 'href="/reports/calibration"' not in reports.text and 'href="/writer/items"' not in reports.text
+        login(c, bank_db_url, "w-nav", "item_writer")
+        reports = c.get("/reports/blueprints").text
+        assert 'href="/writer/items"' in reports and 'href="/proctor"' not in reports
 
 
 def test_a_candidate_cannot_read_another_attempt(bank_db_url):
