@@ -9,10 +9,17 @@ live at the top of the checkout, where developers edit them. A wheel carries cop
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+
+# `pip install -e .` (make run, make test): setuptools installs this flat layout through an import
+# finder and then tells, as a warning pip prints, to beware of folders in the working directory
+# named like the package. Here that folder is the package itself: the note says nothing to act
+# on, so it is not shown. Only that note; every other setuptools warning still is.
+warnings.filterwarnings("ignore", message=r"Editable installation\.")
 
 ROOT = Path(__file__).resolve().parent
 #: Keep in step with examengine.config.SHIPPED_DATA.

@@ -25,7 +25,7 @@ from examengine.errors import (
     TooManyAttemptsError,
 )
 from examengine.rendering.env import display_zone
-from examengine.services.accounts import ForbiddenError, NotSignedInError
+from examengine.services.accounts import ForbiddenError, NotSignedInError, Role
 from examengine.services.attempts import (
     ApprovalPendingError,
     ExamNotOpenError,
@@ -103,6 +103,18 @@ class HealthOut(BaseModel):
     message: str | None = None  # only when unavailable (Chinese)
 
 
+def _error_frame(request: Request) -> dict:
+    """The error page wears the navigation of the member's own pages: a proctor (or an admin on a
+    proctor's page) the proctor's, everyone else the item bank's. A proctor refused a bank page
+    must not be handed the bank's links again."""
+    member = getattr(request.state, "staff", None)
+    if member is not None and (member.role is Role.PROCTOR
+                               or (member.role is Role.ADMIN and request.url.path.startswith("/proctor"))):
+        return {"layout": "proctor/base.html", "bank_link": member.reads_bank, "home_url": "/proctor",
+                "home_label": "考试列表"}
+    return {"layout": "base.html", "nav": "", "home_url": "/writer/items", "home_label": "题库浏览"}
+
+
 HTML_PREFIXES = ("/writer", "/exam", "/proctor", "/reports", "/login")  # pages answer errors with a page, the API with JSON
 
 
@@ -150,8 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             from examengine.rendering.env import render
 
-            return HTMLResponse(render("error.html", nav="", message=exc.message), status_code=status,
-                                headers=headers)
+            return HTMLResponse(render("error.html", message=exc.message, **_error_frame(request)),
+                                status_code=status, headers=headers)
         return JSONResponse(status_code=status, content=exc.to_dict(), headers=headers)
 
     @app.exception_handler(OverflowError)

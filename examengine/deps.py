@@ -236,6 +236,15 @@ PICTURE_ROUTE: dict[str, Any] = {"response_class": Response, "responses": {200: 
     "image/png": {}, "image/jpeg": {}, "image/gif": {}, "image/webp": {}, "application/octet-stream": {}}}}}
 
 
+def pdf_response(data: bytes | None, name: str, ascii_name: str, *, inline: bool = False) -> Response:
+    """A PDF named for what it is: ``filename*`` (RFC 5987/6266, UTF-8) carries the Chinese name
+    browsers save it under, ``filename`` an ASCII one for older clients. ``inline``: shown in
+    the browser (the pages' links), else downloaded (the API)."""
+    disposition = "inline" if inline else "attachment"
+    return Response(data or b"", media_type="application/pdf", headers={
+        "Content-Disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"})
+
+
 def picture_response(data: bytes, name: str, *, cache: str | None = None) -> Response:
     """An item picture as a response, for every picture route (writer, staff and candidate): the
     type sniffed from the bytes (never the stored one), ``nosniff``, a sandboxing CSP, and a

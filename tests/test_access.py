@@ -112,6 +112,37 @@ def test_a_proctor_sees_only_the_exams_assigned_to_them(bank_db_url):
         assert c.get(f"/api/v1/exams/{mine}/tickets").status_code == 200
 
 
+def test_a_proctor_is_shown_no_bank_link_and_a_refusal_wears_the_proctors_navigation(bank_db_url):
+    from examengine.config import Settings
+    from tests.conftest import REPO
+
+    app = create_app(Settings(database_url=bank_db_url, data_dir=REPO))
+    with TestClient(app, headers={"origin": "http://testserver"}) as c:
+        login(c, bank_db_url, "p-nav", "proctor")
+        mine = c.post("/api/v1/exams", json={"blueprint": "530046-L1"}).json()["id"]
+        for page in ("/proctor", f"/proctor/exams/{mine}", f"/proctor/exams/{mine}/tickets", "/proctor/forms"):
+            r = c.get(page)
+            assert r.status_code == 200 and 'href="/writer/items"' not in r.text, page
+        r = c.get("/writer/items")  # typed by hand: refused, in the proctor's own frame
+        assert r.status_code == 403
+        assert "examengine 监考" in r.text and 'href="/proctor/forms"' in r.text
+        assert 'href="/writer/' not in r.text
+        login(c, bank_db_url, "w-nav", "item_writer")
+        r = c.get("/proctor")
+        assert r.status_code == 403 and 'href="/writer/upload"' in r.text and 'href="/proctor/forms"' not in r.text
+        login(c, bank_db_url, "a-nav", "admin")
+        assert 'href="/writer/items"' in c.get(f"/proctor/exams/{mine}").text  # an admin keeps the link
+        reports = c.get("/reports/blueprints").text
+        assert all(f'href="{link}"' in reports for link in ("/reports/calibration", "/writer/items", "/proctor"))
+        login(c, bank_db_url, "p-nav", "proctor")  # the report pages all staff read: only links they can follow
+        reports = c.get("/reports/blueprints")
+        assert reports.status_code == 200 and 'href="/proctor"' in reports.text
+        assert 'href="/reports/calibration"' not in reports.text and 'href="/writer/items"' not in reports.text
+        login(c, bank_db_url, "w-nav", "item_writer")
+        reports = c.get("/reports/blueprints").text
+        assert 'href="/writer/items"' in reports and 'href="/proctor"' not in reports
+
+
 def test_a_candidate_cannot_read_another_attempt(bank_db_url):
     from examengine.config import Settings
     from tests.conftest import REPO

@@ -180,3 +180,16 @@ def test_a_database_newer_than_the_code_asks_to_upgrade_the_code_not_to_init(mig
 
 def test_an_empty_database_still_asks_for_init(sqlite_only, tmp_path):
     assert "examengine init" in refused(f"sqlite:///{tmp_path / 'new.db'}")
+
+
+def test_a_missing_default_database_is_named_by_its_absolute_path_and_init_is_not_the_first_advice(
+        sqlite_only, tmp_path, monkeypatch):
+    # The default URL is relative: run from another folder, the CLI looks for examengine.db there.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EXAMENGINE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
+    r = CliRunner().invoke(cli_app, ["items", "list"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert f"找不到数据库文件 {tmp_path / 'examengine.db'}" in r.output
+    assert f"当前目录 {tmp_path}" in r.output and "EXAMENGINE_DATABASE_URL" in r.output
+    assert not (tmp_path / "examengine.db").exists()

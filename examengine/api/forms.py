@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from examengine.deps import DB, ExamStaff, ReleasingRoute, Staff, exam_staff
+from examengine.deps import DB, ExamStaff, ReleasingRoute, Staff, exam_staff, pdf_response
 from examengine.services import forms as svc
 from examengine.services.accounts import require_exam, require_keys
 
@@ -50,15 +50,14 @@ def get_form(form_id: int, db: DB, member: Staff) -> svc.FormView:
 PDF = {"response_class": Response, "responses": {200: {"content": {"application/pdf": {}}, "description": "PDF"}}}
 
 
-def _pdf(data: bytes | None, name: str) -> Response:
-    return Response(data or b"", media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+def _pdf(printed: svc.Printed, document: str) -> Response:
+    return pdf_response(getattr(printed, document), printed.file_name(document), printed.ascii_file_name(document))
 
 
 @router.get("/forms/{form_id}/booklet.pdf", summary="The booklet (freezes the form's item versions)", **PDF)
 def booklet(form_id: int, db: DB) -> Response:
     p = svc.print_form(db, form_id, sheets=False, key=False)
-    return _pdf(p.booklet, f"form-{form_id}-booklet.pdf")
+    return _pdf(p, "booklet")
 
 
 @router.get("/forms/{form_id}/sheets.pdf", summary="Answer sheets: one per candidate of ?exam=, and ?blank= blank ones", **PDF)
@@ -67,14 +66,14 @@ def sheets(form_id: int, db: DB, member: Staff, exam: int | None = None,
     if exam is not None:
         require_exam(db, member, exam)
     p = svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam, blank_sheets=blank)
-    return _pdf(p.sheets, f"form-{form_id}-sheets.pdf")
+    return _pdf(p, "sheets")
 
 
 @router.get("/forms/{form_id}/key.pdf", summary="The key and the score conversion table (admins; a proctor with ?exam= of theirs)", **PDF)
 def key(form_id: int, db: DB, member: Staff, exam: int | None = None) -> Response:
     require_keys(db, member, exam)
     p = svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam)
-    return _pdf(p.key, f"form-{form_id}-key.pdf")
+    return _pdf(p, "key")
 
 
 @router.post("/exams/{exam_id}/paper-results", summary="Score paper answers (CSV/XLSX: 准考证号, 试卷, 答案 or one column per item)")

@@ -33,9 +33,14 @@ def init() -> None:
     """迁移数据库，载入标准目录、示例题库和蓝图（重复运行不会产生重复数据）。"""
     from examengine.services.setup import initialize
 
+    from examengine.db.migrate import sqlite_path
+
     s = settings()
     report = initialize(s)
     c = report.catalog
+    path = sqlite_path(s.database_url)
+    if path is not None:  # say where: a relative default is read in the working directory
+        out.print(f"数据库文件：{path.absolute()}", highlight=False)
     if report.revision_before != report.revision_after:
         out.print(f"数据库已迁移：{report.revision_before or '（空库）'} → {report.revision_after}")
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -32,16 +32,6 @@ def _on_progress(bar, tasks: dict):
     return on
 
 
-def _clean(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_clean(v) for v in x]
-    if isinstance(x, float) and x != x:
-        return None
-    return x
-
-
 @handles_errors
 def simulate_blueprint_command(code: str, *, simulees: int, seed: int, synthetic_bank: int | None,
                                output_format: str, plot: Path | None, calibration_simulees: int | None = None) -> None:
@@ -56,7 +46,7 @@ def simulate_blueprint_command(code: str, *, simulees: int, seed: int, synthetic
         write_blueprint_plot(study, plot)
         payload["plot"] = str(plot)
     if output_format == "json":
-        print_json(_clean(payload))
+        print_json(payload)
         return
     render_study(payload)
 

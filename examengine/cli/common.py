@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,7 +73,24 @@ def require_extra(module: str, extra: str, what: str) -> None:
         raise typer.Exit(1) from None
 
 
+def json_safe(x):
+    """``x`` as strict JSON can hold it: numbers that are not finite (NaN: undefined, such as the
+    accuracy of an empty band; ±inf: unbounded, such as the lowest band's lower edge) become
+    null, never ``NaN`` or ``-Infinity``, which JSON parsers other than Python's refuse. NumPy
+    scalars become Python numbers; tuples become lists."""
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [json_safe(v) for v in x]
+    if not isinstance(x, str | bytes | bool | int | float) and callable(getattr(x, "item", None)):
+        x = x.item()  # a NumPy scalar
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
 def print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    """Every ``--format json`` of the CLI: strict JSON (see :func:`json_safe`), UTF-8, indented."""
+    sys.stdout.write(json.dumps(json_safe(data), ensure_ascii=False, indent=2, allow_nan=False) + "\n")
 
 

@@ -1,13 +1,14 @@
 """``examengine simulate``: a CAT simulation study on a synthetic bank.
 
-JSON (``--format json``) goes to stdout, the progress bar to stderr. The
+JSON (``--format json``) goes to stdout, the progress bar to stderr. It is strict JSON: a number
+that is undefined (NaN, e.g. the accuracy of an empty band) or unbounded (±inf, e.g. the lowest
+band's lower edge) is null (``cli.common.json_safe``). The
 work is done by ``services.simulation`` (``synthetic_study``, ``blueprint_study``
 for ``--blueprint``); the PNG plot is drawn by ``rendering.plots``.
 """
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from examengine.cli.common import require_extra
+from examengine.cli.common import print_json, require_extra
 from examengine.services.study_options import EstimationMethod, IrtModel, SelectionRule, StartRule
 
 
@@ -235,24 +236,6 @@ def register(app: typer.Typer) -> None:
             write_study_plot(result, plot)
             payload["plot"] = str(plot)
         if output_format is OutputFormat.JSON:
-            typer.echo(json.dumps(_no_nan(payload), ensure_ascii=False, indent=2, allow_nan=False,
-                                  default=_json_default))
+            print_json(payload)
         else:
             render_tables(payload, Console())
-
-
-def _no_nan(x: Any) -> Any:
-    """NaN/inf (e.g. the accuracy of an empty band) become null in JSON."""
-    if isinstance(x, dict):
-        return {k: _no_nan(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_no_nan(v) for v in x]
-    if isinstance(x, float | np.floating) and not np.isfinite(x):
-        return None
-    return x
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"not JSON serialisable: {type(x)}")

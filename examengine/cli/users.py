@@ -11,6 +11,7 @@ from rich.table import Table
 
 from examengine.cli.common import handles_errors, out, session, settings
 from examengine.config import local_time, zone_label
+from examengine.errors import ExamEngineError
 
 users_app = typer.Typer(help="工作人员账号：管理员、命题人、审题人、监考。", no_args_is_help=True)
 
@@ -20,10 +21,18 @@ def register(app: typer.Typer) -> None:
 
 
 def _password(password: str | None, stdin: bool) -> str:
+    """The password from --password, from standard input (--password-stdin), or typed twice at a
+    terminal. Without a terminal (a script, a pipe, cron) there is no one to type it: say how
+    to pass it instead of letting getpass warn and click abort."""
     if stdin:
-        return sys.stdin.readline().rstrip("\n")
+        return sys.stdin.readline().rstrip("\r\n")
     if password:
         return password
+    if not sys.stdin.isatty():
+        raise ExamEngineError(
+            "没有终端可以输入密码：请用 --password-stdin 从标准输入读取"
+            "（例如 printf '%s\\n' \"$PASSWORD\" | examengine users create ... --password-stdin），"
+            "或用 --password 直接给出。")
     return typer.prompt("密码", hide_input=True, confirmation_prompt=True)
 
 
@@ -33,11 +42,10 @@ def create(
     username: Annotated[str, typer.Option(help="用户名")],
     role: Annotated[str, typer.Option(help="admin（管理员）、item_writer（命题人）、reviewer（审题人）或 proctor（监考）")],
     name: Annotated[str, typer.Option(help="显示名称")] = "",
-    password: Annotated[str | None, typer.Option(help="密码（不给则提示输入）")] = None,
+    password: Annotated[str | None, typer.Option(help="密码（不给则在终端提示输入；脚本中请用 --password-stdin）")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
 ) -> None:
     """创建工作人员账号（密码以 argon2 散列保存；至少 12 个字符，不能是常见密码或用户名）。"""
-    from examengine.errors import ExamEngineError
     from examengine.services.accounts import Role, create_user
 
     try:
@@ -54,8 +62,8 @@ def create(
 @handles_errors
 def set_password(
     username: str,
-    password: Annotated[str | None, typer.Option(help="新密码（不给则提示输入）")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    password: Annotated[str | None, typer.Option(help="新密码（不给则在终端提示输入；脚本中请用 --password-stdin）")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
 ) -> None:
     """重设密码（该账号在所有设备上退出登录；密码规则同 users create）。"""
     from examengine.services.accounts import set_password as set_pw

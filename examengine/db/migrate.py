@@ -94,12 +94,28 @@ def ensure_current(url: str) -> None:
     if current == head:
         return
     if current is None:
-        raise DatabaseNotReadyError(
-            f"数据库（{_safe_url(url)}）是空库，最新版本为 {head}：请先运行 examengine init（或 examengine db upgrade）。")
+        raise _missing_or_empty(url, head)
     if not _known(url, current):
         raise _newer_schema(url, current)
     raise DatabaseNotReadyError(
         f"数据库（{_safe_url(url)}）的版本为 {current}，最新版本为 {head}：请先运行 examengine init（或 examengine db upgrade）。")
+
+
+def _missing_or_empty(url: str, head: str | None) -> DatabaseNotReadyError:
+    """No schema yet. For a SQLite file that does not exist, name the absolute path looked at:
+    a relative path (the default ``sqlite:///examengine.db``) is read in the working directory,
+    so a command run from another folder misses the database ``make run`` made, and advising
+    ``init`` there would make a second, empty one."""
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        where = path.absolute()
+        relative = "" if path.is_absolute() else f"（相对路径按当前目录 {Path.cwd()} 解析）"
+        return DatabaseNotReadyError(
+            f"找不到数据库文件 {where}{relative}。如果数据库已在别处建好（make run 把它建在项目目录中），"
+            "请回到那个目录运行，或设置 EXAMENGINE_DATABASE_URL 指向它（绝对路径，如 "
+            "sqlite:////srv/examengine/examengine.db）；只有确实要在这里新建一个数据库时，才运行 examengine init。")
+    return DatabaseNotReadyError(
+        f"数据库（{_safe_url(url)}）是空库，最新版本为 {head}：请先运行 examengine init（或 examengine db upgrade）。")
 
 
 def _current_or_refuse(url: str) -> str | None:

@@ -58,6 +58,7 @@ def environment(zone: str = DEFAULT_TIMEZONE) -> Environment:
     env.filters["zone_label"] = lambda iso: zone_label(iso, tz)
     env.filters["qr"] = qr_png_uri
     env.filters["image_parts"] = split_images
+    env.filters["zh_numeral"] = zh_numeral
     env.globals.update(
         LETTERS=LETTERS,
         STATUSES=[(s.value, STATUS_LABELS[s]) for s in ItemStatus],
@@ -66,6 +67,20 @@ def environment(zone: str = DEFAULT_TIMEZONE) -> Environment:
         ZONE_LABEL=lambda: label_of(tz),  # the zone's name now: a table header's "时间（北京时间）"
     )
     return env
+
+
+_DIGITS = "零一二三四五六七八九"
+
+
+def zh_numeral(n: int) -> str:
+    """1–99 in Chinese numerals, as a paper numbers its parts (一、二、…十、十一、…二十一、):
+    '十二' for 12, '二十' for 20. Other numbers stay Arabic."""
+    if not 1 <= n <= 99:
+        return str(n)
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return _DIGITS[ones]
+    return ("" if tens == 1 else _DIGITS[tens]) + "十" + (_DIGITS[ones] if ones else "")
 
 
 def local_time(iso: str, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:

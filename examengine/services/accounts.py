@@ -133,6 +133,12 @@ class Staff:
         an exam they run: :func:`require_keys`)."""
         return self.role is Role.ADMIN
 
+    @property
+    def reads_bank(self) -> bool:
+        """The item bank's pages (/writer) are for admins, item writers and reviewers; a proctor's
+        pages link to them only for an admin."""
+        return self.role is not Role.PROCTOR
+
     def can_run_exam(self, db: Session, exam_id: int) -> bool:
         if self.role is Role.ADMIN:
             return True

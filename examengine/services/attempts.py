@@ -379,11 +379,14 @@ class Overview:
     ticket: str
     status: str
     time_limit_minutes: int
-    min_items: int
+    min_items: int  # items shown, pretest items included
     max_items: int
     time_left_s: int
     answered: int
     time_up: bool = False
+    min_scored: int = 0  # the blueprint's length bounds: scored items
+    max_scored: int = 0
+    pretest_items: int = 0  # unscored pretest items mixed in (the blueprint's pretest count)
 
 
 def overview(db: Session, attempt: Attempt) -> Overview:
@@ -391,7 +394,8 @@ def overview(db: Session, attempt: Attempt) -> Overview:
     answered = sum(1 for r in attempt.items if r.answer is not None)
     return Overview(attempt.id, attempt.exam.name, attempt.candidate.name, attempt.candidate.ticket, attempt.status,
                     attempt.exam.time_limit_minutes, bp.min_length + bp.pretest_count,
-                    bp.max_length + bp.pretest_count, time_left_s(attempt), answered, time_up(attempt))
+                    bp.max_length + bp.pretest_count, time_left_s(attempt), answered, time_up(attempt),
+                    min_scored=bp.min_length, max_scored=bp.max_length, pretest_items=bp.pretest_count)
 
 
 def start(db: Session, attempt: Attempt) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -116,6 +117,26 @@ class FormView:
 
 
 @dataclass(frozen=True)
+class InformationPoint:
+    """A θ at which the forms' test information is reported, named for people: a cut score
+    ('θ = −1（初级分数线）') or the scale's centre ('θ = 0（量表中点）')."""
+
+    theta: float
+    key: str  # its key in FormView.information
+    label: str
+
+
+def information_points(thetas, cuts: list[float], cut_names: list[str]) -> list[InformationPoint]:
+    named = {round(float(t), 9): f"{name}分数线" for t, name in zip(cuts, cut_names)}
+    points = []
+    for t in thetas:
+        text = f"{float(t):g}".replace("-", "\u2212")
+        what = named.get(round(float(t), 9)) or ("量表中点" if float(t) == 0 else "")
+        points.append(InformationPoint(float(t), f"{float(t):g}", f"θ = {text}（{what}）" if what else f"θ = {text}"))
+    return points
+
+
+@dataclass(frozen=True)
 class AssemblyView:
     id: int
     blueprint: str
@@ -127,6 +148,7 @@ class AssemblyView:
     cuts: list[float]
     report: dict
     forms: list[FormView]
+    information_points: list[InformationPoint] = field(default_factory=list)  # the report's θs, labelled
 
 
 def _form_view(db: Session, form: Form, *, items: bool = True) -> FormView:
@@ -256,9 +278,11 @@ def assembly_view(db: Session, assembly_id: int, *, keys: bool = True) -> Assemb
     if asm is None:
         raise NotFoundError("组卷", str(assembly_id))
     bv = db.get(BlueprintVersion, asm.blueprint_version_id)
+    _, bp = get_blueprint_version(db, bv.code, bv.version)
+    points = information_points(asm.report.get("thetas", []), list(asm.cuts), [c.level_name for c in bp.cuts])
     return AssemblyView(asm.id, bv.code, bv.version, asm.n_forms, asm.length, asm.max_overlap, asm.seed,
                         list(asm.cuts), dict(asm.report),
-                        [v if keys else v.without_keys() for v in (_form_view(db, f) for f in asm.forms)])
+                        [v if keys else v.without_keys() for v in (_form_view(db, f) for f in asm.forms)], points)
 
 
 def get_form(db: Session, form_id: int) -> Form:
@@ -293,6 +317,25 @@ class Printed:
     sheets: bytes | None
     key: bytes | None
     n_sheets: int
+    blueprint: str = ""
+    form_code: str = ""
+    exam_id: int | None = None
+
+    def file_name(self, document: str) -> str:
+        """The download's name, saying which form and what it is: '530046-L1-试卷A-试题册.pdf',
+        '530046-L1-试卷A-考试3-答题卡.pdf' (``document``: booklet, sheets or key)."""
+        exam = f"-考试{self.exam_id}" if self.exam_id is not None else ""
+        return f"{self.blueprint}-试卷{self.form_code}{exam}-{DOCUMENT_NAMES[document]}.pdf"
+
+    def ascii_file_name(self, document: str) -> str:
+        """:meth:`file_name` in ASCII, for clients that do not read RFC 5987's ``filename*``."""
+        exam = f"-exam-{self.exam_id}" if self.exam_id is not None else ""
+        name = f"{self.blueprint}-form-{self.form_code}{exam}-{document}.pdf"
+        return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+#: The printed documents, as their pages and downloads name them.
+DOCUMENT_NAMES = {"booklet": "试题册", "sheets": "答题卡", "key": "答案与换算表"}
 
 
 def qr_payload(exam_id: int | None, candidate: Candidate | None, form: Form) -> str:
@@ -362,6 +405,8 @@ def print_form(db: Session, form_id: int, *, booklet: bool = True, sheets: bool 
                   render_key(ctx, font_family=font_family) if key else None,
                   len(ctx["sheets"]) if sheets else 0)
     form = get_form(db, form_id)
+    out = replace(out, blueprint=db.get(BlueprintVersion, form.blueprint_version_id).code, form_code=form.code,
+                  exam_id=exam_id)
     for fi in form.items:
         db.get(ItemVersion, fi.item_version_id).frozen = True
     if form.printed_at is None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, current_staff, get_db
+from examengine.deps import ReleasingRoute, current_staff, get_db, pdf_response
 from examengine.errors import DataFileError, ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import exams as exams_svc
@@ -29,7 +29,7 @@ def _own_exams(db: Session, member) -> list[dict]:
 
 def _index(db: Session, member, message: str = "", cls: str = "ok", status_code: int = 200,
            problems=()) -> HTMLResponse:
-    return HTMLResponse(render("forms/index.html", nav="",
+    return HTMLResponse(render("forms/index.html", nav="", bank_link=member.reads_bank,
                                assemblies=[asdict(a) for a in svc.list_assemblies(db, keys=member.sees_keys)],
                                blueprints=[asdict(b) for b in list_blueprints(db)], can_assemble=member.sees_keys,
                                exams=_own_exams(db, member), message=message,
@@ -59,14 +59,20 @@ def show(form_id: int, db: Session = Depends(get_db), member=Depends(current_sta
          message: str = "") -> HTMLResponse:
     f = svc.form_view(db, form_id, keys=member.sees_keys)
     a = svc.assembly_view(db, f.assembly_id, keys=member.sees_keys)
-    return HTMLResponse(render("forms/form.html", nav="", form=asdict(f), assembly=asdict(a),
+    return HTMLResponse(render("forms/form.html", nav="", bank_link=member.reads_bank, form=asdict(f), assembly=asdict(a),
                                exams=[e for e in _own_exams(db, member) if e["blueprint"] == f.blueprint],
                                keys=member.sees_keys, message=message))
 
 
 @router.get("/{form_id}/booklet.pdf")
 def booklet(form_id: int, db: Session = Depends(get_db)) -> Response:
-    return Response(svc.print_form(db, form_id, sheets=False, key=False).booklet, media_type="application/pdf")
+    return _pdf(svc.print_form(db, form_id, sheets=False, key=False), "booklet")
+
+
+def _pdf(printed: svc.Printed, document: str) -> Response:
+    """Shown in the browser, saved under the form's and the document's name (not 'booklet.pdf')."""
+    return pdf_response(getattr(printed, document), printed.file_name(document), printed.ascii_file_name(document),
+                        inline=True)
 
 
 def _exam_id(exam: str) -> int | None:
@@ -82,16 +88,14 @@ def sheets(form_id: int, exam: str = "", blank: int = Query(0, ge=0, le=500), db
     exam_id = _exam_id(exam)
     if exam_id is not None:
         require_exam(db, member, exam_id)
-    p = svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam_id, blank_sheets=blank)
-    return Response(p.sheets, media_type="application/pdf")
+    return _pdf(svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam_id, blank_sheets=blank), "sheets")
 
 
 @router.get("/{form_id}/key.pdf")
 def key(form_id: int, exam: str = "", db: Session = Depends(get_db), member=Depends(current_staff)) -> Response:
     exam_id = _exam_id(exam)
     require_keys(db, member, exam_id)
-    return Response(svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam_id).key,
-                    media_type="application/pdf")
+    return _pdf(svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam_id), "key")
 
 
 @router.post("/score")

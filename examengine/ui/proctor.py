@@ -61,7 +61,7 @@ def _exams_page(db: Session, member, zone: ZoneInfo, message: str = "",
                 window: dict[str, str] | None = None) -> HTMLResponse:
     """The proctor's exams and the new-exam form (its window as typed, else the default)."""
     mine = [asdict(e) for e in svc.list_exams(db) if member.can_run_exam(db, e.id)]
-    return HTMLResponse(render("proctor/exams.html", zone=zone, nav="", exams=mine, member=member,
+    return HTMLResponse(render("proctor/exams.html", zone=zone, nav="", bank_link=member.reads_bank, exams=mine, member=member,
                                blueprints=[asdict(b) for b in list_blueprints(db)], message=message,
                                window=window or _default_window(zone)))
 
@@ -111,10 +111,10 @@ def create(blueprint: str = Form(...), name: str = Form(""), time_limit: str = F
 
 
 @router.get("/exams/{exam_id}", dependencies=[Depends(exam_staff)])
-def exam(exam_id: int, request: Request, db: Session = Depends(get_db)) -> HTMLResponse:
+def exam(exam_id: int, request: Request, db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
     """The live monitor. Its live part refreshes itself by fetching ``/live`` (static/monitor.js)."""
     shown = flash.take(request)
-    page = HTMLResponse(render("proctor/exam.html", nav="", **_monitor(db, exam_id),
+    page = HTMLResponse(render("proctor/exam.html", nav="", bank_link=member.reads_bank, **_monitor(db, exam_id),
                                message=shown.message if shown else "", message_class=shown.cls if shown else "ok",
                                refresh_seconds=request.app.state.settings.monitor_refresh_seconds))
     return flash.forget(request, page)
@@ -151,7 +151,7 @@ def _loopback(host: str) -> bool:
 
 @router.get("/exams/{exam_id}/tickets", dependencies=[Depends(exam_staff)])
 def tickets(exam_id: int, request: Request, db: Session = Depends(get_db), zone: ZoneInfo = Depends(centre_zone),
-            public: str | None = Depends(public_url)) -> HTMLResponse:
+            public: str | None = Depends(public_url), member=Depends(current_staff)) -> HTMLResponse:
     """Printable tickets: the sign-in address candidates use (EXAMENGINE_PUBLIC_URL, else the
     address this page was opened at, with a warning when that is the server itself), its QR code,
     the window in local time, room and seat."""
@@ -159,7 +159,7 @@ def tickets(exam_id: int, request: Request, db: Session = Depends(get_db), zone:
     address = f"{public}/exam" if public else f"{str(request.base_url).rstrip('/')}/exam"
     on_server = public is None and (_loopback(request.client.host if request.client else "")
                                     or _loopback(request.url.hostname or ""))
-    return HTMLResponse(render("proctor/tickets.html", zone=zone, nav="", exam=asdict(view),
+    return HTMLResponse(render("proctor/tickets.html", zone=zone, nav="", bank_link=member.reads_bank, exam=asdict(view),
                                tickets=[asdict(t) for t in svc.tickets(db, exam_id)], sign_in_url=address,
                                window=svc.window_text(view, zone), loopback_warning=on_server))
 

@@ -27,8 +27,9 @@ calibration_router = APIRouter(route_class=ReleasingRoute, prefix="/reports", in
 items_router = APIRouter(route_class=ReleasingRoute, prefix="/reports", include_in_schema=False)  # the bank's readers
 
 
-def page(template: str, **context) -> HTMLResponse:
-    return HTMLResponse(render(template, **context))
+def page(template: str, member, **context) -> HTMLResponse:
+    """A report page; its navigation shows only the links ``member`` can follow."""
+    return HTMLResponse(render(template, member=member, **context))
 
 
 @router.get("")
@@ -38,14 +39,14 @@ def home(member=Depends(current_staff)) -> RedirectResponse:
 
 
 @calibration_router.get("/calibration")
-def runs(db: Session = Depends(get_db)) -> HTMLResponse:
+def runs(db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
     rows = [{**asdict(r), "n_eligible": len(r.eligible), "n_drift": sum(e.drift for e in r.estimates),
              "n_misfit": sum(e.misfit for e in r.estimates)} for r in cal_svc.list_runs(db)]
-    return page("reports/runs.html", nav="calibration", runs=rows)
+    return page("reports/runs.html", member, nav="calibration", runs=rows)
 
 
 @calibration_router.get("/calibration/{run_id}")
-def run_page(run_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
+def run_page(run_id: int, db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
     run = cal_svc.get_run(db, run_id)
     estimated = [e for e in run.estimates if e.role == "estimated"]
     rmsd = [e.rmsd for e in run.estimates if e.rmsd is not None]
@@ -55,13 +56,14 @@ def run_page(run_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
         "n_eligible": len(run.eligible), "rmsd_mean": sum(rmsd) / len(rmsd) if rmsd else None,
         "rmsd_max": max(rmsd) if rmsd else None,
     }
-    return page("reports/run.html", nav="calibration", run=asdict(run), summary=summary,
+    return page("reports/run.html", member, nav="calibration", run=asdict(run), summary=summary,
                 criteria=run.options.get("criteria", {}), linking=run.options.get("linking"),
                 eligible=[e.external_id for e in run.eligible])
 
 
 @items_router.get("/items/{external_id}")
-def item_page(external_id: str, version: int | None = None, db: Session = Depends(get_db)) -> HTMLResponse:
+def item_page(external_id: str, version: int | None = None, db: Session = Depends(get_db),
+              member=Depends(current_staff)) -> HTMLResponse:
     rep = svc.item_report(db, external_id, version=version)
     grid = rep.theta_grid
     icc_curves = [Curve(f"模型曲线（题库参数 {rep.bank.model}）", grid, rep.icc_bank)]
@@ -81,16 +83,17 @@ def item_page(external_id: str, version: int | None = None, db: Session = Depend
                              curves=icc_curves, points=points, css_id="icc", legend_at="left"))
     info = render_chart(Chart(f"{rep.external_id} 项目信息函数", "能力 θ", "信息量", (-4.0, 4.0),
                               curves=info_curves, css_id="information"))
-    return page("reports/item.html", nav="items", rep=asdict(rep), icc=icc, info=info)
+    return page("reports/item.html", member, nav="items", rep=asdict(rep), icc=icc, info=info)
 
 
 @router.get("/blueprints")
-def blueprints(db: Session = Depends(get_db)) -> HTMLResponse:
-    return page("reports/blueprints.html", nav="blueprints", blueprints=[asdict(b) for b in list_blueprints(db)])
+def blueprints(db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
+    return page("reports/blueprints.html", member, nav="blueprints", blueprints=[asdict(b) for b in list_blueprints(db)])
 
 
 @router.get("/blueprints/{code}")
-def blueprint_page(code: str, version: int | None = None, db: Session = Depends(get_db)) -> HTMLResponse:
+def blueprint_page(code: str, version: int | None = None, db: Session = Depends(get_db),
+                   member=Depends(current_staff)) -> HTMLResponse:
     rep = svc.blueprint_information(db, code, version=version)
     lo = min([-4.0] + [c.theta - 0.5 for c in rep.cuts])
     hi = max([4.0] + [c.theta + 0.5 for c in rep.cuts])
@@ -103,4 +106,4 @@ def blueprint_page(code: str, version: int | None = None, db: Session = Depends(
                       dashed=True)],
         vlines=[VLine(c.theta, f"{c.level_name} {c.theta:.2f}") for c in rep.cuts], hlines=hlines,
         css_id="pool-information"))
-    return page("reports/blueprint.html", nav="blueprints", rep=asdict(rep), chart=chart)
+    return page("reports/blueprint.html", member, nav="blueprints", rep=asdict(rep), chart=chart)

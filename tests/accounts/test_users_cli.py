@@ -66,7 +66,23 @@ def test_init_prints_a_first_admin_password_that_meets_the_policy_and_signs_in(e
     monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
     r = runner.invoke(cli, ["init"])
     assert r.exit_code == 0, r.output
+    if empty_db_url.startswith("sqlite"):  # init names the file it made
+        from examengine.db.migrate import sqlite_path
+
+        assert f"数据库文件：{sqlite_path(empty_db_url).absolute()}" in r.output
     password = re.search(r"用户名 admin，密码 (\S+?)（", r.output).group(1)
     assert password_problems(password, "admin") == []
     with TestClient(create_app(Settings(database_url=empty_db_url, data_dir=REPO))) as c:
         assert c.post("/api/v1/sessions", json={"username": "admin", "password": password}).status_code == 200
+
+
+def test_users_create_without_a_terminal_says_how_to_pass_the_password_and_reads_it_from_stdin(cli_env):
+    # CliRunner's stdin is not a terminal, as in a script or a pipe: no getpass warning, no "Aborted."
+    r = runner.invoke(cli, ["users", "create", "--username", "ops", "--role", "proctor"], input="")
+    assert r.exit_code == 1, r.output
+    assert "--password-stdin" in r.output and "Aborted" not in r.output and "Warning" not in r.output
+    r = runner.invoke(cli, ["users", "create", "--username", "ops", "--role", "proctor", "--password-stdin"],
+                      input="lantern orbit 42\n")
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["users", "password", "ops"], input="")
+    assert r.exit_code == 1 and "--password-stdin" in r.output

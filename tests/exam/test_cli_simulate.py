@@ -101,3 +101,60 @@ def test_bad_options_are_named(app, args, message):
     result = _invoke(app, "--synthetic-bank", "50", *args)
     assert result.exit_code != 0
     assert message in result.output
+
+
+def _strict(text: str):
+    """JSON as parsers other than Python's read it: no NaN, Infinity or -Infinity."""
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_print_json_writes_undefined_and_unbounded_numbers_as_null(capsys):
+    import numpy as np
+
+    from examengine.cli.common import print_json
+
+    print_json({"lower": -np.inf, "upper": float("inf"), "accuracy": np.float64("nan"), "n": np.int64(3),
+                "bins": (np.float32(0.5), np.float32("-inf"))})
+    assert _strict(capsys.readouterr().out) == {"lower": None, "upper": None, "accuracy": None, "n": 3,
+                                                 "bins": [0.5, None]}
+
+
+def test_the_blueprint_study_prints_strict_json(bank_db_url, monkeypatch):
+    from examengine.cli import app as cli
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
+    r = CliRunner().invoke(cli, ["simulate", "--blueprint", "530046-L1", "--simulees", "40", "--seed", "2",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.output
+    payload = _strict(r.stdout)
+    assert payload["n_simulees"] == 40
+
+
+def test_the_plot_is_labelled_in_chinese_in_a_cjk_face(app, tmp_path, monkeypatch):
+    import warnings
+
+    from examengine.rendering import plots
+
+    assert plots.cjk_families(), "no CJK face: make system-deps installs fonts-noto-cjk"
+    seen: list[str] = []
+    real = plots.study_figure
+
+    def spy(result, zh=True):
+        fig = real(result, zh)
+        seen.extend(t.get_text() for ax in fig.axes for t in (ax.title, ax.xaxis.label, ax.yaxis.label))
+        return fig
+
+    monkeypatch.setattr(plots, "study_figure", spy)
+    png = tmp_path / "study.png"
+    with warnings.catch_warnings():
+        # matplotlib warns of every character its font cannot draw ("Glyph ... missing from font(s)")
+        warnings.filterwarnings("error", message=".*missing from font", category=UserWarning)
+        result = _invoke(app, "--synthetic-bank", "100", "--simulees", "30", "--length", "10",
+                         "--exposure-target", "0.5", "--calibration-simulees", "30", "--plot", str(png))
+    assert result.exit_code == 0, result.output
+    assert {"真实能力 θ", "能力估计 θ", "曝光率", "平均题数"} <= set(seen)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

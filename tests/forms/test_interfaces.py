@@ -74,3 +74,47 @@ def test_the_proctor_form_page_shows_true_false_keys_as_dui_and_cuo(bank_db_url,
         assert item_type == it.type
         assert key == ({"A": "对", "B": "错"}["".join(it.key)] if it.type == "判断" else "".join(it.key))
     assert any(t == "判断" for t, _ in rows.values())
+
+
+def test_printed_pdfs_are_named_for_the_form_and_the_document(bank_db_url, bank_db, l1_forms):
+    from urllib.parse import quote
+
+    def names(response) -> str:
+        assert response.status_code == 200 and response.content.startswith(b"%PDF"), response.text
+        return response.headers["content-disposition"]
+
+    a, b = l1_forms.forms
+    c = staff_client(Settings(database_url=bank_db_url, data_dir=REPO))
+    try:
+        page = names(c.get(f"/proctor/forms/{a.id}/booklet.pdf"))
+        assert page.startswith("inline;") and f"filename*=UTF-8''{quote('530046-L1-试卷A-试题册.pdf')}" in page
+        assert 'filename="530046-L1-form-A-booklet.pdf"' in page
+        other = names(c.get(f"/proctor/forms/{b.id}/booklet.pdf"))
+        assert quote("530046-L1-试卷B-试题册.pdf") in other  # not a second "booklet.pdf"
+        sheets = names(c.get(f"/api/v1/forms/{a.id}/sheets.pdf", params={"exam": 1}))
+        assert sheets.startswith("attachment;") and quote("530046-L1-试卷A-考试1-答题卡.pdf") in sheets
+        assert quote("530046-L1-试卷A-答案与换算表.pdf") in names(c.get(f"/api/v1/forms/{a.id}/key.pdf"))
+    finally:
+        c.__exit__(None, None, None)
+
+
+def test_the_form_pages_information_columns_name_their_theta(bank_db_url, bank_db, l1_forms):
+    import re
+
+    c = staff_client(Settings(database_url=bank_db_url, data_dir=REPO))
+    try:
+        page = c.get(f"/proctor/forms/{l1_forms.forms[0].id}").text
+    finally:
+        c.__exit__(None, None, None)
+    table = page[page.index('<table id="information">'):]
+    heads = re.findall(r"<th>([^<]*)</th>", table[:table.index("</thead>")])
+    # 530046-L1's cuts: 初级 -1, 中级 0, 高级 1
+    assert heads == ["试卷", "θ = −1（初级分数线）", "θ = 0（中级分数线）", "θ = 1（高级分数线）"]
+    assert "测验信息量" in table[:table.index("</thead>")]
+
+
+def test_a_theta_that_is_no_cut_is_named_by_its_place_on_the_scale():
+    from examengine.services.forms import information_points
+
+    labels = [p.label for p in information_points([-0.5, 0.0, 1.25], [-0.5, 1.25], ["初级", "中级"])]
+    assert labels == ["θ = −0.5（初级分数线）", "θ = 0（量表中点）", "θ = 1.25（中级分数线）"]

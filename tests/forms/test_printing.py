@@ -51,6 +51,7 @@ def test_the_booklet_holds_every_stem_and_option_in_order(printed, tmp_path):
             assert found >= 0, f"item {it.position}: {piece!r} missing or out of order"
             at = found
     assert "试卷A" in text and "单项选择题" in text and "判断题" in text
+    assert re.search(r"一、单项选择题（共\d+题）", text) and re.search(r"[二三]、判断题", text)  # not 1、 2、
     pages = re.findall(r"第(\d+)页共(\d+)页", text)
     assert pages and pages[0] == ("1", pages[0][1]) and pages[-1][0] == pages[-1][1]
 
@@ -124,3 +125,11 @@ def test_chinese_is_set_in_an_embedded_cjk_font(printed, tmp_path):
     cjk = [line for line in fonts.splitlines() if "WenQuanYi" in line or "CJK" in line]
     assert cjk and all(" yes yes " in line for line in cjk)
     assert "DejaVu" not in fonts
+
+
+def test_paper_parts_are_numbered_in_chinese_numerals():
+    from examengine.rendering.env import zh_numeral
+
+    assert [zh_numeral(n) for n in (1, 2, 9, 10, 11, 12, 20, 21, 99)] == [
+        "一", "二", "九", "十", "十一", "十二", "二十", "二十一", "九十九"]
+    assert zh_numeral(100) == "100"
