@@ -151,6 +151,8 @@ def test_the_blueprint_pages_say_whether_online_exams_run_with_exposure_control(
     from examengine.services.blueprints import get_blueprint_version, load_pool
 
     row, bp = get_blueprint_version(bank_db, "530046-L2")
+    row.exposure = {}  # init stored the parameters shipped with the sample bank: remove them
+    bank_db.commit()
     with staff_client(bank_settings, "监考", "proctor") as c:
         listed = dict((r[0], r[5]) for r in cell_text(c.get("/reports/blueprints").text, "blueprints"))
         assert listed["530046-L2"] == "未标定（不做曝光控制）"
