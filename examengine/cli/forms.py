@@ -38,7 +38,7 @@ def assemble(
     tolerance: Annotated[float, typer.Option(help="各套在分数线和 θ=0 处信息量的相对差异上限")] = 0.03,
     seed: Annotated[int, typer.Option(help="随机种子（相同种子得到相同试卷）")] = 1,
     time_limit: Annotated[float, typer.Option(help="求解时限（秒）")] = 30.0,
-    gap: Annotated[float, typer.Option(help="相对最优间隙")] = 1e-3,
+    gap: Annotated[float, typer.Option(help="相对最优间隙（默认 0.01：信息量与最优界相差不超过 1%）")] = 1e-2,
     actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
     fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
 ) -> None:

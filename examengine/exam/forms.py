@@ -47,7 +47,7 @@ def type_bounds(bp: Blueprint, length: int) -> dict[str, tuple[int, int]]:
 
 def form_spec(bp: Blueprint, pool: ItemPool, cuts: Sequence[float], *, n_forms: int, length: int,
               max_overlap: int = 0, eligible: np.ndarray | None = None, excluded_reason: str = "",
-              parallel_tolerance: float = 0.03, seed: int = 0, rel_gap: float = 1e-3, time_limit: float = 30.0,
+              parallel_tolerance: float = 0.03, seed: int = 0, rel_gap: float = 1e-2, time_limit: float = 30.0,
               target: Sequence[float] | None = None) -> AssemblySpec:
     """The request a blueprint makes: exact domain counts, the type mix within tolerance and the
     same on every form, enemy groups, information at the three cuts (maximin, or a target

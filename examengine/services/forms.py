@@ -229,7 +229,7 @@ def _check_assembly(**values: float) -> None:
 
 def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: str, max_overlap: int = 0,
              avoid_recent: int = 0, seed: int = 1, parallel_tolerance: float = 0.03, time_limit: float = 30.0,
-             rel_gap: float = 1e-3) -> AssemblyView:
+             rel_gap: float = 1e-2) -> AssemblyView:
     """Assemble ``n_forms`` parallel forms of ``length`` operational items and store them.
     An infeasible request is a DataFileError naming each constraint and how many items are
     missing; nothing is stored then."""

@@ -35,7 +35,7 @@ def stored_forms(db, assembly_id: int) -> dict[str, list[tuple[FormItem, ItemVer
 
 
 def test_stored_forms_meet_every_constraint_of_the_blueprint(bank_db):
-    a = svc.assemble(bank_db, blueprint="560003-L2", n_forms=2, length=40, actor="test", seed=5)
+    a = svc.assemble(bank_db, blueprint="560003-L2", n_forms=2, length=40, actor="test", seed=5, rel_gap=1e-3)
     _, bp = get_blueprint_version(bank_db, "560003-L2")
     forms = stored_forms(bank_db, a.id)
     assert sorted(forms) == ["A", "B"]
