@@ -171,7 +171,7 @@ def _version_with_cap(url: str, tmp_path, code: str, cap: float) -> None:
 
 
 def test_exposure_calibrate_refuses_a_cap_the_pool_cannot_hold_and_its_advice_works(monkeypatch, bank_db_url,
-                                                                                      tmp_path):
+                                                                                      tmp_path, sqlite_only):
     """530046-L2 has 200 operational items in the sample bank: under a cap of 0.12 the exposure
     lottery sets aside so many items that long attempts run out of them. The parameters are not
     stored (online exams of that version run without them), the message names the field, what the
