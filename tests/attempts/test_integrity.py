@@ -107,17 +107,20 @@ def eap(params: list[tuple[float, float, float]], scores: list[int]) -> float:
 
 
 def test_at_the_minimum_the_attempt_is_scored_and_the_pending_item_counts_as_wrong(api, bank_db):
-    exam_id, [t] = new_exam(api, "530046-L1", 1, "M")
-    aid, h = sign_in(api, t)
-    item = api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()
-    sim = Simulee(bank_db, -1.0, seed=3)  # at the 初级 cut: the engine will not stop at the minimum
-    min_items = api.get(f"/api/v1/attempts/{aid}", headers=h).json()["min_items"]
-    while True:
-        rows = rows_of(bank_db, aid)
-        if sum(1 for r in rows if r.scored and r.answer is not None) >= min_items - 2 and rows[-1].scored:
+    exam_id, tickets = new_exam(api, "530046-L1", 4, "M")
+    for t in tickets:  # at the 初级 cut the engine rarely stops at the minimum; when it does, the next one
+        aid, h = sign_in(api, t)
+        item = api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()
+        sim = Simulee(bank_db, -1.0, seed=3)
+        min_items = api.get(f"/api/v1/attempts/{aid}", headers=h).json()["min_items"]
+        while not item.get("finished"):
+            rows = rows_of(bank_db, aid)
+            if sum(1 for r in rows if r.scored and r.answer is not None) >= min_items - 2 and rows[-1].scored:
+                break
+            item = answer(api, aid, h, item, sim.answer(item))
+        if not item.get("finished"):
             break
-        item = answer(api, aid, h, item, sim.answer(item))
-        assert not item.get("finished"), "the engine stopped before the test could let the time run out"
+    assert not item.get("finished"), "the engine stopped before the test could let the time run out, 4 times"
     rows = rows_of(bank_db, aid)
     n_answered = sum(1 for r in rows if r.scored and r.answer is not None)
     expire(bank_db, aid)

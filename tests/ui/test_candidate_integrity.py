@@ -55,9 +55,16 @@ def test_back_after_submitting_shows_nothing_ticked_on_a_phone(browser, bank_ser
         for _ in range(12):  # until two items in a row have the same shape (type and number of options)
             before, number = shape(page), page.inner_text("#number")
             page.locator("input[name=answer]").nth(1).check()
+            if "多选" in before[0]:  # a 多选 answer needs two choices
+                page.locator("input[name=answer]").nth(0).check()
             page.click("#submit")
             # not wait_for_function: a string predicate is eval'd, which the page's CSP refuses
-            expect(page.locator("#number")).not_to_have_text(number)
+            try:
+                expect(page.locator("#number")).not_to_have_text(number)
+            except AssertionError:
+                if page.locator("#number").count() == 0:
+                    break  # the exam ended (the engine classified the candidate)
+                raise
             if shape(page) != before:
                 continue
             tried += 1
