@@ -87,7 +87,7 @@ class RunSummaryOut(BaseModel):
     scope: str = Field(description="标准或级别代码")
     model: str = Field(description="rasch、2pl 或 3pl")
     engine: str
-    mode: Literal["pretest", "full"]
+    mode: Literal["pretest", "full", "initial"]
     since: datetime | None = Field(description="数据时段起点（含）")
     until: datetime | None = Field(description="数据时段终点（不含）")
     n_persons: int

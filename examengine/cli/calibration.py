@@ -97,7 +97,8 @@ def calibrate_cmd(
                                                    exists=True, dir_okay=False)] = None,
     model: Annotated[str, typer.Option("--model", help="rasch、2pl 或 3pl")] = "2pl",
     mode: Annotated[str, typer.Option("--mode", help="pretest：固定正式题参数，只估预测试题；full：全部重估并以 "
-                                                     "Stocking-Lord 链接回题库量尺")] = "pretest",
+                                                     "Stocking-Lord 链接回题库量尺；initial：首次校准（题库只有暂定参数时），"
+                                                     "全部估计、不链接，量尺由本批考生确定")] = "pretest",
     since: Annotated[str | None, typer.Option("--since", help="起始日期（含）")] = None,
     until: Annotated[str | None, typer.Option("--until", help="截止日期（不含）")] = None,
     engine: Annotated[str, typer.Option("--engine", help="em（默认）或 girth（仅完整 CSV 矩阵）")] = "em",
@@ -138,6 +139,12 @@ def calibrate_cmd(
 def _print_run(run) -> None:
     out.print(f"[bold]校准记录 {run.id}[/bold]  {run.scope}  模型 {run.model}  方式 {run.mode}  状态 {run.status}",
               highlight=False)
+    if run.options.get("provisional_anchors"):
+        out.print(f"[yellow]注意：{run.options['provisional_anchors']} 道锚题的参数是暂定参数（未经数据估计），"
+                  "本次结果的量尺取自这些猜测值；新项目的首次校准请用 --mode initial（docs/launch.md）。[/yellow]",
+                  highlight=False)
+    if run.options.get("scale") == "population":
+        out.print("量尺：由本批考生确定（能力分布均值 0、标准差 1），未与题库原有参数链接。", highlight=False)
     out.print(f"{run.n_persons} 人次、{run.n_responses} 条作答、{run.n_items} 道题；对数似然 {run.loglik:.3f}，"
               f"AIC {run.aic:.1f}，BIC {run.bic:.1f}（{run.n_parameters} 个参数）；"
               f"{'已收敛' if run.converged else '未收敛'}（{run.iterations} 轮，{run.seconds:.1f} 秒）；"

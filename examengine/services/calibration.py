@@ -340,6 +340,12 @@ def _run_view(run: CalibrationRun) -> RunView:
     )
 
 
+# pretest: operational items fixed; full: all estimated, linked to the operational items;
+# initial: all estimated, the scale set by the cohort (a programme's first calibration)
+CALIBRATION_MODES = ("pretest", "full", "initial")
+PROVISIONAL_ORIGIN = "provisional"  # ItemVersion.irt_origin of parameters nobody estimated from data
+
+
 def run_calibration(
     db: Session,
     *,
@@ -359,9 +365,14 @@ def run_calibration(
     and the others are estimated on that scale (fixed-parameter calibration). ``mode="full"``:
     every item is estimated, then linked back to the bank scale by Stocking-Lord with the
     operational items as anchors, and anchors that moved beyond ``drift_z`` SEs are flagged.
+    ``mode="initial"``: a programme's first calibration, when the bank's parameters are only
+    provisional guesses: every item is estimated and nothing is linked, so the scale is the one
+    the model's N(0, 1) population prior sets on this cohort (``options["scale"]``). Anchors
+    with provisional parameters in the other modes are counted in ``options["provisional_anchors"]``:
+    a scale taken from guesses is no scale (docs/launch.md).
     """
-    if mode not in ("pretest", "full"):
-        raise ExamEngineError(f"未知的校准方式：{mode}（可用：pretest、full）")
+    if mode not in CALIBRATION_MODES:
+        raise ExamEngineError(f"未知的校准方式：{mode}（可用：{'、'.join(CALIBRATION_MODES)}）")
     data = collect_responses(db, scope=scope, since=since, until=until)
     if data.person.size == 0:
         raise ExamEngineError(f"{scope} 在所选时间范围内没有作答记录，无法校准")
@@ -372,6 +383,11 @@ def run_calibration(
     bank = ItemParams(a=[c[1] for c in cur], b=[c[2] for c in cur], c=[c[3] for c in cur])
     options: dict = {"tolerance": 1e-4, "drift_z": drift_z, "criteria": criteria.__dict__ | {
         "outfit_range": list(criteria.outfit_range)}}
+    if mode == "initial":
+        anchors = np.empty(0, np.intp)
+        options["scale"] = "population"
+    else:
+        options["provisional_anchors"] = int(sum(cur[i][4] == PROVISIONAL_ORIGIN for i in anchors))
     if mode == "pretest":
         if anchors.size == 0:
             raise ExamEngineError("没有正式题（计分作答）可作锚题；请改用 --mode full")

@@ -167,3 +167,29 @@ def test_the_cli_parameters_csv_neutralises_an_item_id_a_spreadsheet_would_run(t
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(out.open()))
     assert rows[0]["item"] == "'=HYPERLINK(\"x\")" and float(rows[0]["b"]) < 0 < float(rows[0]["a"])
+
+
+
+def test_a_first_calibration_sets_its_own_scale_and_guessed_anchors_are_counted(bank_db, bank_db_url, seeded,
+                                                                                monkeypatch):
+    # the sample bank's parameters are provisional guesses: a pretest run anchored on them says so
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    r = CliRunner().invoke(app, ["calibrate", "--standard", "530046-L1", "--mode", "pretest"])
+    assert r.exit_code == 0, r.output
+    assert "锚题的参数是暂定参数" in r.output and "--mode initial" in r.output
+    pre = get_run(bank_db, max(x.id for x in bank_db.scalars(select(CalibrationRun))))
+    anchors = [e for e in pre.estimates if e.role == "anchor"]
+    assert pre.options["provisional_anchors"] == len(anchors) > 0
+    # the programme's first calibration estimates every item and links to nothing: the cohort,
+    # N(-0.8, 1) on the bank scale, becomes N(0, 1), so every b moves up by 0.8
+    run = run_calibration(bank_db, scope="530046-L1", mode="initial", actor="t")
+    assert run.mode == "initial" and run.options["scale"] == "population" and "linking" not in run.options
+    assert "provisional_anchors" not in run.options
+    assert {e.role for e in run.estimates} == {"estimated"}
+    assert run.population_mean == 0.0 and run.population_sd == 1.0
+    est = {e.external_id: e for e in run.estimates}
+    for k, ext in enumerate(seeded["pretest"]):
+        assert est[ext].b == pytest.approx(seeded["b"][k] + 0.8, abs=3 * est[ext].se_b + 0.1)
+    # applying it gives every item of the run calibrated parameters
+    rep = apply_run(bank_db, run.id, actor="t")
+    assert len(rep.applied) + len(rep.skipped) == len(run.estimates) and len(rep.applied) > 0.9 * len(run.estimates)
