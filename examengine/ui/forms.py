@@ -55,13 +55,12 @@ def assemble(blueprint: str = Form(...), forms: int = Form(2, ge=1, le=10), leng
 
 
 @router.get("/{form_id}")
-def show(form_id: int, db: Session = Depends(get_db), member=Depends(current_staff),
-         message: str = "") -> HTMLResponse:
+def show(form_id: int, db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
     f = svc.form_view(db, form_id, keys=member.sees_keys)
     a = svc.assembly_view(db, f.assembly_id, keys=member.sees_keys)
     return HTMLResponse(render("forms/form.html", nav="", bank_link=member.reads_bank, form=asdict(f), assembly=asdict(a),
                                exams=[e for e in _own_exams(db, member) if e["blueprint"] == f.blueprint],
-                               keys=member.sees_keys, message=message))
+                               keys=member.sees_keys, message=""))
 
 
 @router.get("/{form_id}/booklet.pdf")

@@ -68,6 +68,13 @@ def test_a_flash_cookie_is_believed_only_when_signed_for_this_session_and_page(a
     assert payload  # (the payload itself carries the page, the message and an expiry)
 
 
+def test_the_exam_list_and_the_monitor_show_no_text_from_their_query_string(api):
+    exam_id, _ = new_exam(api)
+    for path in ("/proctor", f"/proctor/exams/{exam_id}"):
+        page = api.get(path, params={"message": "成绩已发布，请通知考生", "msg": "成绩已发布，请通知考生"})
+        assert page.status_code == 200 and "成绩已发布，请通知考生" not in page.text
+
+
 def test_the_live_part_is_served_on_its_own(api):
     exam_id, [t, _] = new_exam(api)
     sign_in(api, t)
