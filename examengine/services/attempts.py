@@ -840,6 +840,11 @@ class MonitorRow:
     pending_sign_in: int | None = None  # a second device waiting for approval (its sign-in id)
     locked_until: str | None = None  # the ticket is locked after failed sign-ins (ISO, UTC)
     finish_reason: str | None = None
+    # linear exams store every position at the start: ``position`` is then the number of positions
+    # (``n_items``), ``answered`` the positions answered now, ``flagged`` those flagged
+    mode: str = ExamMode.ADAPTIVE.value
+    n_items: int = 0
+    flagged: int = 0
 
 
 @dataclass(frozen=True)
@@ -880,7 +885,7 @@ def monitor(db: Session, exam_id: int) -> list[MonitorRow]:
         a = attempts.get(c.id)
         if a is None:
             out.append(MonitorRow(c.id, c.ticket, c.name, c.room, None, "not_signed_in", 0, 0, None, None, None, None,
-                                  **signs))
+                                  mode=exam.mode, **signs))
             continue
         answered = sum(1 for r in a.items if r.answer is not None)
         res = mapping.stored_result(a.result)
@@ -889,7 +894,8 @@ def monitor(db: Session, exam_id: int) -> list[MonitorRow]:
                               time_left_s(a) if a.status == S.IN_PROGRESS else None,
                               res.band_name if res else None, res.score if res else None, a.void_reason,
                               complete=(a.status == S.FINISHED) if S(a.status).scored else None,
-                              finish_reason=a.finish_reason, **signs))
+                              finish_reason=a.finish_reason, mode=exam.mode, n_items=len(a.items),
+                              flagged=sum(1 for r in a.items if r.flagged), **signs))
     return out
 
 
