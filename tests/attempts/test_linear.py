@@ -283,7 +283,8 @@ def test_the_monitor_counts_answered_and_flagged_positions_of_a_linear_attempt(a
     api.put(f"/api/v1/attempts/{aid}/items/9/flag", headers=h, json={"flagged": True})
     row = next(r for r in api.get(f"/api/v1/exams/{exam_id}/attempts").json() if r["attempt_id"] == aid)
     assert (row["mode"], row["n_items"], row["answered"], row["flagged"]) == ("linear", 20, 3, 1)
-    assert "已答 3/20 题（标记 1）" in api.get(f"/proctor/exams/{exam_id}").text
+    page = api.get(f"/proctor/exams/{exam_id}").text
+    assert "已答 3/20 题（标记 1）" in page and f"固定试卷 {form.code}（试卷 {form.id}）" in page
 
 
 def test_a_linear_exam_is_created_from_a_form_by_api_cli_and_page_and_an_unknown_form_is_refused(
