@@ -66,3 +66,10 @@ def test_the_cli_dry_run_of_a_json_item_set_with_malformed_types_exits_1_naming_
     for location, field in EXPECTED:
         assert f"题目.json, {location}, {field}: " in result.output
     assert "题目.json, 第 1 题（T-1）, 职业技能要求: requirements 应为职业技能要求代码的列表" in result.output
+
+
+def test_the_writers_upload_page_lists_the_malformed_types_by_item_and_field(client):
+    r = client.post("/writer/upload", files={"file": ("题目.json", MALFORMED)})
+    assert r.status_code == 200 and "检查通过" not in r.text  # the stored report, after the redirect
+    assert "第 1 题（T-1）" in r.text and "requirements 应为职业技能要求代码的列表" in r.text
+    assert "第 8 题（T-8）" in r.text and "images[1].data_base64" in r.text
