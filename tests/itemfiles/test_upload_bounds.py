@@ -115,7 +115,7 @@ def test_a_lone_surrogate_in_json_is_refused_without_echoing_it():
     data = json.dumps(doc).encode()  # ensure_ascii: the surrogate travels as \\ud800
     parsed = parse_upload("题目.json", data)
     (p,) = parsed.problems
-    assert "U+D800" in p.message and p.location == "items[1].stem"
+    assert "U+D800" in p.message and (p.location, p.field) == ("第 1 题（X-1）", "题干") and "stem" in p.message
     json.dumps(p.message, ensure_ascii=False).encode("utf-8")  # the 422 can be written
 
 

@@ -111,7 +111,7 @@ def test_the_api_answers_an_overlong_author_with_a_422_and_writes_nothing(client
                       "requirements": ["530046-L1-1.1.1"]}]}
     r = client.post("/api/v1/item-sets", files={"file": ("题目.json", json.dumps(doc).encode())})
     assert r.status_code == 422
-    assert [(p["location"], p["field"]) for p in r.json()["problems"]] == [("V-1", "作者")]
+    assert [(p["location"], p["field"]) for p in r.json()["problems"]] == [("第 1 题（V-1）", "作者")]
     assert db.scalar(select(func.count()).select_from(Item)) == 0
     assert db.scalar(select(func.count()).select_from(ItemSet)) == 0
 

@@ -56,7 +56,8 @@ def test_an_html_picture_and_an_svg_with_a_script_are_refused_naming_the_file_an
     r = upload(client, "恶意图片.json", data)
 
     assert r.status_code == 422
-    assert {("恶意图片.json", "evil-1", "图片 chart.png"), ("恶意图片.json", "evil-2", "图片 logo.svg")} <= where(r)
+    assert {("恶意图片.json", "第 1 题（evil-1）", "图片 chart.png"),
+            ("恶意图片.json", "第 2 题（evil-2）", "图片 logo.svg")} <= where(r)
     messages = " ".join(p["message"] for p in r.json()["problems"])
     assert "HTML" in messages and "SVG" in messages and "text/html" in messages
     assert db.scalar(select(func.count()).select_from(ItemImage)) == 0
@@ -101,7 +102,7 @@ def test_a_real_picture_is_stored_with_its_sniffed_type_whatever_it_declares(cli
 
 def test_a_picture_claiming_to_be_png_that_is_not_whole_is_refused(client):
     r = upload(client, "a.json", item_set(item("bad-1", [("x.png", "image/png", picture()[:40])])))
-    assert r.status_code == 422 and ("a.json", "bad-1", "图片 x.png") in where(r)
+    assert r.status_code == 422 and ("a.json", "第 1 题（bad-1）", "图片 x.png") in where(r)
 
 
 def test_pictures_over_the_size_and_pixel_bounds_are_refused(client, monkeypatch):
@@ -114,7 +115,7 @@ def test_pictures_over_the_size_and_pixel_bounds_are_refused(client, monkeypatch
                                           item("bomb-1", [("bomb.png", "image/png", bomb)])))
 
     assert r.status_code == 422
-    assert {("a.json", "big-1", "图片 big.png"), ("a.json", "bomb-1", "图片 bomb.png")} <= where(r)
+    assert {("a.json", "第 1 题（big-1）", "图片 big.png"), ("a.json", "第 2 题（bomb-1）", "图片 bomb.png")} <= where(r)
     text = r.text
     assert "MB" in text and "像素" in text
 

@@ -98,7 +98,7 @@ def test_the_centres_setting_makes_findings_block_and_nothing_is_written(db_url)
     r = upload(c, item_set(FLAWED_MR, CLEAN))
     assert r.status_code == 422
     problems = r.json()["problems"]
-    assert [(p["location"], p["field"]) for p in problems] == [("Q-MR", "命题检查：mr-few-wrong")]
+    assert [(p["location"], p["field"]) for p in problems] == [("第 1 题（Q-MR）", "命题检查：mr-few-wrong")]
     assert c.get("/api/v1/items").json()["total"] == 0
     assert upload(c, item_set(CLEAN)).status_code == 200  # warnings do not block at "error"
     c.__exit__(None, None, None)
