@@ -325,6 +325,11 @@ class LinearAnswerIn(BaseModel):
                               max_length=10)
 
 
+class LinearAnswersIn(BaseModel):
+    answers: dict[int, list[str]] = Field(description="题号 → 所选选项的字母（[] 清除）；全部通过检查才保存",
+                                          max_length=500)
+
+
 class FlagIn(BaseModel):
     flagged: bool = Field(description="标记本题以便稍后检查（true）或取消标记（false）")
 
@@ -340,6 +345,13 @@ def get_linear_item(position: int, attempt: CandidateAttempt, db: DB) -> linear.
                       "clear ([]) the answer at a position (until submitted or the time is up)")
 def put_linear_answer(position: int, body: LinearAnswerIn, attempt: CandidateAttempt, db: DB) -> linear.PositionState:
     return linear.save_answer(db, attempt, position=position, labels=body.labels)
+
+
+@candidate_router.put("/attempts/{attempt_id}/answers", summary="Linear exams: save several positions' answers at "
+                      "once ({\"answers\": {\"3\": [\"B\"], \"4\": []}}): all or nothing, one bad answer named by "
+                      "its position changes nothing")
+def put_linear_answers(body: LinearAnswersIn, attempt: CandidateAttempt, db: DB) -> linear.LinearOverview:
+    return linear.save_answers(db, attempt, body.answers)
 
 
 @candidate_router.put("/attempts/{attempt_id}/items/{position}/flag", summary="Linear exams: flag or unflag a position")

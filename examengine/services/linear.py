@@ -234,6 +234,31 @@ def item_at(db: Session, attempt: Attempt, position: int) -> LinearItem:
                       flagged=bool(row.flagged), n_items=len(attempt.items))
 
 
+def _checked(db: Session, row: AttemptItem, labels: list[str], where: str = "") -> tuple[list[str], int | None]:
+    """``labels`` normalised and checked as an adaptive answer is (letters of the item's options,
+    one letter for 单选 and 判断), with the score they earn (None for a cleared answer)."""
+    labels = att._labels(labels)
+    if not labels:
+        return labels, None
+    version = mapping.content(db, row)
+    valid = LETTERS[: len(version.options)]
+    if any(x not in valid for x in labels):
+        raise ExamEngineError(f"{where}选项应为 {'、'.join(valid)} 之一。")
+    if version.type != ItemType.MULTIPLE.value and len(labels) != 1:
+        raise ExamEngineError(where + ("本题为单选题，只能选择一个选项。" if version.type == ItemType.SINGLE.value
+                                       else "判断题只能选择一个选项。"))
+    return labels, att._score(version, labels)
+
+
+def _store(row: AttemptItem, labels: list[str], score: int | None) -> bool:
+    if list(row.answer or []) == labels:
+        return False
+    row.answer = labels or None
+    row.score = score
+    row.answered_at = att.now() if labels else None
+    return True
+
+
 def save_answer(db: Session, attempt: Attempt, *, position: int, labels: list[str]) -> PositionState:
     """Save (or change) the answer at ``position``; ``[]`` clears it. Checked as an adaptive
     answer is (letters of the item's options, one letter for 单选 and 判断). Saving the same
@@ -242,24 +267,25 @@ def save_answer(db: Session, attempt: Attempt, *, position: int, labels: list[st
     _require_linear(attempt)
     _writable(db, attempt)
     row = _row(attempt, position)
-    labels = att._labels(labels)
-    if labels:
-        version = mapping.content(db, row)
-        valid = LETTERS[: len(version.options)]
-        if any(x not in valid for x in labels):
-            raise ExamEngineError(f"选项应为 {'、'.join(valid)} 之一。")
-        if version.type != ItemType.MULTIPLE.value and len(labels) != 1:
-            raise ExamEngineError("本题为单选题，只能选择一个选项。" if version.type == ItemType.SINGLE.value
-                                  else "判断题只能选择一个选项。")
-        score: int | None = att._score(version, labels)
-    else:
-        score = None
-    if list(row.answer or []) != labels:
-        row.answer = labels or None
-        row.score = score
-        row.answered_at = att.now() if labels else None
+    labels, score = _checked(db, row, labels)
+    if _store(row, labels, score):
         db.commit()
     return _state(attempt, row)
+
+
+def save_answers(db: Session, attempt: Attempt, answers: dict[int, list[str]]) -> LinearOverview:
+    """Save several positions' answers at once (a client that queued answers while the network
+    was down sends them together; a page of several items): all or nothing, each checked as
+    :func:`save_answer` checks one, the first bad one named by its position. One commit."""
+    _require_linear(attempt)
+    _writable(db, attempt)
+    checked = []
+    for position in sorted(answers):
+        row = _row(attempt, position)
+        checked.append((row, *_checked(db, row, answers[position], f"第 {position} 题：")))
+    if any([_store(row, labels, score) for row, labels, score in checked]):
+        db.commit()
+    return overview(db, attempt)
 
 
 def set_flag(db: Session, attempt: Attempt, *, position: int, flagged: bool) -> PositionState:

@@ -304,3 +304,30 @@ def test_a_linear_exam_is_created_from_a_form_by_api_cli_and_page_and_an_unknown
     refused = api.post("/proctor/exams", data={"blueprint": "530046-L1", "form_id": "9999"})
     assert "未找到试卷：9999" in refused.text
     assert bank_db.scalars(select(Exam).order_by(Exam.id.desc())).first().id == new_id
+
+
+def test_several_answers_are_saved_at_once_or_not_at_all(api, linear_exam, form):
+    exam_id, tickets = linear_exam
+    aid, h = sign_in(api, tickets[1])
+    assert api.get(f"/api/v1/attempts/{aid}/items/1", headers=h).status_code == 200  # starts the clock
+    items = {it.position: it for it in form.items}
+    # one bad answer (a second letter on a 单选 or 判断) among good ones: nothing is saved, it is named
+    single = next(p for p, it in items.items() if it.type != "多选")
+    batch = {str(p): right(items[p]) for p in (1, 2, 3, 4) if p != single}
+    batch[str(single)] = ["A", "B"]
+    r = api.put(f"/api/v1/attempts/{aid}/answers", headers=h, json={"answers": batch})
+    assert r.status_code == 400 and f"第 {single} 题" in r.json()["message"], r.text
+    assert api.get(f"/api/v1/attempts/{aid}/overview", headers=h).json()["answered"] == 0
+    # all good: saved together, and a later batch changes and clears
+    batch = {str(p): right(items[p]) for p in range(1, 11)}
+    r = api.put(f"/api/v1/attempts/{aid}/answers", headers=h, json={"answers": batch})
+    assert r.status_code == 200 and r.json()["answered"] == 10, r.text
+    r = api.put(f"/api/v1/attempts/{aid}/answers", headers=h, json={"answers": {"2": wrong(items[2]), "3": []}})
+    assert r.json()["answered"] == 9
+    assert api.get(f"/api/v1/attempts/{aid}/items/2", headers=h).json()["answer"] == wrong(items[2])
+    assert api.post(f"/api/v1/attempts/{aid}/submit", headers=h).status_code == 200
+    # nine answered, one of them wrong: 8 right out of 20
+    res = api.get(f"/api/v1/attempts/{aid}/overview", headers=h).json()
+    assert res["answered"] == 9
+    r = api.put(f"/api/v1/attempts/{aid}/answers", headers=h, json={"answers": {"12": right(items[12])}})
+    assert r.status_code == 409
