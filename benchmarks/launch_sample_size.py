@@ -21,6 +21,17 @@ of a (not Rasch), the share of items with |b_hat - b| <= 0.2 (and 0.3), the medi
 the calibration reports, and the N at which 90 % of the items fall within +-0.2 (linear in
 log N between the measured sizes; "> max" when not reached).
 
+Study 3, what the first calibration is linked to. ``examengine calibrate --mode full`` links
+its estimates back to the bank's current parameters of the operational items by Stocking-Lord;
+at launch those are provisional (``services.items.provisional_irt``: a = 1, b from the writer's
+rating 1-5, c = 0.8 x the chance of guessing). Simulated: 80 items of a 中级 level, 55 % 单选
+(4 options), 25 % 多选 (4 options, 2+ keys), 20 % 判断; true a ~ lognormal(log 1.2, 0.25),
+b ~ U(-2, 2); the writer rates each item at the rating nearest to b + N(0, 0.5^2) (an unbiased
+writer); truth 2PL, or 3PL with c equal to the provisional c (the most favourable case); 2,000
+candidates take all 80 items; a 2PL calibration; then b's RMSE against the truth unlinked (the
+calibration population's N(0, 1) scale), Stocking-Lord-linked (as ``--mode full`` does) and
+mean/sigma-linked to the provisional parameters, with the linking constants A and B.
+
 Study 2, calibrated items per domain an adaptive blueprint needs: an item may be seen by at most
 the cap (``exposure.max_rate``) of the candidates and an attempt of ``length.max`` items takes
 weight x length.max items of each domain, so a domain needs ceil(length.max x weight / cap)
@@ -60,9 +71,18 @@ sys.path.insert(0, str(REPO))
 from examengine.datafiles import read_blueprints_dir, read_standards_dir  # noqa: E402
 from examengine.exam.study import EXPOSURE_CALIBRATION_SHARE  # noqa: E402
 from examengine.irt import models  # noqa: E402
-from examengine.irt.calibration import CalibrationModel, FixedItems, ResponseData, calibrate  # noqa: E402
+from examengine.exam.items import ItemType  # noqa: E402
+from examengine.irt.calibration import (  # noqa: E402
+    CalibrationModel,
+    FixedItems,
+    ResponseData,
+    calibrate,
+    mean_sigma,
+    stocking_lord,
+)
 from examengine.irt.params import ItemParams  # noqa: E402
 from examengine.itemfiles.json_format import read_json  # noqa: E402
+from examengine.services.items import RATING_B, provisional_irt  # noqa: E402
 
 SEED = 2026
 MODELS = (CalibrationModel.RASCH, CalibrationModel.TWO_PL, CalibrationModel.THREE_PL)
@@ -215,6 +235,78 @@ def precision_study(sizes=SIZES, models_=MODELS, designs=DESIGNS, reps: dict | N
     return out
 
 
+# ---------------------------------------------------------------- linking to provisional parameters
+
+LINK_ITEMS = 80
+LINK_PERSONS = 2000
+LINK_SEEDS = 5
+RATING_NOISE = 0.5
+TYPE_MIX = ((ItemType.SINGLE, 0.55), (ItemType.MULTIPLE, 0.25), (ItemType.TRUE_FALSE, 0.20))
+
+
+def provisional_link_replication(truth_model: str, seed: int) -> dict:
+    """One launch: true items, a writer's ratings, provisional parameters, a 2PL calibration of a
+    complete design, and the estimates' error in b unlinked and linked to the provisional ones."""
+    rng = np.random.default_rng([SEED, 3, seed, truth_model == "3pl"])
+    a = np.exp(rng.normal(math.log(1.2), 0.25, LINK_ITEMS))
+    b = rng.uniform(-2.0, 2.0, LINK_ITEMS)
+    types = rng.choice(len(TYPE_MIX), LINK_ITEMS, p=[w for _, w in TYPE_MIX])
+    ratings = sorted(RATING_B, key=RATING_B.get)
+    noisy = b + rng.normal(0.0, RATING_NOISE, LINK_ITEMS)
+    rated = [min(ratings, key=lambda r: abs(RATING_B[r] - x)) for x in noisy]
+    prov = [provisional_irt(2, r, TYPE_MIX[t][0], 4) for r, t in zip(rated, types, strict=True)]
+    provisional = ItemParams.three_pl([p.a for p in prov], [p.b for p in prov], [p.c for p in prov])
+    truth = ItemParams.three_pl(a, b, provisional.c) if truth_model == "3pl" else ItemParams.two_pl(a, b)
+    u = models.simulate_responses(rng.normal(size=LINK_PERSONS), truth, rng)
+    est = calibrate(ResponseData.from_matrix(u.astype(float)), CalibrationModel.TWO_PL, compute_se=False).params
+    out = {}
+    for name, (A, B) in (("none", (1.0, 0.0)), ("stocking_lord", _ab(stocking_lord(provisional, est))),
+                         ("mean_sigma", _ab(mean_sigma(provisional, est)))):
+        out[name] = {"A": A, "B": B, "rmse_b": float(np.sqrt(np.mean((A * est.b + B - b) ** 2)))}
+    out["provisional"] = {"rmse_b": float(np.sqrt(np.mean((provisional.b - b) ** 2)))}
+    return out
+
+
+def _ab(link) -> tuple[float, float]:
+    return float(link.A), float(link.B)
+
+
+LINK_NAMES = {"none": "none (the calibration population's N(0, 1))", "stocking_lord": "Stocking–Lord (`--mode full`)",
+              "mean_sigma": "mean/sigma"}
+TRUTH_NAMES = {"2pl": "2PL (no guessing)", "3pl": "3PL, c = the provisional c"}
+
+
+def provisional_link_study() -> dict:
+    """Per truth and link: A, B and the RMSE of b (seed by seed), and the provisional b's RMSE."""
+    out: dict = {}
+    for truth in ("2pl", "3pl"):
+        runs = [provisional_link_replication(truth, k) for k in range(LINK_SEEDS)]
+        out[truth] = {link: {k: [round(r[link][k], 3) for r in runs] for k in runs[0][link]} for link in runs[0]}
+    return out
+
+
+def link_table(link: dict) -> str:
+    """Where the link puts candidates of true theta -1, 0 and 1 (A theta + B), per truth and link,
+    as ranges over the seeds; the RMSE of b against the truth for the 2PL truth (for a 3PL truth a
+    2PL's b is another quantity)."""
+    def span(xs) -> str:
+        lo, hi = min(xs), max(xs)
+        return f"{lo:+.2f}" if abs(hi - lo) < 0.005 else f"{lo:+.2f} to {hi:+.2f}"
+
+    lines = ["| truth | link | A | B | true θ = −1 placed at | θ = 0 at | θ = 1 at | RMSE of b |",
+             "|---|---|---|---|---|---|---|---|"]
+    for truth, by_link in link.items():
+        for name, r in by_link.items():
+            if name == "provisional":
+                continue
+            A, B = np.array(r["A"]), np.array(r["B"])
+            rm = span(r["rmse_b"]).replace("+", "") if truth == "2pl" else "—"
+            lines.append(f"| {TRUTH_NAMES[truth]} | {LINK_NAMES[name]} | {span(A).replace('+', '')} | {span(B)} | "
+                         f"{span(B - A)} | {span(B)} | {span(A + B)} | {rm} |")
+    prov = link["2pl"]["provisional"]["rmse_b"]
+    return "\n".join(lines) + f"\n\n(The writers' provisional b themselves: RMSE {min(prov):.2f} to {max(prov):.2f}.)\n"
+
+
 # ---------------------------------------------------------------- blueprints
 
 
@@ -329,9 +421,15 @@ def _replace(text: str, begin: str, end: str, block: str) -> str:
     return head + block + tail
 
 
-def update_doc(study: dict, doc: Path = DOC) -> None:
-    """Rewrite the generated blocks of docs/launch.md: the study's tables and the blueprint table."""
+LINK_BEGIN = "<!-- begin: linking table (benchmarks/launch_sample_size.py, link_table) -->"
+LINK_END = "<!-- end: linking table -->"
+
+
+def update_doc(study: dict, link: dict, doc: Path = DOC) -> None:
+    """Rewrite the generated blocks of docs/launch.md: the study's tables, the linking table and
+    the blueprint table."""
     text = _replace(doc.read_text(encoding="utf-8"), BEGIN, END, markdown(study))
+    text = _replace(text, LINK_BEGIN, LINK_END, f"{LINK_BEGIN}\n\n{link_table(link)}\n{LINK_END}")
     text = _replace(text, BP_BEGIN, BP_END, f"{BP_BEGIN}\n\n{blueprint_table()}\n{BP_END}")
     doc.write_text(text, encoding="utf-8")
 
@@ -351,6 +449,7 @@ def main() -> None:
         study = precision_study(sizes=(100, 300, 1000), reps={"complete": 1, "pretest": 1}, extra={})
     else:
         study = precision_study()
+    link = provisional_link_study()
     out = {
         "settings": {"seed": SEED, "form_length": FORM_LENGTH, "pretest_items": N_PRETEST,
                      "pretest_per_candidate": PRETEST_PER_CANDIDATE, "replications": REPLICATIONS,
@@ -358,6 +457,7 @@ def main() -> None:
                      "quick": args.quick, "truth": "a ~ lognormal(log 1.2, 0.25), b ~ U(-2, 2), "
                      "c ~ U(0, 0.25), theta ~ N(0, 1)", "priors": "Priors() (the EM's defaults)"},
         "precision": study,
+        "provisional_link": link,
         "blueprints": blueprint_needs(),
     }
     out["seconds"] = round(time.perf_counter() - started, 1)
@@ -366,9 +466,9 @@ def main() -> None:
     if args.json:
         args.json.write_text(text + "\n", encoding="utf-8")
     if args.markdown:
-        args.markdown.write_text(markdown(study) + "\n\n" + blueprint_table(), encoding="utf-8")
+        args.markdown.write_text(markdown(study) + "\n\n" + link_table(link) + "\n" + blueprint_table(), encoding="utf-8")
     if args.update_doc:
-        update_doc(study)
+        update_doc(study, link)
 
 
 if __name__ == "__main__":
