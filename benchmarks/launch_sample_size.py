@@ -29,7 +29,7 @@ rating 1-5, c = 0.8 x the chance of guessing). Simulated: 80 items of a 中级 l
 b ~ U(-2, 2); the writer rates each item at the rating nearest to b + N(0, 0.5^2) (an unbiased
 writer); truth 2PL, or 3PL with c equal to the provisional c (the most favourable case); 2,000
 candidates take all 80 items; a 2PL calibration; then b's RMSE against the truth unlinked (the
-calibration population's N(0, 1) scale), Stocking-Lord-linked (as ``--mode full`` does) and
+calibration population's N(0, 1) scale, as ``--mode initial`` does), Stocking-Lord-linked (as ``--mode full`` does) and
 mean/sigma-linked to the provisional parameters, with the linking constants A and B.
 
 Study 2, calibrated items per domain an adaptive blueprint needs: an item may be seen by at most
@@ -271,7 +271,7 @@ def _ab(link) -> tuple[float, float]:
     return float(link.A), float(link.B)
 
 
-LINK_NAMES = {"none": "none (the calibration population's N(0, 1))", "stocking_lord": "Stocking–Lord (`--mode full`)",
+LINK_NAMES = {"none": "none (`--mode initial`: the calibration population's N(0, 1))", "stocking_lord": "Stocking–Lord (`--mode full`)",
               "mean_sigma": "mean/sigma"}
 TRUTH_NAMES = {"2pl": "2PL (no guessing)", "3pl": "3PL, c = the provisional c"}
 
