@@ -166,3 +166,25 @@ def test_a_pool_short_of_a_domain_is_refused_naming_it():
         loft_form(bp, pool, CUTS, length=40, counts=np.zeros(pool.n_items), administered=0,
                   rng=np.random.default_rng(0))
     assert "工作领域 D1" in str(err.value)
+
+
+def _paired(per_domain: int, pairs: int, seed: int) -> ItemPool:
+    """A pool of 3 x ``per_domain`` items with ``pairs`` random enemy pairs."""
+    perm = np.random.default_rng(seed).permutation(3 * per_domain)
+    return _pool(per_domain=per_domain, enemies=[[f"I{p:03d}" for p in perm[2 * k:2 * k + 2]] for k in range(pairs)])
+
+
+def test_a_pool_thick_with_enemies_still_gives_valid_forms_starting_again_when_a_walk_gets_stuck():
+    pool = _paired(14, 30, seed=1430)  # 42 items, 60 of them in enemy pairs, for 20-item forms
+    restarts = 0
+    for s in range(30):
+        draw = loft_form(_bp(), pool, CUTS, length=20, counts=np.zeros(pool.n_items), administered=0,
+                         rng=np.random.default_rng(s))
+        _check_form(draw.order, pool, _bp(), 20)
+        restarts += draw.form.restarts
+    assert restarts > 0  # the completion check does not see enemies ahead: some walks started again
+    short = _paired(12, 20, seed=1220)  # 36 items, every one in one of 18 pairs: 18 at most on a form
+    with pytest.raises(InfeasibleAssemblyError) as err:
+        loft_form(_bp(), short, CUTS, length=20, counts=np.zeros(short.n_items), administered=0,
+                  rng=np.random.default_rng(0))
+    assert "每个互斥组只计一道" in str(err.value)
