@@ -84,3 +84,9 @@ def test_a_loft_exam_is_created_by_the_cli_and_contradicting_modes_are_refused_n
     assert r.status_code == 422
     bad = CliRunner().invoke(cli_app, ["exams", "create", "--blueprint", BLUEPRINT, "--mode", "shuffled"])
     assert bad.exit_code == 1 and "mode" in bad.output
+    # the proctor's page: 随机组卷 beside the forms
+    assert 'value="loft"' in api.get("/proctor").text
+    r = api.post("/proctor/exams", data={"blueprint": BLUEPRINT, "form_id": "loft", "name": "页面随机组卷"},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    assert bank_db.get(Exam, int(r.headers["location"].rsplit("/", 1)[1])).mode == "loft"
