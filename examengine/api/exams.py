@@ -7,7 +7,7 @@ No candidate response ever holds a key, an IRT parameter or a requirement code.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
 from fastapi.responses import Response
@@ -42,6 +42,9 @@ candidate_router = APIRouter(route_class=CandidateRoute, prefix="/api/v1", tags=
 class ExamIn(BaseModel):
     blueprint: str = Field("", description="蓝图编号，如 530046-L2（指定试卷时可省略，取试卷的蓝图）")
     form_id: int | None = Field(None, description="试卷编号：指定时为固定试卷（线性）考试，按该试卷的题目和顺序作答")
+    mode: Literal["adaptive", "linear", "loft"] | None = Field(
+        None, description="考试方式：adaptive 自适应（默认）；linear 固定试卷（须给 form_id，可省略 mode）；loft 随机组卷"
+                          "（每位考生开考时按蓝图抽一套试卷，题数为蓝图的最长题数，按固定试卷方式作答）")
     name: str = ""
     window_start: datetime | None = Field(None, description="时间窗开始（默认现在）；不带时区偏移的时间按本中心时区"
                                                            "（EXAMENGINE_TIMEZONE）理解")
@@ -96,10 +99,10 @@ class SignedOut(BaseModel):
     signed_out: bool
 
 
-@router.post("/exams", summary="Create an exam from a blueprint (adaptive), or from an assembled form (form_id: "
-             "linear); the proctor who creates it runs it")
+@router.post("/exams", summary="Create an exam from a blueprint (adaptive, or mode loft: a form drawn for each "
+             "candidate), or from an assembled form (form_id: linear); the proctor who creates it runs it")
 def create_exam(body: ExamIn, db: DB, member: Staff, zone: Zone) -> svc.ExamView:
-    return svc.create_exam(db, blueprint=body.blueprint, form_id=body.form_id, name=body.name, actor=member.username,
+    return svc.create_exam(db, blueprint=body.blueprint, form_id=body.form_id, mode=body.mode, name=body.name, actor=member.username,
                            zone=zone, window_start=body.window_start, window_end=body.window_end,
                            time_limit_minutes=body.time_limit_minutes, results_policy=body.results_policy,
                            proctor_id=member.id if member.role.value == "proctor" else None,

@@ -25,6 +25,7 @@ from examengine.irt.estimation import (
     eap_from_log_likelihood,
     grid_log_likelihood,
 )
+from examengine.irt.loft import LoftForm, assemble_loft
 from examengine.irt.models import probability
 from examengine.irt.params import ItemParams
 
@@ -82,6 +83,26 @@ def print_order(positions: Sequence[int], pool: ItemPool) -> list[int]:
     return sorted((int(p) for p in positions),
                   key=lambda p: (TYPE_ORDER.index(types.area_of(p)) if types.area_of(p) in TYPE_ORDER else 9,
                                  float(b[p]), pool.item_ids[p]))
+
+
+@dataclass(frozen=True)
+class LoftDraw:
+    """One candidate's LOFT form: ``order`` the item positions in delivery order
+    (:func:`print_order`), ``form`` the draw (positions, information at the cuts, weights)."""
+
+    order: tuple[int, ...]
+    form: LoftForm
+
+
+def loft_form(bp: Blueprint, pool: ItemPool, cuts: Sequence[float], *, length: int, counts: np.ndarray,
+              administered: int, rng: np.random.Generator, eligible: np.ndarray | None = None) -> LoftDraw:
+    """A linear-on-the-fly form of ``length`` items for one candidate: the request of a paper
+    form (:func:`form_spec`: exact domain counts, the type mix within tolerance, no enemy pair,
+    information at the cuts) drawn by ``irt.loft.assemble_loft`` with the exam's exposure so far
+    (``counts`` (n,) forms that held each item, of ``administered``), then ordered as printed."""
+    spec = form_spec(bp, pool, cuts, n_forms=1, length=length, eligible=eligible)
+    form = assemble_loft(pool.params, spec, counts, administered, rng)
+    return LoftDraw(tuple(print_order(form.positions, pool)), form)
 
 
 def key_text(item_type: str, letters: Sequence[str]) -> str:

@@ -21,8 +21,13 @@ from examengine.exam.attempts import ExamMode
 from examengine.exam.blueprint import Blueprint
 from examengine.itemfiles.bounds import clean_filename, illegal_char
 from examengine.itemfiles.tables import ROSTER_COLUMNS, read_roster, spreadsheet_text
-from examengine.services import audit
-from examengine.services.blueprints import exposure_calibrated, get_blueprint_version
+from examengine.services import audit, loft
+from examengine.services.blueprints import (
+    exposure_calibrated,
+    get_blueprint_version,
+    load_pool,
+    resolve_cuts,
+)
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on phones
 # The longest value each roster column may hold: the candidates table's own lengths.
@@ -126,27 +131,50 @@ def _form_blueprint(db: Session, form_id: int, blueprint: str) -> tuple[Form, Bl
     return (form, *get_blueprint_version(db, bv.code, bv.version))
 
 
+def _check_mode(mode: str | None, form_id: int | None) -> ExamMode:
+    """The delivery mode asked for (None: adaptive, or linear with a form), checked against the
+    form: a linear exam needs one, the other modes take none."""
+    if mode is None or not str(mode).strip():
+        return ExamMode.LINEAR if form_id is not None else ExamMode.ADAPTIVE
+    try:
+        value = ExamMode(str(mode).strip())
+    except ValueError:
+        raise DataFileError([Problem("", "", "mode", f"考试方式应为 {'、'.join(m.value for m in ExamMode)} 之一"
+                                                     f"（自适应、固定试卷、随机组卷），实际为 {mode}")]) from None
+    if value is ExamMode.LINEAR and form_id is None:
+        raise DataFileError([Problem("", "", "form_id", "固定试卷（linear）考试需要指定试卷编号")])
+    if value is not ExamMode.LINEAR and form_id is not None:
+        raise DataFileError([Problem("", "", "mode", f"指定了试卷的考试是固定试卷（linear）考试，不能是 {value.value}")])
+    return value
+
+
 def create_exam(db: Session, *, blueprint: str = "", name: str = "", actor: str, zone: ZoneInfo,
                 window_start: datetime | None = None, window_end: datetime | None = None,
                 time_limit_minutes: int | None = None, results_policy: str = "immediate", proctor_id: int | None = None,
                 require_id_last4: bool = False, approve_new_device: bool = False,
-                form_id: int | None = None) -> ExamView:
+                form_id: int | None = None, mode: str | None = None) -> ExamView:
     """By default the window opens now and lasts a day, the time limit comes from the
     blueprint, and results are shown at the end. A window time without an offset is wall-clock
     time in ``zone``, the centre's (Settings.timezone); the default name carries the local date.
     With ``form_id`` the exam is linear: it delivers that assembled form (services.linear), under
-    the form's blueprint version; the form is recorded as used in the exam."""
+    the form's blueprint version; the form is recorded as used in the exam. ``mode`` "loft"
+    (linear-on-the-fly): every attempt gets a form of the blueprint drawn when it starts
+    (services.loft); refused when the blueprint's pool cannot serve one. ``mode`` may be left
+    out: adaptive, or linear with a form."""
+    mode_value = _check_mode(mode, form_id)
     form = None
     if form_id is not None:
         form, row, bp = _form_blueprint(db, form_id, blueprint)
     elif not blueprint.strip():
-        raise ExamEngineError("请指定蓝图（自适应考试）或试卷（固定试卷考试）")
+        raise ExamEngineError("请指定蓝图（自适应考试、随机组卷考试）或试卷（固定试卷考试）")
     else:
         row, bp = get_blueprint_version(db, blueprint)
     limit = bp.time_limit_minutes if time_limit_minutes is None else time_limit_minutes
     start, end = _check_exam_settings(name, window_start, window_end, limit, results_policy, zone)
     day = start.astimezone(zone).strftime("%Y-%m-%d")
-    mode = ExamMode.LINEAR if form is not None else ExamMode.ADAPTIVE
+    mode = ExamMode.LINEAR if form is not None else mode_value
+    if mode is ExamMode.LOFT:  # refused now rather than at every candidate's start
+        loft.check_loft(db, bp, [c.theta for c in resolve_cuts(bp, load_pool(db, bp).pool.params)])
     default_name = f"{bp.name} {day}" if form is None else f"{bp.name} 试卷 {form.code} {day}"
     exam = Exam(name=name or default_name, blueprint_version_id=row.id,
                 window_start=start, window_end=end, time_limit_minutes=limit, results_policy=results_policy,

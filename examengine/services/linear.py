@@ -16,7 +16,7 @@ the form's scored length when that is shorter) is incomplete: not passed, no ban
 
 Shared with adaptive attempts (``services.attempts``): sign-in, tokens, the clock and deadline,
 closing (time-outs, 收卷), voids, extensions and the monitor. Mode ``loft`` is planned by
-:func:`loft_plan` (not yet built) and delivered like ``linear``.
+:func:`loft_plan` (a form drawn for each attempt, services.loft) and delivered like ``linear``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from examengine.exam.policy import blueprint_policy
 from examengine.exam.scoring import AttemptResult
 from examengine.irt.params import ItemParams
 from examengine.services import attempts as att
-from examengine.services import mapping
+from examengine.services import loft, mapping
 from examengine.services.blueprints import get_blueprint_version, load_pool
 
 S = AttemptStatus
@@ -97,9 +97,12 @@ def plan(db: Session, attempt: Attempt) -> list[PlannedItem]:
 
 
 def loft_plan(db: Session, attempt: Attempt) -> list[PlannedItem]:
-    """The hook of linear-on-the-fly exams: a form assembled for this attempt (with its pretest
-    slots, e.g. by :func:`with_pretest`). Not built yet."""
-    raise ConflictError("随机组卷（LOFT）考试尚未实现。")
+    """A linear-on-the-fly attempt's positions: a form drawn for it from the blueprint's pool
+    (``services.loft.loft_items``: the blueprint's content targets, no enemy pair, the exam's
+    exposure so far, seeded by the attempt), in print order, with the blueprint's pretest slots
+    filled as a fixed form's are (:func:`with_pretest`)."""
+    operational = [PlannedItem(i.item_version_id, i.external_id, True) for i in loft.loft_items(db, attempt)]
+    return with_pretest(db, attempt, _blueprint(db, attempt), operational)
 
 
 def _pretest_items(db: Session, level_code: str) -> list[Item]:

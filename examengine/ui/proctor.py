@@ -98,14 +98,15 @@ def create(blueprint: str = Form(""), form_id: str = Form(""), name: str = Form(
             limit = int(time_limit) if time_limit.strip() else None
         except ValueError:
             raise ValueError("时长应为整数（分钟）") from None
+        mode = "loft" if form_id.strip() == "loft" else None  # the choice 随机组卷 beside the forms
         try:
-            form = int(form_id) if form_id.strip() else None
+            form = int(form_id) if form_id.strip() and mode is None else None
         except ValueError:
             raise ValueError(f"试卷编号应为整数，实际为“{form_id.strip()}”") from None
         start = _local_input(start_date, start_time, "开始时间")
         end = _local_input(end_date, end_time, "结束时间")
         # a form decides the blueprint (its own version): the blueprint choice is for adaptive exams
-        exam = svc.create_exam(db, blueprint="" if form is not None else blueprint, form_id=form, name=name.strip(),
+        exam = svc.create_exam(db, blueprint="" if form is not None else blueprint, form_id=form, mode=mode, name=name.strip(),
                                actor=member.username, zone=zone,
                                window_start=start, window_end=end, results_policy=results,
                                time_limit_minutes=limit,

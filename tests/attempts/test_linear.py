@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from examengine.cli import app as cli_app
 from examengine.db.forms_models import FormUse
-from examengine.db.models import Attempt, AttemptItem, Exam, Item, ItemVersion
+from examengine.db.models import Attempt, Exam, Item, ItemVersion
 from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.services import attempts as att
 from examengine.services import forms as forms_svc
@@ -238,8 +238,7 @@ def test_pretest_slots_hold_unscored_pretest_items_that_do_not_count(api, linear
     assert all(bank_db.get(ItemVersion, r.item_version_id).frozen for r in rows)
 
 
-def test_adaptive_and_linear_routes_refuse_each_others_attempts_and_loft_is_a_hook_not_built_yet(
-        api, linear_exam, exam, bank_db):
+def test_adaptive_and_linear_routes_refuse_each_others_attempts(api, linear_exam, exam, bank_db):
     exam_id, tickets = linear_exam
     aid, h = sign_in(api, tickets[0])
     r = api.get(f"/api/v1/attempts/{aid}/item", headers=h)
@@ -254,13 +253,6 @@ def test_adaptive_and_linear_routes_refuse_each_others_attempts_and_loft_is_a_ho
         assert r.status_code == 409 and "自适应考试" in r.json()["message"]
     assert api.post(f"/api/v1/attempts/{bid}/submit", headers=g).status_code == 409
     assert put_answer(api, bid, g, 1, ["A"]).status_code == 409
-    # an exam of mode loft plans its positions with services.linear.loft_plan, not built yet
-    bank_db.get(Exam, exam_id).mode = "loft"
-    bank_db.commit()
-    cid, k = sign_in(api, tickets[1])
-    r = api.get(f"/api/v1/attempts/{cid}/items/1", headers=k)
-    assert r.status_code == 409 and "尚未实现" in r.json()["message"]
-    assert bank_db.scalars(select(AttemptItem).where(AttemptItem.attempt_id == cid)).first() is None
 
 
 def test_two_starts_at_once_store_the_positions_once(api, linear_exam, bank_db_url):
