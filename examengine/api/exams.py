@@ -32,6 +32,7 @@ from examengine.deps import (
 )
 from examengine.services import attempts as att
 from examengine.services import exams as svc
+from examengine.services import linear
 from examengine.services.accounts import require_exam
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["exams (proctors)"])
@@ -39,7 +40,8 @@ candidate_router = APIRouter(route_class=CandidateRoute, prefix="/api/v1", tags=
 
 
 class ExamIn(BaseModel):
-    blueprint: str = Field(description="蓝图编号，如 530046-L2")
+    blueprint: str = Field("", description="蓝图编号，如 530046-L2（指定试卷时可省略，取试卷的蓝图）")
+    form_id: int | None = Field(None, description="试卷编号：指定时为固定试卷（线性）考试，按该试卷的题目和顺序作答")
     name: str = ""
     window_start: datetime | None = Field(None, description="时间窗开始（默认现在）；不带时区偏移的时间按本中心时区"
                                                            "（EXAMENGINE_TIMEZONE）理解")
@@ -94,9 +96,10 @@ class SignedOut(BaseModel):
     signed_out: bool
 
 
-@router.post("/exams", summary="Create an exam from a blueprint (the proctor who creates it runs it)")
+@router.post("/exams", summary="Create an exam from a blueprint (adaptive), or from an assembled form (form_id: "
+             "linear); the proctor who creates it runs it")
 def create_exam(body: ExamIn, db: DB, member: Staff, zone: Zone) -> svc.ExamView:
-    return svc.create_exam(db, blueprint=body.blueprint, name=body.name, actor=member.username,
+    return svc.create_exam(db, blueprint=body.blueprint, form_id=body.form_id, name=body.name, actor=member.username,
                            zone=zone, window_start=body.window_start, window_end=body.window_end,
                            time_limit_minutes=body.time_limit_minutes, results_policy=body.results_policy,
                            proctor_id=member.id if member.role.value == "proctor" else None,
@@ -312,3 +315,45 @@ def get_item_image(position: int, name: str, attempt: CandidateAttempt, db: DB) 
 @candidate_router.get("/attempts/{attempt_id}/result", summary="The result (band, passed, score, theta, se, domains)")
 def get_result(attempt: CandidateAttempt, db: DB) -> att.CandidateResult | att.ResultNotReleased:
     return att.candidate_result(db, attempt)
+
+
+# ---------------------------------------------------------------- candidates of linear exams
+
+
+class LinearAnswerIn(BaseModel):
+    labels: list[str] = Field(description="所选选项的字母，如 [\"B\"] 或 [\"A\", \"C\"]；[] 清除本题答案；判断题 A=正确，B=错误",
+                              max_length=10)
+
+
+class FlagIn(BaseModel):
+    flagged: bool = Field(description="标记本题以便稍后检查（true）或取消标记（false）")
+
+
+@candidate_router.get("/attempts/{attempt_id}/items/{position}", summary="Linear exams: the item at a position, with "
+                      "the saved answer and flag (starts the clock on the first call)")
+def get_linear_item(position: int, attempt: CandidateAttempt, db: DB) -> linear.LinearItem:
+    att.start(db, attempt) if attempt.status == att.AttemptStatus.NOT_STARTED else None
+    return linear.item_at(db, attempt, position)
+
+
+@candidate_router.put("/attempts/{attempt_id}/items/{position}/answer", summary="Linear exams: save, change or "
+                      "clear ([]) the answer at a position (until submitted or the time is up)")
+def put_linear_answer(position: int, body: LinearAnswerIn, attempt: CandidateAttempt, db: DB) -> linear.PositionState:
+    return linear.save_answer(db, attempt, position=position, labels=body.labels)
+
+
+@candidate_router.put("/attempts/{attempt_id}/items/{position}/flag", summary="Linear exams: flag or unflag a position")
+def put_linear_flag(position: int, body: FlagIn, attempt: CandidateAttempt, db: DB) -> linear.PositionState:
+    return linear.set_flag(db, attempt, position=position, flagged=body.flagged)
+
+
+@candidate_router.get("/attempts/{attempt_id}/overview", summary="Linear exams: every position answered or flagged, "
+                      "the counts and the time left")
+def get_linear_overview(attempt: CandidateAttempt, db: DB) -> linear.LinearOverview:
+    return linear.overview(db, attempt)
+
+
+@candidate_router.post("/attempts/{attempt_id}/submit", summary="Linear exams: hand in (交卷); the attempt is scored "
+                       "with its saved answers. Submitting again returns the same outcome")
+def submit(attempt: CandidateAttempt, db: DB) -> att.Finished:
+    return linear.submit(db, attempt)

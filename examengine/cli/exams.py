@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
 @exams_app.command("create")
 @handles_errors
 def create(
-    blueprint: Annotated[str, typer.Option(help="蓝图编号，如 530046-L2")],
+    blueprint: Annotated[str, typer.Option(help="蓝图编号，如 530046-L2（指定 --form 时可省略）")] = "",
+    form: Annotated[int | None, typer.Option("--form", help="试卷编号（examengine forms list）：固定试卷（线性）考试，"
+                                                          "按该试卷的题目和顺序作答")] = None,
     name: Annotated[str, typer.Option(help="考试名称")] = "",
     start: Annotated[str | None, typer.Option(
         help="时间窗开始（默认现在），当地时间（EXAMENGINE_TIMEZONE）；可带偏移，如 2026-12-12T09:00+08:00",
@@ -41,23 +43,24 @@ def create(
     actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
     fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
 ) -> None:
-    """按蓝图创建一场考试。--start、--end 不带时区偏移时是本中心时区（EXAMENGINE_TIMEZONE，默认
+    """按蓝图创建一场自适应考试，或用 --form 按已组好的试卷创建一场固定试卷（线性）考试。--start、--end 不带时区偏移时是本中心时区（EXAMENGINE_TIMEZONE，默认
     Asia/Shanghai）的当地时间，如 --start "2026-12-12 09:00"；带偏移的按偏移理解。"""
     from examengine.services.exams import create_exam
 
     zone = settings().zone
     window_start, window_end = _typed(start, "--start"), _typed(end, "--end")
     with session() as db:
-        exam = create_exam(db, blueprint=blueprint, name=name, actor=actor, zone=zone,
+        exam = create_exam(db, blueprint=blueprint, form_id=form, name=name, actor=actor, zone=zone,
                            window_start=window_start, window_end=window_end,
                            time_limit_minutes=time_limit, results_policy=results,
                            require_id_last4=require_id_last4, approve_new_device=approve_new_device)
     if fmt == "json":
         print_json(asdict(exam))
         return
-    out.print(f"已创建考试 {exam.id}：{exam.name}（{exam.blueprint} v{exam.blueprint_version}，"
+    what = f"，固定试卷 {exam.form_code}（试卷编号 {exam.form_id}）" if exam.form_id is not None else ""
+    out.print(f"已创建考试 {exam.id}：{exam.name}（{exam.blueprint} v{exam.blueprint_version}{what}，"
               f"{_window(exam.window_start, exam.window_end, zone)}，{exam.time_limit_minutes} 分钟）", highlight=False)
-    if not exam.exposure_calibrated:
+    if not exam.exposure_calibrated and exam.form_id is None:
         out.print(f"注意：蓝图 {exam.blueprint} v{exam.blueprint_version} 未标定曝光参数，在线考试不做曝光控制"
                   f"（examengine exposure calibrate {exam.blueprint}）。", highlight=False)
 

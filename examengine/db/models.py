@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examengine.db.base import Base
@@ -314,10 +314,15 @@ class Exam(Base):
     # second device continues a started attempt only once a proctor approves
     require_id_last4: Mapped[bool] = mapped_column(Boolean, default=False)
     approve_new_device: Mapped[bool] = mapped_column(Boolean, default=False)
+    # how the exam is delivered (exam.attempts.ExamMode): adaptive (CAT), linear (a fixed form,
+    # ``form_id``, in form order, answers changeable until submitted), loft (a form per attempt)
+    mode: Mapped[str] = mapped_column(String(8), default="adaptive", server_default="adaptive")
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id"), nullable=True, index=True)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     blueprint_version: Mapped[BlueprintVersion] = relationship()
+    form: Mapped[Form | None] = relationship()  # noqa: F821 (examengine.db.forms_models, registered below)
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="exam", order_by="Candidate.ticket", cascade="all, delete-orphan"
     )
@@ -396,6 +401,8 @@ class AttemptItem(Base):
     answer: Mapped[list | None] = mapped_column(JSON, nullable=True)  # chosen option labels
     score: Mapped[int | None] = mapped_column(Integer, nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # a linear exam's candidate marked the position to come back to (services/linear.py)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     attempt: Mapped[Attempt] = relationship(back_populates="items")
     version: Mapped[ItemVersion] = relationship()

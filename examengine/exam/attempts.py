@@ -41,8 +41,26 @@ STATUS_LABELS = {
 }
 
 
+class ExamMode(str, Enum):
+    """How an exam is delivered online."""
+
+    ADAPTIVE = "adaptive"  # CAT: the engine chooses each next item; answers are final
+    LINEAR = "linear"  # a fixed assembled form, in form order; answers may change until submitted
+    LOFT = "loft"  # linear-on-the-fly: a form assembled for each attempt, delivered as linear
+
+    @property
+    def label(self) -> str:
+        return {ExamMode.ADAPTIVE: "自适应", ExamMode.LINEAR: "固定试卷", ExamMode.LOFT: "随机组卷"}[self]
+
+    @property
+    def linear(self) -> bool:
+        """Delivered position by position with changeable answers (linear and loft)."""
+        return self is not ExamMode.ADAPTIVE
+
+
 class FinishReason(str, Enum):
-    """Why an attempt closed: the engine's own stopping rules, or the clock."""
+    """Why an attempt closed: the engine's own stopping rules, the clock, or (linear exams) the
+    candidate's submission."""
 
     CLASSIFIED = "classified"
     SPRT = "sprt"
@@ -50,13 +68,14 @@ class FinishReason(str, Enum):
     MAX_LENGTH = "max_length"
     POOL_EXHAUSTED = "pool_exhausted"
     TIME = "time"
+    SUBMITTED = "submitted"
 
     @property
     def label(self) -> str:
         return {
             FinishReason.CLASSIFIED: "已可判定", FinishReason.SPRT: "已可判定", FinishReason.SE_TARGET: "达到测量精度",
             FinishReason.MAX_LENGTH: "达到最大题量", FinishReason.POOL_EXHAUSTED: "题库可用题目已用完",
-            FinishReason.TIME: "考试时间已到",
+            FinishReason.TIME: "考试时间已到", FinishReason.SUBMITTED: "考生交卷",
         }[self]
 
 

@@ -186,12 +186,13 @@ def score_answer(letters: Sequence[str], key: Sequence[int]) -> int:
 
 def score_paper_form(bp: Blueprint, cuts: Sequence[float], params: ItemParams, scores: Sequence[int], *,
                      grid: ThetaGrid = DEFAULT_GRID, prior: NormalPrior = DEFAULT_PRIOR,
-                     domains: Sequence[str] | None = None) -> AttemptResult:
+                     domains: Sequence[str] | None = None, complete: bool = True) -> AttemptResult:
     """One candidate's 0/1 ``scores`` on a paper form of items ``params`` (n,), onto the online
     scale: theta = EAP of the response pattern on ``grid`` with ``prior`` (the blueprint
     policy's), the band's posterior mass on the grid, and the result (band, pass/fail, 0-100,
     and, given each item's domain, domain feedback) built by ``attempt_result`` as online.
-    Omitted items are scored 0 by the caller."""
+    Omitted items are scored 0 by the caller. ``complete`` False (an online linear attempt short
+    of its minimum of answers): the result is withheld as ``attempt_result`` withholds it."""
     cut_arr = np.asarray(cuts, float)
     ll = grid_log_likelihood(params, np.asarray(scores, float), grid)
     est = eap_from_log_likelihood(ll, grid, prior)
@@ -202,4 +203,5 @@ def score_paper_form(bp: Blueprint, cuts: Sequence[float], params: ItemParams, s
     responses = () if domains is None else [
         (d, int(s), float(a), float(b), float(c))
         for d, s, a, b, c in zip(domains, scores, params.a, params.b, params.c, strict=True)]
-    return attempt_result(bp, [float(c) for c in cut_arr], est.theta, est.se, band_mass=mass, responses=responses)
+    return attempt_result(bp, [float(c) for c in cut_arr], est.theta, est.se, band_mass=mass, responses=responses,
+                          complete=complete)

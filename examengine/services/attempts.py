@@ -47,7 +47,7 @@ from examengine.db.models import (
     SignInRecord,
 )
 from examengine.errors import ConflictError, ExamEngineError, NotFoundError, TooManyAttemptsError
-from examengine.exam.attempts import AttemptStatus, FinishReason, SignInOutcome, is_complete
+from examengine.exam.attempts import AttemptStatus, ExamMode, FinishReason, SignInOutcome, is_complete
 from examengine.exam.cat import StoredResponse, next_item, replay
 from examengine.exam.items import LETTERS, ItemType, image_refs
 from examengine.exam.scoring import AttemptResult, StoredResult, attempt_result
@@ -275,7 +275,10 @@ def sign_in(db: Session, ticket: str, code: str, *, zone: ZoneInfo, id_last4: st
     expires = None if t < window_end else t + LATE_TOKEN_LIFETIME  # in the window: follows the window
     if attempt is None:
         row, bp = get_blueprint_version(db, exam.blueprint_version.code, exam.blueprint_version.version)
-        cuts = [c.theta for c in resolve_cuts(bp, load_pool(db, bp).pool.params)]
+        if exam.form is not None:  # a linear exam is scored with the cuts its form was assembled with (as on paper)
+            cuts = [float(c) for c in exam.form.assembly.cuts]
+        else:
+            cuts = [c.theta for c in resolve_cuts(bp, load_pool(db, bp).pool.params)]
         attempt = Attempt(exam_id=exam.id, candidate_id=cand.id, blueprint_version_id=row.id,
                           seed=secrets.randbits(31), cuts=cuts, status=S.NOT_STARTED.value, token_hash=_hash(token),
                           token_expires_at=expires)
@@ -387,25 +390,51 @@ class Overview:
     min_scored: int = 0  # the blueprint's length bounds: scored items
     max_scored: int = 0
     pretest_items: int = 0  # unscored pretest items mixed in (the blueprint's pretest count)
+    mode: str = ExamMode.ADAPTIVE.value  # an ExamMode value: linear and loft attempts use services.linear
 
 
 def overview(db: Session, attempt: Attempt) -> Overview:
+    """The attempt's status and time. For a linear exam once started, the item counts are the
+    attempt's own (all positions are stored at the start); ``services.linear.overview`` has more."""
     _, bp = get_blueprint_version(db, attempt.exam.blueprint_version.code, attempt.exam.blueprint_version.version)
     answered = sum(1 for r in attempt.items if r.answer is not None)
+    if is_linear(attempt) and attempt.items:
+        n, scored = len(attempt.items), sum(1 for r in attempt.items if r.scored)
+        return Overview(attempt.id, attempt.exam.name, attempt.candidate.name, attempt.candidate.ticket,
+                        attempt.status, attempt.exam.time_limit_minutes, n, n, time_left_s(attempt), answered,
+                        time_up(attempt), min_scored=scored, max_scored=scored, pretest_items=n - scored,
+                        mode=attempt.exam.mode)
     return Overview(attempt.id, attempt.exam.name, attempt.candidate.name, attempt.candidate.ticket, attempt.status,
                     attempt.exam.time_limit_minutes, bp.min_length + bp.pretest_count,
                     bp.max_length + bp.pretest_count, time_left_s(attempt), answered, time_up(attempt),
-                    min_scored=bp.min_length, max_scored=bp.max_length, pretest_items=bp.pretest_count)
+                    min_scored=bp.min_length, max_scored=bp.max_length, pretest_items=bp.pretest_count,
+                    mode=attempt.exam.mode)
 
 
 def start(db: Session, attempt: Attempt) -> None:
-    """The candidate has read the instructions and confirmed: the clock starts now (once)."""
+    """The candidate has read the instructions and confirmed: the clock starts now (once). A
+    linear exam's attempt stores its positions then (``services.linear.start``)."""
+    if is_linear(attempt):
+        from examengine.services import linear  # linear builds on this module
+
+        linear.start(db, attempt)
+        return
     if S(attempt.status).closed:
         raise AttemptClosedError("本场考试已经结束。")
     if attempt.status == S.NOT_STARTED:
         attempt.status = S.IN_PROGRESS.value
         attempt.started_at = now()
         db.commit()
+
+
+def is_linear(attempt: Attempt) -> bool:
+    """Delivered position by position with changeable answers (linear and loft exams)."""
+    return ExamMode(attempt.exam.mode).linear
+
+
+def _require_adaptive(attempt: Attempt) -> None:
+    if is_linear(attempt):
+        raise ConflictError("本场考试为固定试卷考试，请按题号作答（可返回修改答案），完成后交卷。")
 
 
 def _close_if_time_up(db: Session, attempt: Attempt, actor: str) -> bool:
@@ -423,6 +452,10 @@ def finish(db: Session, attempt: Attempt) -> str:
         raise AttemptClosedError(VOIDED_MESSAGE)
     if S(attempt.status).scored:
         return attempt.status
+    if is_linear(attempt):  # a linear exam may be handed in at any time
+        from examengine.services import linear  # linear builds on this module
+
+        return linear.submit(db, attempt).status
     if not _close_if_time_up(db, attempt, "candidate"):
         raise ConflictError("考试时间未到，自适应考试不能提前交卷，请继续作答。")
     return attempt.status
@@ -475,6 +508,7 @@ def item_image(db: Session, attempt: Attempt, position: int, name: str) -> tuple
 def pending(db: Session, attempt: Attempt) -> ItemForCandidate | Finished:
     """The item the candidate is on: the stored pending one, or a newly chosen one (stored
     before it is returned), or Finished (closed, or the time is up: reading closes nothing)."""
+    _require_adaptive(attempt)
     if attempt.status == S.VOIDED:
         raise AttemptClosedError(VOIDED_MESSAGE)
     if attempt.status == S.NOT_STARTED:
@@ -590,6 +624,7 @@ def answer(db: Session, attempt: Attempt, *, position: int, item_id: str, labels
     The same position answered again returns the outcome of the first answer and records
     nothing; any other position is a conflict. An answer after the deadline closes the attempt
     (a time-out) and is not recorded."""
+    _require_adaptive(attempt)
     if attempt.status == S.VOIDED:
         raise AttemptClosedError(VOIDED_MESSAGE)
     if attempt.status == S.NOT_STARTED:
@@ -631,7 +666,7 @@ def answer(db: Session, attempt: Attempt, *, position: int, item_id: str, labels
 
 # ---------------------------------------------------------------- finishing and results
 
-ENGINE_STOPS = frozenset(r.value for r in FinishReason) - {FinishReason.TIME.value}
+ENGINE_STOPS = frozenset(r.value for r in FinishReason) - {FinishReason.TIME.value, FinishReason.SUBMITTED.value}
 
 
 def _result(attempt: Attempt, eng: Engine, reason: str) -> tuple[AttemptResult, dict]:
@@ -664,10 +699,18 @@ def _result(attempt: Attempt, eng: Engine, reason: str) -> tuple[AttemptResult, 
     return res, extra
 
 
+def _scored(db: Session, attempt: Attempt, reason: str, eng: Engine | None = None) -> tuple[AttemptResult, dict]:
+    """The result of the attempt closing for ``reason``, by its exam's mode."""
+    if is_linear(attempt):
+        from examengine.services import linear  # linear builds on this module
+
+        return linear.linear_result(db, attempt, reason)
+    return _result(attempt, eng or mapping.engine(db, attempt), reason)
+
+
 def _finish(db: Session, attempt: Attempt, reason: str, eng: Engine | None = None, *, at: datetime | None = None,
             actor: str = "system") -> None:
-    eng = eng or mapping.engine(db, attempt)
-    res, extra = _result(attempt, eng, reason)
+    res, extra = _scored(db, attempt, reason, eng)
     attempt.status = (S.FINISHED if res.complete else S.INCOMPLETE).value
     attempt.finish_reason = reason
     attempt.finished_at = at or now()  # a time-out is dated at the deadline
@@ -797,6 +840,11 @@ class MonitorRow:
     pending_sign_in: int | None = None  # a second device waiting for approval (its sign-in id)
     locked_until: str | None = None  # the ticket is locked after failed sign-ins (ISO, UTC)
     finish_reason: str | None = None
+    # linear exams store every position at the start: ``position`` is then the number of positions
+    # (``n_items``), ``answered`` the positions answered now, ``flagged`` those flagged
+    mode: str = ExamMode.ADAPTIVE.value
+    n_items: int = 0
+    flagged: int = 0
 
 
 @dataclass(frozen=True)
@@ -837,7 +885,7 @@ def monitor(db: Session, exam_id: int) -> list[MonitorRow]:
         a = attempts.get(c.id)
         if a is None:
             out.append(MonitorRow(c.id, c.ticket, c.name, c.room, None, "not_signed_in", 0, 0, None, None, None, None,
-                                  **signs))
+                                  mode=exam.mode, **signs))
             continue
         answered = sum(1 for r in a.items if r.answer is not None)
         res = mapping.stored_result(a.result)
@@ -846,7 +894,8 @@ def monitor(db: Session, exam_id: int) -> list[MonitorRow]:
                               time_left_s(a) if a.status == S.IN_PROGRESS else None,
                               res.band_name if res else None, res.score if res else None, a.void_reason,
                               complete=(a.status == S.FINISHED) if S(a.status).scored else None,
-                              finish_reason=a.finish_reason, **signs))
+                              finish_reason=a.finish_reason, mode=exam.mode, n_items=len(a.items),
+                              flagged=sum(1 for r in a.items if r.flagged), **signs))
     return out
 
 
@@ -1077,7 +1126,7 @@ def rescore(db: Session, *, exam_id: int | None = None, apply: bool = False, act
         q = q.where(Attempt.exam_id == get_exam(db, exam_id).id)
     out = []
     for a in db.scalars(q):
-        res, extra = _result(a, mapping.engine(db, a), a.finish_reason or "")
+        res, extra = _scored(db, a, a.finish_reason or "")
         stored = json.loads(json.dumps(asdict(res) | extra))  # as the JSON column gives it back
         status = (S.FINISHED if res.complete else S.INCOMPLETE).value
         before, after = _summary(a.status, a.result), _summary(status, stored)

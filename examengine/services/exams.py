@@ -14,8 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from examengine.config import zone_label
+from examengine.db.forms_models import Form, FormUse
 from examengine.db.models import Attempt, BlueprintVersion, Candidate, Exam
-from examengine.errors import DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.exam.attempts import ExamMode
+from examengine.exam.blueprint import Blueprint
 from examengine.itemfiles.bounds import clean_filename, illegal_char
 from examengine.itemfiles.tables import ROSTER_COLUMNS, read_roster, spreadsheet_text
 from examengine.services import audit
@@ -59,6 +62,9 @@ class ExamView:
     exposure_calibrated: bool  # the blueprint version has Sympson-Hetter parameters (else no exposure control)
     require_id_last4: bool = False  # sign-in asks for 身份证号后四位
     approve_new_device: bool = False  # a second device continues a started attempt only once a proctor approves
+    mode: str = ExamMode.ADAPTIVE.value  # an ExamMode value
+    form_id: int | None = None  # the form a linear exam delivers
+    form_code: str | None = None  # its code (A, B, ...) in its assembly
 
 
 def _view(db: Session, exam: Exam) -> ExamView:
@@ -69,7 +75,8 @@ def _view(db: Session, exam: Exam) -> ExamView:
     return ExamView(exam.id, exam.name, bv.code, bv.version, as_utc(exam.window_start).isoformat(timespec="seconds"),
                     as_utc(exam.window_end).isoformat(timespec="seconds"), exam.time_limit_minutes,
                     exam.results_policy, exam.results_released, n or 0, counts,
-                    exposure_calibrated(bv), exam.require_id_last4, exam.approve_new_device)
+                    exposure_calibrated(bv), exam.require_id_last4, exam.approve_new_device, exam.mode,
+                    exam.form_id, exam.form.code if exam.form is not None else None)
 
 
 def _check_exam_settings(name: str, window_start: datetime | None, window_end: datetime | None, limit: int,
@@ -105,22 +112,50 @@ def _check_exam_settings(name: str, window_start: datetime | None, window_end: d
     return start, end
 
 
-def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, zone: ZoneInfo,
+def _form_blueprint(db: Session, form_id: int, blueprint: str) -> tuple[Form, BlueprintVersion, Blueprint]:
+    """The form a linear exam delivers and its blueprint version (a ``blueprint`` named too must
+    be the form's)."""
+    form = db.get(Form, form_id)
+    if form is None:
+        raise NotFoundError("试卷", f"{form_id}（请先组卷，或核对试卷编号）")
+    bv = db.get(BlueprintVersion, form.blueprint_version_id)
+    if blueprint.strip() and blueprint.strip() != bv.code:
+        raise ConflictError(f"试卷 {form_id} 属于蓝图 {bv.code}，不是 {blueprint.strip()}")
+    if not form.items:
+        raise ConflictError(f"试卷 {form_id} 没有题目")
+    return (form, *get_blueprint_version(db, bv.code, bv.version))
+
+
+def create_exam(db: Session, *, blueprint: str = "", name: str = "", actor: str, zone: ZoneInfo,
                 window_start: datetime | None = None, window_end: datetime | None = None,
                 time_limit_minutes: int | None = None, results_policy: str = "immediate", proctor_id: int | None = None,
-                require_id_last4: bool = False, approve_new_device: bool = False) -> ExamView:
+                require_id_last4: bool = False, approve_new_device: bool = False,
+                form_id: int | None = None) -> ExamView:
     """By default the window opens now and lasts a day, the time limit comes from the
     blueprint, and results are shown at the end. A window time without an offset is wall-clock
-    time in ``zone``, the centre's (Settings.timezone); the default name carries the local date."""
-    row, bp = get_blueprint_version(db, blueprint)
+    time in ``zone``, the centre's (Settings.timezone); the default name carries the local date.
+    With ``form_id`` the exam is linear: it delivers that assembled form (services.linear), under
+    the form's blueprint version; the form is recorded as used in the exam."""
+    form = None
+    if form_id is not None:
+        form, row, bp = _form_blueprint(db, form_id, blueprint)
+    elif not blueprint.strip():
+        raise ExamEngineError("请指定蓝图（自适应考试）或试卷（固定试卷考试）")
+    else:
+        row, bp = get_blueprint_version(db, blueprint)
     limit = bp.time_limit_minutes if time_limit_minutes is None else time_limit_minutes
     start, end = _check_exam_settings(name, window_start, window_end, limit, results_policy, zone)
     day = start.astimezone(zone).strftime("%Y-%m-%d")
-    exam = Exam(name=name or f"{bp.name} {day}", blueprint_version_id=row.id,
+    mode = ExamMode.LINEAR if form is not None else ExamMode.ADAPTIVE
+    default_name = f"{bp.name} {day}" if form is None else f"{bp.name} 试卷 {form.code} {day}"
+    exam = Exam(name=name or default_name, blueprint_version_id=row.id,
                 window_start=start, window_end=end, time_limit_minutes=limit, results_policy=results_policy,
-                require_id_last4=require_id_last4, approve_new_device=approve_new_device, created_by=actor)
+                require_id_last4=require_id_last4, approve_new_device=approve_new_device, created_by=actor,
+                mode=mode.value, form_id=form.id if form is not None else None)
     db.add(exam)
     db.flush()
+    if form is not None:
+        db.add(FormUse(form_id=form.id, exam_id=exam.id))
     if proctor_id is not None:  # the proctor who creates an exam runs it
         from examengine.db.models import ProctorAssignment
 
@@ -129,7 +164,7 @@ def create_exam(db: Session, *, blueprint: str, name: str = "", actor: str, zone
                  after={"name": exam.name, "blueprint": f"{row.code} v{row.version}",
                         "window": [start.isoformat(), end.isoformat()], "time_limit_minutes": limit,
                         "results_policy": results_policy, "require_id_last4": require_id_last4,
-                        "approve_new_device": approve_new_device})
+                        "approve_new_device": approve_new_device, "mode": mode.value, "form_id": exam.form_id})
     db.commit()
     return _view(db, exam)
 

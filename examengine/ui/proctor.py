@@ -22,6 +22,7 @@ from examengine.services import attempts as att
 from examengine.services import exams as svc
 from examengine.services.accounts import require_exam
 from examengine.services.blueprints import list_blueprints
+from examengine.services.forms import list_forms
 from examengine.ui import flash
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/proctor", include_in_schema=False)
@@ -63,6 +64,7 @@ def _exams_page(db: Session, member, zone: ZoneInfo, message: str = "",
     mine = [asdict(e) for e in svc.list_exams(db) if member.can_run_exam(db, e.id)]
     return HTMLResponse(render("proctor/exams.html", zone=zone, nav="", bank_link=member.reads_bank, exams=mine, member=member,
                                blueprints=[asdict(b) for b in list_blueprints(db)], message=message,
+                               forms=[asdict(f) for f in list_forms(db)],
                                window=window or _default_window(zone)))
 
 
@@ -85,7 +87,7 @@ def _local_input(day: str, clock: str, what: str) -> datetime | None:
 
 
 @router.post("/exams")
-def create(blueprint: str = Form(...), name: str = Form(""), time_limit: str = Form(""),
+def create(blueprint: str = Form(""), form_id: str = Form(""), name: str = Form(""), time_limit: str = Form(""),
            results: str = Form("immediate"), start_date: str = Form(""), start_time: str = Form(""),
            end_date: str = Form(""), end_time: str = Form(""), db: Session = Depends(get_db),
            member=Depends(current_staff), zone: ZoneInfo = Depends(centre_zone)) -> Response:
@@ -95,9 +97,15 @@ def create(blueprint: str = Form(...), name: str = Form(""), time_limit: str = F
             limit = int(time_limit) if time_limit.strip() else None
         except ValueError:
             raise ValueError("时长应为整数（分钟）") from None
+        try:
+            form = int(form_id) if form_id.strip() else None
+        except ValueError:
+            raise ValueError(f"试卷编号应为整数，实际为“{form_id.strip()}”") from None
         start = _local_input(start_date, start_time, "开始时间")
         end = _local_input(end_date, end_time, "结束时间")
-        exam = svc.create_exam(db, blueprint=blueprint, name=name.strip(), actor=member.username, zone=zone,
+        # a form decides the blueprint (its own version): the blueprint choice is for adaptive exams
+        exam = svc.create_exam(db, blueprint="" if form is not None else blueprint, form_id=form, name=name.strip(),
+                               actor=member.username, zone=zone,
                                window_start=start, window_end=end, results_policy=results,
                                time_limit_minutes=limit,
                                proctor_id=member.id if member.role.value == "proctor" else None)
