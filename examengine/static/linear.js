@@ -11,6 +11,7 @@
   var form = document.getElementById("answer-form");
   if (form) {
     form.reset();  // the choices the server rendered (the saved answer), not restored form state
+    form.elements.to.value = "";  // (a hidden input's value may be restored too)
     var saved = form.elements.was.value;
     var unsaved = document.getElementById("unsaved");
     var current = function () {

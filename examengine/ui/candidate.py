@@ -134,7 +134,10 @@ def instructions(request: Request, db: Session = Depends(get_db)) -> Response:
 
 
 def _instructions(db: Session, attempt) -> HTMLResponse:
-    n_items = lin.overview(db, attempt).n_items if _linear(attempt) else 0
+    try:
+        n_items = lin.overview(db, attempt).n_items if _linear(attempt) else 0
+    except ExamEngineError:  # a LOFT form is assembled at the start: its length is not known before
+        n_items = 0
     return _page("exam/instructions.html", o=asdict(att.overview(db, attempt)), mode=attempt.exam.mode,
                  n_items=n_items)
 

@@ -89,6 +89,7 @@ def test_a_candidate_changes_an_earlier_answer_flags_it_and_hands_in(page, bank_
     page.wait_for_url("**/exam/result")
     page.reload()  # a reload shows the result again and hands in nothing twice
     expect(page.locator("h1")).to_have_text("考试结束")
+    page.screenshot(path=str(tmp_path / "result-desktop.png"), full_page=True)
 
     attempt, rows = stored(bank_db_url, t.ticket)
     assert attempt.status in ("finished", "incomplete") and attempt.finish_reason == "submitted"
