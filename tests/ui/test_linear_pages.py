@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from examengine.app import create_app
 from examengine.config import Settings
-from examengine.db.models import Attempt, AttemptItem, Candidate
+from examengine.db.forms_models import FormItem
+from examengine.db.models import Attempt, AttemptItem, Candidate, Exam, ItemImage, ItemVersion
+from tests.attempts.test_images import _png
 from tests.conftest import REPO
 
 
@@ -198,3 +200,37 @@ def api_exam(bank_db):
     exams.import_roster(bank_db, exam.id, "名单.csv", "准考证号,姓名\nA0001,考生\n".encode("utf-8"), actor="test")
     t = exams.tickets(bank_db, exam.id)[0]
     return {"ticket": t.ticket, "access_code": t.access_code}
+
+
+def test_after_the_time_is_up_the_candidate_hands_in_on_the_time_up_page(app_client, linear_exam, bank_db):
+    _, tickets = linear_exam
+    t = tickets[0]
+    start(app_client, t)
+    app_client.post("/exam/q/4", data={"answer": "A", "was": "", "go": "flag"})
+    a = attempt_of(bank_db, t.ticket)
+    a.started_at = a.started_at - timedelta(minutes=61)
+    bank_db.commit()
+    assert 'action="/exam/finish"' in app_client.get("/exam/result").text
+    assert attempt_of(bank_db, t.ticket).status == "in_progress"  # reading closed nothing
+    r = app_client.post("/exam/finish")
+    assert r.headers["location"] == "/exam/result"
+    a = attempt_of(bank_db, t.ticket)
+    assert a.finish_reason == "time" and a.status == "incomplete"  # 1 answer, fewer than the minimum
+    assert rows(bank_db, t.ticket)[3].answer == ["A"]
+    assert "未完成" in app_client.get("/exam/result").text
+
+
+def test_a_linear_items_picture_is_shown_at_its_position(app_client, linear_exam, bank_db):
+    chart = _png("navy")
+    form_id = bank_db.get(Exam, linear_exam[0]).form_id
+    for v in bank_db.scalars(select(ItemVersion).join(FormItem, FormItem.item_version_id == ItemVersion.id)
+                             .where(FormItem.form_id == form_id)):  # before the start freezes them
+        v.stem = v.stem + "\n如图所示：[图片:chart.png]"
+        bank_db.add(ItemImage(version_id=v.id, name="chart.png", media_type="image/png", data=chart))
+    bank_db.commit()
+    start(app_client, linear_exam[1][0])
+    page = app_client.get("/exam/q/5").text
+    assert '<img class="stem-image" alt="题目图片" src="/exam/images/5/chart.png">' in page
+    r = app_client.get("/exam/images/5/chart.png")
+    assert r.status_code == 200 and r.content == chart
+    assert app_client.get("/exam/images/13/chart.png").status_code == 404  # no 13th position
