@@ -275,7 +275,8 @@ def sign_in(db: Session, ticket: str, code: str, *, zone: ZoneInfo, id_last4: st
     expires = None if t < window_end else t + LATE_TOKEN_LIFETIME  # in the window: follows the window
     if attempt is None:
         row, bp = get_blueprint_version(db, exam.blueprint_version.code, exam.blueprint_version.version)
-        if exam.form is not None:  # a linear exam is scored with the cuts its form was assembled with (as on paper)
+        if ExamMode(exam.mode) is ExamMode.LINEAR and exam.form is not None:
+            # a linear exam is scored with the cuts its form was assembled with (as paper answers are)
             cuts = [float(c) for c in exam.form.assembly.cuts]
         else:
             cuts = [c.theta for c in resolve_cuts(bp, load_pool(db, bp).pool.params)]
