@@ -282,17 +282,21 @@ def _linear_item_page(db: Session, attempt, position: int, message: str = "", st
 
 
 @router.get("/q/{position}")
-def linear_item(position: int, request: Request, db: Session = Depends(get_db)) -> Response:
+def linear_item(position: str, request: Request, db: Session = Depends(get_db)) -> Response:
     attempt, page = _linear_guard(request, db)
     if page is not None:
         return page
-    return _linear_item_page(db, attempt, position)
+    if not position.isdigit():  # a mistyped address: back to the exam, not a validation error
+        return _linear_resume(db, attempt)
+    return _linear_item_page(db, attempt, int(position))
 
 
 @router.post("/q/{position}")
-async def linear_save(position: int, request: Request, db: Session = Depends(get_db)) -> Response:
+async def linear_save(position: str, request: Request, db: Session = Depends(get_db)) -> Response:
     form = await request.form()  # async for the body; the database work runs in the candidates' threads
-    return await in_candidate_thread(_linear_save, request, db, position, form)
+    if not position.isdigit():
+        return RedirectResponse("/exam/item", 303)
+    return await in_candidate_thread(_linear_save, request, db, int(position), form)
 
 
 #: What a button of the item page does after saving the choice shown: "go" names the button.
