@@ -3,6 +3,11 @@
 The attempt id and token live in an HttpOnly cookie; everything else (the pending item, the
 time left) is read from the server on every page, so a reload, a lost network or a server
 restart resumes at the same item with the time that was left.
+
+Linear and LOFT exams (``exam.mode``) are delivered on pages of their own (``/exam/q/{position}``,
+``/exam/review``): every position can be visited, answered, changed and flagged until the
+candidate hands in (交卷) on the review page. Every write is a form POST answered with a redirect
+to a GET page, so the pages work without JavaScript and a reload never repeats a write.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from examengine.deps import CandidateRoute, centre_zone, client_of, get_db, in_c
 from examengine.errors import ExamEngineError, TooManyAttemptsError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
+from examengine.services import linear as lin
 
 router = APIRouter(route_class=CandidateRoute, prefix="/exam", include_in_schema=False)
 COOKIE = "ee_attempt"
@@ -65,6 +71,11 @@ def _expired() -> Response:
     resp = _login("登录已失效（可能已在其他设备登录），请重新输入准考证号和访问码。", status_code=401)
     resp.delete_cookie(COOKIE, path="/exam")
     return resp
+
+
+def _linear(attempt) -> bool:
+    """Whether the attempt's exam is delivered linearly (a fixed form, or LOFT: one form per candidate)."""
+    return att.is_linear(attempt)
 
 
 def _where(status: str) -> str:
@@ -119,7 +130,16 @@ def instructions(request: Request, db: Session = Depends(get_db)) -> Response:
         return page
     if attempt.status in CLOSED:
         return RedirectResponse("/exam/result", 303)
-    return _page("exam/instructions.html", o=asdict(att.overview(db, attempt)))
+    return _instructions(db, attempt)
+
+
+def _instructions(db: Session, attempt) -> HTMLResponse:
+    try:
+        n_items = lin.overview(db, attempt).n_items if _linear(attempt) else 0
+    except ExamEngineError:  # a LOFT form is assembled at the start: its length is not known before
+        n_items = 0
+    return _page("exam/instructions.html", o=asdict(att.overview(db, attempt)), mode=attempt.exam.mode,
+                 n_items=n_items)
 
 
 @router.post("/start")
@@ -128,7 +148,7 @@ def start(request: Request, agree: str = Form(""), db: Session = Depends(get_db)
     if page is not None:
         return page
     if agree != "1":
-        return _page("exam/instructions.html", o=asdict(att.overview(db, attempt)))
+        return _instructions(db, attempt)
     att.start(db, attempt)
     return RedirectResponse("/exam/item", 303)
 
@@ -140,6 +160,8 @@ def item(request: Request, lost: int = 0, db: Session = Depends(get_db)) -> Resp
         return page
     if attempt.status == att.AttemptStatus.NOT_STARTED:
         return RedirectResponse("/exam/instructions", 303)
+    if _linear(attempt):
+        return _linear_resume(db, attempt)
     current = att.pending(db, attempt)
     if isinstance(current, att.Finished):
         return RedirectResponse("/exam/result", 303)
@@ -167,6 +189,8 @@ def _answer(request: Request, db: Session, form) -> Response:
     attempt, page = _guard(request, db)
     if page is not None:
         return page
+    if _linear(attempt):  # an adaptive page's answer cannot belong to a linear attempt
+        return RedirectResponse("/exam/item", 303)
     try:
         position = int(str(form.get("position", "0")))
     except ValueError:
@@ -196,7 +220,8 @@ def result(request: Request, db: Session = Depends(get_db)) -> Response:
         if att.time_up(attempt):  # reading closes nothing: the candidate hands in (交卷) with a write
             return _page("exam/time_up.html")
         return RedirectResponse("/exam/item", 303)
-    return _page("exam/result.html", view=asdict(att.result(db, attempt)), reason=attempt.finish_reason or "")
+    return _page("exam/result.html", view=asdict(att.result(db, attempt)), reason=attempt.finish_reason or "",
+                 mode=attempt.exam.mode)
 
 
 @router.post("/finish")
@@ -205,9 +230,134 @@ def finish(request: Request, db: Session = Depends(get_db)) -> Response:
     if page is not None:
         return page
     try:
-        att.finish(db, attempt)
+        if _linear(attempt):
+            lin.submit(db, attempt)
+        else:
+            att.finish(db, attempt)
+    except att.AttemptClosedError:
+        return RedirectResponse("/exam/result", 303)
     except ExamEngineError:
         return RedirectResponse("/exam/item", 303)
+    return RedirectResponse("/exam/result", 303)
+
+
+# ---------------------------------------------------------------- linear and LOFT exams
+
+
+def _linear_guard(request: Request, db: Session, *, write: bool = False):
+    """(attempt, None) for a signed-in candidate of a linear exam who may answer now, else
+    (None, where to go instead): the adaptive pages, the instructions, or the end of the exam
+    (the result, or the time-up page that asks to hand in). A write past the deadline goes on
+    to the service, which closes the attempt as a time-out (as an adaptive answer does)."""
+    attempt, page = _guard(request, db)
+    if page is not None:
+        return None, page
+    if not _linear(attempt):
+        return None, RedirectResponse("/exam/item", 303)
+    if attempt.status == att.AttemptStatus.NOT_STARTED:
+        return None, RedirectResponse("/exam/instructions", 303)
+    if attempt.status != att.AttemptStatus.IN_PROGRESS or (att.time_up(attempt) and not write):
+        return None, RedirectResponse("/exam/result", 303)
+    return attempt, None
+
+
+def _linear_resume(db: Session, attempt) -> Response:
+    """Where a linear attempt continues: its first unanswered position (else the first)."""
+    if attempt.status != att.AttemptStatus.IN_PROGRESS or att.time_up(attempt):
+        return RedirectResponse("/exam/result", 303)
+    o = lin.overview(db, attempt)
+    first = next((p.position for p in o.positions if not p.answered), 1)
+    return RedirectResponse(f"/exam/q/{first}", 303)
+
+
+def _linear_item_page(db: Session, attempt, position: int, message: str = "", status_code: int = 200) -> Response:
+    try:
+        current = lin.item_at(db, attempt, position)
+    except att.AttemptClosedError:
+        return RedirectResponse("/exam/result", 303)
+    except ExamEngineError:  # no such position: back to where the candidate was
+        return _linear_resume(db, attempt)
+    return _page("exam/linear_item.html", status_code, item=asdict(current),
+                 o=asdict(lin.overview(db, attempt)), message=message)
+
+
+@router.get("/q/{position}")
+def linear_item(position: str, request: Request, db: Session = Depends(get_db)) -> Response:
+    attempt, page = _linear_guard(request, db)
+    if page is not None:
+        return page
+    if not position.isdigit():  # a mistyped address: back to the exam, not a validation error
+        return _linear_resume(db, attempt)
+    return _linear_item_page(db, attempt, int(position))
+
+
+@router.post("/q/{position}")
+async def linear_save(position: str, request: Request, db: Session = Depends(get_db)) -> Response:
+    form = await request.form()  # async for the body; the database work runs in the candidates' threads
+    if not position.isdigit():
+        return RedirectResponse("/exam/item", 303)
+    return await in_candidate_thread(_linear_save, request, db, int(position), form)
+
+
+#: What a button of the item page does after saving the choice shown: "go" names the button.
+_GO = ("stay", "prev", "next", "flag", "unflag", "clear", "review")
+
+
+def _linear_save(request: Request, db: Session, position: int, form) -> Response:
+    """Save the choice shown on the page at ``position`` (only if it differs from the answer the
+    page was rendered with, so a stale second window does not undo a newer answer by flagging),
+    then flag or move as the button says. Never hands in: 交卷 is the review page's own form."""
+    attempt, page = _linear_guard(request, db, write=True)
+    if page is not None:
+        return page
+    go = str(form.get("go", "stay"))
+    go = go if go in _GO else "stay"
+    labels = sorted({str(v).strip().upper() for v in form.getlist("answer")})
+    was = sorted(x for x in str(form.get("was", "")).split(",") if x)
+    try:
+        if go == "clear":
+            lin.save_answer(db, attempt, position=position, labels=[])
+        elif labels != was:
+            lin.save_answer(db, attempt, position=position, labels=labels)
+        if go in ("flag", "unflag"):
+            lin.set_flag(db, attempt, position=position, flagged=go == "flag")
+    except att.AttemptClosedError:  # handed in, or the time ran out: the end-of-exam pages say which
+        return RedirectResponse("/exam/result", 303)
+    except ExamEngineError as exc:  # a choice the item does not have, two choices for a 单选, ...
+        return _linear_item_page(db, attempt, position, exc.message, 400)
+    to = str(form.get("to", ""))  # a link of the page followed with a choice not yet saved (static/linear.js)
+    if to == "review" or go == "review":
+        return RedirectResponse("/exam/review", 303)
+    if to.isdigit():
+        return RedirectResponse(f"/exam/q/{int(to)}", 303)
+    target = position - 1 if go == "prev" else position + 1 if go == "next" else position
+    return RedirectResponse(f"/exam/q/{max(1, target)}", 303)
+
+
+@router.get("/review")
+def linear_review(request: Request, db: Session = Depends(get_db)) -> Response:
+    attempt, page = _linear_guard(request, db)
+    if page is not None:
+        return page
+    return _review_page(db, attempt)
+
+
+def _review_page(db: Session, attempt, message: str = "", status_code: int = 200) -> HTMLResponse:
+    return _page("exam/linear_review.html", status_code, o=asdict(lin.overview(db, attempt)), message=message)
+
+
+@router.post("/submit")
+def linear_submit(request: Request, confirm: str = Form(""), db: Session = Depends(get_db)) -> Response:
+    """交卷 from the review page: only with its confirmation ticked; a repeat finds the exam closed."""
+    attempt, page = _linear_guard(request, db, write=True)
+    if page is not None:
+        return page
+    if confirm != "1":
+        return _review_page(db, attempt, "请勾选“我已检查完毕，确认交卷”后再交卷。", 400)
+    try:
+        lin.submit(db, attempt)
+    except att.AttemptClosedError:
+        pass
     return RedirectResponse("/exam/result", 303)
 
 

@@ -86,3 +86,20 @@ def bank_server(bank_db_url) -> Iterator[str]:
     from tests.conftest import REPO
 
     yield from serve(Settings(database_url=bank_db_url, data_dir=REPO))
+
+
+@pytest.fixture
+def linear_exam(bank_db) -> tuple[int, list]:
+    """A linear exam delivering one assembled form of 530046-L1 to 3 candidates: (exam id, tickets).
+    12 positions: the form's 12 items (the sample bank has no pretest items to fill the
+    blueprint's pretest slots)."""
+    from zoneinfo import ZoneInfo
+
+    from examengine.services import exams, forms
+
+    assembly = forms.assemble(bank_db, blueprint="530046-L1", n_forms=1, length=12, actor="test", seed=3)
+    exam = exams.create_exam(bank_db, form_id=assembly.forms[0].id, actor="test", zone=ZoneInfo("Asia/Shanghai"),
+                             name="线性考试")
+    roster = "准考证号,姓名,身份证号后四位,考场\n" + "".join(f"L{i:04d},考生{i},{1000 + i},第一考场\n" for i in (1, 2, 3))
+    exams.import_roster(bank_db, exam.id, "名单.csv", roster.encode("utf-8"), actor="test")
+    return exam.id, exams.tickets(bank_db, exam.id)
