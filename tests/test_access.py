@@ -156,8 +156,13 @@ def test_a_candidate_cannot_read_another_attempt(bank_db_url):
         b = c.post("/api/v1/attempts", json={"ticket": tickets[1]["ticket"], "code": tickets[1]["access_code"]}).json()
         ha = {"Authorization": f"Bearer {a['token']}"}
         assert c.get(f"/api/v1/attempts/{a['attempt_id']}/item", headers=ha).status_code == 200
-        for path in ("", "/item", "/result"):
+        for path in ("", "/item", "/result", "/overview", "/items/1"):
             assert c.get(f"/api/v1/attempts/{b['attempt_id']}{path}", headers=ha).status_code == 401
+        other = f"/api/v1/attempts/{b['attempt_id']}"
+        assert c.put(f"{other}/answers", headers=ha, json={"answers": {"1": ["A"]}}).status_code == 401
+        assert c.put(f"{other}/items/1/answer", headers=ha, json={"labels": ["A"]}).status_code == 401
+        assert c.put(f"{other}/items/1/flag", headers=ha, json={"flagged": True}).status_code == 401
+        assert c.post(f"{other}/submit", headers=ha).status_code == 401
         # a candidate token opens no staff route
         assert c.get("/api/v1/exams", headers=ha).status_code == 401
 
@@ -235,7 +240,8 @@ def test_every_staff_route_refuses_exactly_the_roles_it_does_not_name(app, setti
                 continue
             if path in ("/api/v1/attempts/{attempt_id}", "/api/v1/attempts/{attempt_id}/answers",
                         "/api/v1/attempts/{attempt_id}/result", "/api/v1/attempts/{attempt_id}/finish",
-                        "/api/v1/attempts/{attempt_id}/token"):
+                        "/api/v1/attempts/{attempt_id}/token", "/api/v1/attempts/{attempt_id}/overview",
+                        "/api/v1/attempts/{attempt_id}/submit"):
                 continue  # candidates' routes (their own token)
             r = c.request(method, concrete(path))
             refused = r.status_code == 403 and refused_for_role in r.text
