@@ -210,6 +210,7 @@ def test_changes_are_in_the_audit_log_with_who_and_before_and_after(bank_db_url)
 ADMIN_ONLY = ("/api/v1/forms/assemble", "/proctor/forms/assemble", "/api/v1/items/export", "/api/v1/calibration",
               "/api/v1/item-statistics", "/api/v1/audit", "/reports/calibration")
 ROLES_BY_PREFIX = [
+    (("/api/v1/bank/readiness",), {"item_writer", "reviewer", "proctor"}),  # like a blueprint: every staff role
     (("/api/v1/item-sets", "/api/v1/items", "/api/v1/bank", "/writer", "/reports/items"), {"item_writer", "reviewer"}),
     (("/api/v1/blueprints", "/reports"), {"item_writer", "reviewer", "proctor"}),
     (("/api/v1/exams", "/api/v1/forms", "/api/v1/attempts/{attempt_id}/extend", "/api/v1/attempts/{attempt_id}/void",

@@ -153,10 +153,16 @@ def sign_ins(exam_id: int, db: DB) -> list[att.SignInView]:
     return att.sign_ins(db, exam_id)
 
 
+class ReleaseIn(BaseModel):
+    confirm_provisional: bool = Field(False, description="确认发布基于暂定参数（未经校准）的成绩；不确认时这类成绩使发布"
+                                                         "被拒绝（409），确认记入审计日志")
+
+
 @router.post("/exams/{exam_id}/release", summary="Release the results of an exam (attempts whose time is up are "
-             "closed first)")
-def release(exam_id: int, db: DB, member: ExamStaff) -> svc.ExamView:
-    return att.release_results(db, exam_id, actor=member.username)
+             "closed first); results on provisional parameters need confirm_provisional")
+def release(exam_id: int, db: DB, member: ExamStaff, body: ReleaseIn | None = None) -> svc.ExamView:
+    return att.release_results(db, exam_id, actor=member.username,
+                               confirm_provisional=body is not None and body.confirm_provisional)
 
 
 class ExtendIn(BaseModel):

@@ -57,6 +57,11 @@ def init() -> None:
                       highlight=False)
     if report.item_sets and not any(r.created or r.new_versions or r.updated for r in report.item_sets):
         out.print(f"示例题库无变化（{sum(r.total for r in report.item_sets)} 道题已是最新）。")
+    if report.provisional_items:
+        out.print(f"[yellow]注意：[/yellow]题库 {report.operational_items} 道正式使用题目中有 {report.provisional_items} 道是"
+                  "暂定参数（由级别和难度评级推定，未经作答数据校准）。示例题库这样载入只为演示：基于暂定参数的成绩对工作人员"
+                  "标为“暂定”，发布须确认。正式考试前请收集作答并校准，进度见 examengine bank readiness --blueprint 蓝图编号。",
+                  highlight=False)
     changed_bps = [b for b in report.blueprints if b.action != "unchanged"]
     for b in changed_bps:
         out.print(f"蓝图 {b.code}：{'新增' if b.action == 'created' else '新版本'} v{b.version}")

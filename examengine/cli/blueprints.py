@@ -30,12 +30,18 @@ def bp_list(fmt: Annotated[str, typer.Option("--format", help="table 或 json")]
         print_json([asdict(r) for r in rows])
         return
     table = Table(title="蓝图")
-    for col in ("编号", "版本", "名称", "长度", "可用题目", "曝光控制"):
+    for col in ("编号", "版本", "名称", "长度", "可用题目", "参数", "曝光控制"):
         table.add_column(col)
     for r in rows:
         table.add_row(r.code, f"v{r.version}", r.name, f"{r.min_length}–{r.max_length}", str(r.pool_size),
+                      f"[yellow]暂定 {r.pool_provisional}/{r.pool_size}[/yellow]" if r.pool_provisional
+                      else "已校准",
                       "已标定" if r.exposure_calibrated else "[red]未标定：在线考试不做曝光控制[/red]")
     out.print(table, highlight=False)
+    provisional = [r.code for r in rows if r.pool_provisional]
+    if provisional:
+        out.print(f"题目参数为暂定（未经作答数据校准）的蓝图：{'、'.join(provisional)}。这些蓝图的考试成绩标为“暂定”，"
+                  "发布时须确认；校准前后的差距见 examengine bank readiness --blueprint 蓝图编号。", highlight=False)
     missing = [r.code for r in rows if not r.exposure_calibrated]
     if missing:
         out.print(f"未标定曝光参数的蓝图：{'、'.join(missing)}。请运行 examengine exposure calibrate 蓝图编号；"

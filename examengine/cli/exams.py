@@ -64,6 +64,10 @@ def create(
             else "，随机组卷：每位考生开考时抽一套试卷" if exam.mode == "loft" else "")
     out.print(f"已创建考试 {exam.id}：{exam.name}（{exam.blueprint} v{exam.blueprint_version}{what}，"
               f"{_window(exam.window_start, exam.window_end, zone)}，{exam.time_limit_minutes} 分钟）", highlight=False)
+    if exam.pool_provisional:
+        out.print(f"注意：蓝图 {exam.blueprint} 的 {exam.pool_items} 道正式使用题目中有 {exam.pool_provisional} 道是暂定参数"
+                  "（未经作答数据校准），本场考试的成绩将标为“暂定”，发布前须确认"
+                  f"（examengine bank readiness --blueprint {exam.blueprint}）。", highlight=False)
     if not exam.exposure_calibrated and exam.mode == "adaptive":
         out.print(f"注意：蓝图 {exam.blueprint} v{exam.blueprint_version} 未标定曝光参数，在线考试不做曝光控制"
                   f"（examengine exposure calibrate {exam.blueprint}）。", highlight=False)
@@ -249,27 +253,62 @@ def sign_ins(
 @exams_app.command("rescore")
 @handles_errors
 def rescore(
+    exam_arg: Annotated[int | None, typer.Argument(metavar="[EXAM]", help="考试编号（同 --exam）")] = None,
     exam: Annotated[int | None, typer.Option(help="只重算这场考试（默认全部）")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="写入（默认只列出会改变的结果）")] = False,
+    include_released: Annotated[bool, typer.Option(
+        "--include-released", help="也重算考生已能看到的成绩（已发布或考完即显示的考试）")] = False,
     actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
     fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
 ) -> None:
-    """按现行规则重算已结束作答的结果（计分作答少于最短题量为“未完成”；达到最短题量时未作答的当前题记为答错；
-    等级只在把握足够时给出），列出变化；--apply 写入并记入审计日志。"""
+    """按现行规则和题库现行参数重算已结束作答的结果（计分作答少于最短题量为“未完成”；达到最短题量时未作答的
+    当前题记为答错；等级只在把握足够时给出；calibration apply 之后按校准后的参数重算，暂定标记随之消除），
+    列出变化；--apply 写入并记入审计日志。默认只重算成绩尚未发布的考试（--include-released 也重算已发布的）。"""
     from examengine.services.attempts import rescore as run
 
+    if exam_arg is not None and exam is not None and exam_arg != exam:
+        raise typer.BadParameter(f"考试编号给了两个：{exam_arg} 和 --exam {exam}", param_hint="EXAM")
     with session() as db:
-        rows = run(db, exam_id=exam, apply=apply, actor=actor)
+        rows = run(db, exam_id=exam_arg if exam_arg is not None else exam, apply=apply, actor=actor,
+                   include_released=include_released)
     if fmt == "json":
         print_json([asdict(r) for r in rows])
         return
-    t = Table(title=("已重算" if apply else "将改变（加 --apply 写入）") + f"：{len(rows)} 份作答")
+    t = Table(title=("已重算" if apply else "将改变（加 --apply 写入）") + f"：{len(rows)} 份作答"
+              + ("" if include_released else "（只含成绩未发布的考试）"))
     for col in ("作答", "考试", "准考证号", "原结果", "新结果"):
         t.add_column(col, overflow="fold")
 
-    def show(d: dict) -> str:
-        return f"{d['status']} 通过={d['passed']} 等级={d['band']} 分数={d['score']}"
+    def theta(x: float | None) -> str:
+        return "—" if x is None else f"{x:.3f}"
+
+    def mark(p: bool | None) -> str:
+        return {None: " 参数来源未记录", True: " 暂定", False: ""}[p]
+
+    def show(d: dict, th: float | None, prov: bool | None) -> str:
+        return f"{d['status']} 通过={d['passed']} 等级={d['band']} 分数={d['score']} θ={theta(th)}{mark(prov)}"
 
     for r in rows:
-        t.add_row(str(r.attempt_id), str(r.exam_id), r.ticket, show(r.before), show(r.after))
+        t.add_row(str(r.attempt_id), str(r.exam_id), r.ticket, show(r.before, r.theta_before, r.provisional_before),
+                  show(r.after, r.theta_after, r.provisional_after))
     out.print(t, highlight=False)
+
+
+@exams_app.command("release")
+@handles_errors
+def release(
+    exam: Annotated[int, typer.Argument(help="考试编号")],
+    confirm_provisional: Annotated[bool, typer.Option(
+        "--confirm-provisional", help="确认发布基于暂定参数（未经校准）的成绩；记入审计日志")] = False,
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+) -> None:
+    """发布一场考试的成绩（时间已到的作答先收卷）。有成绩基于暂定参数时须加 --confirm-provisional。"""
+    from examengine.services.attempts import release_results
+
+    with session() as db:
+        e = release_results(db, exam, actor=actor, confirm_provisional=confirm_provisional)
+    out.print(f"考试 {e.id}：成绩已发布。", highlight=False)
+    if e.provisional_results or e.unknown_results:
+        out.print(f"注意：其中 {e.provisional_results} 份成绩基于暂定参数"
+                  + (f"、{e.unknown_results} 份未记录参数来源" if e.unknown_results else "")
+                  + "（已确认，记入审计日志）。", highlight=False)

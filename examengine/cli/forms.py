@@ -155,8 +155,10 @@ def score(
         t.add_column(col)
     for x in r.rows:
         t.add_row(x.ticket, x.name, x.form, f"{x.raw_score}/{x.n_items}", f"{x.theta:.2f}", x.band_name,
-                  "是" if x.passed else "否", f"{x.score:.1f}")
+                  "是" if x.passed else "否", f"{x.score:.1f}" + ("（暂定）" if x.provisional else ""))
     out.print(t, highlight=False)
+    if any(x.provisional for x in r.rows):
+        out.print("“暂定”：试卷题目中有暂定参数（未经作答数据校准），成绩据此换算，仅供参考。", highlight=False)
 
 
 @forms_app.command("agreement")

@@ -144,11 +144,12 @@ def items_list(
     with session() as db:
         page = list_items(db, code=code, status=status, item_type=item_type, text=text, limit=limit)
     table = Table(title=f"题目（共 {page.total} 道，显示 {len(page.items)} 道）")
-    for col in ("编号", "题型", "状态", "版本", "职业技能要求", "题干"):
+    for col in ("编号", "题型", "状态", "版本", "参数", "职业技能要求", "题干"):
         table.add_column(col, overflow="fold")
     for it in page.items:
-        table.add_row(it.external_id, it.type, it.status_label, f"v{it.version}", "；".join(it.requirements),
-                      it.stem[:60])
+        table.add_row(it.external_id, it.type, it.status_label, f"v{it.version}",
+                      f"[yellow]{it.origin_label}[/yellow]" if it.origin == "provisional" else it.origin_label,
+                      "；".join(it.requirements), it.stem[:60])
     out.print(table, highlight=False)
 
 
@@ -172,7 +173,8 @@ def items_show(external_id: str, fmt: Annotated[str, typer.Option("--format")] =
         out.print(f"{v.type}：{v.stem}", highlight=False)
         for letter, opt in zip("ABCDEF", v.options, strict=False):
             out.print(f"  {letter}. {opt}", highlight=False)
-        out.print(f"答案：{v.key}；要求：{'；'.join(v.requirements)}；IRT：{v.irt}", highlight=False)
+        out.print(f"答案：{v.key}；要求：{'；'.join(v.requirements)}；参数来源：{v.origin_label}"
+                  + (f"；IRT：{v.irt}" if v.irt is not None else ""), highlight=False)
     out.print(f"\n变更记录（{zone_label(zone)}）：")
     for e in item.events:
         out.print(f"  {local_time(datetime.fromisoformat(e.at), zone)} {e.actor} {e.action} v{e.version} {e.detail}", highlight=False)
@@ -220,6 +222,35 @@ def bank_coverage(
     out.print(f"共 {len(rows)} 条要求；正式使用题目少于 2 道的：{len(short)} 条。")
     if fmt not in ("table", "json"):
         sys.exit(1)
+
+
+@bank_app.command("readiness")
+@handles_errors
+def bank_readiness_command(
+    blueprint: Annotated[str, typer.Option(help="蓝图编号，如 530046-L2")],
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """题库能否支撑蓝图的自适应考试：按工作领域列出已校准与暂定参数的正式使用题目、预测试题目及其作答数、
+    所需题量（最长题数 × 内容比例 ÷ 曝光上限）与缺口；JSON 含 ready 与原因。无论是否就绪，退出码都是 0。"""
+    from examengine.services.parameters import bank_readiness
+
+    with session() as db:
+        r = bank_readiness(db, blueprint=blueprint)
+    if fmt == "json":
+        print_json(asdict(r))
+        return
+    table = Table(title=f"{r.blueprint} v{r.version} 题库就绪情况（最长 {r.max_length} 题，曝光上限 {r.exposure_max_rate:g}）")
+    for col in ("工作领域", "名称", "比例", "正式使用", "已校准", "暂定参数", "预测试题", "预测试作答（最少/中位）", "所需", "缺口"):
+        table.add_column(col, overflow="fold")
+    for d in r.domains:
+        resp = "—" if d.pretest_responses_min is None else f"{d.pretest_responses_min} / {d.pretest_responses_median:g}"
+        table.add_row(d.code, d.name, f"{d.weight:.2f}", str(d.operational), str(d.calibrated),
+                      f"[red]{d.provisional}[/red]" if d.provisional else "0", str(d.pretest), resp, str(d.need),
+                      f"[red]{d.gap}[/red]" if d.gap else "0")
+    out.print(table, highlight=False)
+    out.print(("[green]就绪[/green]：" if r.ready else "[red]未就绪[/red]：") + r.reasons[0], highlight=False)
+    for reason in r.reasons[1:]:
+        out.print(f"  · {reason}", highlight=False)
 
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}

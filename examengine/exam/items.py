@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -75,7 +76,95 @@ class IrtData:
     a: float
     b: float
     c: float = 0.0
-    origin: str = "provisional"  # "provisional" or "calibration:<run id>"
+    # "provisional", "calibration:<run id>" (written by `calibration apply`), or whatever an
+    # imported item set carried (parameters estimated elsewhere): see ParameterOrigin
+    origin: str = "provisional"
+
+
+PROVISIONAL_ORIGIN = "provisional"
+CALIBRATION_ORIGIN_PREFIX = "calibration:"
+
+
+class ParameterOrigin(str, Enum):
+    """Where an item version's IRT parameters come from (issue 20, the programme life cycle).
+
+    PROVISIONAL: set without response data (a = 1, b from the level and the writer's rating, or
+    an import that said "provisional"): an exam scored on them rests on guesses.
+    CALIBRATED: estimated here by a calibration run from stored responses, on the bank's scale
+    (a pretest run: operational items held fixed as anchors; a full run without anchors to
+    link by defines the scale itself).
+    LINKED: estimated here freely by a full run, then put on the bank's scale by Stocking-Lord
+    linking through the operational anchors.
+    IMPORTED: carried in by an item set with any other origin (estimated elsewhere, e.g. an
+    exported bank), or naming a calibration run this database did not apply to this version."""
+
+    PROVISIONAL = "provisional"
+    CALIBRATED = "calibrated"
+    LINKED = "linked"
+    IMPORTED = "imported"
+
+    @property
+    def label(self) -> str:
+        return PARAMETER_ORIGIN_LABELS[self]
+
+    @property
+    def provisional(self) -> bool:
+        return self is ParameterOrigin.PROVISIONAL
+
+
+PARAMETER_ORIGIN_LABELS = {
+    ParameterOrigin.PROVISIONAL: "暂定参数",
+    ParameterOrigin.CALIBRATED: "已校准",
+    ParameterOrigin.LINKED: "已校准（等值链接）",
+    ParameterOrigin.IMPORTED: "外部导入",
+}
+
+
+def is_provisional(origin: str) -> bool:
+    """Whether a stored ``irt_origin`` marks provisional parameters (the one rule: results,
+    readiness and labels all ask this)."""
+    return (origin or PROVISIONAL_ORIGIN).strip().lower() == PROVISIONAL_ORIGIN
+
+
+def calibration_run_of(origin: str) -> int | None:
+    """The run id of a ``calibration:<run id>`` origin, else None."""
+    text = (origin or "").strip()
+    if not text.startswith(CALIBRATION_ORIGIN_PREFIX):
+        return None
+    rest = text[len(CALIBRATION_ORIGIN_PREFIX):]
+    return int(rest) if rest.isdigit() else None
+
+
+def parameter_origin(origin: str, applied_run: tuple[str, bool] | None = None) -> ParameterOrigin:
+    """Classify a stored ``irt_origin``. ``applied_run``: (mode, linked) of the run the origin
+    names when that run did apply its estimate to this very version (None: it did not, or
+    the origin names no run). A run in ``pretest`` mode calibrates on the fixed anchors' scale;
+    one in ``full`` mode is linked when it stored linking constants."""
+    if is_provisional(origin):
+        return ParameterOrigin.PROVISIONAL
+    if calibration_run_of(origin) is not None and applied_run is not None:
+        mode, linked = applied_run
+        return ParameterOrigin.LINKED if mode == "full" and linked else ParameterOrigin.CALIBRATED
+    return ParameterOrigin.IMPORTED
+
+
+@dataclass(frozen=True)
+class ProvisionalMark:
+    """How many of the items a result was scored on had provisional parameters."""
+
+    n_items: int
+    n_provisional: int
+
+    @property
+    def provisional(self) -> bool:
+        return self.n_provisional > 0
+
+
+def provisional_mark(origins: Iterable[str]) -> ProvisionalMark:
+    """The mark of a result scored on items with these stored origins (one per scored item):
+    provisional as soon as one of them is (``is_provisional``)."""
+    flags = [is_provisional(o) for o in origins]
+    return ProvisionalMark(len(flags), sum(flags))
 
 
 @dataclass(frozen=True)

@@ -56,12 +56,21 @@ class AttemptResult:
 class StoredResult(AttemptResult):
     """An online attempt's result as it is stored (the AttemptResult and the counts behind it),
     read back from its JSON column by ``services.mapping.stored_result``: results stored before a
-    field existed get its default (``band_stated`` False: no band statement)."""
+    field existed get its default (``band_stated`` False: no band statement).
+
+    ``provisional``: at least one scored item had provisional parameters when the result was
+    computed (``exam.items.provisional_mark``), so staff see 暂定 and releasing it needs a
+    confirmation; the candidate is not shown it. A result stored before the mark existed
+    reads back as None, "unknown", not as False: the parameters it was scored on are no longer
+    known (a calibration may have been applied since), and calling it final would be the very
+    false all-clear the mark exists to prevent. ``exams rescore`` fills it in."""
 
     n_scored: int = 0  # scored answers
     n_unanswered_wrong: int = 0  # items shown but not answered, counted wrong (at or above the minimum)
     min_items: int | None = None  # the blueprint's minimum length
     n_pretest: int = 0
+    provisional: bool | None = None  # None: stored before the mark existed (unknown)
+    n_provisional: int = 0  # scored items with provisional parameters
 
     @classmethod
     def from_dict(cls, d: dict) -> StoredResult:
@@ -80,7 +89,17 @@ class StoredResult(AttemptResult):
             complete=bool(d.get("complete", True)), band_stated=bool(d.get("band_stated", False)),
             n_scored=int(d.get("n_scored", 0)), n_unanswered_wrong=int(d.get("n_unanswered_wrong", 0)),
             min_items=None if d.get("min_items") is None else int(d["min_items"]), n_pretest=int(d.get("n_pretest", 0)),
+            provisional=None if d.get("provisional") is None else bool(d["provisional"]),
+            n_provisional=int(d.get("n_provisional", 0)),
         )
+
+    @property
+    def provisional_label(self) -> str:
+        """What staff are told: "" for a result on calibrated parameters."""
+        if self.provisional is None:
+            return "参数来源未记录"
+        return "暂定" if self.provisional else ""
+
 
 
 def band_probabilities(theta: float, se: float, cuts: Sequence[float]) -> np.ndarray:

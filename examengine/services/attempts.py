@@ -40,6 +40,7 @@ from examengine.db.models import (
     AttemptItem,
     Candidate,
     Domain,
+    Exam,
     Item,
     ItemImage,
     ItemVersion,
@@ -49,7 +50,7 @@ from examengine.db.models import (
 from examengine.errors import ConflictError, ExamEngineError, NotFoundError, TooManyAttemptsError
 from examengine.exam.attempts import AttemptStatus, ExamMode, FinishReason, SignInOutcome, is_complete
 from examengine.exam.cat import StoredResponse, next_item, replay
-from examengine.exam.items import LETTERS, ItemType, image_refs
+from examengine.exam.items import LETTERS, ItemType, image_refs, provisional_mark
 from examengine.exam.scoring import AttemptResult, StoredResult, attempt_result
 from examengine.services.blueprints import get_blueprint_version, load_pool, resolve_cuts
 from examengine.services import audit, exams, mapping
@@ -688,6 +689,7 @@ def _result(attempt: Attempt, eng: Engine, reason: str) -> tuple[AttemptResult, 
     else:
         unanswered = []
     responses = []
+    mark = provisional_mark(eng.origins[positions[r.external_id]] for r, _ in scores)
     for r, score in scores:
         p = positions[r.external_id]
         responses.append((eng.domains[p], score, float(eng.pool.params.a[p]), float(eng.pool.params.b[p]),
@@ -696,7 +698,8 @@ def _result(attempt: Attempt, eng: Engine, reason: str) -> tuple[AttemptResult, 
     res = attempt_result(eng.bp, cuts, state.estimate.theta, state.estimate.se, responses=responses, band_mass=mass,
                          complete=complete)
     extra = {"n_scored": len(answered), "n_unanswered_wrong": len(unanswered), "min_items": eng.bp.min_length,
-             "n_pretest": sum(1 for r in attempt.items if not r.scored)}
+             "n_pretest": sum(1 for r in attempt.items if not r.scored),
+             "provisional": mark.provisional, "n_provisional": mark.n_provisional}
     return res, extra
 
 
@@ -846,6 +849,9 @@ class MonitorRow:
     mode: str = ExamMode.ADAPTIVE.value
     n_items: int = 0
     flagged: int = 0
+    # closed attempts: scored on provisional parameters (None: stored before the mark existed, unknown)
+    provisional: bool | None = None
+    n_provisional: int = 0  # scored items with provisional parameters
 
 
 @dataclass(frozen=True)
@@ -896,7 +902,9 @@ def monitor(db: Session, exam_id: int) -> list[MonitorRow]:
                               res.band_name if res else None, res.score if res else None, a.void_reason,
                               complete=(a.status == S.FINISHED) if S(a.status).scored else None,
                               finish_reason=a.finish_reason, mode=exam.mode, n_items=len(a.items),
-                              flagged=sum(1 for r in a.items if r.flagged), **signs))
+                              flagged=sum(1 for r in a.items if r.flagged),
+                              provisional=res.provisional if res else None,
+                              n_provisional=res.n_provisional if res else 0, **signs))
     return out
 
 
@@ -1001,10 +1009,11 @@ def extend_exam(db: Session, exam_id: int, minutes: int, *, actor: str, reason: 
     return out
 
 
-def release_results(db: Session, exam_id: int, *, actor: str) -> exams.ExamView:
-    """Release an exam's results: attempts whose time is up are closed first (收卷)."""
+def release_results(db: Session, exam_id: int, *, actor: str, confirm_provisional: bool = False) -> exams.ExamView:
+    """Release an exam's results: attempts whose time is up are closed first (收卷). Results
+    scored on provisional parameters need ``confirm_provisional`` (exams.release_results)."""
     close_expired(db, exam_id, actor=actor)
-    return exams.release_results(db, exam_id, actor=actor)
+    return exams.release_results(db, exam_id, actor=actor, confirm_provisional=confirm_provisional)
 
 
 def close_expired(db: Session, exam_id: int, *, actor: str) -> list[int]:
@@ -1110,6 +1119,11 @@ class Rescored:
     ticket: str
     before: dict
     after: dict
+    theta_before: float | None = None
+    theta_after: float | None = None
+    provisional_before: bool | None = None  # None: stored before the mark existed
+    provisional_after: bool | None = None
+    n_provisional_after: int = 0
 
 
 def _summary(status: str, result: dict | None) -> dict:
@@ -1118,25 +1132,43 @@ def _summary(status: str, result: dict | None) -> dict:
             "score": None if r is None or r.score is None else round(r.score, 1)}
 
 
-def rescore(db: Session, *, exam_id: int | None = None, apply: bool = False, actor: str) -> list[Rescored]:
+def results_visible(exam: Exam) -> bool:
+    """Whether candidates can see the exam's results: shown at the end, or released."""
+    return exam.results_policy != "release" or exam.results_released
+
+
+def rescore(db: Session, *, exam_id: int | None = None, apply: bool = False, actor: str,
+            include_released: bool = False) -> list[Rescored]:
     """Re-score stored results of closed attempts by today's rules (the run-out-of-time rule, the
-    band statement): list what would change, and with ``apply`` write it, each change audited."""
+    band statement) and today's parameters (after ``calibration apply``: theta, band and the
+    暂定 mark follow the calibrated parameters): list what would change, and with ``apply``
+    write it, each change audited. Only attempts of exams whose results candidates cannot see
+    yet (policy ``release``, not released), unless ``include_released``: a result a candidate
+    has seen is changed only on purpose."""
     q = select(Attempt).where(Attempt.status.in_([S.FINISHED.value, S.INCOMPLETE.value])).options(
         joinedload(Attempt.exam), joinedload(Attempt.candidate), selectinload(Attempt.items)).order_by(Attempt.id)
     if exam_id is not None:
         q = q.where(Attempt.exam_id == get_exam(db, exam_id).id)
     out = []
     for a in db.scalars(q):
+        if not include_released and results_visible(a.exam):
+            continue
         res, extra = _scored(db, a, a.finish_reason or "")
         stored = json.loads(json.dumps(asdict(res) | extra))  # as the JSON column gives it back
         status = (S.FINISHED if res.complete else S.INCOMPLETE).value
         before, after = _summary(a.status, a.result), _summary(status, stored)
         if before == after and a.result == stored:
             continue
-        out.append(Rescored(a.id, a.exam_id, a.candidate.ticket, before, after))
+        old = mapping.stored_result(a.result)
+        out.append(Rescored(a.id, a.exam_id, a.candidate.ticket, before, after,
+                            theta_before=None if old is None else old.theta, theta_after=res.theta,
+                            provisional_before=None if old is None else old.provisional,
+                            provisional_after=extra["provisional"], n_provisional_after=extra["n_provisional"]))
         if apply:
-            audit.record(db, actor=actor, action="attempt.rescore", target=f"attempt {a.id}", before=before,
-                         after=after)
+            audit.record(db, actor=actor, action="attempt.rescore", target=f"attempt {a.id}",
+                         before=before | {"theta": None if old is None else old.theta,
+                                          "provisional": None if old is None else old.provisional},
+                         after=after | {"theta": res.theta, "provisional": extra["provisional"]})
             a.status, a.result, a.theta, a.se = status, stored, res.theta, res.se
     if apply:
         db.commit()

@@ -23,6 +23,7 @@ from examengine.db.models import (
 from examengine.datafiles import read_blueprint_files, read_blueprints_dir
 from examengine.errors import DataFileError, NotFoundError, Problem
 from examengine.exam.blueprint import Blueprint
+from examengine.exam.items import is_provisional
 from examengine.irt.params import ItemParams
 from examengine.irt.tcc import percent_correct_at, theta_for_percent_correct
 # load_pool and BlueprintPool are also imported from here by services and tests outside the engine
@@ -230,6 +231,9 @@ class BlueprintSummary:
     pool_size: int
     created_at: str
     exposure_calibrated: bool  # Sympson-Hetter parameters stored (else online exams run without exposure control)
+    # operational items of the pool with provisional parameters (exam.items.is_provisional): results
+    # of an exam on them are marked 暂定 until the items are calibrated
+    pool_provisional: int = 0
 
 
 def exposure_calibrated(row: BlueprintVersion) -> bool:
@@ -244,12 +248,13 @@ def list_blueprints(db: Session) -> list[BlueprintSummary]:
     for code in codes:
         row, bp = get_blueprint_version(db, code)
         try:
-            size = len(load_pool(db, bp).pool)
+            bpool = load_pool(db, bp)
+            size, provisional = len(bpool.pool), sum(1 for o in bpool.origins if is_provisional(o))
         except DataFileError:
-            size = 0
+            size, provisional = 0, 0
         out.append(BlueprintSummary(code, row.version, row.name, bp.min_length, bp.max_length, size,
                                     row.created_at.isoformat(timespec="seconds"),
-                                    exposure_calibrated(row)))
+                                    exposure_calibrated(row), provisional))
     return out
 
 

@@ -17,17 +17,14 @@ from examengine.config import zone_label
 from examengine.db.forms_models import Form, FormUse
 from examengine.db.models import Attempt, BlueprintVersion, Candidate, Exam
 from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
-from examengine.exam.attempts import ExamMode
+from examengine.exam.attempts import AttemptStatus, ExamMode
 from examengine.exam.blueprint import Blueprint
+from examengine.exam.items import is_provisional
 from examengine.itemfiles.bounds import clean_filename, illegal_char
 from examengine.itemfiles.tables import ROSTER_COLUMNS, read_roster, spreadsheet_text
 from examengine.services import audit, loft
-from examengine.services.blueprints import (
-    exposure_calibrated,
-    get_blueprint_version,
-    load_pool,
-    resolve_cuts,
-)
+from examengine.services.blueprints import exposure_calibrated, get_blueprint_version, resolve_cuts
+from examengine.services.mapping import blueprint_of, load_pool, stored_result
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on phones
 # The longest value each roster column may hold: the candidates table's own lengths.
@@ -70,6 +67,38 @@ class ExamView:
     mode: str = ExamMode.ADAPTIVE.value  # an ExamMode value
     form_id: int | None = None  # the form a linear exam delivers
     form_code: str | None = None  # its code (A, B, ...) in its assembly
+    # the blueprint's operational pool now, and how many of its items have provisional parameters
+    pool_items: int = 0
+    pool_provisional: int = 0
+    # stored results scored on provisional parameters, and results stored before the mark existed
+    provisional_results: int = 0
+    unknown_results: int = 0
+
+
+@dataclass(frozen=True)
+class ResultMarks:
+    """How many of an exam's stored results rest on provisional parameters."""
+
+    results: int
+    provisional: int
+    unknown: int  # stored before the mark existed (``exams rescore`` fills it in)
+
+
+def result_marks(db: Session, exam_id: int) -> ResultMarks:
+    results = [stored_result(r) for r in db.scalars(select(Attempt.result).where(
+        Attempt.exam_id == exam_id, Attempt.status.in_([s.value for s in AttemptStatus if s.scored])))]
+    results = [r for r in results if r is not None]
+    return ResultMarks(len(results), sum(1 for r in results if r.provisional),
+                       sum(1 for r in results if r.provisional is None))
+
+
+def pool_marks(db: Session, bp) -> tuple[int, int]:
+    """(operational items, of them with provisional parameters) of a blueprint's pool now."""
+    try:
+        bpool = load_pool(db, bp)
+    except DataFileError:
+        return 0, 0
+    return len(bpool.version_ids), sum(1 for o in bpool.origins if is_provisional(o))
 
 
 def _view(db: Session, exam: Exam) -> ExamView:
@@ -77,11 +106,15 @@ def _view(db: Session, exam: Exam) -> ExamView:
                              .group_by(Attempt.status)).all())
     n = db.scalar(select(func.count()).select_from(Candidate).where(Candidate.exam_id == exam.id))
     bv = db.get(BlueprintVersion, exam.blueprint_version_id)
+    pool_items, pool_provisional = pool_marks(db, blueprint_of(bv))
+    marks = result_marks(db, exam.id)
     return ExamView(exam.id, exam.name, bv.code, bv.version, as_utc(exam.window_start).isoformat(timespec="seconds"),
                     as_utc(exam.window_end).isoformat(timespec="seconds"), exam.time_limit_minutes,
                     exam.results_policy, exam.results_released, n or 0, counts,
-                    exposure_calibrated(bv), exam.require_id_last4, exam.approve_new_device, exam.mode,
-                    exam.form_id, exam.form.code if exam.form is not None else None)
+                    exposure_calibrated(bv), exam.require_id_last4, exam.approve_new_device, mode=exam.mode,
+                    form_id=exam.form_id, form_code=exam.form.code if exam.form is not None else None,
+                    pool_items=pool_items, pool_provisional=pool_provisional,
+                    provisional_results=marks.provisional, unknown_results=marks.unknown)
 
 
 def _check_exam_settings(name: str, window_start: datetime | None, window_end: datetime | None, limit: int,
@@ -302,10 +335,22 @@ def tickets_csv(db: Session, exam_id: int, zone: ZoneInfo) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
-def release_results(db: Session, exam_id: int, *, actor: str) -> ExamView:
+def release_results(db: Session, exam_id: int, *, actor: str, confirm_provisional: bool = False) -> ExamView:
+    """Release an exam's results. When any stored result rests on provisional parameters (or
+    was stored before the mark existed), releasing needs ``confirm_provisional``: else a
+    ConflictError says how many. The audit record says whether it was confirmed and how many."""
     exam = get_exam(db, exam_id)
+    marks = result_marks(db, exam.id)
+    if (marks.provisional or marks.unknown) and not confirm_provisional:
+        unknown = f"，另有 {marks.unknown} 份未记录参数来源（可先运行 examengine exams rescore 补记）" if marks.unknown else ""
+        raise ConflictError(
+            f"考试 {exam.id} 的 {marks.results} 份成绩中有 {marks.provisional} 份基于暂定参数（题目未经作答数据校准）"
+            f"{unknown}。确认仍要发布，请勾选“确认发布暂定成绩”（命令行 --confirm-provisional，接口 confirm_provisional）。")
     audit.record(db, actor=actor, action="exam.release", target=f"exam {exam.id}",
-                 before={"results_released": exam.results_released}, after={"results_released": True})
+                 before={"results_released": exam.results_released},
+                 after={"results_released": True, "results": marks.results,
+                        "provisional_results": marks.provisional, "unknown_results": marks.unknown,
+                        "confirmed_provisional": bool(confirm_provisional and (marks.provisional or marks.unknown))})
     exam.results_released = True
     db.commit()
     return _view(db, exam)

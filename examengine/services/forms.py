@@ -68,6 +68,7 @@ from examengine.irt.assembly import (
 from examengine.irt.params import ItemParams
 from examengine.itemfiles.bounds import clean_filename
 from examengine.itemfiles.tables import read_paper_answers
+from examengine.services.parameters import versions_provisional_mark
 from examengine.services.blueprints import (
     band_exposure_problem,
     get_blueprint_version,
@@ -437,6 +438,8 @@ class PaperRow:
     band_name: str
     passed: bool
     score: float
+    # scored on provisional parameters (exam.items.is_provisional); None: scored before the mark existed
+    provisional: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -531,8 +534,10 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
         params = ItemParams.three_pl([i.a for i in view.items], [i.b for i in view.items], [i.c for i in view.items])
         res = score_paper_form(bp, bv_cuts, params, scores, grid=policy.grid, prior=policy.prior,
                                domains=[domains[form.code][it.position] for it in view.items])
+        mark = versions_provisional_mark(db, [fi.item_version_id for fi in form.items])
         result = asdict(res) | {"n_scored": len(scores), "mode": "paper", "form": form.code, "form_id": form.id,
-                                "raw_score": int(sum(scores)), "omitted": sum(1 for a in answers if not a)}
+                                "raw_score": int(sum(scores)), "omitted": sum(1 for a in answers if not a),
+                                "provisional": mark.provisional, "n_provisional": mark.n_provisional}
         row = existing.get(cand.id)
         if row is None:
             row = PaperResult(exam_id=exam.id, candidate_id=cand.id)
@@ -546,7 +551,8 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
         row.scored_by, row.scored_at = actor, datetime.now(UTC)
         _use(db, form, exam.id)
         out.append(PaperRow(cand.ticket, cand.name, form.code, int(sum(scores)), len(scores),
-                            sum(1 for a in answers if not a), res.theta, res.se, res.band_name, res.passed, res.score))
+                            sum(1 for a in answers if not a), res.theta, res.se, res.band_name, res.passed, res.score,
+                            mark.provisional))
     db.commit()
     return PaperScoreReport(exam.id, added, updated, out)
 
@@ -562,7 +568,8 @@ def paper_results(db: Session, exam_id: int) -> list[PaperRow]:
                       .join(Form, Form.id == PaperResult.form_id).where(PaperResult.exam_id == exam_id)
                       .order_by(Candidate.ticket)).all()
     return [PaperRow(c.ticket, c.name, f.code, p.raw_score, len(p.scores), sum(1 for a in p.answers if not a),
-                     p.theta, p.se, p.result["band_name"], p.result["passed"], p.result["score"]) for p, c, f in rows]
+                     p.theta, p.se, p.result["band_name"], p.result["passed"], p.result["score"],
+                     p.result.get("provisional")) for p, c, f in rows]
 
 
 

@@ -55,6 +55,7 @@ from examengine.itemfiles.writer import export_bytes
 from examengine.services import audit
 from examengine.services.accounts import ForbiddenError, Role
 from examengine.services.mapping import current_version, version_to_draft
+from examengine.services.parameters import provenances
 from examengine.services import quality
 from examengine.services.quality import blocking_problems, check_drafts
 
@@ -726,6 +727,11 @@ class VersionView:
     images: list[str]
     created_by: str
     created_at: str
+    # where the parameters come from (exam.items.ParameterOrigin), shown to every staff role (the
+    # values themselves only to admins): provisional / calibrated / linked / imported
+    origin: str = ""
+    origin_label: str = ""  # Chinese, with the calibration run: 已校准（校准记录 3）
+    calibration_run: int | None = None
 
 
 @dataclass(frozen=True)
@@ -748,6 +754,8 @@ class ItemSummary:
     level: str
     version: int
     difficulty: int | None
+    origin: str = ""  # the current version's ParameterOrigin value
+    origin_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -793,13 +801,15 @@ def get_item(db: Session, external_id: str, *, role: Role = Role.ADMIN) -> ItemD
     item = _get_item(db, external_id)
     status = ItemStatus(item.status)
     parameters = role is Role.ADMIN
+    prov = provenances(db, [v.id for v in item.versions])
     versions = []
     for v in item.versions:
         d = version_to_draft(item, v)
+        p = prov[v.id]
         versions.append(VersionView(
             v.number, v.type, v.stem, list(v.options), d.key_letters, v.explanation, list(d.requirements),
             v.difficulty, _irt_dict(d.irt) if parameters else None, v.frozen, [i.name for i in v.images], v.created_by,
-            v.created_at.isoformat(timespec="seconds"),
+            v.created_at.isoformat(timespec="seconds"), p.origin.value, p.text, p.run_id,
         ))
     return ItemDetail(
         external_id=item.external_id, status=status.value, status_label=STATUS_LABELS[status],
@@ -905,11 +915,15 @@ def list_items(db: Session, *, code: str = "", status: str = "", item_type: str 
     total = db.scalar(select(func.count()).select_from(q.subquery()))
     ids = list(db.scalars(q.order_by(Item.external_id).limit(limit).offset(offset)))
     items = db.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.external_id).options(*_item_options()))
+    items = list(items)
+    prov = provenances(db, [current_version(it).id for it in items])
     out = []
     for it in items:
         v = current_version(it)
+        p = prov[v.id]
         out.append(ItemSummary(it.external_id, it.status, STATUS_LABELS[ItemStatus(it.status)], v.type, v.stem,
-                               [r.requirement.code for r in v.requirements], it.level.code, v.number, v.difficulty))
+                               [r.requirement.code for r in v.requirements], it.level.code, v.number, v.difficulty,
+                               p.origin.value, p.text))
     return ItemPage(total or 0, out)
 
 

@@ -34,7 +34,7 @@ from examengine.errors import ConflictError, ExamEngineError, NotFoundError
 from examengine.exam.attempts import AttemptStatus, ExamMode, FinishReason, is_complete
 from examengine.exam.blueprint import Blueprint
 from examengine.exam.forms import score_paper_form
-from examengine.exam.items import LETTERS, ItemType
+from examengine.exam.items import LETTERS, ItemType, provisional_mark
 from examengine.exam.policy import blueprint_policy
 from examengine.exam.scoring import AttemptResult
 from examengine.irt.params import ItemParams
@@ -394,4 +394,6 @@ def linear_result(db: Session, attempt: Attempt, reason: str) -> tuple[AttemptRe
              "min_items": min_items, "n_pretest": sum(1 for r in attempt.items if not r.scored),
              "mode": attempt.exam.mode, "form_id": attempt.exam.form_id, "raw_score": int(sum(scores)),
              "n_items": len(scored)}
+    mark = provisional_mark(versions[i].irt_origin for i in ids)  # the 暂定 mark, as adaptive results carry it
+    extra |= {"provisional": mark.provisional, "n_provisional": mark.n_provisional}
     return res, extra

@@ -124,6 +124,7 @@ class BlueprintPool:
     version_ids: tuple[int, ...]
     domains: tuple[str, ...]  # per position: the domain code, or "lower-level"
     types: tuple[str, ...]  # per position: 单选 / 多选 / 判断
+    origins: tuple[str, ...] = ()  # per position: the version's irt_origin (exam.items.ParameterOrigin)
 
 
 # Pools are rebuilt from the database whenever the bank changes. The cache is per process and
@@ -178,7 +179,7 @@ def _build_pool(db: Session, bp: Blueprint, *, status: str, include_versions: fr
             .selectinload(Task.domain)
         )
     ))
-    ids, a, b, c, vids, doms, types = [], [], [], [], [], [], []
+    ids, a, b, c, vids, doms, types, origins = [], [], [], [], [], [], [], []
     enemies: dict[str, list[str]] = {}
     chosen = [(it, current_version(it)) for it in items]
     have = {v.id for _, v in chosen}
@@ -197,6 +198,7 @@ def _build_pool(db: Session, bp: Blueprint, *, status: str, include_versions: fr
         b.append(v.irt_b)
         c.append(v.irt_c)
         vids.append(v.id)
+        origins.append(v.irt_origin)
         first = v.requirements[0].requirement.task.domain
         doms.append(first.code if wanted[it.level_id].rank == bp.rank else LOWER_LEVEL)
         types.append(v.type)
@@ -206,7 +208,7 @@ def _build_pool(db: Session, bp: Blueprint, *, status: str, include_versions: fr
     if params is None:
         raise DataFileError([Problem(f"{bp.id}.yaml", "", "domains", f"题库中没有 {bp.id} 可用的正式使用题目")])
     pool = ItemPool.build(ids, params, content={"domain": doms, "type": types}, enemy_groups=enemies.values())
-    return BlueprintPool(pool, tuple(vids), tuple(doms), tuple(types))
+    return BlueprintPool(pool, tuple(vids), tuple(doms), tuple(types), tuple(origins))
 
 
 # ---------------------------------------------------------------- an attempt's engine, rebuilt from rows
@@ -223,6 +225,7 @@ class Engine:
     state: CatState  # the attempt's answered scored items replayed
     domains: tuple[str, ...]  # per pool position: the domain code, or "lower-level"
     version_ids: tuple[int, ...]  # per pool position: the item version
+    origins: tuple[str, ...] = ()  # per pool position: the version's irt_origin
 
 
 @dataclass(frozen=True)
@@ -314,7 +317,7 @@ def engine(db: Session, attempt: Attempt) -> Engine:
     responses = tuple(StoredResponse(r.external_id, int(r.score), True, tuple(r.set_aside or ()))
                       for r in attempt.items if r.scored and r.answer is not None)
     state = _state(attempt, bpool.pool, policy, responses)
-    return Engine(bp, bpool.pool, policy, exposure, state, bpool.domains, bpool.version_ids)
+    return Engine(bp, bpool.pool, policy, exposure, state, bpool.domains, bpool.version_ids, bpool.origins)
 
 
 def cached_state(attempt_id: int) -> CachedState | None:

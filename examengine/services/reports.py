@@ -25,6 +25,7 @@ from examengine.services.blueprints import (
     resolve_cuts,
 )
 from examengine.services.calibration import PROMOTION_LABELS, ItemStatsView, item_statistics
+from examengine.services.parameters import provenances
 
 THETA_GRID = np.round(np.linspace(-4.0, 4.0, 161), 6)  # the abscissa of every curve (step 0.05)
 
@@ -93,6 +94,8 @@ class ItemReport:
     info_calibrated: list[float] | None
     stats: ItemStatsView | None
     history: list[CalibrationHistoryRow]
+    origin: str = ""  # where the bank parameters come from (exam.items.ParameterOrigin value)
+    origin_label: str = ""  # Chinese, with the run: 已校准（校准记录 3）
 
 
 def _params(model: str, a: float, b: float, c: float) -> ItemParams:
@@ -156,6 +159,7 @@ def item_report(db: Session, external_id: str, *, version: int | None = None) ->
                                 latest.se_a, latest.se_b, latest.run_id)
     stats = next((s for s in item_statistics(db, scope=item.level.code, items=[external_id])
                   if s.version_id == v.id), None) if counts else None
+    prov = provenances(db, [v.id])[v.id]
     cal_params = None if calibrated is None else _params(calibrated.model, calibrated.a, calibrated.b, calibrated.c)
     return ItemReport(
         external_id=item.external_id, status=item.status, level=item.level.code, version=number,
@@ -167,7 +171,7 @@ def item_report(db: Session, external_id: str, *, version: int | None = None) ->
         info_bank=_curve(item_information(THETA_GRID, bank_params)[:, 0]),
         icc_calibrated=None if cal_params is None else _curve(probability(THETA_GRID, cal_params)[:, 0]),
         info_calibrated=None if cal_params is None else _curve(item_information(THETA_GRID, cal_params)[:, 0]),
-        stats=stats, history=history,
+        stats=stats, history=history, origin=prov.origin.value, origin_label=prov.text,
     )
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
 from examengine.config import Settings
 from examengine.datafiles import read_blueprints_dir, read_standards_dir
 from examengine.db import migrate
 from examengine.db.engine import make_engine, make_sessionmaker
 from examengine.errors import DataFileError
-from examengine.exam.items import ItemStatus
+from examengine.db.models import Item, ItemVersion
+from examengine.exam.items import ItemStatus, is_provisional
 from examengine.itemfiles.reader import parse_upload
 from examengine.services.blueprints import BlueprintLoad, load_blueprints
 from examengine.services.catalog import CatalogLoadReport, load_catalog
@@ -29,6 +32,10 @@ class InitReport:
     demo: DemoExam | None = None
     admin_password: str | None = None  # set only when init created the first admin account
     exposure: list[ShippedExposure] = field(default_factory=list)
+    # operational items in the bank, and how many of them have provisional parameters (the sample
+    # bank loads operational with provisional parameters, for the demo: results on them are 暂定)
+    operational_items: int = 0
+    provisional_items: int = 0
 
     @property
     def changed(self) -> bool:
@@ -69,9 +76,19 @@ def initialize(settings: Settings) -> InitReport:
             exposure = load_shipped_exposure(db, shipped, [b.code for b in loaded])
             demo = ensure_demo_exam(db, settings.zone)
             admin_password = ensure_admin(db)
+            operational, provisional = operational_provisional(db)
     finally:
         engine.dispose()
-    return InitReport(settings.database_url, before, after, catalog, item_sets, loaded, demo, admin_password, exposure)
+    return InitReport(settings.database_url, before, after, catalog, item_sets, loaded, demo, admin_password, exposure,
+                      operational, provisional)
+
+
+def operational_provisional(db) -> tuple[int, int]:
+    """(operational items, of them with provisional parameters in their current version)."""
+    origins = db.scalars(select(ItemVersion.irt_origin).join(Item, (ItemVersion.item_id == Item.id)
+                                                             & (ItemVersion.number == Item.current_version))
+                         .where(Item.status == ItemStatus.OPERATIONAL.value)).all()
+    return len(origins), sum(1 for o in origins if is_provisional(o))
 
 
 def ensure_admin(db) -> str | None:

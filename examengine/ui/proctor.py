@@ -175,13 +175,14 @@ def tickets(exam_id: int, request: Request, db: Session = Depends(get_db), zone:
 
 
 @router.post("/exams/{exam_id}/release")
-def release(exam_id: int, request: Request, confirm: str = Form(""), db: Session = Depends(get_db),
-            member=Depends(exam_staff)) -> RedirectResponse:
+def release(exam_id: int, request: Request, confirm: str = Form(""), confirm_provisional: str = Form(""),
+            db: Session = Depends(get_db), member=Depends(exam_staff)) -> RedirectResponse:
     """Releasing cannot be undone, so the form asks for a ticked 确认 (checked here too, for a
-    browser that ignores ``required``)."""
+    browser that ignores ``required``); results on provisional parameters need a second box."""
     if confirm != "1":
         return _back(request, exam_id, "未发布：请勾选“确认发布”后再发布成绩。", "bad")
-    return _act(request, exam_id, lambda: att.release_results(db, exam_id, actor=member.username),
+    return _act(request, exam_id, lambda: att.release_results(db, exam_id, actor=member.username,
+                                                              confirm_provisional=confirm_provisional == "1"),
                 "成绩已发布（时间已到的作答已先收卷），考生重新登录即可查看。")
 
 

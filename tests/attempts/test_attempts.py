@@ -236,7 +236,7 @@ def test_results_wait_for_release_when_the_exam_says_so(api, bank_db):
     take_exam(api, aid, h, Simulee(bank_db, 0.0, seed=9))
     pending = api.get(f"/api/v1/attempts/{aid}/result", headers=h).json()
     assert pending["released"] is False and "统一发布" in pending["message"]
-    api.post(f"/api/v1/exams/{e['id']}/release")
+    api.post(f"/api/v1/exams/{e['id']}/release", json={"confirm_provisional": True})  # the sample bank: 暂定
     assert api.get(f"/api/v1/attempts/{aid}/result", headers=h).json()["released"] is True
 
 

@@ -190,7 +190,7 @@ def test_an_outage_is_given_back_in_one_action_and_the_candidate_continues_at_th
     answer(api, a2, h2, i2, ["B"])
     # after release, a time-out stays closed
     expire(bank_db, a2)
-    api.post(f"/api/v1/exams/{exam_id}/release")
+    api.post(f"/api/v1/exams/{exam_id}/release", json={"confirm_provisional": True})  # the sample bank: 暂定
     assert status_of(bank_db, a2) == "incomplete"  # release closed it first (收卷)
     r = api.post(f"/api/v1/exams/{exam_id}/extend", json={"minutes": 5, "tickets": [tickets[1]["ticket"]]})
     assert r.status_code == 409 and "成绩已发布" in r.json()["message"]
@@ -364,15 +364,21 @@ def test_rescore_lists_and_then_fixes_results_stored_under_the_old_rule(api, ban
     assert r.exit_code == 0, r.output
     import json
 
+    assert json.loads(r.output) == []  # its results were shown at the end: changed only on purpose
+    r = CliRunner().invoke(cli, ["exams", "rescore", "--exam", str(exam_id), "--include-released", "--format", "json"],
+                           env=env)
+    assert r.exit_code == 0, r.output
+
     [change] = json.loads(r.output)
     assert change["before"] == {"status": "finished", "passed": True, "band": "初级", "score": 70.0}
     assert change["after"] == {"status": "incomplete", "passed": False, "band": None, "score": None}
     assert status_of(bank_db, aid) == "finished"  # only listed
-    r = CliRunner().invoke(cli, ["exams", "rescore", "--exam", str(exam_id), "--apply"], env=env)
+    r = CliRunner().invoke(cli, ["exams", "rescore", "--exam", str(exam_id), "--include-released", "--apply"], env=env)
     assert r.exit_code == 0, r.output
     assert status_of(bank_db, aid) == "incomplete"
     assert bank_db.scalars(select(AuditEvent).where(AuditEvent.action == "attempt.rescore")).one().after["passed"] is False
-    r = CliRunner().invoke(cli, ["exams", "rescore", "--exam", str(exam_id), "--format", "json"], env=env)
+    r = CliRunner().invoke(cli, ["exams", "rescore", "--exam", str(exam_id), "--include-released", "--format", "json"],
+                           env=env)
     assert json.loads(r.output) == []  # nothing left to change
 
 

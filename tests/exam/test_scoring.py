@@ -54,9 +54,14 @@ def test_a_stored_result_reads_back_into_its_dataclass_and_old_rows_get_defaults
     from examengine.exam.scoring import StoredResult
 
     res = attempt_result(BP, CUTS, 0.3, 0.2, responses=[("530046-L1-1", 1, 1.0, 0.0, 0.2)] * 4)
-    stored = json.loads(json.dumps(asdict(res) | {"n_scored": 4, "min_items": 15, "n_pretest": 2}))
+    stored = json.loads(json.dumps(asdict(res) | {"n_scored": 4, "min_items": 15, "n_pretest": 2,
+                                                  "provisional": True, "n_provisional": 3}))
     back = StoredResult.from_dict(stored)
-    assert asdict(back) == asdict(res) | {"n_scored": 4, "n_unanswered_wrong": 0, "min_items": 15, "n_pretest": 2}
-    old = {k: v for k, v in stored.items() if k not in ("complete", "band_stated", "min_items")}
-    old_back = StoredResult.from_dict(old)  # stored before the run-out-of-time rule and the band statement
+    assert asdict(back) == asdict(res) | {"n_scored": 4, "n_unanswered_wrong": 0, "min_items": 15, "n_pretest": 2,
+                                          "provisional": True, "n_provisional": 3}
+    assert back.provisional_label == "暂定"
+    old = {k: v for k, v in stored.items() if k not in ("complete", "band_stated", "min_items", "provisional",
+                                                        "n_provisional")}
+    old_back = StoredResult.from_dict(old)  # stored before the run-out-of-time rule, the band statement, the 暂定 mark
     assert old_back.complete is True and old_back.band_stated is False and old_back.min_items is None
+    assert old_back.provisional is None and old_back.provisional_label == "参数来源未记录"  # unknown, not final
