@@ -38,6 +38,7 @@ def dif_cmd(
     group_column: Annotated[str, typer.Option("--group-column", help="分组名（名单的分组列或 CSV 的列名）")] = ...,
     focal: Annotated[str, typer.Option("--focal", help="焦点组的值")] = ...,
     reference: Annotated[str, typer.Option("--reference", help="参照组的值")] = ...,
+    id_column: Annotated[str | None, typer.Option("--id-column", help="CSV 中的考生编号列（不作为题目）")] = None,
     params: Annotated[Path | None, typer.Option("--params", help="含缺失的 CSV：按此参数文件（calibrate --output）"
                                                 "估计 θ̂ 分层；不给则用同一矩阵的 2PL 校准", exists=True,
                                                 dir_okay=False)] = None,
@@ -58,7 +59,7 @@ def dif_cmd(
                                        theta_width=theta_width)
     else:
         report = analysis.dif_matrix(responses.name, responses.read_bytes(), group_column=group_column, focal=focal,
-                                     reference=reference, alpha=alpha, theta_width=theta_width,
+                                     reference=reference, id_column=id_column, alpha=alpha, theta_width=theta_width,
                                      params=(params.name, params.read_bytes()) if params else None)
     if fmt == "json":
         print_json(asdict(report))
@@ -88,6 +89,7 @@ def person_fit_cmd(
     params: Annotated[Path | None, typer.Option("--params", help="题目参数 CSV（calibrate --output 的格式）",
                                                 exists=True, dir_okay=False)] = None,
     id_column: Annotated[str | None, typer.Option("--id-column", help="CSV 中的考生编号列")] = None,
+    ignore_column: Annotated[list[str] | None, typer.Option("--ignore-column", help="CSV 中不是题目的其他列（可重复）")] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="标记的显著性水平（单侧，下尾）")] = 0.05,
     estimator: Annotated[str, typer.Option("--estimator", help="wle 或 ml（l_z* 按此估计量校正）")] = "wle",
     fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
@@ -107,6 +109,7 @@ def person_fit_cmd(
     else:
         report = analysis.person_fit_matrix(responses.name, responses.read_bytes(),
                                             params=(params.name, params.read_bytes()), id_column=id_column,
+                                            ignore_columns=tuple(ignore_column or ()),
                                             alpha=alpha, estimator=estimator)
     if fmt == "json":
         print_json(asdict(report))

@@ -250,11 +250,14 @@ def _person_ids(matrix, id_column: str | None) -> list[str]:
 
 
 def dif_matrix(filename: str, data: bytes, *, group_column: str, focal: str, reference: str,
-               params: tuple[str, bytes] | None = None, alpha: float = 0.05, theta_width: float = 0.25) -> DifReport:
+               id_column: str | None = None, params: tuple[str, bytes] | None = None, alpha: float = 0.05,
+               theta_width: float = 0.25) -> DifReport:
     """DIF of every item of a CSV response matrix with a group column (see the module text for
     the matching); ``params`` = (filename, bytes) of a ``calibrate --output`` parameter file."""
     start = time.perf_counter()
-    matrix = read_response_matrix(filename, data, text_columns=(group_column,))
+    if id_column == group_column:
+        raise ExamEngineError("分组列与编号列不能是同一列")
+    matrix = read_response_matrix(filename, data, text_columns=(group_column, *([id_column] if id_column else [])))
     u = np.array(matrix.rows, dtype=float)
     g = _group_codes(list(matrix.columns[group_column]), focal, reference, f"{filename} 的“{group_column}”列")
     theta, source = None, "engine"
@@ -270,11 +273,14 @@ def dif_matrix(filename: str, data: bytes, *, group_column: str, focal: str, ref
 
 
 def person_fit_matrix(filename: str, data: bytes, *, params: tuple[str, bytes], id_column: str | None = None,
-                      alpha: float = 0.05, estimator: str = "wle") -> PersonFitReport:
+                      ignore_columns: tuple[str, ...] = (), alpha: float = 0.05,
+                      estimator: str = "wle") -> PersonFitReport:
     """l_z* of every row of a CSV response matrix, with the parameters of a ``calibrate
-    --output`` file (every item of the matrix must have a row there)."""
+    --output`` file (every item of the matrix must have a row there); ``ignore_columns`` (a
+    group column, say) are not items."""
     start = time.perf_counter()
-    matrix = read_response_matrix(filename, data, text_columns=(id_column,) if id_column else ())
+    text = tuple(dict.fromkeys(([id_column] if id_column else []) + list(ignore_columns)))
+    matrix = read_response_matrix(filename, data, text_columns=text)
     u = np.array(matrix.rows, dtype=float)
     res = pf.person_fit(u, _params_for(matrix.item_ids, *params),
                         estimator=parse_estimator(estimator), alpha=alpha)
