@@ -49,6 +49,7 @@ class DifOut(BaseModel):
     alpha: float
     seconds: float
     rows: list[DifRowOut]
+    purified: list[str] | None = Field(description="两阶段净化时不计入匹配的题目（null：一阶段）")
 
 
 class PersonFitRowOut(BaseModel):
@@ -80,8 +81,10 @@ class CandidateGroupsOut(BaseModel):
             summary="项目功能差异（Mantel–Haenszel 与 logistic 回归）：名单分组 group 的 focal 组对 reference 组")
 def exam_dif(exam_id: int, db: DB, group: str = Query(description="分组名，如 性别"),
              focal: str = Query(description="焦点组的值"), reference: str = Query(description="参照组的值"),
-             alpha: float = Query(0.05, gt=0, lt=1), theta_width: float = Query(0.25, gt=0, le=2)) -> DifOut:
-    r = svc.dif_exam(db, exam_id, group=group, focal=focal, reference=reference, alpha=alpha, theta_width=theta_width)
+             alpha: float = Query(0.05, gt=0, lt=1), theta_width: float = Query(0.25, gt=0, le=2),
+             purify: bool = Query(True, description="两阶段：B/C 类题目不计入匹配变量")) -> DifOut:
+    r = svc.dif_exam(db, exam_id, group=group, focal=focal, reference=reference, alpha=alpha, theta_width=theta_width,
+                     purify=purify)
     return DifOut.model_validate(r, from_attributes=True)
 
 

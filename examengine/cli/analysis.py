@@ -44,6 +44,7 @@ def dif_cmd(
                                                 dir_okay=False)] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="显著性水平")] = 0.05,
     theta_width: Annotated[float, typer.Option("--theta-width", help="θ̂ 分层的宽度")] = 0.25,
+    purify: Annotated[bool, typer.Option("--purify/--no-purify", help="两阶段：B/C 类题目不计入匹配变量")] = True,
     fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
 ) -> None:
     """项目功能差异：Mantel–Haenszel（ETS A/B/C）与 logistic 回归（均匀/非均匀，ΔR²）。"""
@@ -56,10 +57,11 @@ def dif_cmd(
     if exam is not None:
         with session() as db:
             report = analysis.dif_exam(db, exam, group=group_column, focal=focal, reference=reference, alpha=alpha,
-                                       theta_width=theta_width)
+                                       theta_width=theta_width, purify=purify)
     else:
         report = analysis.dif_matrix(responses.name, responses.read_bytes(), group_column=group_column, focal=focal,
                                      reference=reference, id_column=id_column, alpha=alpha, theta_width=theta_width,
+                                     purify=purify,
                                      params=(params.name, params.read_bytes()) if params else None)
     if fmt == "json":
         print_json(asdict(report))

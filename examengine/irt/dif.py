@@ -65,6 +65,7 @@ item functioning classification. *Psychometrika*. Zwick, R. (2012). ETS RR-12-08
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -160,6 +161,7 @@ class DifResult:
     theta_width: float | None  # the stratum width when matching on theta
     alpha: float
     items: list[DifItem]
+    purified: tuple[int, ...] | None = None  # items left out of the matching (two-stage), None = one stage
 
 
 # ---------------------------------------------------------------- Mantel-Haenszel
@@ -211,7 +213,7 @@ def _mh_chi2(a, n_ref, n_foc, m1, m0, n) -> tuple[float, float]:
     var = (n_ref * n_foc * m1 * m0 / (n * n * (n - 1))).sum()
     if var <= 0:
         return float("nan"), float("nan")
-    dev = max(abs(a.sum() - (n_ref * m1 / n).sum()) - 0.5, 0.0)
+    dev = abs(a.sum() - (n_ref * m1 / n).sum()) - 0.5  # as published (and difR, statsmodels): not clamped at 0
     chi2 = dev * dev / var
     return float(chi2), float(stats.chi2.sf(chi2, 1))
 
@@ -328,13 +330,20 @@ def theta_strata(theta: ArrayLike, width: float) -> NDArray[np.int64]:
 
 
 def dif(responses: ArrayLike, group: ArrayLike, *, mask: ArrayLike | None = None, theta: ArrayLike | None = None,
-        theta_width: float = 0.25, alpha: float = 0.05, logistic: bool = True, min_per_group: int = 2) -> DifResult:
+        theta_width: float = 0.25, alpha: float = 0.05, logistic: bool = True, min_per_group: int = 2,
+        purify: bool = False, rematch: Callable[[NDArray[np.bool_]], ArrayLike] | None = None) -> DifResult:
     """MH and logistic-regression DIF of every item of ``responses`` (persons x items, 0/1; NaN
     or ``mask`` False = not presented) between ``group`` 0 (reference) and 1 (focal) (-1: left
     out). Matching: number correct when ``theta`` is None (the matrix must then be complete),
     else theta-hat (persons,) strata of width ``theta_width`` for MH and theta-hat itself for the
     logistic regression. An item answered by fewer than ``min_per_group`` persons of either group
-    gets no logistic fit."""
+    gets no logistic fit.
+
+    ``purify``: the two-stage procedure (Holland & Thayer 1988; Zwick 2012): items classed B or
+    C in a first pass leave the matching variable and every item is analysed again. With
+    number-correct matching the score is then taken over the unflagged items plus the studied
+    item; with theta matching ``rematch(kept)`` (kept: bool per item) must return theta-hat
+    re-estimated from the kept items only. ``DifResult.purified`` names the items taken out."""
     u = np.asarray(responses, dtype=np.float64)
     obs = ~np.isnan(u) if mask is None else np.asarray(mask, dtype=bool) & ~np.isnan(u)
     g = np.asarray(group, dtype=np.int64)
@@ -343,17 +352,42 @@ def dif(responses: ArrayLike, group: ArrayLike, *, mask: ArrayLike | None = None
     if theta is None:
         if not obs.all():
             raise ValueError("number-correct matching needs a complete matrix; give theta for sparse data")
-        matching, score = Matching.NUMBER_CORRECT, np.where(obs, u, 0).sum(axis=1)
-        stratum = score.astype(np.int64)
-        width = None
     else:
-        score = np.asarray(theta, dtype=np.float64)
-        if score.shape != g.shape or not np.isfinite(score[g >= 0]).all():
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape != g.shape or not np.isfinite(theta[g >= 0]).all():
             raise ValueError("theta must be finite for every person of either group")
-        matching, stratum, width = Matching.THETA, theta_strata(np.nan_to_num(score), theta_width), theta_width
+    if purify and theta is not None and rematch is None:
+        raise ValueError("purifying a theta matching needs rematch")
+    first = _analyse(u, obs, g, theta, None, theta_width, alpha, logistic, min_per_group)
+    if not purify:
+        return first
+    flagged = tuple(it.item for it in first.items if it.mh.ets_class in (EtsClass.B, EtsClass.C))
+    if not flagged:
+        return DifResult(first.matching, first.theta_width, alpha, first.items, ())
+    kept = np.ones(u.shape[1], dtype=bool)
+    kept[list(flagged)] = False
+    if theta is not None:
+        theta = np.asarray(rematch(kept), dtype=np.float64)
+    second = _analyse(u, obs, g, theta, kept, theta_width, alpha, logistic, min_per_group)
+    return DifResult(second.matching, second.theta_width, alpha, second.items, flagged)
+
+
+def _analyse(u, obs, g, theta, kept, theta_width, alpha, logistic, min_per_group) -> DifResult:
+    """One pass of :func:`dif` (``kept``: the items of the number-correct score, None = all)."""
+    if theta is None:
+        right = np.where(obs, u, 0)
+        base = right.sum(axis=1) if kept is None else right[:, kept].sum(axis=1)
+        matching, width = Matching.NUMBER_CORRECT, None
+    else:
+        matching, width = Matching.THETA, theta_width
+        score = np.nan_to_num(theta)
+        stratum = theta_strata(score, theta_width)
     items = []
     in_groups = g >= 0
     for j in range(u.shape[1]):
+        if theta is None:  # the studied item is always part of its own matching score
+            score = base + (right[:, j] if kept is not None and not kept[j] else 0)
+            stratum = score.astype(np.int64)
         who = obs[:, j] & in_groups
         x, gj, sj = u[who, j].astype(np.int64), g[who], stratum[who]
         mh = mantel_haenszel(strata_tables(x, gj, sj), alpha=alpha)

@@ -76,30 +76,70 @@ class PersonFit:
     alpha: float
 
 
-def _curves(theta: FloatArray, params: ItemParams) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """P, P', P'' at theta (persons,) for every item: arrays (persons, items)."""
-    s = 1.0 / (1.0 + np.exp(-(params.a * theta[:, None] - params.ab)))
-    one_c = 1.0 - params.c
-    p = params.c + one_c * s
-    d1 = one_c * params.a * s * (1 - s)
-    d2 = d1 * params.a * (1 - 2 * s)
-    return np.clip(p, 1e-12, 1 - 1e-12), d1, d2
+class _Cells:
+    """The answered cells of each person, packed left into (persons, L) arrays (L = the most
+    any person answered), with each cell's item parameters: an adaptive exam's 30 of 300 items
+    cost 30 columns, not 300. Padding cells have ``m`` False and neutral parameters."""
+
+    def __init__(self, responses: FloatArray, mask: NDArray[np.bool_], params: ItemParams) -> None:
+        width = max(int(mask.sum(axis=1).max(initial=0)), 1)
+        order = np.argsort(~mask, axis=1, kind="stable")[:, :width]
+        self.m = np.take_along_axis(mask, order, axis=1)
+        self.x = np.where(self.m, np.take_along_axis(np.nan_to_num(responses), order, axis=1), 0.0)
+        self.a = np.where(self.m, params.a[order], 1.0)
+        self.b = np.where(self.m, params.b[order], 0.0)
+        self.c = np.where(self.m, params.c[order], 0.0)
+
+    def curves(self, theta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """P, P', P'' of every cell at the persons' theta (persons,)."""
+        s = 1.0 / (1.0 + np.exp(-self.a * (theta[:, None] - self.b)))
+        one_c = 1.0 - self.c
+        p = self.c + one_c * s
+        d1 = one_c * self.a * s * (1 - s)
+        d2 = d1 * self.a * (1 - 2 * s)
+        return np.clip(p, 1e-12, 1 - 1e-12), d1, d2
+
+    def total(self, v: FloatArray) -> FloatArray:
+        return np.where(self.m, v, 0.0).sum(axis=1)
 
 
-def estimating_function(theta: ArrayLike, responses: ArrayLike, mask: ArrayLike, params: ItemParams,
-                        estimator: Estimator) -> FloatArray:
-    """r_0(theta) + sum_i (X_i - P_i) r_i(theta) for every person (persons,)."""
-    t = np.asarray(theta, dtype=np.float64)
-    x = np.asarray(responses, dtype=np.float64)
-    m = np.asarray(mask, dtype=bool)
-    p, d1, d2 = _curves(t, params)
+def _observed(responses: ArrayLike, mask: ArrayLike | None) -> tuple[FloatArray, NDArray[np.bool_]]:
+    x = np.atleast_2d(np.asarray(responses, dtype=np.float64))
+    m = ~np.isnan(x) if mask is None else np.atleast_2d(np.asarray(mask, dtype=bool)) & ~np.isnan(x)
+    return x, m
+
+
+def _estimating(theta: FloatArray, cells: _Cells, estimator: Estimator) -> FloatArray:
+    p, d1, d2 = cells.curves(theta)
     pq = p * (1 - p)
-    f = np.where(m, (np.nan_to_num(x) - p) * d1 / pq, 0.0).sum(axis=1)
+    f = cells.total((cells.x - p) * d1 / pq)
     if estimator is Estimator.WLE:
-        info = np.where(m, d1 * d1 / pq, 0.0).sum(axis=1)
-        j = np.where(m, d1 * d2 / pq, 0.0).sum(axis=1)
+        info = cells.total(d1 * d1 / pq)
+        j = cells.total(d1 * d2 / pq)
         f = f + np.divide(j, 2 * info, out=np.zeros_like(j), where=info > 0)
     return f
+
+
+def estimating_function(theta: ArrayLike, responses: ArrayLike, mask: ArrayLike | None, params: ItemParams,
+                        estimator: Estimator) -> FloatArray:
+    """r_0(theta) + sum_i (X_i - P_i) r_i(theta) for every person (persons,)."""
+    x, m = _observed(responses, mask)
+    return _estimating(np.asarray(theta, dtype=np.float64), _Cells(x, m, params), estimator)
+
+
+def _bisect(cells: _Cells, estimator: Estimator, lower: float, upper: float, iterations: int) -> FloatArray:
+    n = cells.m.shape[0]
+    lo, hi = np.full(n, lower), np.full(n, upper)
+    f_lo = _estimating(lo, cells, estimator)
+    f_hi = _estimating(hi, cells, estimator)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        up = _estimating(mid, cells, estimator) > 0
+        lo = np.where(up, mid, lo)
+        hi = np.where(up, hi, mid)
+    theta = (lo + hi) / 2
+    theta = np.where(f_lo <= 0, lower, theta)
+    return np.where(f_hi >= 0, upper, theta)
 
 
 def estimate(responses: ArrayLike, params: ItemParams, *, mask: ArrayLike | None = None,
@@ -108,46 +148,31 @@ def estimate(responses: ArrayLike, params: ItemParams, *, mask: ArrayLike | None
     """The ML or WL estimate of every person (persons,), by bisection on [lower, upper] of the
     estimating equation (decreasing in theta where it matters); a person whose function keeps
     one sign gets the bound it points to."""
-    x = np.asarray(responses, dtype=np.float64)
-    m = ~np.isnan(x) if mask is None else np.asarray(mask, dtype=bool) & ~np.isnan(x)
-    n = x.shape[0]
-    lo, hi = np.full(n, lower), np.full(n, upper)
-    f_lo = estimating_function(lo, x, m, params, estimator)
-    f_hi = estimating_function(hi, x, m, params, estimator)
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        f_mid = estimating_function(mid, x, m, params, estimator)
-        up = f_mid > 0
-        lo = np.where(up, mid, lo)
-        hi = np.where(up, hi, mid)
-    theta = (lo + hi) / 2
-    theta = np.where(f_lo <= 0, lower, theta)
-    return np.where(f_hi >= 0, upper, theta)
+    x, m = _observed(responses, mask)
+    return _bisect(_Cells(x, m, params), estimator, lower, upper, iterations)
+
+
+def _lz_star(theta: FloatArray, cells: _Cells, estimator: Estimator) -> FloatArray:
+    p, d1, d2 = cells.curves(theta)
+    q = 1 - p
+    pq = p * q
+    w = np.log(p / q)
+    r = d1 / pq
+    c_n = cells.total(d1 * w) / np.where(cells.total(d1 * r) > 0, cells.total(d1 * r), np.nan)
+    big_w = cells.total((cells.x - p) * w)
+    if estimator is Estimator.WLE:
+        info, j = cells.total(d1 * d1 / pq), cells.total(d1 * d2 / pq)
+        big_w = big_w + c_n * np.divide(j, 2 * info, out=np.zeros_like(j), where=info > 0)
+    var = cells.total((w - c_n[:, None] * r) ** 2 * pq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(var > 0, big_w / np.sqrt(var), np.nan)
 
 
 def lz_star_at(theta: ArrayLike, responses: ArrayLike, params: ItemParams, *, mask: ArrayLike | None = None,
                estimator: Estimator = Estimator.WLE) -> FloatArray:
     """l_z* of every person at the given estimates theta-hat (persons,) (module docstring)."""
-    t = np.asarray(theta, dtype=np.float64)
-    x = np.asarray(responses, dtype=np.float64)
-    m = ~np.isnan(x) if mask is None else np.asarray(mask, dtype=bool) & ~np.isnan(x)
-    p, d1, d2 = _curves(t, params)
-    q = 1 - p
-    pq = p * q
-    w = np.log(p / q)
-    r = d1 / pq
-
-    def total(v):
-        return np.where(m, v, 0.0).sum(axis=1)
-
-    c_n = total(d1 * w) / total(d1 * r)
-    big_w = total((np.nan_to_num(x) - p) * w)
-    if estimator is Estimator.WLE:
-        info, j = total(d1 * d1 / pq), total(d1 * d2 / pq)
-        big_w = big_w + c_n * j / (2 * info)
-    var = total((w - c_n[:, None] * r) ** 2 * pq)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(var > 0, big_w / np.sqrt(var), np.nan)
+    x, m = _observed(responses, mask)
+    return _lz_star(np.asarray(theta, dtype=np.float64), _Cells(x, m, params), estimator)
 
 
 def person_fit(responses: ArrayLike, params: ItemParams, *, mask: ArrayLike | None = None,
@@ -155,13 +180,14 @@ def person_fit(responses: ArrayLike, params: ItemParams, *, mask: ArrayLike | No
                lower: float = -6.0, upper: float = 6.0) -> PersonFit:
     """Estimate theta (``estimator``), then l_z*, p = Phi(l_z*) and the flag p < alpha, for every
     person of ``responses`` (persons x items, 0/1; NaN or ``mask`` False = not presented)."""
-    x = np.asarray(responses, dtype=np.float64)
-    m = ~np.isnan(x) if mask is None else np.asarray(mask, dtype=bool) & ~np.isnan(x)
-    if x.ndim != 2 or x.shape[1] != params.n_items:
+    x, m = _observed(responses, mask)
+    if x.shape[1] != params.n_items:
         raise ValueError(f"responses must be persons x {params.n_items} items, got {x.shape}")
     n_items = m.sum(axis=1).astype(np.int64)
-    theta = estimate(x, params, mask=m, estimator=estimator, lower=lower, upper=upper)
-    lz = lz_star_at(theta, x, params, mask=m, estimator=estimator)
+    cells = _Cells(x, m, params)
+    theta = _bisect(cells, estimator, lower, upper, 50)
+    with np.errstate(invalid="ignore"):
+        lz = _lz_star(theta, cells, estimator)
     undefined = n_items < min_items
     if estimator is Estimator.ML:
         undefined |= (theta <= lower) | (theta >= upper)

@@ -8,7 +8,10 @@ answered every item (then on the number correct); person fit uses the parameters
 versions shown. On a CSV (the matrix ``examengine calibrate --responses`` reads, plus a group
 and an optional id column) DIF matches on the number correct when the matrix is complete, else
 on WLE estimates from a parameter file (``calibrate --output``) or, without one, from a 2PL
-calibration of the same matrix. The maths lives in ``irt.dif`` and ``irt.person_fit``."""
+calibration of the same matrix. DIF is two-stage by default: items classed B or C in a first
+pass leave the matching variable (purification), which keeps a block of one-directional DIF
+items from biasing the comparison of the others. The maths lives in ``irt.dif`` and
+``irt.person_fit``."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from examengine.exam.attempts import AttemptStatus
 from examengine.irt import calibration as cal
 from examengine.irt import dif as dif_math
 from examengine.irt import person_fit as pf
+from examengine.irt.estimation import eap_many
 from examengine.irt.params import ItemParams
 from examengine.itemfiles.tables import read_item_parameters, read_response_matrix
 
@@ -73,6 +77,7 @@ class DifReport:
     alpha: float
     seconds: float
     rows: list[DifRow]
+    purified: list[str] | None = None  # items left out of the matching in the second stage (None: one stage)
 
 
 @dataclass(frozen=True)
@@ -176,19 +181,33 @@ def _group_codes(values: list[str], focal: str, reference: str, where: str) -> n
 
 
 def dif_exam(db: Session, exam_id: int, *, group: str, focal: str, reference: str, alpha: float = 0.05,
-             theta_width: float = 0.25) -> DifReport:
-    """DIF of every scored item of a stored exam between two values of a roster group."""
+             theta_width: float = 0.25, purify: bool = True) -> DifReport:
+    """DIF of every scored item of a stored exam between two values of a roster group. With
+    ``purify`` (the default) items classed B or C in a first pass leave the matching: the
+    number correct, or theta-hat re-estimated (EAP, the engine's N(0, 1) prior, the versions'
+    parameters) from the other items."""
     start = time.perf_counter()
     data = _exam_data(db, exam_id)
     g = _group_codes([grp.get(group, "") for grp in data.groups], focal, reference, f"考试 {exam_id} 的分组“{group}”")
-    complete = not np.isnan(data.u).any()
-    theta = None
-    if not complete:
-        keep = np.isfinite(data.theta)
-        g = np.where(keep, g, -1)
+    observed = ~np.isnan(data.u)
+    theta, rematch = None, None
+    if not observed.all():
+        g = np.where(np.isfinite(data.theta), g, -1)
         theta = np.nan_to_num(data.theta)
-    res = dif_math.dif(data.u, g, theta=theta, theta_width=theta_width, alpha=alpha)
+        params = _version_params(db, data.versions)
+        answers = np.nan_to_num(data.u)
+
+        def rematch(kept):
+            return eap_many(params, answers, mask=observed & kept).theta
+
+    res = dif_math.dif(data.u, g, theta=theta, theta_width=theta_width, alpha=alpha, purify=purify, rematch=rematch)
     return _dif_report(f"考试 {exam_id}", group, focal, reference, res, data.labels, g, "engine", start)
+
+
+def _version_params(db: Session, versions: list[int]) -> ItemParams:
+    rows = {v.id: v for v in db.scalars(select(ItemVersion).where(ItemVersion.id.in_(versions)))}
+    return ItemParams(a=[rows[v].irt_a for v in versions], b=[rows[v].irt_b for v in versions],
+                      c=[rows[v].irt_c or 0.0 for v in versions])
 
 
 def _dif_report(source: str, group: str, focal: str, reference: str, res: dif_math.DifResult, labels: list[str],
@@ -205,9 +224,12 @@ def _dif_report(source: str, group: str, focal: str, reference: str, res: dif_ma
         label = "总分（完整数据）"
     else:
         label = f"θ̂ 分层（宽 {res.theta_width}；{THETA_SOURCES[theta_source]}；Zwick, Thayer & Wingersky 1994）"
+    purified = None if res.purified is None else [labels[j] for j in res.purified]
+    if purified is not None:
+        label += f"；两阶段净化：{len(purified)} 道 B/C 类题目不计入匹配"
     return DifReport(source, group, focal, reference, res.matching.value, label, res.theta_width,
                      int((g == 0).sum()), int((g == 1).sum()), len(labels), res.alpha,
-                     round(time.perf_counter() - start, 3), rows)
+                     round(time.perf_counter() - start, 3), rows, purified)
 
 
 def person_fit_exam(db: Session, exam_id: int, *, alpha: float = 0.05,
@@ -216,9 +238,7 @@ def person_fit_exam(db: Session, exam_id: int, *, alpha: float = 0.05,
     versions it was shown (theta re-estimated by ``estimator``: the correction assumes it)."""
     start = time.perf_counter()
     data = _exam_data(db, exam_id)
-    params = dict((v.id, v) for v in db.scalars(select(ItemVersion).where(ItemVersion.id.in_(data.versions))))
-    item_params = ItemParams(a=[params[v].irt_a for v in data.versions], b=[params[v].irt_b for v in data.versions],
-                             c=[params[v].irt_c or 0.0 for v in data.versions])
+    item_params = _version_params(db, data.versions)
     res = pf.person_fit(data.u, item_params, estimator=parse_estimator(estimator),
                         alpha=alpha)
     return _fit_report(f"考试 {exam_id}", data.persons, res, start)
@@ -251,7 +271,7 @@ def _person_ids(matrix, id_column: str | None) -> list[str]:
 
 def dif_matrix(filename: str, data: bytes, *, group_column: str, focal: str, reference: str,
                id_column: str | None = None, params: tuple[str, bytes] | None = None, alpha: float = 0.05,
-               theta_width: float = 0.25) -> DifReport:
+               theta_width: float = 0.25, purify: bool = True) -> DifReport:
     """DIF of every item of a CSV response matrix with a group column (see the module text for
     the matching); ``params`` = (filename, bytes) of a ``calibrate --output`` parameter file."""
     start = time.perf_counter()
@@ -260,15 +280,20 @@ def dif_matrix(filename: str, data: bytes, *, group_column: str, focal: str, ref
     matrix = read_response_matrix(filename, data, text_columns=(group_column, *([id_column] if id_column else [])))
     u = np.array(matrix.rows, dtype=float)
     g = _group_codes(list(matrix.columns[group_column]), focal, reference, f"{filename} 的“{group_column}”列")
-    theta, source = None, "engine"
-    if np.isnan(u).any():
+    theta, source, rematch = None, "engine", None
+    observed = ~np.isnan(u)
+    if not observed.all():
         if params is not None:
             item_params, source = _params_for(matrix.item_ids, *params), "wle_params"
         else:
             res = cal.calibrate(cal.ResponseData.from_matrix(u), cal.CalibrationModel.parse("2pl"))
             item_params, source = res.params, "wle_calibrated"
         theta = pf.estimate(u, item_params, estimator=pf.Estimator.WLE)
-    res = dif_math.dif(u, g, theta=theta, theta_width=theta_width, alpha=alpha)
+
+        def rematch(kept):
+            return pf.estimate(u, item_params, mask=observed & kept, estimator=pf.Estimator.WLE)
+
+    res = dif_math.dif(u, g, theta=theta, theta_width=theta_width, alpha=alpha, purify=purify, rematch=rematch)
     return _dif_report(filename, group_column, focal, reference, res, matrix.item_ids, g, source, start)
 
 

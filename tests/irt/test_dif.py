@@ -171,3 +171,30 @@ def test_persons_in_neither_group_are_left_out():
     g3[:50] = -1
     res = dif.dif(x, g3, logistic=False)
     assert res.items[0].mh.n_reference == 150 and res.items[0].mh.n_focal == 200
+
+
+def test_purification_takes_a_block_of_one_directional_dif_out_of_the_matching():
+    # 8 of 20 items harder for the focal group: the number correct is biased against the focal
+    # group, so the clean items look as if they favoured it; the second stage removes that
+    x, g, _, _, _ = _simulate(15, planted=tuple(range(8)), shift=0.8)
+    one = dif.dif(x, g, logistic=False)
+    two = dif.dif(x, g, logistic=False, purify=True)
+    assert set(two.purified) >= set(range(8)) - {j for j in range(8) if one.items[j].mh.ets_class is EtsClass.A}
+    clean = range(8, 20)
+    false_one = sum(one.items[j].mh.p_value < 0.05 for j in clean)
+    false_two = sum(two.items[j].mh.p_value < 0.05 for j in clean)
+    assert false_two < false_one
+    assert np.mean([two.items[j].mh.d_dif for j in clean]) < np.mean([one.items[j].mh.d_dif for j in clean])
+    with pytest.raises(ValueError, match="rematch"):
+        dif.dif(x, g, theta=np.zeros(len(g)), purify=True)
+
+
+def test_purifying_a_theta_matching_rematches_on_the_kept_items():
+    x, g, theta, _, _ = _simulate(16, planted=(3, 11))
+    seen = []
+
+    def rematch(kept):
+        seen.append(kept.copy())
+        return theta
+    res = dif.dif(x, g, theta=theta, purify=True, rematch=rematch)
+    assert len(seen) == 1 and not seen[0][3] and not seen[0][11] and seen[0].sum() == 20 - len(res.purified)
