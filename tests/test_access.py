@@ -203,7 +203,7 @@ def test_changes_are_in_the_audit_log_with_who_and_before_and_after(bank_db_url)
 
 # Who may call what, by path (admins pass everywhere). A new route must be placed here.
 ADMIN_ONLY = ("/api/v1/forms/assemble", "/proctor/forms/assemble", "/api/v1/items/export", "/api/v1/calibration",
-              "/api/v1/item-statistics", "/api/v1/audit", "/reports/calibration")
+              "/api/v1/item-statistics", "/api/v1/audit", "/reports/calibration", "/reports/fairness")
 # Admin-only routes under a proctors' prefix: the fairness analyses and the candidates' groups (#22)
 ADMIN_ONLY_PATHS = {"/api/v1/exams/{exam_id}/dif", "/api/v1/exams/{exam_id}/person-fit",
                     "/api/v1/exams/{exam_id}/groups"}

@@ -71,7 +71,7 @@ from enum import Enum
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special, stats
 
 FloatArray = NDArray[np.float64]
 
@@ -264,9 +264,11 @@ def logistic_fit(x: ArrayLike, y: ArrayLike, *, max_iter: int = 50, tol: float =
         while True:
             cand = beta + t * step
             ll_new = _loglik(X @ cand, yv)
-            if ll_new >= ll - 1e-12 or t < 1e-6:
+            if ll_new >= ll - 1e-12:
                 break
             t /= 2
+            if t < 1e-6:  # no step improves the fit (or it is not finite): stop where we are
+                return LogitFit(beta, float(ll), bool(np.max(np.abs(grad)) < 1e-6), it)
         beta, gain = cand, ll_new - ll
         ll = ll_new
         if abs(gain) < tol and np.max(np.abs(t * step)) < 1e-6:
@@ -275,7 +277,7 @@ def logistic_fit(x: ArrayLike, y: ArrayLike, *, max_iter: int = 50, tol: float =
 
 
 def _expit(eta: FloatArray) -> FloatArray:
-    return 1.0 / (1.0 + np.exp(-eta))
+    return special.expit(eta)
 
 
 def _loglik(eta: FloatArray, y: FloatArray) -> float:
@@ -285,7 +287,7 @@ def _loglik(eta: FloatArray, y: FloatArray) -> float:
 
 def nagelkerke_r2(loglik: float, loglik_null: float, n: int) -> float:
     """Nagelkerke's R^2: Cox-Snell's 1 - exp(2 (l0 - l) / n) over its maximum 1 - exp(2 l0 / n)."""
-    cox_snell = 1.0 - math.exp(2.0 * (loglik_null - loglik) / n)
+    cox_snell = 1.0 - math.exp(min(2.0 * (loglik_null - loglik) / n, 0.0))  # l >= l0 for a model with an intercept
     top = 1.0 - math.exp(2.0 * loglik_null / n)
     return cox_snell / top if top > 0 else 0.0
 

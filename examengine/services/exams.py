@@ -231,6 +231,15 @@ def candidate_groups(db: Session, exam_id: int) -> list[CandidateGroups]:
     return [CandidateGroups(c.ticket, c.name, dict(c.groups or {})) for c in exam.candidates]
 
 
+def group_values(db: Session, exam_id: int) -> dict[str, list[str]]:
+    """Each group name of the exam's roster with its values, sorted (admins only)."""
+    out: dict[str, set[str]] = {}
+    for c in candidate_groups(db, exam_id):
+        for name, value in c.groups.items():
+            out.setdefault(name, set()).add(value)
+    return {name: sorted(values) for name, values in sorted(out.items())}
+
+
 @dataclass(frozen=True)
 class Ticket:
     ticket: str

@@ -212,3 +212,23 @@ def test_a_roster_group_value_too_long_is_named_by_row_and_column(bank_db):
                       actor="test")
     assert [(p.location, p.field) for p in exc.value.problems] == [("第 2 行", "地区")]
     assert bank_db.scalar(select(Candidate).where(Candidate.exam_id == exam.id)) is None
+
+
+def test_the_fairness_page_shows_admins_the_dif_plot_and_the_flagged_attempts(bank_db_url, bank_db, seeded):
+    s = Settings(database_url=bank_db_url, data_dir=REPO)
+    eid = seeded["exam_id"]
+    with staff_client(s) as c:
+        page = c.get(f"/reports/fairness/{eid}")
+        assert page.status_code == 200 and "性别（女、男）" in page.text and 'id="dif"' not in page.text
+        page = c.get(f"/reports/fairness/{eid}", params={"group": "性别", "focal": "女", "reference": "男"})
+        assert page.status_code == 200
+        assert 'id="dif-chart"' in page.text and page.text.count("<circle") >= 30
+        assert seeded["dif_item"] in page.text.split('id="dif"')[1].split("</tr>")[1]  # the first item row
+        table = page.text.split('id="flagged"')[1]
+        flagged = {r.person for r in analysis.person_fit_exam(bank_db, eid).rows if r.flag}
+        assert flagged and all(f"<td>{t}</td>" in table for t in flagged)
+        assert table.count("<tr>") == len(flagged) + 1
+        bad = c.get(f"/reports/fairness/{eid}", params={"group": "性别", "focal": "X", "reference": "男"})
+        assert bad.status_code == 200 and 'id="error"' in bad.text
+    with staff_client(s, "proctor-page", "proctor") as c:
+        assert c.get(f"/reports/fairness/{eid}").status_code == 403
