@@ -209,6 +209,16 @@ def person_fit_study(seed: int) -> dict:
             "fpr": round(float(r.flag[100:].mean()), 4), "power": round(float(r.flag[:100].mean()), 4),
             "null_mean": round(float(np.nanmean(lz)), 3), "null_sd": round(float(np.nanstd(lz)), 3),
             "undefined": int(np.isnan(r.lz_star).sum())}
+    # the uncorrected l_z at the same WLE estimates, on 20,000 fitting persons: why the correction
+    th = rng.normal(size=20000)
+    xs = answers(np.tile(a, (th.size, 1)), np.tile(b, (th.size, 1)), th, rng)
+    r = person_fit.person_fit(xs, params)
+    p = 1 / (1 + np.exp(-a * (r.theta[:, None] - b)))
+    w = np.log(p / (1 - p))
+    plain = ((xs - p) * w).sum(axis=1) / np.sqrt((w * w * p * (1 - p)).sum(axis=1))
+    out["null_20000_wle"] = {"lz_sd": round(float(plain.std()), 3), "lz_fpr": round(float((plain < -1.645).mean()), 4),
+                             "lz_star_sd": round(float(np.nanstd(r.lz_star)), 3),
+                             "lz_star_fpr": round(float(r.flag.mean()), 4)}
     rng = np.random.default_rng(seed + 8)
     params, g, xc, mask, _ = cat_data(rng, n_per_group=1000, preknowledge=100)
     r = person_fit.person_fit(xc, params, mask=mask)
