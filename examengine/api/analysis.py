@@ -16,7 +16,9 @@ from examengine.services import exams as exams_svc
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["analysis (admins)"])
 
-ERRORS = {404: {"model": ErrorOut, "description": "考试不存在"}, 400: {"model": ErrorOut, "description": "请求有误"}}
+ERRORS = {404: {"model": ErrorOut, "description": "考试不存在，或名单中没有所给分组值的考生"},
+          409: {"model": ErrorOut, "description": "考试还没有已完成作答的考生"},
+          400: {"model": ErrorOut, "description": "请求有误（如焦点组与参照组相同）"}}
 
 
 class DifRowOut(BaseModel):

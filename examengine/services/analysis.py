@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from examengine.db.models import Attempt, AttemptItem, Candidate, Exam, ItemVersion
-from examengine.errors import DataFileError, ExamEngineError, NotFoundError, Problem
+from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
 from examengine.exam.attempts import AttemptStatus
 from examengine.irt import calibration as cal
 from examengine.irt import dif as dif_math
@@ -141,7 +141,7 @@ def _exam_data(db: Session, exam_id: int) -> _ExamData:
                AttemptItem.scored.is_(True), AttemptItem.score.is_not(None))
         .order_by(AttemptItem.attempt_id, AttemptItem.position)).all()
     if not rows:
-        raise ExamEngineError(f"考试 {exam_id} 还没有已完成作答的考生，无法分析")
+        raise ConflictError(f"考试 {exam_id} 还没有已完成作答的考生，无法分析")
     person_at: dict[int, int] = {}
     version_at: dict[int, int] = {}
     persons, groups, thetas, labels, versions = [], [], [], [], []
@@ -175,8 +175,8 @@ def _group_codes(values: list[str], focal: str, reference: str, where: str) -> n
     for name, code in (("焦点组", 1), ("参照组", 0)):
         if not (g == code).any():
             seen = sorted({v for v in values if v})
-            raise ExamEngineError(f"{where}中没有{name}“{focal if code else reference}”的考生"
-                                  f"（已有的值：{'、'.join(seen[:20]) or '无'}）")
+            raise NotFoundError(f"{where}中{name}的考生", f"{focal if code else reference}"
+                                f"（已有的值：{'、'.join(seen[:20]) or '无'}）")
     return g
 
 
