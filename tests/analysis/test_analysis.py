@@ -120,6 +120,15 @@ def test_the_api_gives_admins_dif_and_person_fit_and_refuses_proctors(bank_db_ur
         groups = c.get(f"/api/v1/exams/{eid}/groups").json()
         assert groups[0]["groups"] == {"性别": "女", "地区": "华东"}
         assert c.get("/api/v1/exams/99999/dif", params={"group": "g", "focal": "a", "reference": "b"}).status_code == 404
+        # the proctors' views of the same exam (an admin may open them all) never show a group
+        for path in (f"/api/v1/exams/{eid}", f"/api/v1/exams/{eid}/tickets", f"/api/v1/exams/{eid}/attempts",
+                     f"/api/v1/exams/{eid}/tickets?format=csv", f"/proctor/exams/{eid}", f"/proctor/exams/{eid}/live",
+                     f"/proctor/exams/{eid}/tickets"):
+            r = c.get(path)
+            assert r.status_code == 200, path
+            assert "华东" not in r.text and "性别" not in r.text, path
+            if "tickets" in path or "attempts" in path:
+                assert "G0000" in r.text, path  # the candidates are listed, without their groups
     with staff_client(s, "proctor-dif", "proctor") as c:
         for path in ("dif?group=性别&focal=女&reference=男", "person-fit", "groups"):
             assert c.get(f"/api/v1/exams/{eid}/{path}").status_code == 403
