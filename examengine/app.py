@@ -222,6 +222,7 @@ def _include_routes(app: FastAPI) -> None:
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles
 
+    from examengine.api import analysis as analysis_api
     from examengine.api import audit as audit_api
     from examengine.api import blueprints as blueprints_api
     from examengine.api import calibration as calibration_api
@@ -259,6 +260,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(forms_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
     app.include_router(forms_api.admin_router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(calibration_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
+    app.include_router(analysis_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(audit_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(writer_ui.router, dependencies=[Depends(writer)])
     app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])

@@ -208,7 +208,10 @@ def test_changes_are_in_the_audit_log_with_who_and_before_and_after(bank_db_url)
 
 # Who may call what, by path (admins pass everywhere). A new route must be placed here.
 ADMIN_ONLY = ("/api/v1/forms/assemble", "/proctor/forms/assemble", "/api/v1/items/export", "/api/v1/calibration",
-              "/api/v1/item-statistics", "/api/v1/audit", "/reports/calibration")
+              "/api/v1/item-statistics", "/api/v1/audit", "/reports/calibration", "/reports/fairness")
+# Admin-only routes under a proctors' prefix: the fairness analyses and the candidates' groups (#22)
+ADMIN_ONLY_PATHS = {"/api/v1/exams/{exam_id}/dif", "/api/v1/exams/{exam_id}/person-fit",
+                    "/api/v1/exams/{exam_id}/groups"}
 ROLES_BY_PREFIX = [
     (("/api/v1/bank/readiness",), {"item_writer", "reviewer", "proctor"}),  # like a blueprint: every staff role
     (("/api/v1/item-sets", "/api/v1/items", "/api/v1/bank", "/writer", "/reports/items"), {"item_writer", "reviewer"}),
@@ -220,7 +223,7 @@ ROLES_BY_PREFIX = [
 
 
 def expected_roles(path: str) -> set[str]:
-    if path.startswith(ADMIN_ONLY):
+    if path.startswith(ADMIN_ONLY) or path in ADMIN_ONLY_PATHS:
         return set()
     for prefixes, roles in ROLES_BY_PREFIX:
         if path.startswith(prefixes):

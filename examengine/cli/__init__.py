@@ -240,6 +240,7 @@ def serve(
 
 def _register_optional() -> None:
     """Commands that live in their own modules register themselves here."""
+    from examengine.cli import analysis as _analysis
     from examengine.cli import blueprint_sim as _blueprint_sim
     from examengine.cli import blueprints as _blueprints
     from examengine.cli import calibration as _calibration
@@ -254,6 +255,7 @@ def _register_optional() -> None:
     _exams.register(app)
     _forms.register(app)
     _calibration.register(app)
+    _analysis.register(app)
     _users.register(app)
     _users.register_audit(app)
     try:

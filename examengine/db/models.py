@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false, text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examengine.db.base import Base
@@ -342,6 +344,9 @@ class Candidate(Base):
     room: Mapped[str] = mapped_column(String(50), default="")
     seat: Mapped[str] = mapped_column(String(20), default="")
     access_code: Mapped[str] = mapped_column(String(16))
+    # group memberships from the roster's group columns ({"性别": "女", "地区": "华东"}): shown to
+    # admins only (never on tickets, proctor or candidate pages) and used only in analyses (DIF)
+    groups: Mapped[dict] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     # failed sign-ins before this time no longer count towards the ticket's lock (a proctor unlocked it)
     unlocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from examengine.errors import DataFileError, Problem
 from examengine.exam.items import (
@@ -440,19 +441,45 @@ def read_table(filename: str, data: bytes) -> list[list[str]]:
 ROSTER_COLUMNS = {"准考证号": "ticket", "姓名": "name", "身份证号后四位": "id_last4", "考场": "room", "座位号": "seat"}
 
 
+#: Group columns a roster may carry for fairness analyses (DIF): these headers, and any header
+#: written "分组:名称" / "分组：名称" (stored as 名称). Any other extra column is ignored, as before.
+GROUP_COLUMNS = ("性别", "年龄段", "地区", "院校类型")
+GROUP_PREFIXES = ("分组:", "分组：")
+MAX_GROUP_COLUMNS = 10
+MAX_GROUP_NAME = 20
+MAX_GROUP_VALUE = 50
+
+
 @dataclass(frozen=True)
 class RosterRow:
+    """One roster row. ``groups``: the row's group values by group name (blank cells left out),
+    e.g. {"性别": "女", "地区": "华东"}; visible to admins only and used only in analyses."""
+
     ticket: str
     name: str
     id_last4: str = ""
     room: str = ""
     seat: str = ""
+    groups: Mapping[str, str] = field(default_factory=dict)
+
+
+def roster_group_columns(header: list[str]) -> dict[str, int]:
+    """Group name -> column index of a roster header (``GROUP_COLUMNS`` and "分组:名称")."""
+    out: dict[str, int] = {}
+    for i, h in enumerate(header):
+        if h in GROUP_COLUMNS:
+            out[h] = i
+        elif h.startswith(GROUP_PREFIXES):
+            out[h[len(GROUP_PREFIXES[0]):]] = i
+    return out
 
 
 def read_roster(filename: str, data: bytes, *, lengths: Mapping[str, int]) -> list[RosterRow]:
     """Roster rows from CSV (UTF-8 or GB18030) or XLSX; every problem names the row and field.
     Each value must fit its column: ``lengths`` maps a header of ``ROSTER_COLUMNS`` to the
-    longest value it may hold (the database's column lengths; 身份证号后四位 is checked by shape)."""
+    longest value it may hold (the database's column lengths; 身份证号后四位 is checked by shape).
+    Group columns (``GROUP_COLUMNS``, "分组:名称") fill each row's ``groups``; other columns are
+    ignored."""
     rows = read_table(filename, data)
     if not rows:
         raise DataFileError([Problem(filename, "", "", "名单为空")])
@@ -461,11 +488,23 @@ def read_roster(filename: str, data: bytes, *, lengths: Mapping[str, int]) -> li
     if problems:
         raise DataFileError(problems)
     idx = {ROSTER_COLUMNS[h]: i for i, h in enumerate(header) if h in ROSTER_COLUMNS}
+    group_idx = roster_group_columns(header)
+    for name in group_idx:
+        if not name or len(name) > MAX_GROUP_NAME:
+            problems.append(Problem(filename, "第 1 行", f"分组:{name}", f"分组名称应为 1–{MAX_GROUP_NAME} 个字符"))
+    if len(group_idx) > MAX_GROUP_COLUMNS:
+        problems.append(Problem(filename, "第 1 行", "分组", f"分组列最多 {MAX_GROUP_COLUMNS} 个，实际 {len(group_idx)} 个"))
+    if problems:
+        raise DataFileError(problems)
     out: list[RosterRow] = []
     seen: dict[str, int] = {}
     for n, r in enumerate(rows[1:], start=2):
-        rec = RosterRow(**{k: (r[i] if i < len(r) else "") for k, i in idx.items()})
+        groups = {g: r[i] for g, i in group_idx.items() if i < len(r) and r[i]}
+        rec = RosterRow(**{k: (r[i] if i < len(r) else "") for k, i in idx.items()}, groups=groups)
         loc = f"第 {n} 行"
+        for g, value in groups.items():
+            if len(value) > MAX_GROUP_VALUE:
+                problems.append(Problem(filename, loc, g, f"{g}不能超过 {MAX_GROUP_VALUE} 个字符，实际为 {len(value)} 个"))
         for h, key in ROSTER_COLUMNS.items():
             value = getattr(rec, key)
             if len(value) > lengths[h] and key != "id_last4":
@@ -557,17 +596,21 @@ def read_paper_answers(filename: str, data: bytes) -> list[PaperAnswerRow]:
 
 @dataclass(frozen=True)
 class ResponseMatrix:
-    """Persons x items, 0/1 with NaN for a missing response, and the items' ids (the header)."""
+    """Persons x items, 0/1 with NaN for a missing response, and the items' ids (the header).
+    ``columns``: the text columns asked for (``text_columns``), one value a person, by header."""
 
     item_ids: list[str]
     rows: list[list[float]]
+    columns: Mapping[str, list[str]] = field(default_factory=dict)
 
 
-def read_response_matrix(filename: str, data: bytes) -> ResponseMatrix:
+def read_response_matrix(filename: str, data: bytes, *, text_columns: Sequence[str] = ()) -> ResponseMatrix:
     """A persons x items CSV (UTF-8 or GB18030, ``decode_csv``): the header row holds the item
-    ids; cells 0/1, blank = missing; blank rows are skipped. Every bad cell is named by row and
-    column. The table bounds of uploads (``MAX_ROWS``, ``MAX_COLUMNS``, ``MAX_CSV_BYTES``) do
-    not apply: a matrix is a local file of the command line and may be larger than any upload."""
+    ids; cells 0/1, blank = missing; blank rows are skipped. The columns named in
+    ``text_columns`` (a group, a person id) are not items: their cells are kept as text. Every
+    bad cell is named by row and column. The table bounds of uploads (``MAX_ROWS``,
+    ``MAX_COLUMNS``, ``MAX_CSV_BYTES``) do not apply: a matrix is a local file of the command
+    line and may be larger than any upload."""
     decoded, _ = decode_csv(data)
     if decoded is None:
         raise DataFileError([Problem(filename, "文件", "编码", "无法以 UTF-8 或 GB18030 读取")])
@@ -575,24 +618,36 @@ def read_response_matrix(filename: str, data: bytes) -> ResponseMatrix:
     if not rows or not any(h.strip() for h in rows[0]):
         raise DataFileError([Problem(filename, "第 1 行", "表头", "表头应为题目编号")])
     header = [h.strip() for h in rows[0]]
-    problems: list[Problem] = []
+    problems: list[Problem] = [Problem(filename, "第 1 行", name, f"缺少列“{name}”")
+                               for name in text_columns if name not in header]
+    if problems:
+        raise DataFileError(problems)
+    text_at = {header.index(name): name for name in text_columns}
+    item_at = [j for j in range(len(header)) if j not in text_at]
+    if not item_at:
+        raise DataFileError([Problem(filename, "第 1 行", "表头", "没有题目列")])
     seen: set[str] = set()
     for j, h in enumerate(header):
+        if j in text_at:
+            continue
         if not h:
             problems.append(Problem(filename, "第 1 行", f"第 {j + 1} 列", "题目编号为空"))
         elif h in seen:
             problems.append(Problem(filename, "第 1 行", f"第 {j + 1} 列", f"题目编号“{h}”重复"))
         seen.add(h)
     matrix: list[list[float]] = []
+    texts: dict[str, list[str]] = {name: [] for name in text_columns}
     for r, row in enumerate(rows[1:], start=2):
         if not any(x.strip() for x in row):
             continue
         if len(row) != len(header):
             problems.append(Problem(filename, f"第 {r} 行", "列数", f"应有 {len(header)} 列，实际 {len(row)} 列"))
             continue
+        for j, name in text_at.items():
+            texts[name].append(row[j].strip())
         vals = []
-        for j, x in enumerate(row):
-            x = x.strip()
+        for j in item_at:
+            x = row[j].strip()
             if x == "":
                 vals.append(float("nan"))
             elif x in ("0", "1"):
@@ -606,4 +661,61 @@ def read_response_matrix(filename: str, data: bytes) -> ResponseMatrix:
         raise DataFileError(problems)
     if not matrix:
         raise DataFileError([Problem(filename, "文件", "数据", "没有作答数据")])
-    return ResponseMatrix(header, matrix)
+    return ResponseMatrix([header[j] for j in item_at], matrix, texts)
+
+
+# ---------------------------------------------------------------- item parameters
+
+
+@dataclass(frozen=True)
+class ParameterRow:
+    item: str
+    a: float
+    b: float
+    c: float
+
+
+def read_item_parameters(filename: str, data: bytes) -> list[ParameterRow]:
+    """Item parameters as ``examengine calibrate --output`` writes them (``item,a,b,c`` and
+    optional SE columns; a blank c is 0): a > 0, finite b, 0 <= c < 1, ids unique. Every bad
+    cell is named by row and column."""
+    decoded, _ = decode_csv(data)
+    if decoded is None:
+        raise DataFileError([Problem(filename, "文件", "编码", "无法以 UTF-8 或 GB18030 读取")])
+    rows = [r for r in csv.reader(io.StringIO(decoded)) if any(x.strip() for x in r)]
+    header = [h.strip() for h in rows[0]] if rows else []
+    missing = [name for name in ("item", "a", "b") if name not in header]
+    if missing:
+        raise DataFileError([Problem(filename, "第 1 行", name, f"缺少列“{name}”") for name in missing])
+    col = {name: header.index(name) for name in ("item", "a", "b", "c") if name in header}
+    problems: list[Problem] = []
+    out: list[ParameterRow] = []
+    seen: dict[str, int] = {}
+    for r, row in enumerate(rows[1:], start=2):
+        cells = {k: (row[i].strip() if i < len(row) else "") for k, i in col.items()}
+        loc = f"第 {r} 行"
+        item = cells["item"]
+        if item.startswith("'") and item[1:].startswith(FORMULA_TRIGGERS):  # as parameters_csv wrote it
+            item = item[1:]
+        if not item:
+            problems.append(Problem(filename, loc, "item", "题目编号为空"))
+        elif item in seen:
+            problems.append(Problem(filename, loc, "item", f"题目编号“{item}”与第 {seen[item]} 行重复"))
+        seen.setdefault(item, r)
+        values = {}
+        for k, rule, default in (("a", "应为大于 0 的数", None), ("b", "应为有限的数", None), ("c", "应在 [0, 1) 内", 0.0)):
+            text = cells.get(k, "")
+            try:
+                v = float(text) if text or default is None else default
+            except ValueError:
+                v = float("nan")
+            ok = math.isfinite(v) and (v > 0 if k == "a" else 0 <= v < 1 if k == "c" else True)
+            if not ok:
+                problems.append(Problem(filename, loc, k, f"{k} {rule}，实际为“{text}”"))
+            values[k] = v
+        out.append(ParameterRow(item, values["a"], values["b"], values["c"]))
+    if problems:
+        raise DataFileError(problems)
+    if not out:
+        raise DataFileError([Problem(filename, "文件", "数据", "没有题目参数")])
+    return out

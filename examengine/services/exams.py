@@ -276,10 +276,13 @@ class RosterReport:
 
 def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, actor: str) -> RosterReport:
     """Add candidates (each gets an access code); a ticket already on the roster is updated
-    (name, last four, room, seat), keeping its code. All or nothing."""
+    (name, last four, room, seat), keeping its code. Group columns (性别, 年龄段, 地区, 院校类型,
+    分组:名称), when any row fills one, replace the candidates' groups (kept otherwise); they are
+    for analyses only and the audit records which columns came, never their values. All or nothing."""
     exam = get_exam(db, exam_id)
     filename = clean_filename(filename)
     rows = read_roster(filename, data, lengths=ROSTER_LENGTHS)
+    with_groups = any(r.groups for r in rows)
     existing = {c.ticket: c for c in exam.candidates}
     before = {t: (c.name, c.id_last4, c.room, c.seat) for t, c in existing.items()}
     added = updated = 0
@@ -287,18 +290,50 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
         cand = existing.get(rec.ticket)
         if cand is None:
             exam.candidates.append(Candidate(ticket=rec.ticket, name=rec.name, id_last4=rec.id_last4,
-                                             room=rec.room, seat=rec.seat, access_code=new_access_code()))
+                                             room=rec.room, seat=rec.seat, access_code=new_access_code(),
+                                             groups=dict(rec.groups)))
             added += 1
-        elif (cand.name, cand.id_last4, cand.room, cand.seat) != (rec.name, rec.id_last4, rec.room, rec.seat):
+            continue
+        changed = (cand.name, cand.id_last4, cand.room, cand.seat) != (rec.name, rec.id_last4, rec.room, rec.seat)
+        if changed:
             cand.name, cand.id_last4, cand.room, cand.seat = rec.name, rec.id_last4, rec.room, rec.seat
-            updated += 1
+        if with_groups and dict(cand.groups or {}) != dict(rec.groups):
+            cand.groups = dict(rec.groups)
+            changed = True
+        updated += changed
+    after = {"file": filename, "added": added, "updated": updated,
+             "changed": [r.ticket for r in rows if r.ticket in before
+                         and before[r.ticket] != (r.name, r.id_last4, r.room, r.seat)]}
+    if with_groups:
+        after["group_columns"] = sorted({g for r in rows for g in r.groups})
     audit.record(db, actor=actor, action="exam.roster", target=f"exam {exam.id}",
-                 before={"candidates": len(before)},
-                 after={"file": filename, "added": added, "updated": updated,
-                        "changed": [r.ticket for r in rows if r.ticket in before
-                                    and before[r.ticket] != (r.name, r.id_last4, r.room, r.seat)]})
+                 before={"candidates": len(before)}, after=after)
     db.commit()
     return RosterReport(exam.id, added, updated, len(exam.candidates))
+
+
+@dataclass(frozen=True)
+class CandidateGroups:
+    """A candidate's groups, for admins (the exam's roster with its group columns)."""
+
+    ticket: str
+    name: str
+    groups: dict[str, str]
+
+
+def candidate_groups(db: Session, exam_id: int) -> list[CandidateGroups]:
+    """Every candidate's groups (admins only: the routes that call this check the role)."""
+    exam = get_exam(db, exam_id)
+    return [CandidateGroups(c.ticket, c.name, dict(c.groups or {})) for c in exam.candidates]
+
+
+def group_values(db: Session, exam_id: int) -> dict[str, list[str]]:
+    """Each group name of the exam's roster with its values, sorted (admins only)."""
+    out: dict[str, set[str]] = {}
+    for c in candidate_groups(db, exam_id):
+        for name, value in c.groups.items():
+            out.setdefault(name, set()).add(value)
+    return {name: sorted(values) for name, values in sorted(out.items())}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session
 from examengine.deps import ReleasingRoute, current_staff, get_db
 from examengine.rendering.charts import Chart, Curve, HLine, Points, VLine, render_chart
 from examengine.rendering.env import render
+from examengine.errors import ExamEngineError
+from examengine.services import analysis as analysis_svc
 from examengine.services import calibration as cal_svc
+from examengine.services import exams as exams_svc
 from examengine.services import reports as svc
 from examengine.services.blueprints import list_blueprints
 
@@ -59,6 +62,43 @@ def run_page(run_id: int, db: Session = Depends(get_db), member=Depends(current_
     return page("reports/run.html", member, nav="calibration", run=asdict(run), summary=summary,
                 criteria=run.options.get("criteria", {}), linking=run.options.get("linking"),
                 eligible=[e.external_id for e in run.eligible])
+
+
+@calibration_router.get("/fairness/{exam_id}")
+def fairness_page(exam_id: int, group: str = "", focal: str = "", reference: str = "", alpha: float = 0.05,
+                  db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
+    """DIF between two roster groups (a plot of MH D-DIF with the ETS bounds) and person fit
+    (the flagged attempts) of one exam: admins, like the analysis API."""
+    exam = exams_svc.exam_view(db, exam_id)
+    groups = exams_svc.group_values(db, exam_id)
+    alpha = alpha if 0 < alpha < 1 else 0.05
+    dif = chart = error = None
+    if group and focal and reference:
+        try:
+            dif = analysis_svc.dif_exam(db, exam_id, group=group, focal=focal, reference=reference, alpha=alpha)
+        except ExamEngineError as exc:
+            error = exc.message
+    if dif is not None:
+        shown = [(k, r) for k, r in enumerate(dif.rows, start=1) if r.mh_d_dif is not None]
+        if shown:
+            top = max(3.0, *(abs(r.mh_d_dif) + 1.96 * (r.se or 0) for _, r in shown))
+            chart = render_chart(Chart(
+                "MH D-DIF（95% 区间）", "题目（按表中顺序）", "MH D-DIF", (0, len(dif.rows) + 1), (-top, top),
+                points=[Points("MH D-DIF", [k for k, _ in shown], [r.mh_d_dif for _, r in shown],
+                               notes=[f"{r.item}：D = {r.mh_d_dif:.2f}，SE {r.se:.2f}，ETS {r.ets_class}" for _, r in shown],
+                               low=[r.mh_d_dif - 1.96 * r.se for _, r in shown],
+                               high=[r.mh_d_dif + 1.96 * r.se for _, r in shown])],
+                hlines=[HLine(-1.5, "C"), HLine(-1.0, "B"), HLine(1.0, "B"), HLine(1.5, "C")],
+                css_id="dif-chart"))
+    fit = None
+    try:
+        fit = analysis_svc.person_fit_exam(db, exam_id, alpha=alpha)
+    except ExamEngineError as exc:
+        error = error or exc.message
+    flagged = sorted((r for r in fit.rows if r.flag), key=lambda r: r.lz_star) if fit else []
+    return page("reports/fairness.html", member, nav="calibration", exam=exam, groups=groups, group=group,
+                focal=focal, reference=reference, alpha=alpha, dif=dif, chart=chart, fit=fit, flagged=flagged,
+                error=error)
 
 
 @items_router.get("/items/{external_id}")

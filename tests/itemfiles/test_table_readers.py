@@ -10,6 +10,7 @@ import pytest
 from examengine.errors import DataFileError
 from examengine.itemfiles.tables import (
     RosterRow,
+    read_item_parameters,
     read_paper_answers,
     read_response_matrix,
     read_roster,
@@ -88,3 +89,34 @@ def test_every_bad_matrix_cell_is_named_by_row_and_item():
         ("m.csv", "第 2 行", "i1", "作答应为 0、1 或留空，实际为“2”"),
         ("m.csv", "第 3 行", "列数", "应有 3 列，实际 1 列"),
     ]
+
+
+def test_a_roster_keeps_its_group_columns_and_ignores_other_extra_columns():
+    data = "准考证号,姓名,性别,年龄段,分组：民族,备注\nT1,张三,女,18-24,汉,x\nT2,李四,,,,\n".encode()
+    rows = read_roster("名单.csv", data, lengths=LENGTHS)
+    assert rows[0].groups == {"性别": "女", "年龄段": "18-24", "民族": "汉"}
+    assert rows[1].groups == {}
+    assert problems(lambda: read_roster("名单.csv", "准考证号,姓名,分组:\nT1,张三,x\n".encode(), lengths=LENGTHS)) == [
+        ("名单.csv", "第 1 行", "分组:", "分组名称应为 1–20 个字符")]
+
+
+def test_a_response_matrix_hands_back_its_text_columns_and_names_a_missing_one():
+    m = read_response_matrix("m.csv", "考号,i1,组,i2\nP1,1,A,0\nP2,,B,1\n".encode(), text_columns=("组", "考号"))
+    assert m.item_ids == ["i1", "i2"] and m.columns == {"组": ["A", "B"], "考号": ["P1", "P2"]}
+    assert m.rows[0] == [1.0, 0.0] and math.isnan(m.rows[1][0])
+    assert problems(lambda: read_response_matrix("m.csv", b"i1\n1\n", text_columns=("group",))) == [
+        ("m.csv", "第 1 行", "group", "缺少列“group”")]
+
+
+def test_item_parameters_read_as_calibrate_writes_them_and_every_bad_cell_is_named():
+    rows = read_item_parameters("p.csv", "item,a,b,c,se_a,se_b,se_c\n'=Q1,1.2,-0.5,0.1,,,\nQ2,0.8,1,,,,\n".encode())
+    assert [(r.item, r.a, r.b, r.c) for r in rows] == [("=Q1", 1.2, -0.5, 0.1), ("Q2", 0.8, 1.0, 0.0)]
+    data = b"item,a,b,c\nQ1,0,1,0\nQ1,1,x,1\n"
+    assert problems(lambda: read_item_parameters("p.csv", data)) == [
+        ("p.csv", "第 2 行", "a", "a 应为大于 0 的数，实际为“0”"),
+        ("p.csv", "第 3 行", "item", "题目编号“Q1”与第 2 行重复"),
+        ("p.csv", "第 3 行", "b", "b 应为有限的数，实际为“x”"),
+        ("p.csv", "第 3 行", "c", "c 应在 [0, 1) 内，实际为“1”"),
+    ]
+    assert problems(lambda: read_item_parameters("p.csv", b"item,b\nQ1,0\n")) == [
+        ("p.csv", "第 1 行", "a", "缺少列“a”")]
