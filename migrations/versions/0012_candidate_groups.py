@@ -1,7 +1,7 @@
 """candidate groups: the roster's group columns (性别, 年龄段, 地区, 院校类型, 分组:名称) for DIF
 
 Revision ID: 0012_candidate_groups
-Revises: 0011_linear_exams (re-chained to 0011 at merge)
+Revises: 0011_linear_exams
 Create Date: 2026-12-06
 """
 
