@@ -338,7 +338,7 @@ def overview(db: Session, attempt: Attempt) -> LinearOverview:
     rows = list(attempt.items)
     types = dict(db.execute(select(ItemVersion.id, ItemVersion.type).where(
         ItemVersion.id.in_({r.item_version_id for r in rows}))).all()) if rows else {}
-    n = len(rows) if rows or mode is not ExamMode.LINEAR else len(plan(db, attempt))
+    n = len(rows) if rows else len(plan(db, attempt))  # before the start: as planned (a LOFT draw reads, never writes)
     return LinearOverview(
         attempt.id, attempt.exam.name, attempt.candidate.name, attempt.candidate.ticket, mode.value, attempt.status,
         attempt.exam.time_limit_minutes, att.time_left_s(attempt), att.time_up(attempt), n,

@@ -49,6 +49,9 @@ def test_a_loft_exam_gives_each_candidate_a_form_of_the_blueprint_with_pretest_s
     forms = []
     for t in tickets:
         aid, h = sign_in(api, t)
+        # before the start the overview says how long the exam will be (the draw is only read)
+        assert api.get(f"/api/v1/attempts/{aid}/overview", headers=h).json()["n_items"] == bp.max_length + 2
+        assert rows_of(bank_db, aid) == []
         assert api.get(f"/api/v1/attempts/{aid}/items/1", headers=h).status_code == 200  # starts: the form is drawn
         rows = rows_of(bank_db, aid)
         assert len(rows) == bp.max_length + 2 == api.get(f"/api/v1/attempts/{aid}/overview", headers=h).json()["n_items"]
