@@ -90,6 +90,13 @@ def _window(start_iso: str, end_iso: str, zone) -> str:
     return f"{local_time(start, zone)} 至 {local_time(end, zone)}（{zone_label(zone, start)}）"
 
 
+def _mode_text(e) -> str:
+    """How an exam is delivered, as the proctor's page says it."""
+    if e.mode == "linear":
+        return f"固定试卷 {e.form_code}（{e.form_id}）"
+    return "随机组卷" if e.mode == "loft" else "自适应"
+
+
 @exams_app.command("list")
 @handles_errors
 def list_(fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table") -> None:
@@ -103,11 +110,14 @@ def list_(fmt: Annotated[str, typer.Option("--format", help="table 或 json")] =
         return
     zone = settings().zone
     t = Table(title="考试")
-    for col in ("编号", "名称", "蓝图", "时间窗", "时长", "考生", "作答"):
+    for col in ("编号", "名称", "蓝图", "方式", "时间窗", "时长", "考生", "作答", "暂定成绩"):
         t.add_column(col, overflow="fold")
     for e in rows:
-        t.add_row(str(e.id), e.name, f"{e.blueprint} v{e.blueprint_version}", _window(e.window_start, e.window_end, zone).replace(" 至 ", " 至\n"),
-                  f"{e.time_limit_minutes} 分钟", str(e.candidates), str(e.attempts))
+        t.add_row(str(e.id), e.name, f"{e.blueprint} v{e.blueprint_version}", _mode_text(e),
+                  _window(e.window_start, e.window_end, zone).replace(" 至 ", " 至\n"),
+                  f"{e.time_limit_minutes} 分钟", str(e.candidates),
+                  str(sum(e.attempts.values())),
+                  str(e.provisional_results + e.unknown_results))
     out.print(t, highlight=False)
 
 

@@ -93,3 +93,6 @@ def test_a_loft_exam_is_created_by_the_cli_and_contradicting_modes_are_refused_n
                  follow_redirects=False)
     assert r.status_code == 303
     assert bank_db.get(Exam, int(r.headers["location"].rsplit("/", 1)[1])).mode == "loft"
+    # exams list says how each exam is delivered
+    listed = CliRunner().invoke(cli_app, ["exams", "list"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and "随机组卷" in listed.output and "自适应" in listed.output, listed.output
