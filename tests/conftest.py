@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,13 @@ BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
 class DatabaseFactory:
-    """Builds template databases once and hands out fresh clones of them."""
+    """Builds template databases once and hands out fresh clones of them.
+
+    On PostgreSQL, cloning (``CREATE DATABASE ... TEMPLATE``, ~0.3 s) and dropping (~0.2 s) are
+    mostly the server waiting on the disk, so they are done ahead and behind on a thread of the
+    factory's own: when a test gets a clone of a template, the next clone of that template is
+    made while the test runs, and a test's database is dropped while the next test runs. Every
+    test still gets a fresh clone that nothing else has touched."""
 
     def __init__(self, backend: str, workdir: Path) -> None:
         self.backend = backend
@@ -34,10 +42,22 @@ class DatabaseFactory:
         self.templates: dict[str, str] = {}
         self.created: list[str] = []
         self.tag = uuid.uuid4().hex[:8]
+        self._engine = None
+        self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ee-db") if backend != "sqlite" else None
+        self._spares: dict[str, Future] = {}  # template database -> the clone being made ahead
+        self._drops: list[Future] = []
 
     # -- PostgreSQL helpers
     def _admin(self):
-        return create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with self._lock:
+            if self._engine is None:
+                self._engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            return self._engine
+
+    def _execute(self, sql: str) -> None:
+        with self._admin().connect() as conn:
+            conn.execute(text(sql))
 
     def _pg_url(self, name: str) -> str:
         return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
@@ -50,11 +70,9 @@ class DatabaseFactory:
         name = self._new_name("t")
         if self.backend == "sqlite":
             return f"sqlite:///{self.workdir / (name + '.db')}"
-        engine = self._admin()
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        engine.dispose()
-        self.created.append(name)
+        self._execute(f'CREATE DATABASE "{name}"')
+        with self._lock:
+            self.created.append(name)
         return self._pg_url(name)
 
     def template(self, key: str, build: Callable[[str], None]) -> str:
@@ -64,6 +82,13 @@ class DatabaseFactory:
             self.templates[key] = url
         return self.templates[key]
 
+    def _clone_of(self, src_name: str) -> str:
+        name = self._new_name("c")
+        with self._lock:
+            self.created.append(name)  # dropped by close() even if the test never takes it
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{src_name}"')
+        return name
+
     def clone(self, template_url: str) -> str:
         name = self._new_name("c")
         if self.backend == "sqlite":
@@ -72,12 +97,16 @@ class DatabaseFactory:
             shutil.copyfile(src, dst)
             return f"sqlite:///{dst}"
         src_name = make_url(template_url).database
-        engine = self._admin()
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{src_name}"'))
-        engine.dispose()
-        self.created.append(name)
+        spare = self._spares.pop(src_name, None)
+        name = spare.result() if spare is not None else self._clone_of(src_name)
+        self._spares[src_name] = self._worker.submit(self._clone_of, src_name)
         return self._pg_url(name)
+
+    def _drop_name(self, name: str) -> None:
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with self._lock:
+            if name in self.created:
+                self.created.remove(name)
 
     def drop(self, url: str) -> None:
         if self.backend == "sqlite":
@@ -85,18 +114,24 @@ class DatabaseFactory:
                 Path(make_url(url).database + suffix).unlink(missing_ok=True)
             return
         name = make_url(url).database
-        engine = self._admin()
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-        if name in self.created:
-            self.created.remove(name)
+        self._drops = [f for f in self._drops if not f.done() or f.result()]  # a failed drop fails here
+        self._drops.append(self._worker.submit(self._drop_name, name))
 
     def close(self) -> None:
+        if self._worker is not None:
+            for future in [*self._spares.values(), *self._drops]:
+                future.exception()  # wait; a database it failed to drop is dropped below
+            self._worker.shutdown(wait=True)
+            self._spares.clear()
         for url in list(self.templates.values()):
-            self.drop(url)
+            if self.backend == "sqlite":
+                self.drop(url)
+            else:
+                self._drop_name(make_url(url).database)
         for name in list(self.created):
-            self.drop(self._pg_url(name))
+            self._drop_name(name)
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
