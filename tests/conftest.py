@@ -231,6 +231,44 @@ def db(db_url: str):
 STAFF_PASSWORD = "correct horse battery"
 
 
+class _StaffPasswordHashedOnce:
+    """The password hasher, hashing the fixtures' STAFF_PASSWORD once per session.
+
+    Every staff account the fixtures make (``staff_client``: one per test that signs in, some 220
+    of them) has this password, and argon2 costs ~0.2 s of CPU a hash and a verification. The
+    hash made once is a real argon2 hash of that password, so verifying that password against it
+    is known to succeed and is skipped; every other password, and every other hash, goes to
+    argon2 (wrong passwords, unknown users' dummy hash, other accounts' passwords)."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+        self._hash: str | None = None
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def hash(self, password, **kwargs) -> str:
+        if password != STAFF_PASSWORD or kwargs:
+            return self._real.hash(password, **kwargs)
+        if self._hash is None:
+            self._hash = self._real.hash(password)
+        return self._hash
+
+    def verify(self, hash, password) -> bool:  # noqa: A002 - argon2's own parameter name
+        if self._hash is not None and hash == self._hash and password == STAFF_PASSWORD:
+            return True
+        return self._real.verify(hash, password)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _staff_password_hashed_once() -> Iterator[None]:
+    from examengine.services import accounts
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(accounts, "_hasher", _StaffPasswordHashedOnce(accounts._hasher))
+        yield
+
+
 def ensure_staff(url: str, username: str, role: str) -> None:
     """A staff account in the database at ``url`` (created once)."""
     from sqlalchemy import select
