@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,6 +48,7 @@ class DatabaseFactory:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ee-db") if backend != "sqlite" else None
         self._spares: dict[str, Future] = {}  # template database -> the clone being made ahead
         self._drops: list[Future] = []
+        self.shared: SharedTemplates | None = None  # templates built once per run for every worker
 
     # -- PostgreSQL helpers
     def _admin(self):
@@ -76,6 +78,8 @@ class DatabaseFactory:
         return self._pg_url(name)
 
     def template(self, key: str, build: Callable[[str], None]) -> str:
+        if self.shared is not None:
+            return self.shared.get(self.backend, key, build)
         if key not in self.templates:
             url = self.empty()
             build(url)
@@ -134,6 +138,104 @@ class DatabaseFactory:
             self._engine.dispose()
 
 
+TEMPLATE_KEYS = {"migrated_db_url": "migrated", "db_url": "catalog", "bank_db_url": "bank"}
+
+
+class SharedTemplates:
+    """Template databases built once per test run and shared by the pytest-xdist workers.
+
+    Building the templates is the suite's largest fixed cost (the sample bank takes ~45 s on
+    SQLite and ~2 min on PostgreSQL on a busy machine), and every worker used to build all of
+    them. Now the first worker to need a template claims it (a file created exclusively in the
+    run's shared temporary directory) and builds it; a worker that needs a template another one
+    is building builds, meanwhile, the next template of this run nobody has claimed yet, so the
+    work is split instead of done twice and nobody waits idle while there is some left. A
+    template is only ever read (cloned) once its ``.done`` file exists. PostgreSQL templates are
+    dropped by the process that started the run (``pytest_sessionfinish`` below)."""
+
+    def __init__(self, root: Path, run: str) -> None:
+        self.root, self.run = root, run
+        self.needed: list[tuple[str, str]] = []  # (backend, key) in the order the run's tests need them
+
+    def _file(self, backend: str, key: str, what: str) -> Path:
+        return self.root / f"ee-template-{self.run}-{backend}-{key}.{what}"
+
+    def url(self, backend: str, key: str) -> str:
+        name = f"ee_tpl_{self.run}_{key}"
+        if backend == "sqlite":
+            return f"sqlite:///{self.root / (name + '.db')}"
+        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+    def _claim(self, backend: str, key: str) -> bool:
+        try:
+            os.close(os.open(self._file(backend, key, "claim"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        return True
+
+    def _build(self, backend: str, key: str, build: Callable[[str], None], *, reraise: bool = False) -> bool:
+        url = self.url(backend, key)
+        try:
+            if backend != "sqlite":
+                engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+                with engine.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{make_url(url).database}"'))
+                engine.dispose()
+            build(url)
+        except Exception as exc:  # noqa: BLE001 - reported to every test that needs this template
+            self._file(backend, key, "failed").write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8")
+            if reraise:
+                raise
+            return False
+        self._file(backend, key, "done").write_text(url, encoding="utf-8")
+        return True
+
+    def get(self, backend: str, key: str, build: Callable[[str], None]) -> str:
+        deadline = time.monotonic() + 1800
+        while True:
+            if self._file(backend, key, "done").exists():
+                return self.url(backend, key)
+            failed = self._file(backend, key, "failed")
+            if failed.exists():
+                raise RuntimeError(f"building the {key} template on {backend} failed: {failed.read_text('utf-8')}")
+            if self._claim(backend, key):
+                self._build(backend, key, build, reraise=True)
+                return self.url(backend, key)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {key} template on {backend} was not built in 30 minutes")
+            for other in self.needed:  # someone else builds it: build another one meanwhile
+                if not self._file(*other, "claim").exists() and self._claim(*other):
+                    self._build(*other, TEMPLATE_BUILDERS[other[1]])
+                    break
+            else:
+                time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def shared_templates(tmp_path_factory, request) -> SharedTemplates:
+    shared = hasattr(request.config, "workerinput")
+    root = tmp_path_factory.getbasetemp().parent if shared else tmp_path_factory.getbasetemp()
+    run = os.environ["PYTEST_XDIST_TESTRUNUID"][:8] if shared else uuid.uuid4().hex[:8]
+    templates = SharedTemplates(root, run)
+    templates.needed = getattr(request.config, "ee_templates_needed", [])
+    return templates
+
+
+def pytest_sessionfinish(session) -> None:
+    """The process that started the run (not an xdist worker) drops the PostgreSQL templates."""
+    if hasattr(session.config, "workerinput") or not POSTGRES_URL:
+        return
+    names = [make_url(f.read_text("utf-8")).database
+             for f in session.config._tmp_path_factory.getbasetemp().glob("ee-template-*-postgresql-*.done")]
+    if not names:
+        return
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for name in names:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request) -> str:
     return request.param
@@ -162,11 +264,20 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
     _shard(config, items)
+    needed: list[tuple[str, str]] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        for fixture, key in TEMPLATE_KEYS.items():
+            if backend and fixture in getattr(item, "fixturenames", ()) and (backend, key) not in needed:
+                needed.append((backend, key))
+    config.ee_templates_needed = needed
 
 
 @pytest.fixture(scope="session")
-def db_factory(backend: str, tmp_path_factory) -> Iterator[DatabaseFactory]:
+def db_factory(backend: str, tmp_path_factory, shared_templates) -> Iterator[DatabaseFactory]:
     factory = DatabaseFactory(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+    factory.shared = shared_templates
     yield factory
     factory.close()
 
@@ -318,6 +429,9 @@ def _initialize(url: str) -> None:
     from examengine.services.setup import initialize
 
     initialize(Settings(database_url=url, data_dir=REPO))
+
+
+TEMPLATE_BUILDERS = {"migrated": _migrate, "catalog": _migrate_and_load_catalog, "bank": _initialize}
 
 
 @pytest.fixture
