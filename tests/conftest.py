@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -26,7 +29,13 @@ BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
 class DatabaseFactory:
-    """Builds template databases once and hands out fresh clones of them."""
+    """Builds template databases once and hands out fresh clones of them.
+
+    On PostgreSQL, cloning (``CREATE DATABASE ... TEMPLATE``, ~0.3 s) and dropping (~0.2 s) are
+    mostly the server waiting on the disk, so they are done ahead and behind on a thread of the
+    factory's own: when a test gets a clone of a template, the next clone of that template is
+    made while the test runs, and a test's database is dropped while the next test runs. Every
+    test still gets a fresh clone that nothing else has touched."""
 
     def __init__(self, backend: str, workdir: Path) -> None:
         self.backend = backend
@@ -34,10 +43,23 @@ class DatabaseFactory:
         self.templates: dict[str, str] = {}
         self.created: list[str] = []
         self.tag = uuid.uuid4().hex[:8]
+        self._engine = None
+        self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ee-db") if backend != "sqlite" else None
+        self._spares: dict[str, Future] = {}  # template database -> the clone being made ahead
+        self._drops: list[Future] = []
+        self.shared: SharedTemplates | None = None  # templates built once per run for every worker
 
     # -- PostgreSQL helpers
     def _admin(self):
-        return create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with self._lock:
+            if self._engine is None:
+                self._engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            return self._engine
+
+    def _execute(self, sql: str) -> None:
+        with self._admin().connect() as conn:
+            conn.execute(text(sql))
 
     def _pg_url(self, name: str) -> str:
         return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
@@ -50,19 +72,26 @@ class DatabaseFactory:
         name = self._new_name("t")
         if self.backend == "sqlite":
             return f"sqlite:///{self.workdir / (name + '.db')}"
-        engine = self._admin()
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        engine.dispose()
-        self.created.append(name)
+        self._execute(f'CREATE DATABASE "{name}"')
+        with self._lock:
+            self.created.append(name)
         return self._pg_url(name)
 
     def template(self, key: str, build: Callable[[str], None]) -> str:
+        if self.shared is not None:
+            return self.shared.get(self.backend, key, build)
         if key not in self.templates:
             url = self.empty()
             build(url)
             self.templates[key] = url
         return self.templates[key]
+
+    def _clone_of(self, src_name: str) -> str:
+        name = self._new_name("c")
+        with self._lock:
+            self.created.append(name)  # dropped by close() even if the test never takes it
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{src_name}"')
+        return name
 
     def clone(self, template_url: str) -> str:
         name = self._new_name("c")
@@ -72,12 +101,16 @@ class DatabaseFactory:
             shutil.copyfile(src, dst)
             return f"sqlite:///{dst}"
         src_name = make_url(template_url).database
-        engine = self._admin()
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{src_name}"'))
-        engine.dispose()
-        self.created.append(name)
+        spare = self._spares.pop(src_name, None)
+        name = spare.result() if spare is not None else self._clone_of(src_name)
+        self._spares[src_name] = self._worker.submit(self._clone_of, src_name)
         return self._pg_url(name)
+
+    def _drop_name(self, name: str) -> None:
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with self._lock:
+            if name in self.created:
+                self.created.remove(name)
 
     def drop(self, url: str) -> None:
         if self.backend == "sqlite":
@@ -85,18 +118,122 @@ class DatabaseFactory:
                 Path(make_url(url).database + suffix).unlink(missing_ok=True)
             return
         name = make_url(url).database
-        engine = self._admin()
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-        if name in self.created:
-            self.created.remove(name)
+        self._drops = [f for f in self._drops if not f.done() or f.result()]  # a failed drop fails here
+        self._drops.append(self._worker.submit(self._drop_name, name))
 
     def close(self) -> None:
+        if self._worker is not None:
+            for future in [*self._spares.values(), *self._drops]:
+                future.exception()  # wait; a database it failed to drop is dropped below
+            self._worker.shutdown(wait=True)
+            self._spares.clear()
         for url in list(self.templates.values()):
-            self.drop(url)
+            if self.backend == "sqlite":
+                self.drop(url)
+            else:
+                self._drop_name(make_url(url).database)
         for name in list(self.created):
-            self.drop(self._pg_url(name))
+            self._drop_name(name)
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+TEMPLATE_KEYS = {"migrated_db_url": "migrated", "db_url": "catalog", "bank_db_url": "bank"}
+
+
+class SharedTemplates:
+    """Template databases built once per test run and shared by the pytest-xdist workers.
+
+    Building the templates is the suite's largest fixed cost (the sample bank takes ~45 s on
+    SQLite and ~2 min on PostgreSQL on a busy machine), and every worker used to build all of
+    them. Now the first worker to need a template claims it (a file created exclusively in the
+    run's shared temporary directory) and builds it; a worker that needs a template another one
+    is building builds, meanwhile, the next template of this run nobody has claimed yet, so the
+    work is split instead of done twice and nobody waits idle while there is some left. A
+    template is only ever read (cloned) once its ``.done`` file exists. PostgreSQL templates are
+    dropped by the process that started the run (``pytest_sessionfinish`` below)."""
+
+    def __init__(self, root: Path, run: str) -> None:
+        self.root, self.run = root, run
+        self.needed: list[tuple[str, str]] = []  # (backend, key) in the order the run's tests need them
+
+    def _file(self, backend: str, key: str, what: str) -> Path:
+        return self.root / f"ee-template-{self.run}-{backend}-{key}.{what}"
+
+    def url(self, backend: str, key: str) -> str:
+        name = f"ee_tpl_{self.run}_{key}"
+        if backend == "sqlite":
+            return f"sqlite:///{self.root / (name + '.db')}"
+        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+    def _claim(self, backend: str, key: str) -> bool:
+        try:
+            os.close(os.open(self._file(backend, key, "claim"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        return True
+
+    def _build(self, backend: str, key: str, build: Callable[[str], None], *, reraise: bool = False) -> bool:
+        url = self.url(backend, key)
+        try:
+            if backend != "sqlite":
+                engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+                with engine.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{make_url(url).database}"'))
+                engine.dispose()
+            build(url)
+        except Exception as exc:  # noqa: BLE001 - reported to every test that needs this template
+            self._file(backend, key, "failed").write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8")
+            if reraise:
+                raise
+            return False
+        self._file(backend, key, "done").write_text(url, encoding="utf-8")
+        return True
+
+    def get(self, backend: str, key: str, build: Callable[[str], None]) -> str:
+        deadline = time.monotonic() + 1800
+        while True:
+            if self._file(backend, key, "done").exists():
+                return self.url(backend, key)
+            failed = self._file(backend, key, "failed")
+            if failed.exists():
+                raise RuntimeError(f"building the {key} template on {backend} failed: {failed.read_text('utf-8')}")
+            if self._claim(backend, key):
+                self._build(backend, key, build, reraise=True)
+                return self.url(backend, key)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {key} template on {backend} was not built in 30 minutes")
+            for other in self.needed:  # someone else builds it: build another one meanwhile
+                if not self._file(*other, "claim").exists() and self._claim(*other):
+                    self._build(*other, TEMPLATE_BUILDERS[other[1]])
+                    break
+            else:
+                time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def shared_templates(tmp_path_factory, request) -> SharedTemplates:
+    shared = hasattr(request.config, "workerinput")
+    root = tmp_path_factory.getbasetemp().parent if shared else tmp_path_factory.getbasetemp()
+    run = os.environ["PYTEST_XDIST_TESTRUNUID"][:8] if shared else uuid.uuid4().hex[:8]
+    templates = SharedTemplates(root, run)
+    templates.needed = getattr(request.config, "ee_templates_needed", [])
+    return templates
+
+
+def pytest_sessionfinish(session) -> None:
+    """The process that started the run (not an xdist worker) drops the PostgreSQL templates."""
+    if hasattr(session.config, "workerinput") or not POSTGRES_URL:
+        return
+    names = [make_url(f.read_text("utf-8")).database
+             for f in session.config._tmp_path_factory.getbasetemp().glob("ee-template-*-postgresql-*.done")]
+    if not names:
+        return
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for name in names:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -127,11 +264,20 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
     _shard(config, items)
+    needed: list[tuple[str, str]] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        for fixture, key in TEMPLATE_KEYS.items():
+            if backend and fixture in getattr(item, "fixturenames", ()) and (backend, key) not in needed:
+                needed.append((backend, key))
+    config.ee_templates_needed = needed
 
 
 @pytest.fixture(scope="session")
-def db_factory(backend: str, tmp_path_factory) -> Iterator[DatabaseFactory]:
+def db_factory(backend: str, tmp_path_factory, shared_templates) -> Iterator[DatabaseFactory]:
     factory = DatabaseFactory(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+    factory.shared = shared_templates
     yield factory
     factory.close()
 
@@ -196,6 +342,44 @@ def db(db_url: str):
 STAFF_PASSWORD = "correct horse battery"
 
 
+class _StaffPasswordHashedOnce:
+    """The password hasher, hashing the fixtures' STAFF_PASSWORD once per session.
+
+    Every staff account the fixtures make (``staff_client``: one per test that signs in, some 220
+    of them) has this password, and argon2 costs ~0.2 s of CPU a hash and a verification. The
+    hash made once is a real argon2 hash of that password, so verifying that password against it
+    is known to succeed and is skipped; every other password, and every other hash, goes to
+    argon2 (wrong passwords, unknown users' dummy hash, other accounts' passwords)."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+        self._hash: str | None = None
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def hash(self, password, **kwargs) -> str:
+        if password != STAFF_PASSWORD or kwargs:
+            return self._real.hash(password, **kwargs)
+        if self._hash is None:
+            self._hash = self._real.hash(password)
+        return self._hash
+
+    def verify(self, hash, password) -> bool:  # noqa: A002 - argon2's own parameter name
+        if self._hash is not None and hash == self._hash and password == STAFF_PASSWORD:
+            return True
+        return self._real.verify(hash, password)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _staff_password_hashed_once() -> Iterator[None]:
+    from examengine.services import accounts
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(accounts, "_hasher", _StaffPasswordHashedOnce(accounts._hasher))
+        yield
+
+
 def ensure_staff(url: str, username: str, role: str) -> None:
     """A staff account in the database at ``url`` (created once)."""
     from sqlalchemy import select
@@ -245,6 +429,9 @@ def _initialize(url: str) -> None:
     from examengine.services.setup import initialize
 
     initialize(Settings(database_url=url, data_dir=REPO))
+
+
+TEMPLATE_BUILDERS = {"migrated": _migrate, "catalog": _migrate_and_load_catalog, "bank": _initialize}
 
 
 @pytest.fixture
