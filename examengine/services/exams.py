@@ -199,7 +199,7 @@ def create_exam(db: Session, *, blueprint: str = "", name: str = "", actor: str,
     if form_id is not None:
         form, row, bp = _form_blueprint(db, form_id, blueprint)
     elif not blueprint.strip():
-        raise ExamEngineError("请指定蓝图（自适应考试、随机组卷考试）或试卷（固定试卷考试）")
+        raise DataFileError([Problem("", "", "blueprint", "请指定蓝图（自适应考试、随机组卷考试）或试卷（固定试卷考试）")])
     else:
         row, bp = get_blueprint_version(db, blueprint)
     limit = bp.time_limit_minutes if time_limit_minutes is None else time_limit_minutes

@@ -323,3 +323,9 @@ def test_several_answers_are_saved_at_once_or_not_at_all(api, linear_exam, form)
     assert res["answered"] == 9
     r = api.put(f"/api/v1/attempts/{aid}/answers", headers=h, json={"answers": {"12": right(items[12])}})
     assert r.status_code == 409
+
+
+def test_an_exam_asked_for_with_neither_a_blueprint_nor_a_form_is_a_422_naming_the_field(api):
+    r = api.post("/api/v1/exams", json={})
+    assert r.status_code == 422, r.text
+    assert r.json()["problems"][0]["field"] == "blueprint" and "请指定蓝图" in r.json()["message"]
