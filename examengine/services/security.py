@@ -322,3 +322,112 @@ def compromise(db: Session, *, exam_id: int | None = None, level: str | None = N
 def _naive(at: datetime) -> datetime:
     """UTC without a zone (SQLite returns naive UTC, PostgreSQL aware)."""
     return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+
+
+# ---------------------------------------------------------------- the post-window report
+
+
+@dataclass(frozen=True)
+class PostWindowReport:
+    """Every analysis of one exam; an analysis that cannot run (no groups, no paper sheets, a
+    linear exam's times) has None and a note saying why."""
+
+    exam_id: int
+    exam_name: str
+    mode: str
+    generated_at: str
+    alpha: float
+    dif: object | None  # services.analysis.DifReport
+    dif_note: str
+    fit: object | None  # services.analysis.PersonFitReport
+    fit_note: str
+    times: TimeReport | None
+    times_note: str
+    similarity: SimilarityReport | None
+    similarity_note: str
+    compromise: CompromiseReport | None
+    compromise_note: str
+
+    @property
+    def summary(self) -> str:
+        parts = []
+        for name, rep, count in (("DIF", self.dif, lambda r: sum(x.ets_class in ("B", "C") for x in r.rows)),
+                                 ("考生拟合", self.fit, lambda r: r.n_flagged),
+                                 ("作答时间", self.times, lambda r: r.n_flagged + r.n_low_effort),
+                                 ("答案相似性", self.similarity, lambda r: r.n_flagged),
+                                 ("题目泄露", self.compromise, lambda r: r.n_flagged)):
+            parts.append(f"{name} {'未做' if rep is None else f'标记 {count(rep)}'}")
+        return "；".join(parts)
+
+
+def _default_groups(db: Session, exam_id: int) -> tuple[str, str, str] | None:
+    """The first roster group with two values or more: its two largest values (reference = the larger)."""
+    from collections import Counter
+
+    from examengine.services.exams import candidate_groups
+
+    counts: dict[str, Counter] = {}
+    for c in candidate_groups(db, exam_id):
+        for name, value in c.groups.items():
+            counts.setdefault(name, Counter())[value] += 1
+    for name in sorted(counts):
+        common = counts[name].most_common(2)
+        if len(common) == 2:
+            return name, common[1][0], common[0][0]
+    return None
+
+
+def post_window_report(db: Session, exam_id: int, *, group: str | None = None, focal: str | None = None,
+                       reference: str | None = None, alpha: float = 0.05) -> PostWindowReport:
+    """DIF (the given groups, else the roster's first group with its two largest values), person
+    fit, response times, answer similarity and item compromise of one exam."""
+    from examengine.services import analysis
+
+    exam = _exam(db, exam_id)
+    results: dict[str, tuple[object | None, str]] = {}
+
+    def run(key: str, fn) -> None:
+        try:
+            results[key] = (fn(), "")
+        except ExamEngineError as exc:
+            results[key] = (None, exc.message)
+
+    if group and focal and reference:
+        chosen = (group, focal, reference)
+    elif group or focal or reference:
+        raise ExamEngineError("DIF 的分组名、焦点组与参照组须同时给出（或都不给，用名单的第一个分组）")
+    else:
+        chosen = _default_groups(db, exam_id)
+    if chosen is None:
+        results["dif"] = (None, "名单没有分组列（或每个分组只有一个值），未做 DIF 分析")
+    else:
+        run("dif", lambda: analysis.dif_exam(db, exam_id, group=chosen[0], focal=chosen[1], reference=chosen[2],
+                                             alpha=alpha))
+    run("fit", lambda: analysis.person_fit_exam(db, exam_id, alpha=alpha))
+    run("times", lambda: response_times_exam(db, exam_id, alpha=alpha))
+    run("similarity", lambda: similarity_exam(db, exam_id, alpha=alpha, flagged_only=True))
+    run("compromise", lambda: compromise(db, exam_id=exam_id))
+    return PostWindowReport(exam_id, exam.name, exam.mode, datetime.now(UTC).isoformat(timespec="seconds"), alpha,
+                            *results["dif"], *results["fit"], *results["times"], *results["similarity"],
+                            *results["compromise"])
+
+
+def report_html(rep: PostWindowReport, *, font_family: str | None = None) -> str:
+    """The report as one self-contained HTML page (A4 print styles: WeasyPrint makes the PDF)."""
+    from examengine.rendering.charts import Chart, Curve, HLine, render_chart
+    from examengine.rendering.env import render
+    from examengine.rendering.pdf import default_font_family
+
+    chart = None
+    if rep.compromise is not None:
+        shown = [r for r in rep.compromise.rows if r.windows][:5]
+        if shown:
+            curves = [Curve(f"{r.item} v{r.version}", [w.last for w in r.windows], [w.cusum for w in r.windows],
+                            kind=("observed" if r.flag else "model"), dashed=not r.flag) for r in shown]
+            top = max(rep.compromise.h * 1.2, *(r.cusum_max for r in shown))
+            chart = render_chart(Chart("CUSUM（每个时间窗末）：最高的 5 道题", "曝光次数", "S_t",
+                                       (0, max(r.exposures for r in shown)), (0, top), curves=curves,
+                                       hlines=[HLine(rep.compromise.h, f"h = {rep.compromise.h:g}")],
+                                       css_id="cusum-chart", legend_at="left"))
+    return render("reports/post_window.html", rep=rep, chart=chart, font=font_family or default_font_family(),
+                  header=f"考后分析报告 {rep.exam_name}（考试 {rep.exam_id}）")
