@@ -14,12 +14,13 @@ mean 0 and variance 1 while the item behaves as its parameters say. The upper CU
 accumulates evidence that the mean of z has risen by more than k; the item is flagged at the
 first t with S_t > h (the alarm). k = 0.25 is tuned to a shift of 0.5 in the mean of z (k is
 half the shift to detect); a 0.5 shift is what, near P = 0.5, a difficulty falling by about one
-logit does. h = 20 keeps the false-alarm rate of a stable item under 1 % over 1,000 to 2,000
-exposures (h = 10 alarms on 40 % of stable items by 1,000; measured in
-``benchmarks/security_power.py``, stated in docs/fairness.md) and still finds a one-logit drop
-within about 60 exposures; raise h for items with many more exposures. Windows (every ``window`` exposures) report the
-exposure count, the observed and expected number right and their difference: the table an item
-reviewer reads next to the alarm.
+logit does. h = 20 alarms on 0.5 % of stable items by their 1,000th exposure and 2 % by their
+2,000th (h = 10: 41 % and 61 %), and finds a one-logit drop after the 200th exposure always,
+about 65 exposures later (a half-logit drop 68 % of the time); measured in
+``benchmarks/security_power.py``, stated in docs/fairness.md; raise h for items with many more
+exposures. Windows (every ``window`` exposures) report the exposure count, the observed and
+expected number right and their difference: the table an item reviewer reads next to the
+alarm.
 
 What a flag does not prove: theta-hat includes the item's own answer (a small pull towards the
 model); a drifting population (a new teaching cohort, a coaching course that teaches the skill,
