@@ -71,7 +71,7 @@ def timed(bank_db):
     return seeded | add_times(bank_db, seeded["exam_id"], seeded["knowers"], seeded["hardest"])
 
 
-def test_response_times_flag_the_fast_pre_knowledge_and_few_others(bank_db, timed):
+def test_response_times_flag_the_fast_pre_knowledge_and_the_cusum_the_leaked_and_drifted_items(bank_db, timed):
     r = security.response_times_exam(bank_db, timed["exam_id"])
     assert r.n_persons == 600 and r.n_responses == 600 * 15
     by = {row.person: row for row in r.rows}
@@ -88,16 +88,7 @@ def test_response_times_flag_the_fast_pre_knowledge_and_few_others(bank_db, time
     assert np.mean([by[t].rte for t in timed["fast"]]) < 0.95  # 3-8 s is under some items' NT10
     items = {it.item: it for it in r.items}
     assert all(it.threshold <= 10 and 2 < it.beta < 6 for it in items.values())
-
-
-def test_response_times_refuse_a_linear_exam_whose_per_item_times_are_not_observed(bank_db):
-    exam = create_exam(bank_db, blueprint="530046-L1", name="固定卷", actor="test", zone=Settings().zone)
-    bank_db.execute(update(Exam).where(Exam.id == exam.id).values(mode="linear"))
-    with pytest.raises(ConflictError, match="无法得到每题的作答时间"):
-        security.response_times_exam(bank_db, exam.id)
-
-
-def test_compromise_flags_the_leaked_and_the_drifted_items_after_their_exposure(bank_db, timed):
+    # one seeded exam for both (a seed costs seconds): the leaked items and the drifted one alarm
     r = security.compromise(bank_db, exam_id=timed["exam_id"])
     ids = dict(bank_db.execute(select(ItemVersion.id, Item.external_id).join(Item, Item.id == ItemVersion.item_id)).all())
     flagged = {row.item for row in r.rows if row.flag}
@@ -113,6 +104,13 @@ def test_compromise_flags_the_leaked_and_the_drifted_items_after_their_exposure(
         row.windows[-1].observed - row.windows[-1].expected, abs=1e-2)
     level = security.compromise(bank_db, level="530046-L1")
     assert level.n_responses == r.n_responses and level.source == "等级 530046-L1"
+
+
+def test_response_times_refuse_a_linear_exam_whose_per_item_times_are_not_observed(bank_db):
+    exam = create_exam(bank_db, blueprint="530046-L1", name="固定卷", actor="test", zone=Settings().zone)
+    bank_db.execute(update(Exam).where(Exam.id == exam.id).values(mode="linear"))
+    with pytest.raises(ConflictError, match="无法得到每题的作答时间"):
+        security.response_times_exam(bank_db, exam.id)
 
 
 def seed_paper(db, seed: int = 9) -> dict:
