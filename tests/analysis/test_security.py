@@ -5,6 +5,7 @@ services, the admin API and the CLI, and the post-window report in HTML and PDF.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -155,7 +156,7 @@ def seed_paper(db, seed: int = 9) -> dict:
     return {"exam_id": exam.id, "copiers": copiers}
 
 
-def test_similarity_flags_the_planted_copiers_within_their_rooms_only(bank_db):
+def test_similarity_flags_the_planted_copiers_within_their_rooms_only(bank_db_url, bank_db, monkeypatch):
     paper = seed_paper(bank_db)
     r = security.similarity_exam(bank_db, paper["exam_id"], flagged_only=False)
     assert (r.n_sheets, r.n_rooms, r.unroomed) == (300, 15, 10)
@@ -172,6 +173,14 @@ def test_similarity_flags_the_planted_copiers_within_their_rooms_only(bank_db):
     omitted = next(row for row in r.rows if row.copier == "P0005")
     assert omitted.n_items == 37
     assert security.similarity_exam(bank_db, paper["exam_id"], flagged_only=True).rows == [row for row in r.rows if row.flag]
+    monkeypatch.setenv("EXAMENGINE_DATABASE_URL", bank_db_url)
+    monkeypatch.setenv("EXAMENGINE_DATA_DIR", str(REPO))
+    out = runner.invoke(cli_app, ["analysis", "similarity", "--exam", str(paper["exam_id"]), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["n_flagged"] == r.n_flagged and len(data["rows"]) == r.n_flagged and data["n_pairs"] == r.n_pairs
+    out = runner.invoke(cli_app, ["analysis", "similarity", "--exam", str(paper["exam_id"])])
+    assert out.exit_code == 0 and "10 份答卷没有考场，未配对" in out.output and top.copier in out.output
 
 
 def test_the_api_cli_and_post_window_report_give_the_security_analyses_to_admins(bank_db_url, timed, tmp_path,
