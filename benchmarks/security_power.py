@@ -20,22 +20,32 @@ sheets (167 rooms of 30: 145,000 ordered pairs).
 Compromise: an item given to persons near its b (theta ~ b + N(0, 0.7), a = 1.2): stable
 items over 1,000 and 2,000 exposures (false alarms), items whose b drops by 0.5 or 1.0 after
 the 200th of 600 exposures (power, median alarm). k = 0.25, h = 20, and h = 10 for contrast.
-Speed: 300 items x 500 exposures.
+Speed: 300 items x 500 exposures; and through the services on a stored adaptive exam of 5,000
+finished attempts x 30 answers with times (a fresh SQLite database, `examengine init`):
+response times, compromise, and the whole post-window report (DIF, person fit and the rest;
+HTML, then the PDF).
 
-    .venv/bin/python benchmarks/security_power.py [--reps 20] [--json out.json]
+    .venv/bin/python benchmarks/security_power.py [--reps 20] [--no-db] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import tempfile
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
-from examengine.irt import compromise as cp
-from examengine.irt import response_times as rt
-from examengine.irt import similarity as sim
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from examengine.irt import compromise as cp  # noqa: E402
+from examengine.irt import response_times as rt  # noqa: E402
+from examengine.irt import similarity as sim  # noqa: E402
 
 
 def rt_study(rng, share: float, persons: int = 5000, items: int = 300, per: int = 30) -> dict:
@@ -146,10 +156,82 @@ def compromise_study(rng, reps: int) -> dict:
     return out
 
 
+def speed_db(seed: int) -> dict:
+    """A stored adaptive exam of 5,000 finished attempts (30 of 530046-L1's operational items
+    each, answered from the bank's parameters, lognormal times) through services.security and
+    the post-window report (HTML, and the PDF)."""
+    from sqlalchemy import insert, select
+
+    from examengine.config import Settings
+    from examengine.db.engine import make_engine, make_sessionmaker
+    from examengine.db.models import Attempt, AttemptItem, Candidate, Exam, Item, Level
+    from examengine.rendering.pdf import html_to_pdf
+    from examengine.services import security
+    from examengine.services.exams import create_exam
+    from examengine.services.setup import initialize
+
+    rng = np.random.default_rng(seed + 10)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        initialize(Settings(database_url=url, data_dir=REPO))
+        engine = make_engine(url)
+        with make_sessionmaker(engine)() as db:
+            level = db.scalar(select(Level).where(Level.code == "530046-L1"))
+            items = db.scalars(select(Item).where(Item.level_id == level.id, Item.status == "operational")).all()
+            versions = [next(v for v in it.versions if v.number == it.current_version) for it in items]
+            exam = create_exam(db, blueprint="530046-L1", name="基准", actor="bench", zone=Settings().zone)
+            n = 5000
+            theta = rng.normal(size=n)
+            beta = rng.normal(3.8, 0.3, len(versions))
+            db.execute(insert(Candidate), [{"exam_id": exam.id, "ticket": f"B{i:05d}", "name": f"考生{i}",
+                                            "access_code": "x", "groups": {"性别": "女" if i % 2 else "男"}}
+                                           for i in range(n)])
+            cids = db.scalars(select(Candidate.id).where(Candidate.exam_id == exam.id).order_by(Candidate.ticket)).all()
+            bp = db.get(Exam, exam.id).blueprint_version_id
+            db.execute(insert(Attempt), [{"exam_id": exam.id, "candidate_id": c, "blueprint_version_id": bp, "seed": i,
+                                          "cuts": [], "status": "finished", "token_hash": f"b{i}",
+                                          "theta": float(theta[i])} for i, c in enumerate(cids)])
+            aids = db.scalars(select(Attempt.id).where(Attempt.exam_id == exam.id).order_by(Attempt.seed)).all()
+            rows = []
+            at = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+            length = min(30, len(versions))
+            for p, aid in enumerate(aids):
+                tau = rng.normal(0, 0.3)
+                for pos, j in enumerate(rng.choice(len(versions), length, replace=False), start=1):
+                    v = versions[j]
+                    right = rng.random() < v.irt_c + (1 - v.irt_c) / (1 + np.exp(-v.irt_a * (theta[p] - v.irt_b)))
+                    secs = float(np.exp(beta[j] - tau + rng.normal(0, 0.5)))
+                    rows.append({"attempt_id": aid, "position": pos, "item_version_id": v.id,
+                                 "external_id": items[j].external_id, "scored": True, "set_aside": [],
+                                 "answer": ["A"], "score": int(right), "presented_at": at,
+                                 "answered_at": at + timedelta(seconds=secs)})
+                    at += timedelta(seconds=secs / 50)  # attempts overlap in time
+            db.execute(insert(AttemptItem), rows)
+            db.commit()
+            for name, fn in (("response_times", lambda: security.response_times_exam(db, exam.id)),
+                             ("compromise", lambda: security.compromise(db, exam_id=exam.id))):
+                t = time.perf_counter()
+                r = fn()
+                out[f"{name}_seconds"] = round(time.perf_counter() - t, 2)
+                out[f"{name}_flagged"] = r.n_flagged
+            t = time.perf_counter()
+            rep = security.post_window_report(db, exam.id)
+            html = security.report_html(rep)
+            out["report_html_seconds"] = round(time.perf_counter() - t, 2)
+            t = time.perf_counter()
+            out["report_pdf_bytes"] = len(html_to_pdf(html))
+            out["report_pdf_seconds"] = round(time.perf_counter() - t, 2)
+            out["report_summary"] = rep.summary
+        engine.dispose()
+    return {"attempts": 5000, "answers": len(rows)} | out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--no-db", action="store_true", help="skip the stored-exam timing")
     args = ap.parse_args()
     rng = np.random.default_rng(20261206)
     report = {
@@ -160,6 +242,8 @@ def main() -> None:
     }
     report["seconds_total_5000"] = round(report["response_times"][0]["seconds"] + report["similarity_seconds_5010_sheets"]
                                          + report["compromise"]["seconds_300_items_x_500"], 2)
+    if not args.no_db:
+        report["stored_exam"] = speed_db(20261206)
     text = json.dumps(report, ensure_ascii=False, indent=2)
     print(text)
     if args.json:
