@@ -211,7 +211,8 @@ ADMIN_ONLY = ("/api/v1/forms/assemble", "/proctor/forms/assemble", "/api/v1/item
               "/api/v1/item-statistics", "/api/v1/audit", "/reports/calibration", "/reports/fairness")
 # Admin-only routes under a proctors' prefix: the fairness analyses and the candidates' groups (#22)
 ADMIN_ONLY_PATHS = {"/api/v1/exams/{exam_id}/dif", "/api/v1/exams/{exam_id}/person-fit",
-                    "/api/v1/exams/{exam_id}/groups"}
+                    "/api/v1/exams/{exam_id}/groups", "/api/v1/exams/{exam_id}/response-times",
+                    "/api/v1/exams/{exam_id}/similarity", "/api/v1/exams/{exam_id}/compromise"}
 ROLES_BY_PREFIX = [
     (("/api/v1/bank/readiness",), {"item_writer", "reviewer", "proctor"}),  # like a blueprint: every staff role
     (("/api/v1/item-sets", "/api/v1/items", "/api/v1/bank", "/writer", "/reports/items"), {"item_writer", "reviewer"}),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from examengine.deps import ReleasingRoute, current_staff, get_db
@@ -23,6 +23,7 @@ from examengine.services import analysis as analysis_svc
 from examengine.services import calibration as cal_svc
 from examengine.services import exams as exams_svc
 from examengine.services import reports as svc
+from examengine.services import security as security_svc
 from examengine.services.blueprints import list_blueprints
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/reports", include_in_schema=False)  # all staff
@@ -99,6 +100,21 @@ def fairness_page(exam_id: int, group: str = "", focal: str = "", reference: str
     return page("reports/fairness.html", member, nav="calibration", exam=exam, groups=groups, group=group,
                 focal=focal, reference=reference, alpha=alpha, dif=dif, chart=chart, fit=fit, flagged=flagged,
                 error=error)
+
+
+@calibration_router.get("/fairness/{exam_id}/report")
+def post_window_report_page(exam_id: int, format: str = "html", db: Session = Depends(get_db),
+                            member=Depends(current_staff)) -> Response:
+    """The post-window report (``examengine analysis report``): DIF, person fit, response
+    times, answer similarity and item compromise, as a printable page or (format=pdf) a PDF."""
+    rep = security_svc.post_window_report(db, exam_id)
+    html = security_svc.report_html(rep)
+    if format == "pdf":
+        from examengine.rendering.pdf import html_to_pdf
+
+        return Response(html_to_pdf(html), media_type="application/pdf",
+                        headers={"content-disposition": f'attachment; filename="exam-{exam_id}-report.pdf"'})
+    return HTMLResponse(html)
 
 
 @items_router.get("/items/{external_id}")

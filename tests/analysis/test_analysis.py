@@ -70,7 +70,8 @@ def seed_exam(db, seed: int = 7) -> dict:
                          "answer": [LETTERS[k] for k in v.key] if right else ["Z"], "score": int(right)})
     db.execute(insert(AttemptItem), rows)
     db.commit()
-    return {"exam_id": exam.id, "dif_item": items[0].external_id, "knowers": sorted(f"G{i:04d}" for i in knowers)}
+    return {"exam_id": exam.id, "dif_item": items[0].external_id, "knowers": sorted(f"G{i:04d}" for i in knowers),
+            "hardest": {v.id for v in hardest}}
 
 
 @pytest.fixture
