@@ -49,7 +49,8 @@ def attempt_of(db, ticket: str) -> Attempt:
 def grid(page: str) -> list[tuple[int, str]]:
     """The answer sheet as words: (position, '已答'/'未答' + ' 标记')."""
     return [(int(n), s + (" 标记" if f else "")) for n, s, f in re.findall(
-        r'<a href="/exam/q/\d+"[^>]*><span class="n">(\d+)</span><span class="s">(已答|未答)</span>'
+        r'<a href="/exam/q/\d+"[^>]*><span class="n"><span class="sr-only">第 </span>(\d+)<span class="sr-only"> 题</span></span>'
+        r'<span class="s">(已答|未答)</span>'
         r'(<span class="f">标记</span>)?</a>', page)]
 
 
