@@ -241,6 +241,7 @@ class ItemImage(Base):
     name: Mapped[str] = mapped_column(String(255))
     media_type: Mapped[str] = mapped_column(String(100))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    alt: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))  # the description (alt text)
 
     version: Mapped[ItemVersion] = relationship(back_populates="images")
 

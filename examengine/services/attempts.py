@@ -23,7 +23,7 @@ import json
 import secrets
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -497,6 +497,7 @@ class ItemForCandidate:
     time_left_s: int
     multiple: bool
     images: list[str]  # pictures the stem shows ([图片:name]), served for this position only
+    image_alts: dict[str, str] = field(default_factory=dict)  # their descriptions (alt text), by name
 
 
 @dataclass(frozen=True)
@@ -513,7 +514,7 @@ def _present(db: Session, attempt: Attempt, row: AttemptItem) -> ItemForCandidat
         position=row.position, item_id=f"Q{row.id}", type=v.type, stem=v.stem,
         options=[{"label": LETTERS[i], "text": text} for i, text in enumerate(v.options)],
         time_left_s=time_left_s(attempt), multiple=v.type == ItemType.MULTIPLE.value,
-        images=image_refs(v.stem),
+        images=image_refs(v.stem), image_alts=dict(v.alts),
     )
 
 
