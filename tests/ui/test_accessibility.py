@@ -87,6 +87,7 @@ def test_every_candidate_page_has_no_axe_violation_at_wcag_a_and_aa(browser, ban
         page.wait_for_url("**/exam/item")
         page.click("a[data-font=up]")  # the larger font changes nothing axe checks
         page.wait_for_load_state()
+        page.locator("input[name=answer]").first.check()  # the selected state's 已选 and tint
         check("adaptive item, 125 %")
         _set_started(bank_db_url, t["ticket"], timedelta(hours=3))
         page.goto(f"{bank_server}/exam/result")
