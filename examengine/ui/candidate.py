@@ -130,6 +130,8 @@ def login(request: Request, ticket: str = Form(""), code: str = Form(""), id_las
     target = "/exam/wait" if s.status == "pending_approval" else _where(s.status)
     resp = RedirectResponse(target, 303)
     resp.set_cookie(COOKIE, f"{s.attempt_id}:{s.token}", httponly=True, samesite="strict", path="/exam")
+    if not request.cookies.get(FONT_COOKIE) and att.get_attempt(db, s.attempt_id).candidate.large_print:
+        _set_font(resp, LARGE_PRINT_LEVEL)  # 大字号 on the roster: the pages start at 150 %
     return resp
 
 
@@ -444,37 +446,35 @@ def linear_submit(request: Request, confirm: str = Form(""), db: Session = Depen
     return RedirectResponse("/exam/result", 303)
 
 
-def _font_level(request: Request, db: Session) -> int:
-    """The candidate's font size (0-4): the cookie the A-/A+ buttons set, else 150 % for a
-    candidate with large print (大字号) on the roster, else 100 %."""
+def _font_level(request: Request) -> int:
+    """The candidate's font size (0-4) from its cookie: set by the A-/A+ buttons, or at sign-in to
+    150 % for a candidate with large print (大字号 on the roster); 100 % without one."""
     raw = request.cookies.get(FONT_COOKIE, "")
-    if raw.isdigit():
-        return min(int(raw), len(FONT_SIZES) - 1)
-    try:
-        attempt = _attempt(request, db)
-    except _Waiting:
-        attempt = None
-    return LARGE_PRINT_LEVEL if attempt is not None and attempt.candidate.large_print else 0
+    return min(int(raw), len(FONT_SIZES) - 1) if raw.isdigit() else 0
+
+
+def _set_font(resp: Response, level: int) -> None:
+    resp.set_cookie(FONT_COOKIE, str(level), max_age=86400, samesite="strict", path="/exam")
 
 
 @router.get("/font.css")
-def font_css(request: Request, db: Session = Depends(get_db)) -> Response:
-    """The root font size of the candidate pages (every size on them is in rem)."""
-    return Response(f"html {{ font-size: {FONT_SIZES[_font_level(request, db)]}%; }}\n", media_type="text/css",
+def font_css(request: Request) -> Response:
+    """The root font size of the candidate pages (every size on them is in rem); no database."""
+    return Response(f"html {{ font-size: {FONT_SIZES[_font_level(request)]}%; }}\n", media_type="text/css",
                     headers={"Cache-Control": "no-store"})
 
 
 @router.get("/font")
-def font(request: Request, d: str = "", db: Session = Depends(get_db)) -> Response:
+def font(request: Request, d: str = "") -> Response:
     """A-/A+ without JavaScript: store the size in a cookie and go back to the page (the same
     address, read from the Referer of this origin; else the exam's start)."""
-    level = max(0, min(len(FONT_SIZES) - 1, _font_level(request, db) + (1 if d == "up" else -1 if d == "down" else 0)))
+    level = max(0, min(len(FONT_SIZES) - 1, _font_level(request) + (1 if d == "up" else -1 if d == "down" else 0)))
     back = urlsplit(request.headers.get("referer", ""))
     here = back.path + (f"?{back.query}" if back.query else "")
     target = here if back.netloc == request.url.netloc and back.path.startswith("/exam") and \
         back.path not in ("/exam/answer", "/exam/login", "/exam/font") else "/exam"
     resp = RedirectResponse(target, 303)
-    resp.set_cookie(FONT_COOKIE, str(level), max_age=86400, samesite="strict", path="/exam")
+    _set_font(resp, level)
     return resp
 
 
