@@ -55,3 +55,20 @@ def test_a_whole_adaptive_exam_without_javascript_records_only_confirmed_answers
         assert len(_stored(bank_db, t["ticket"])) == answered
     assert "考试结束" in api.get("/exam/result").text
     assert answered >= 10
+
+
+def test_the_approval_wait_has_no_meta_refresh_and_checks_again_without_javascript(api, bank_db):
+    """The wait page reloaded itself every 5 s (a meta refresh: axe's meta-refresh rule, and a
+    screen reader starting over); now the script asks in the background and 再次检查 is a link."""
+    from tests.attempts.test_integrity import new_exam
+
+    _, [t] = new_exam(api, "530046-L1", 1, "W", approve_new_device=True)
+    body = {"ticket": t["ticket"], "code": t["access_code"]}
+    first = api.post("/api/v1/attempts", json=body, headers={"User-Agent": "Phone/1"}).json()
+    api.get(f"/api/v1/attempts/{first['attempt_id']}/item", headers={"Authorization": f"Bearer {first['token']}"})
+    r = api.post("/exam/login", data=body, headers={"User-Agent": "Laptop/2"}, follow_redirects=False)
+    assert r.headers["location"] == "/exam/wait"
+    page = api.get("/exam/wait", headers={"User-Agent": "Laptop/2"})
+    assert page.status_code == 200 and "等待监考人员批准" in page.text
+    assert 'http-equiv="refresh"' not in page.text
+    assert 'data-poll="/exam/wait"' in page.text and 'href="/exam/wait" id="check-again"' in page.text
