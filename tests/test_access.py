@@ -22,6 +22,9 @@ PUBLIC = {
 }
 # Routes of candidates: their own attempt token (or the sign-in itself).
 CANDIDATE_SIGN_IN = {("POST", "/api/v1/attempts"), ("GET", "/exam"), ("POST", "/exam/login"), ("POST", "/exam/logout")}
+# The candidate pages' font size (A-/A+, issue 25) works on the sign-in page too: a stylesheet from a
+# cookie and the link that sets it; neither reads or writes anything of an exam.
+CANDIDATE_SIGN_IN |= {("GET", "/exam/font.css"), ("GET", "/exam/font")}
 
 
 def routes(app):

@@ -241,6 +241,7 @@ class ItemImage(Base):
     name: Mapped[str] = mapped_column(String(255))
     media_type: Mapped[str] = mapped_column(String(100))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    alt: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))  # the description (alt text)
 
     version: Mapped[ItemVersion] = relationship(back_populates="images")
 
@@ -347,6 +348,13 @@ class Candidate(Base):
     # group memberships from the roster's group columns ({"性别": "女", "地区": "华东"}): shown to
     # admins only (never on tickets, proctor or candidate pages) and used only in analyses (DIF)
     groups: Mapped[dict] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    # accommodations from the roster (延时, 大字号, 读屏): extra time as a share of the time limit
+    # (25 = +25 %) and/or in minutes, applied at sign-in; large print starts the candidate pages at
+    # 150 %; a screen-reader user is shown to the proctor. Recorded in the audit log on import.
+    extra_percent: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    extra_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    large_print: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reader: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # failed sign-ins before this time no longer count towards the ticket's lock (a proctor unlocked it)
     unlocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

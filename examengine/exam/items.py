@@ -174,6 +174,7 @@ class ItemImage:
     name: str  # the file name used in the stem: [图片:name]
     media_type: str
     data: bytes
+    alt: str = ""  # what the picture shows, in words (a screen reader reads it; "" = not described)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ class ImageNode(_Node):
     name: str
     media_type: str | None = None
     data_base64: Annotated[bytes, BeforeValidator(_base64)]
+    alt: str | None = None  # the picture's description (alt text)
 
 
 class IrtNode(_Node):
@@ -229,7 +230,8 @@ def _item(node: Any, n: int, author: str, source: str, problem: Callable[[str, s
     quiet = {f for k in reported for f in _FOLLOW_UPS.get(k, ())}
     if err and "答案" not in quiet:
         problem(loc, "答案", err)
-    images = tuple(ItemImage(i.name, i.media_type or "application/octet-stream", i.data_base64) for i in m.images or ())
+    images = tuple(ItemImage(i.name, i.media_type or "application/octet-stream", i.data_base64, (i.alt or "").strip())
+                   for i in m.images or ())
     irt = None if m.irt is None else IrtData(m.irt.model, m.irt.a, m.irt.b, m.irt.c,  # type: ignore[arg-type]
                                              m.irt.origin or "provisional")
     draft = ItemDraft(
@@ -414,7 +416,8 @@ def write_json(items: Sequence[ItemDraft], *, title: str = "") -> bytes:
                            "origin": it.irt.origin}
         if it.images:
             node["images"] = [{"name": i.name, "media_type": i.media_type,
-                               "data_base64": base64.b64encode(i.data).decode("ascii")} for i in it.images]
+                               "data_base64": base64.b64encode(i.data).decode("ascii"), **({"alt": i.alt} if i.alt else {})}
+                              for i in it.images]
         out.append(node)
     doc = {"format": FORMAT, "title": title, "items": out}
     return json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8")

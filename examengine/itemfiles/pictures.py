@@ -91,7 +91,7 @@ def check_pictures(filename: str, items: tuple[ItemDraft, ...]) -> tuple[tuple[I
                 problems.append(Problem(filename, d.location or d.external_id, f"图片 {img.name}",
                                         f"{why}（声明的类型为 {img.media_type or '无'}），未导入"))
                 continue
-            images.append(ItemImage(img.name, PICTURE_TYPES[sniff(img.data)], img.data))
+            images.append(ItemImage(img.name, PICTURE_TYPES[sniff(img.data)], img.data, img.alt))
         out.append(replace(d, images=tuple(images)) if d.images else d)
     if total > MAX_UPLOAD_PICTURE_BYTES:
         problems.append(Problem(filename, "", "图片", f"本次上传的图片共 {total / 1024 / 1024:.1f} MB，超过每次上传 "

@@ -614,6 +614,7 @@ class _ImageCollector:
         self.hints: dict[str, str] = {}  # name -> media type given by <object type>
         self.order: list[str] = []
         self.missing: set[str] = set()
+        self.alts: dict[str, str] = {}  # name -> the alt text of an <img> showing it
 
     def add(self, path: str, hint: str = "") -> str | None:
         name = re.sub(r"[\s\]]+", "_", posixpath.basename(path)) or "image"
@@ -627,8 +628,9 @@ class _ImageCollector:
             self.hints[name] = hint
         return name
 
-    def ref(self, src: str, hint: str = "") -> str:
-        """Called for each <img src>/<object data>: returns the placeholder to put in the text."""
+    def ref(self, src: str, hint: str = "", alt: str = "") -> str:
+        """Called for each <img src>/<object data>: returns the placeholder to put in the text
+        (an <img>'s ``alt`` is kept as the picture's description)."""
         src = (src or "").strip()
         path = self.reader.resolve(self.item_dir, src)
         if path is None:
@@ -638,6 +640,8 @@ class _ImageCollector:
         name = self.add(path, hint)
         if name is None:
             return ""
+        if alt and alt != name and not self.alts.get(name):  # an alt that is only the file name describes nothing
+            self.alts[name] = alt
         if path not in self.reader.members:
             if name not in self.missing:
                 self.missing.add(name)
@@ -665,7 +669,7 @@ class _ImageCollector:
                 continue
             media_type = (self.meta.image_types.get(name) or self.hints.get(name)
                           or mimetypes.guess_type(name)[0] or "application/octet-stream")
-            out.append(ItemImage(name, media_type, body))
+            out.append(ItemImage(name, media_type, body, self.alts.get(name, "")))
         return tuple(out)
 
 
@@ -799,7 +803,7 @@ def _safe_name(name: str) -> bool:
 class _TextBuilder:
     """Plain text with lines from mixed HTML content (see the module docstring)."""
 
-    def __init__(self, image: Callable[[str, str], str]) -> None:
+    def __init__(self, image: Callable[..., str]) -> None:
         self.image = image
         self.lines: list[str] = []
         self.cur: list[str] = []
@@ -823,7 +827,7 @@ class _TextBuilder:
             self.end_line(force=True)
             return
         if tag == "img":
-            self.add(self.image(el.get("src") or "", ""))
+            self.add(self.image(el.get("src") or "", "", (el.get("alt") or "").strip()))
             return
         if tag == "object":
             hint = (el.get("type") or "").strip()
@@ -872,7 +876,7 @@ class _TextBuilder:
         return "\n".join(lines)
 
 
-def _text_of(el: Element, image: Callable[[str, str], str], interaction: Element | None = None,
+def _text_of(el: Element, image: Callable[..., str], interaction: Element | None = None,
              unsupported: list[str] | None = None) -> str:
     builder = _TextBuilder(image)
     builder.walk_children(el, interaction)
@@ -981,7 +985,8 @@ def _item_xml(item: ItemDraft, qid: str, v3: bool) -> bytes:
         SubElement(root, T("outcomeDeclaration"), {
             "identifier": "FEEDBACK", "cardinality": "single", A("baseType"): "identifier"})
     body = SubElement(root, T("itemBody"))
-    _paragraphs(body, stem)
+    alts = {i.name: i.alt for i in item.images if i.alt}
+    _paragraphs(body, stem, alts)
     interaction = SubElement(body, T("choiceInteraction"), {
         A("responseIdentifier"): "RESPONSE", "shuffle": "false", A("maxChoices"): "0" if multiple else "1"})
     for i, option in enumerate(item.options):
@@ -989,27 +994,28 @@ def _item_xml(item: ItemDraft, qid: str, v3: bool) -> bytes:
         for n, line in enumerate(canonical_text(option).split("\n")):
             if n:
                 SubElement(choice, "br")
-            _inline(choice, line)
+            _inline(choice, line, alts)
     SubElement(root, T("responseProcessing"), {"template": MATCH_CORRECT_30 if v3 else MATCH_CORRECT_21})
     if explanation:
         feedback = SubElement(root, T("modalFeedback"), {
             A("outcomeIdentifier"): "FEEDBACK", "identifier": "EXPLANATION", A("showHide"): "hide"})
-        _paragraphs(SubElement(feedback, "qti-content-body") if v3 else feedback, explanation)
+        _paragraphs(SubElement(feedback, "qti-content-body") if v3 else feedback, explanation, alts)
     _indent(root, mixed={"p", T("simpleChoice")})
     return tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def _paragraphs(parent: Element, text: str) -> None:
+def _paragraphs(parent: Element, text: str, alts: dict[str, str] | None = None) -> None:
     for line in text.split("\n") if text else []:
-        _inline(SubElement(parent, "p"), line)
+        _inline(SubElement(parent, "p"), line, alts)
 
 
-def _inline(parent: Element, line: str) -> None:
-    """Append a line with ``[图片:name]`` references to ``parent`` as text and ``<img>`` children."""
+def _inline(parent: Element, line: str, alts: dict[str, str] | None = None) -> None:
+    """Append a line with ``[图片:name]`` references to ``parent`` as text and ``<img>`` children
+    (``alt``: the picture's description, else its name as before)."""
     parts = IMAGE_REF_RE.split(line)
     _append_text(parent, parts[0])
     for i in range(1, len(parts), 2):
-        SubElement(parent, "img", {"src": "images/" + quote(parts[i]), "alt": parts[i]})
+        SubElement(parent, "img", {"src": "images/" + quote(parts[i]), "alt": (alts or {}).get(parts[i]) or parts[i]})
         _append_text(parent, parts[i + 1])
 
 

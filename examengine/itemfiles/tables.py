@@ -15,7 +15,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from examengine.errors import DataFileError, Problem
 from examengine.exam.items import (
@@ -450,6 +450,43 @@ MAX_GROUP_NAME = 20
 MAX_GROUP_VALUE = 50
 
 
+#: Accommodation columns of a roster (issue 25): 延时 (extra time: "+50%" of the time limit, or
+#: minutes: "30" / "30分钟"), 大字号 (large print) and 读屏 (a screen-reader user): 是/否 (or 1/0, Y/N, √).
+EXTRA_TIME_COLUMN = "延时"
+FLAG_COLUMNS = {"大字号": "large_print", "读屏": "reader"}
+YES = ("是", "1", "Y", "YES", "√", "✓", "TRUE")
+NO = ("", "否", "0", "N", "NO", "×", "FALSE")
+MAX_EXTRA_PERCENT = 200
+MAX_EXTRA_MINUTES = 240
+
+
+def parse_extra_time(text: str) -> tuple[int, int]:
+    """A 延时 cell as (percent, minutes): "+50%" -> (50, 0), "30分钟" or "30" -> (0, 30), "" -> (0, 0).
+    Raises ValueError with the message to show."""
+    t = text.replace(" ", "").replace("＋", "+").replace("％", "%").lstrip("+")
+    if not t or t in ("0", "否", "无"):
+        return 0, 0
+    if t.endswith("%"):
+        n = t[:-1]
+        if n.isdigit() and 1 <= int(n) <= MAX_EXTRA_PERCENT:
+            return int(n), 0
+        raise ValueError(f"延时百分比应为 1–{MAX_EXTRA_PERCENT}%，实际为“{text}”")
+    for unit in ("分钟", "分", "min"):
+        t = t.removesuffix(unit)
+    if t.isdigit() and 1 <= int(t) <= MAX_EXTRA_MINUTES:
+        return 0, int(t)
+    raise ValueError(f"延时应写作百分比（如 +25%、+50%）或分钟数（如 30 或 30分钟，1–{MAX_EXTRA_MINUTES}），实际为“{text}”")
+
+
+def parse_flag(text: str, column: str) -> bool:
+    t = text.strip().upper()
+    if t in YES:
+        return True
+    if t in NO:
+        return False
+    raise ValueError(f"{column}应填“是”或留空，实际为“{text}”")
+
+
 @dataclass(frozen=True)
 class RosterRow:
     """One roster row. ``groups``: the row's group values by group name (blank cells left out),
@@ -461,6 +498,11 @@ class RosterRow:
     room: str = ""
     seat: str = ""
     groups: Mapping[str, str] = field(default_factory=dict)
+    # accommodations (延时, 大字号, 读屏); None: the file has no accommodation column (keep what is stored)
+    extra_percent: int | None = None
+    extra_minutes: int | None = None
+    large_print: bool | None = None
+    reader: bool | None = None
 
 
 def roster_group_columns(header: list[str]) -> dict[str, int]:
@@ -489,6 +531,8 @@ def read_roster(filename: str, data: bytes, *, lengths: Mapping[str, int]) -> li
         raise DataFileError(problems)
     idx = {ROSTER_COLUMNS[h]: i for i, h in enumerate(header) if h in ROSTER_COLUMNS}
     group_idx = roster_group_columns(header)
+    acc_idx = {h: i for i, h in enumerate(header) if h == EXTRA_TIME_COLUMN or h in FLAG_COLUMNS}
+    has_accommodations = bool(acc_idx)
     for name in group_idx:
         if not name or len(name) > MAX_GROUP_NAME:
             problems.append(Problem(filename, "第 1 行", f"分组:{name}", f"分组名称应为 1–{MAX_GROUP_NAME} 个字符"))
@@ -502,6 +546,19 @@ def read_roster(filename: str, data: bytes, *, lengths: Mapping[str, int]) -> li
         groups = {g: r[i] for g, i in group_idx.items() if i < len(r) and r[i]}
         rec = RosterRow(**{k: (r[i] if i < len(r) else "") for k, i in idx.items()}, groups=groups)
         loc = f"第 {n} 行"
+        if has_accommodations:
+            cell = {h: (r[i].strip() if i < len(r) else "") for h, i in acc_idx.items()}
+            acc: dict = {"extra_percent": 0, "extra_minutes": 0, "large_print": False, "reader": False}
+            try:
+                acc["extra_percent"], acc["extra_minutes"] = parse_extra_time(cell.get(EXTRA_TIME_COLUMN, ""))
+            except ValueError as exc:
+                problems.append(Problem(filename, loc, EXTRA_TIME_COLUMN, str(exc)))
+            for h, key in FLAG_COLUMNS.items():
+                try:
+                    acc[key] = parse_flag(cell.get(h, ""), h)
+                except ValueError as exc:
+                    problems.append(Problem(filename, loc, h, str(exc)))
+            rec = replace(rec, **acc)
         for g, value in groups.items():
             if len(value) > MAX_GROUP_VALUE:
                 problems.append(Problem(filename, loc, g, f"{g}不能超过 {MAX_GROUP_VALUE} 个字符，实际为 {len(value)} 个"))

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,9 @@ def environment(zone: str = DEFAULT_TIMEZONE) -> Environment:
     env.filters["qr"] = qr_png_uri
     env.filters["image_parts"] = split_images
     env.filters["zh_numeral"] = zh_numeral
+    # seconds left -> the clock time they run out at, as the centre reads it (a timer's end time as text)
+    env.filters["ends_at"] = lambda left_s, fmt="%H:%M": format_local(
+        datetime.now(UTC) + timedelta(seconds=int(left_s)), tz, fmt)
     env.globals.update(
         LETTERS=LETTERS,
         STATUSES=[(s.value, STATUS_LABELS[s]) for s in ItemStatus],

@@ -23,7 +23,7 @@ import json
 import secrets
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -54,7 +54,7 @@ from examengine.exam.items import LETTERS, ItemType, image_refs, provisional_mar
 from examengine.exam.scoring import AttemptResult, StoredResult, attempt_result
 from examengine.services.blueprints import get_blueprint_version, load_pool, resolve_cuts
 from examengine.services import audit, exams, mapping
-from examengine.services.exams import as_utc, get_exam
+from examengine.services.exams import accommodation_text, as_utc, get_exam
 from examengine.services.mapping import Engine, VersionContent
 
 S = AttemptStatus
@@ -283,7 +283,7 @@ def sign_in(db: Session, ticket: str, code: str, *, zone: ZoneInfo, id_last4: st
             cuts = [c.theta for c in resolve_cuts(bp, load_pool(db, bp).pool.params)]
         attempt = Attempt(exam_id=exam.id, candidate_id=cand.id, blueprint_version_id=row.id,
                           seed=secrets.randbits(31), cuts=cuts, status=S.NOT_STARTED.value, token_hash=_hash(token),
-                          token_expires_at=expires)
+                          token_expires_at=expires, extra_seconds=accommodation_seconds(cand, exam.time_limit_minutes))
         db.add(attempt)
         try:
             db.flush()
@@ -291,6 +291,8 @@ def sign_in(db: Session, ticket: str, code: str, *, zone: ZoneInfo, id_last4: st
             db.rollback()
             attempt = db.scalars(select(Attempt).where(Attempt.candidate_id == cand.id)).one()
             attempt.token_hash, attempt.token_expires_at = _hash(token), expires
+        else:
+            _record_accommodations(db, attempt, cand)
         _record(db, ticket=ticket, client=client, outcome=SignInOutcome.OK, candidate=cand, attempt=attempt)
         db.commit()
         return SignIn(attempt.id, token, attempt.status)
@@ -305,6 +307,25 @@ def sign_in(db: Session, ticket: str, code: str, *, zone: ZoneInfo, id_last4: st
             new_device=moved)
     db.commit()
     return SignIn(attempt.id, token, attempt.status)
+
+
+def accommodation_seconds(cand: Candidate, time_limit_minutes: int) -> int:
+    """The extra time of a candidate's accommodation (延时 on the roster): time limit × share, plus
+    minutes. Given as the attempt's ``extra_seconds`` when it is created (at the first sign-in),
+    so the deadline, the countdown and the monitor all include it; a proctor's 延时 adds to it."""
+    return round(time_limit_minutes * 60 * (cand.extra_percent or 0) / 100) + (cand.extra_minutes or 0) * 60
+
+
+def _record_accommodations(db: Session, attempt: Attempt, cand: Candidate) -> None:
+    """Audit the accommodations a new attempt starts with (none: nothing recorded)."""
+    flags = {"extra_percent": cand.extra_percent or 0, "extra_minutes": cand.extra_minutes or 0,
+             "large_print": bool(cand.large_print), "reader": bool(cand.reader)}
+    if not any(flags.values()):
+        return
+    detail = {**flags, "extra_seconds": attempt.extra_seconds}
+    audit.record(db, actor="system", action="attempt.accommodation", target=f"attempt {attempt.id}",
+                 before={"extra_seconds": 0}, after=detail)
+    db.add(AttemptEvent(attempt_id=attempt.id, action="accommodation", actor="system", detail=detail))
 
 
 PENDING_MESSAGE = "你的作答已在另一台设备上进行。本设备需经监考人员批准后才能继续作答，请举手示意监考人员，批准后本页会自动继续。"
@@ -476,6 +497,7 @@ class ItemForCandidate:
     time_left_s: int
     multiple: bool
     images: list[str]  # pictures the stem shows ([图片:name]), served for this position only
+    image_alts: dict[str, str] = field(default_factory=dict)  # their descriptions (alt text), by name
 
 
 @dataclass(frozen=True)
@@ -492,7 +514,7 @@ def _present(db: Session, attempt: Attempt, row: AttemptItem) -> ItemForCandidat
         position=row.position, item_id=f"Q{row.id}", type=v.type, stem=v.stem,
         options=[{"label": LETTERS[i], "text": text} for i, text in enumerate(v.options)],
         time_left_s=time_left_s(attempt), multiple=v.type == ItemType.MULTIPLE.value,
-        images=image_refs(v.stem),
+        images=image_refs(v.stem), image_alts=dict(v.alts),
     )
 
 
@@ -852,6 +874,7 @@ class MonitorRow:
     # closed attempts: scored on provisional parameters (None: stored before the mark existed, unknown)
     provisional: bool | None = None
     n_provisional: int = 0  # scored items with provisional parameters
+    accommodations: str = ""  # from the roster, in words: "延时 +50% · 大字号 · 读屏"
 
 
 @dataclass(frozen=True)
@@ -889,6 +912,8 @@ def monitor(db: Session, exam_id: int) -> list[MonitorRow]:
                      device_switches=sum(1 for r in recs if r.new_device),
                      pending_sign_in=next((r.id for r in reversed(recs) if r.outcome == SignInOutcome.PENDING.value), None),
                      locked_until=until.isoformat(timespec="seconds") if until else None)
+        signs["accommodations"] = accommodation_text(extra_percent=c.extra_percent or 0, extra_minutes=c.extra_minutes or 0,
+                                                     large_print=bool(c.large_print), reader=bool(c.reader))
         a = attempts.get(c.id)
         if a is None:
             out.append(MonitorRow(c.id, c.ticket, c.name, c.room, None, "not_signed_in", 0, 0, None, None, None, None,

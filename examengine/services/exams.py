@@ -283,6 +283,7 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
     filename = clean_filename(filename)
     rows = read_roster(filename, data, lengths=ROSTER_LENGTHS)
     with_groups = any(r.groups for r in rows)
+    with_accommodations = any(r.large_print is not None for r in rows)
     existing = {c.ticket: c for c in exam.candidates}
     before = {t: (c.name, c.id_last4, c.room, c.seat) for t, c in existing.items()}
     added = updated = 0
@@ -291,7 +292,7 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
         if cand is None:
             exam.candidates.append(Candidate(ticket=rec.ticket, name=rec.name, id_last4=rec.id_last4,
                                              room=rec.room, seat=rec.seat, access_code=new_access_code(),
-                                             groups=dict(rec.groups)))
+                                             groups=dict(rec.groups), **_accommodations(rec)))
             added += 1
             continue
         changed = (cand.name, cand.id_last4, cand.room, cand.seat) != (rec.name, rec.id_last4, rec.room, rec.seat)
@@ -300,16 +301,41 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
         if with_groups and dict(cand.groups or {}) != dict(rec.groups):
             cand.groups = dict(rec.groups)
             changed = True
+        if with_accommodations:
+            for key, value in _accommodations(rec).items():
+                if getattr(cand, key) != value:
+                    setattr(cand, key, value)
+                    changed = True
         updated += changed
     after = {"file": filename, "added": added, "updated": updated,
              "changed": [r.ticket for r in rows if r.ticket in before
                          and before[r.ticket] != (r.name, r.id_last4, r.room, r.seat)]}
     if with_groups:
         after["group_columns"] = sorted({g for r in rows for g in r.groups})
+    if with_accommodations:  # who has which accommodation: the audit trail of extra time given
+        after["accommodations"] = {r.ticket: accommodation_text(**_accommodations(r)) for r in rows
+                                   if any(_accommodations(r).values())}
     audit.record(db, actor=actor, action="exam.roster", target=f"exam {exam.id}",
                  before={"candidates": len(before)}, after=after)
     db.commit()
     return RosterReport(exam.id, added, updated, len(exam.candidates))
+
+
+def _accommodations(rec) -> dict:
+    """A roster row's accommodation fields (all off when the file has no accommodation column)."""
+    return {"extra_percent": rec.extra_percent or 0, "extra_minutes": rec.extra_minutes or 0,
+            "large_print": bool(rec.large_print), "reader": bool(rec.reader)}
+
+
+def accommodation_text(*, extra_percent: int = 0, extra_minutes: int = 0, large_print: bool = False,
+                       reader: bool = False) -> str:
+    """Accommodations in words, as the roster writes them: "延时 +50% · 大字号 · 读屏" ("" for none)."""
+    parts = []
+    if extra_percent or extra_minutes:
+        parts.append("延时 " + " ".join(([f"+{extra_percent}%"] if extra_percent else [])
+                                       + ([f"+{extra_minutes} 分钟"] if extra_minutes else [])))
+    parts += ["大字号"] * bool(large_print) + ["读屏"] * bool(reader)
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,11 @@ def _check_upload_items(db: Session, parsed: ParsedUpload, catalog: _Catalog) ->
         if len(standards) > 1:
             problems.append(Problem(f, d.location, "职业技能要求",
                                     f"一道题的职业技能要求应属于同一个标准，实际涉及 {'、'.join(sorted(standards))}"))
+        for img in d.images:  # a picture a screen reader cannot describe (WCAG 1.1.1; issue 25)
+            if not img.alt:
+                warnings.append(Problem(f, d.location, f"图片 {img.name}",
+                                        "图片没有文字说明（alt）：使用读屏软件的考生无法得知图片内容，请在 QTI 的 <img alt> "
+                                        "或 JSON 的 images[].alt 中说明图片所示内容"))
         norm = normalise_text(d.stem)
         if norm and norm in stems and stems[norm] != d.external_id:
             warnings.append(Problem(f, d.location, "题干", f"题干与文件中的“{stems[norm]}”几乎相同，请确认不是重复题"))
@@ -450,7 +455,7 @@ def _add_version(db: Session, item: Item, d: ItemDraft, number: int, irt: IrtDat
     for pos, rid in enumerate(req_ids, start=1):
         v.requirements.append(ItemVersionRequirement(requirement_id=rid, position=pos))
     for img in d.images:
-        v.images.append(ItemImage(name=img.name, media_type=img.media_type, data=img.data))
+        v.images.append(ItemImage(name=img.name, media_type=img.media_type, data=img.data, alt=img.alt))
     return v
 
 

@@ -42,6 +42,7 @@ from examengine.db.revision import bank_revision
 from examengine.errors import DataFileError, NotFoundError, Problem
 from examengine.exam.blueprint import LOWER_LEVEL, Blueprint
 from examengine.exam.cat import CatState, StoredResponse, replay
+from examengine.db.models import ItemImage as ItemImageRow
 from examengine.exam.items import IrtData, IrtModel, ItemDraft, ItemImage, ItemType
 from examengine.exam.policy import CatPolicy, blueprint_policy
 from examengine.exam.pool import ItemPool
@@ -68,7 +69,7 @@ def version_to_draft(item: Item, version: ItemVersion) -> ItemDraft:
         author=item.author,
         source=item.source,
         enemy_group=item.enemy_group,
-        images=tuple(ItemImage(i.name, i.media_type, i.data) for i in version.images),
+        images=tuple(ItemImage(i.name, i.media_type, i.data, i.alt or "") for i in version.images),
         irt=IrtData(IrtModel(version.irt_model), version.irt_a, version.irt_b, version.irt_c, version.irt_origin),
         location=item.external_id,
     )
@@ -351,6 +352,7 @@ class VersionContent:
     stem: str
     options: tuple[str, ...]
     key: tuple[int, ...]
+    alts: tuple[tuple[str, str], ...] = ()  # (picture name, description) of the pictures described
 
 
 # What a candidate sees of a frozen item version, by (database, version id): a frozen version never
@@ -376,7 +378,9 @@ def content(db: Session, row: AttemptItem) -> VersionContent:
     if hit is not None:
         return hit
     v = row.version
-    found = VersionContent(v.type, v.stem, tuple(v.options), tuple(v.key))
+    alts = tuple(db.execute(select(ItemImageRow.name, ItemImageRow.alt).where(
+        ItemImageRow.version_id == v.id, ItemImageRow.alt != "").order_by(ItemImageRow.name)).tuples()) if "[图片:" in v.stem else ()
+    found = VersionContent(v.type, v.stem, tuple(v.options), tuple(v.key), alts)
     if v.frozen:
         with _LOCK:
             _CONTENT[key] = found

@@ -3,7 +3,7 @@
 // - the form shows the saved answer after Back/Forward (not a state the browser restored),
 // - a choice not yet saved is said so, and following a link of the page (答题卡, 检查并交卷)
 //   saves it first (the form is posted with the link's target in "to"),
-// - the countdown runs; at zero the page asks the server what comes next.
+// (the countdown is static/exam.js's, as on every candidate page).
 (function () {
   "use strict";
   window.addEventListener("pageshow", function (e) { if (e.persisted) window.location.reload(); });
@@ -32,16 +32,4 @@
     var sent = false;
     form.addEventListener("submit", function (e) { if (sent) e.preventDefault(); sent = true; });
   }
-
-  var el = document.getElementById("timer");
-  if (!el) return;
-  var end = Date.now() + parseInt(el.dataset.left, 10) * 1000;
-  function tick() {
-    var s = Math.max(0, Math.round((end - Date.now()) / 1000));
-    el.textContent = "剩余 " + Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
-    if (s <= 300) el.className = "timer low";
-    if (s <= 0) { window.location.href = "/exam/result"; return; }
-    setTimeout(tick, 1000);
-  }
-  tick();
 })();

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,6 +30,27 @@ router = APIRouter(route_class=CandidateRoute, prefix="/exam", include_in_schema
 COOKIE = "ee_attempt"
 DEVICE_COOKIE = "ee_device"  # a random id per browser: tells a second device from a reload
 CLOSED = (att.AttemptStatus.FINISHED, att.AttemptStatus.INCOMPLETE)
+
+
+#: The errors a form of an item page can come back with, named in the address of the page it is
+#: redirected to (post/redirect/get: a reload repeats no write), never free text from the address.
+ERRORS = {
+    "none": "请先选择答案，再提交本题。",
+    "one": "本题只能选择一个选项。",
+    "bad": "所选选项无效，请重新选择。",
+    "stale": "该题的答案已经提交过（或页面已过期），下面是当前题目。",
+    "confirm": "请勾选“我已检查完毕，确认交卷”后再交卷。",
+    "agree": "请先勾选“我已阅读并理解以上考试须知”，再开始考试。",
+}
+FONT_COOKIE = "ee_font"  # the candidate's font size: 0-4 (100 %-200 %), set by the A-/A+ buttons
+FONT_SIZES = (100, 125, 150, 175, 200)
+LARGE_PRINT_LEVEL = 2  # large print (大字号 on the roster) starts at 150 %
+
+
+def _error_code(exc: ExamEngineError) -> str:
+    """An answer's error as one of ERRORS' codes (the service's messages, by their wording)."""
+    text = exc.message
+    return "one" if "只能选择一个" in text else "none" if "请选择" in text else "bad"
 
 
 def _page(template: str, status_code: int = 200, **ctx) -> HTMLResponse:
@@ -108,6 +130,8 @@ def login(request: Request, ticket: str = Form(""), code: str = Form(""), id_las
     target = "/exam/wait" if s.status == "pending_approval" else _where(s.status)
     resp = RedirectResponse(target, 303)
     resp.set_cookie(COOKIE, f"{s.attempt_id}:{s.token}", httponly=True, samesite="strict", path="/exam")
+    if not request.cookies.get(FONT_COOKIE) and att.get_attempt(db, s.attempt_id).candidate.large_print:
+        _set_font(resp, LARGE_PRINT_LEVEL)  # 大字号 on the roster: the pages start at 150 %
     return resp
 
 
@@ -130,16 +154,16 @@ def instructions(request: Request, db: Session = Depends(get_db)) -> Response:
         return page
     if attempt.status in CLOSED:
         return RedirectResponse("/exam/result", 303)
-    return _instructions(db, attempt)
+    return _instructions(db, attempt, ERRORS["agree"] if request.query_params.get("error") == "agree" else "")
 
 
-def _instructions(db: Session, attempt) -> HTMLResponse:
+def _instructions(db: Session, attempt, message: str = "") -> HTMLResponse:
     try:
         n_items = lin.overview(db, attempt).n_items if _linear(attempt) else 0
     except ExamEngineError:  # a LOFT form is assembled at the start: its length is not known before
         n_items = 0
     return _page("exam/instructions.html", o=asdict(att.overview(db, attempt)), mode=attempt.exam.mode,
-                 n_items=n_items)
+                 n_items=n_items, message=message)
 
 
 @router.post("/start")
@@ -148,13 +172,14 @@ def start(request: Request, agree: str = Form(""), db: Session = Depends(get_db)
     if page is not None:
         return page
     if agree != "1":
-        return _instructions(db, attempt)
+        return RedirectResponse("/exam/instructions?error=agree", 303)
     att.start(db, attempt)
     return RedirectResponse("/exam/item", 303)
 
 
 @router.get("/item")
-def item(request: Request, lost: int = 0, db: Session = Depends(get_db)) -> Response:
+def item(request: Request, lost: int = 0, done: int = 0, error: str = "", pick: str = "",
+         db: Session = Depends(get_db)) -> Response:
     attempt, page = _guard(request, db)
     if page is not None:
         return page
@@ -166,8 +191,50 @@ def item(request: Request, lost: int = 0, db: Session = Depends(get_db)) -> Resp
     if isinstance(current, att.Finished):
         return RedirectResponse("/exam/result", 303)
     message = (f"另一个窗口已先提交了第 {lost} 题的答案，本窗口的选择未被记录（以先提交的答案为准）。请只在一个窗口中作答。"
-               if lost else "")
-    return _page("exam/item.html", item=asdict(current), message=message)
+               if lost else f"第 {done} 题的答案已经记录，不能再修改；下面是当前题目。" if done else ERRORS.get(error, ""))
+    valid = {o["label"] for o in current.options}
+    picked = [x for x in pick.split(",") if x in valid] if not message else []  # 返回修改: the choice ticked again
+    return _page("exam/item.html", item=asdict(current), message=message, picked=picked,
+                 invalid=error in ("none", "one", "bad"))
+
+
+@router.get("/confirm")
+def confirm(request: Request, position: int = 0, db: Session = Depends(get_db)) -> Response:
+    """The review of an adaptive answer before it is final: the item and the choice, 确认提交 or
+    返回修改. The choice travels in the address (a GET page: a reload repeats nothing)."""
+    attempt, page = _guard(request, db)
+    if page is not None:
+        return page
+    if _linear(attempt) or attempt.status == att.AttemptStatus.NOT_STARTED:
+        return RedirectResponse("/exam/item", 303)
+    current = att.pending(db, attempt)
+    if isinstance(current, att.Finished):
+        return RedirectResponse("/exam/result", 303)
+    if 0 < position < current.position:  # Back to the confirmation of an answer already recorded
+        return RedirectResponse(f"/exam/item?done={position}", 303)
+    if position != current.position:
+        return _stale(position, current)
+    code = _choice_error(current, request.query_params.getlist("answer"))
+    if code:
+        return RedirectResponse(f"/exam/item?error={code}", 303)
+    picked = sorted(set(request.query_params.getlist("answer")))
+    return _page("exam/confirm.html", item=asdict(current), picked=picked)
+
+
+def _stale(position: int, current) -> RedirectResponse:
+    """A page of an item that is no longer the pending one: an earlier position was answered in
+    another window (or by a repeat), a later one is an old or made-up address."""
+    return RedirectResponse(f"/exam/item?lost={position}" if 0 < position < current.position else "/exam/item?error=stale",
+                            303)
+
+
+def _choice_error(current, labels: list[str]) -> str:
+    """Why a choice cannot be an answer of the item ("" when it can)."""
+    if not labels:
+        return "none"
+    if not set(labels) <= {o["label"] for o in current.options}:
+        return "bad"
+    return "one" if len(set(labels)) > 1 and not current.multiple else ""
 
 
 @router.get("/images/{position}/{name}")
@@ -196,6 +263,19 @@ def _answer(request: Request, db: Session, form) -> Response:
     except ValueError:
         position = 0
     labels = [str(v) for v in form.getlist("answer")]
+    if str(form.get("confirm", "")) != "1":  # 提交本题: first the confirmation page, nothing recorded yet
+        if attempt.status == att.AttemptStatus.NOT_STARTED:
+            return RedirectResponse("/exam/instructions", 303)
+        current = att.pending(db, attempt)
+        if isinstance(current, att.Finished):
+            return RedirectResponse("/exam/result", 303)
+        if position != current.position:
+            return _stale(position, current)
+        code = _choice_error(current, labels)
+        if code:
+            return RedirectResponse(f"/exam/item?error={code}", 303)
+        return RedirectResponse(f"/exam/confirm?{urlencode([('position', position)] + [('answer', x) for x in labels])}",
+                                303)
     try:
         out = att.answer(db, attempt, position=position, item_id=str(form.get("item_id", "")), labels=labels)
     except att.AttemptClosedError:
@@ -204,8 +284,9 @@ def _answer(request: Request, db: Session, form) -> Response:
         current = att.pending(db, attempt)
         if isinstance(current, att.Finished):
             return RedirectResponse("/exam/result", 303)
-        return _page("exam/item.html", 409 if position != current.position else 400, item=asdict(current),
-                     message=exc.message)
+        if position != current.position:
+            return _stale(position, current)
+        return RedirectResponse(f"/exam/item?error={_error_code(exc)}", 303)
     if not out.recorded:
         return RedirectResponse(f"/exam/item?lost={position}", 303)
     return RedirectResponse("/exam/item", 303)
@@ -271,6 +352,7 @@ def _linear_resume(db: Session, attempt) -> Response:
 
 
 def _linear_item_page(db: Session, attempt, position: int, message: str = "", status_code: int = 200) -> Response:
+    """The page of one position; ``message``: an error to show (its choices marked invalid)."""
     try:
         current = lin.item_at(db, attempt, position)
     except att.AttemptClosedError:
@@ -282,13 +364,14 @@ def _linear_item_page(db: Session, attempt, position: int, message: str = "", st
 
 
 @router.get("/q/{position}")
-def linear_item(position: str, request: Request, db: Session = Depends(get_db)) -> Response:
+def linear_item(position: str, request: Request, error: str = "", db: Session = Depends(get_db)) -> Response:
     attempt, page = _linear_guard(request, db)
     if page is not None:
         return page
     if not position.isdigit():  # a mistyped address: back to the exam, not a validation error
         return _linear_resume(db, attempt)
-    return _linear_item_page(db, attempt, int(position))
+    message = ERRORS.get(error, "") if error in ("none", "one", "bad") else ""
+    return _linear_item_page(db, attempt, int(position), message, 400 if message else 200)
 
 
 @router.post("/q/{position}")
@@ -324,7 +407,7 @@ def _linear_save(request: Request, db: Session, position: int, form) -> Response
     except att.AttemptClosedError:  # handed in, or the time ran out: the end-of-exam pages say which
         return RedirectResponse("/exam/result", 303)
     except ExamEngineError as exc:  # a choice the item does not have, two choices for a 单选, ...
-        return _linear_item_page(db, attempt, position, exc.message, 400)
+        return RedirectResponse(f"/exam/q/{position}?error={_error_code(exc)}", 303)
     to = str(form.get("to", ""))  # a link of the page followed with a choice not yet saved (static/linear.js)
     if to == "review" or go == "review":
         return RedirectResponse("/exam/review", 303)
@@ -339,6 +422,8 @@ def linear_review(request: Request, db: Session = Depends(get_db)) -> Response:
     attempt, page = _linear_guard(request, db)
     if page is not None:
         return page
+    if request.query_params.get("error") == "confirm":
+        return _review_page(db, attempt, ERRORS["confirm"], 400)
     return _review_page(db, attempt)
 
 
@@ -353,12 +438,44 @@ def linear_submit(request: Request, confirm: str = Form(""), db: Session = Depen
     if page is not None:
         return page
     if confirm != "1":
-        return _review_page(db, attempt, "请勾选“我已检查完毕，确认交卷”后再交卷。", 400)
+        return RedirectResponse("/exam/review?error=confirm", 303)
     try:
         lin.submit(db, attempt)
     except att.AttemptClosedError:
         pass
     return RedirectResponse("/exam/result", 303)
+
+
+def _font_level(request: Request) -> int:
+    """The candidate's font size (0-4) from its cookie: set by the A-/A+ buttons, or at sign-in to
+    150 % for a candidate with large print (大字号 on the roster); 100 % without one."""
+    raw = request.cookies.get(FONT_COOKIE, "")
+    return min(int(raw), len(FONT_SIZES) - 1) if raw.isdigit() else 0
+
+
+def _set_font(resp: Response, level: int) -> None:
+    resp.set_cookie(FONT_COOKIE, str(level), max_age=86400, samesite="strict", path="/exam")
+
+
+@router.get("/font.css")
+def font_css(request: Request) -> Response:
+    """The root font size of the candidate pages (every size on them is in rem); no database."""
+    return Response(f"html {{ font-size: {FONT_SIZES[_font_level(request)]}%; }}\n", media_type="text/css",
+                    headers={"Cache-Control": "no-store"})
+
+
+@router.get("/font")
+def font(request: Request, d: str = "") -> Response:
+    """A-/A+ without JavaScript: store the size in a cookie and go back to the page (the same
+    address, read from the Referer of this origin; else the exam's start)."""
+    level = max(0, min(len(FONT_SIZES) - 1, _font_level(request) + (1 if d == "up" else -1 if d == "down" else 0)))
+    back = urlsplit(request.headers.get("referer", ""))
+    here = back.path + (f"?{back.query}" if back.query else "")
+    target = here if back.netloc == request.url.netloc and back.path.startswith("/exam") and \
+        back.path not in ("/exam/answer", "/exam/login", "/exam/font") else "/exam"
+    resp = RedirectResponse(target, 303)
+    _set_font(resp, level)
+    return resp
 
 
 @router.post("/logout")

@@ -79,7 +79,7 @@ def test_the_item_shown_to_a_candidate_holds_no_key_parameter_or_code(api, exam,
     _, tickets = exam
     aid, h = sign_in(api, tickets[2])
     item = api.get(f"/api/v1/attempts/{aid}/item", headers=h).json()
-    assert set(item) == {"position", "item_id", "type", "stem", "options", "time_left_s", "multiple", "images"}
+    assert set(item) == {"position", "item_id", "type", "stem", "options", "time_left_s", "multiple", "images", "image_alts"}
     text = json.dumps(item, ensure_ascii=False)
     row = bank_db.get(AttemptItem, int(item["item_id"][1:]))
     assert row.external_id not in text and "530046-L1-" not in text

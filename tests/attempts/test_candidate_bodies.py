@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.attempts.conftest import Simulee, roster_csv, sign_in
 
-ITEM = {"position", "item_id", "type", "stem", "options", "time_left_s", "multiple", "images"}
+ITEM = {"position", "item_id", "type", "stem", "options", "time_left_s", "multiple", "images", "image_alts"}
 FINISHED = {"finished", "reason", "status"}
 RESULT = {"released", "complete", "status", "band", "band_confidence", "registered_level", "passed",
           "pass_confidence", "score", "theta", "se", "n_scored", "min_items", "domains"}

@@ -53,8 +53,8 @@ def test_the_pending_items_picture_is_served_to_its_attempt_only(api, exam, bank
     # the page: the picture in place of its reference, fetched with the candidate's cookie
     api.post("/exam/login", data={"ticket": tickets[0]["ticket"], "code": tickets[0]["access_code"]})
     page = api.get("/exam/item").text
-    stem = re.search(r'<div class="stem" id="stem">(.*?)</div>', page, re.S).group(1)
-    assert '<img class="stem-image" alt="题目图片" src="/exam/images/1/chart.png">' in stem
+    stem = re.search(r'<span class="stem" id="stem">(.*?)</span></legend>', page, re.S).group(1)
+    assert '<img class="stem-image" alt="题目图片（无文字说明）" src="/exam/images/1/chart.png">' in stem
     assert "[图片:" not in stem and "如图所示：" in stem
     r = api.get("/exam/images/1/chart.png")
     assert r.status_code == 200 and r.content == chart
@@ -82,3 +82,17 @@ def test_a_stored_html_picture_reaches_the_candidate_as_no_page(api, exam, bank_
         assert r.headers["content-security-policy"] == "default-src 'none'; sandbox"
         assert r.headers["content-disposition"].startswith("attachment;")
         assert r.headers["cache-control"] == "private, max-age=3600"
+
+
+def test_the_candidate_page_shows_the_pictures_description_issue_25(api, exam, bank_db):
+    for v in bank_db.scalars(select(ItemVersion)):
+        v.stem = v.stem + "\n如图所示：[图片:chart.png]"
+        bank_db.add(ItemImage(version_id=v.id, name="chart.png", media_type="image/png", data=_png("navy"),
+                                 alt="柱状图：一月 120，二月 150"))
+    bank_db.commit()
+    _, tickets = exam
+    api.post("/exam/login", data={"ticket": tickets[0]["ticket"], "code": tickets[0]["access_code"]})
+    api.post("/exam/start", data={"agree": "1"})
+    page = api.get("/exam/item").text
+    legend = re.search(r"<legend>(.*?)</legend>", page, re.S).group(1)
+    assert '<img class="stem-image" alt="柱状图：一月 120，二月 150" src="/exam/images/1/chart.png">' in legend

@@ -76,8 +76,10 @@ def test_a_whole_exam_through_the_pages_leaks_nothing(api, exam, bank_db):
         position = re.search(r'name="position" value="(\d+)"', page.text).group(1)
         item_id = re.search(r'name="item_id" value="([^"]+)"', page.text).group(1)
         labels = ["A", "B"] if 'type="checkbox"' in page.text else ["A"]
-        pages.append(api.post("/exam/answer", data={"position": position, "item_id": item_id, "answer": labels}).text)
-        pages.append(api.post("/exam/answer", data={"position": position, "item_id": item_id}).text)  # a repeat
+        body = {"position": position, "item_id": item_id, "answer": labels}
+        pages.append(api.post("/exam/answer", data=body).text)  # 提交本题: the confirmation page
+        pages.append(api.post("/exam/answer", data={**body, "confirm": "1"}).text)  # 确认提交
+        pages.append(api.post("/exam/answer", data={"position": position, "item_id": item_id, "confirm": "1"}).text)
     aid = bank_db.scalars(select(AttemptItem.attempt_id).order_by(AttemptItem.id.desc())).first()
     everything = "\n".join(pages)
     assert "考试结束" in everything

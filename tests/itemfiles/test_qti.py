@@ -97,7 +97,7 @@ def test_a_tao_style_qti21_package_imports_with_the_default_requirements():
     assert single.options == ("下载 → 安装", "安装 → 注册", "注册 → 首次付费", "无法判断")
     assert single.key == (1,)
     assert single.explanation == "安装到注册的转化率最低。"
-    assert single.images == (ItemImage("chart.png", "image/png", PNG),)
+    assert single.images == (ItemImage("chart.png", "image/png", PNG, "漏斗图"),)  # the <img alt> is kept (issue 25)
     assert single.author == "王老师"  # from the LOM vCard
 
     assert multiple.type is ItemType.MULTIPLE
@@ -138,7 +138,7 @@ def test_a_qti30_package_in_the_1edtech_style_imports_likewise():
     assert funnel.key == (2,)
     assert funnel.explanation == "相邻两层之比是转化率。"
     assert funnel.images == (ItemImage("funnel.png", "image/png",
-                                       (FIXTURES / "cito30" / "items" / "media" / "funnel.png").read_bytes()),)
+                                       (FIXTURES / "cito30" / "items" / "media" / "funnel.png").read_bytes(), "漏斗"),)  # the <img alt> is kept
     assert channels.type is ItemType.MULTIPLE and channels.key == (0, 1)
     assert channels.stem == "以下属于付费推广渠道的有（ ）。"
     assert ab.type is ItemType.TRUE_FALSE  # False/True, in that order, in the imsqtiasi_v3p0 namespace

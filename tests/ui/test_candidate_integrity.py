@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy import create_engine, select, update
 
 from examengine.db.models import Attempt, AttemptItem, Candidate
-from tests.ui.test_candidate_pages import demo_ticket
+from tests.ui.test_candidate_pages import demo_ticket, submit_answer
 
 
 def sign_in_and_start(page, base: str, t: dict) -> None:
@@ -57,7 +57,7 @@ def test_back_after_submitting_shows_nothing_ticked_on_a_phone(browser, bank_ser
             page.locator("input[name=answer]").nth(1).check()
             if "多选" in before[0]:  # a 多选 answer needs two choices
                 page.locator("input[name=answer]").nth(0).check()
-            page.click("#submit")
+            submit_answer(page)
             # not wait_for_function: a string predicate is eval'd, which the page's CSP refuses
             try:
                 expect(page.locator("#number")).not_to_have_text(number)
@@ -101,8 +101,7 @@ def test_the_second_window_is_told_its_answer_was_not_recorded(browser, bank_ser
         tab2.goto(f"{bank_server}/exam/item")
         assert tab1.inner_text("#number") == tab2.inner_text("#number")
         tab1.locator("input[name=answer]").nth(0).check()
-        tab1.click("#submit")
-        tab1.wait_for_load_state()
+        submit_answer(tab1)
         tab2.locator("input[name=answer]").nth(1).check()  # a different choice, in the other window
         tab2.click("#submit")
         tab2.wait_for_url("**/exam/item?lost=1")
@@ -129,8 +128,7 @@ def test_a_candidate_whose_time_ran_out_hands_in_and_sees_incomplete(page, bank_
     t = demo_ticket(bank_db_url, 0)
     sign_in_and_start(page, bank_server, t)
     page.locator("input[name=answer]").nth(0).check()
-    page.click("#submit")
-    page.wait_for_load_state()
+    submit_answer(page)
     engine = create_engine(bank_db_url)
     with engine.begin() as conn:
         aid = conn.execute(select(Attempt.id).join(Candidate).where(Candidate.ticket == t["ticket"])).scalar_one()

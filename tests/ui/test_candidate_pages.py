@@ -17,6 +17,14 @@ def demo_ticket(url: str, index: int = 0) -> dict:
     return {"ticket": rows[index].ticket, "access_code": rows[index].access_code}
 
 
+def submit_answer(page) -> None:
+    """提交本题, then 确认提交 on the confirmation page (an adaptive answer is final only there)."""
+    page.click("#submit")
+    page.wait_for_url("**/exam/confirm?**")
+    page.click("#confirm-submit")
+    page.wait_for_load_state()
+
+
 def attempt_lengths(url: str, ticket: str) -> tuple[int, int, int]:
     """Answered items, scored answered items, and the blueprint's minimum length of a candidate's attempt."""
     from examengine.datafiles import blueprint_from_dict
@@ -70,8 +78,7 @@ def test_a_candidate_takes_a_whole_exam_and_resumes_after_a_reload(page, bank_se
         if kind == "多选":
             assert page.locator("input[type=checkbox][name=answer]").count() >= 4
             boxes.nth(1).check()
-        page.click("#submit")
-        page.wait_for_load_state()
+        submit_answer(page)
         answered += 1
         assert answered <= 45
     page.wait_for_url("**/exam/result")
@@ -98,9 +105,11 @@ def test_a_candidate_takes_a_whole_exam_and_resumes_after_a_reload(page, bank_se
 
 
 def test_submitting_without_a_choice_is_stopped_in_the_page(page, bank_server, bank_db_url):
+    """No browser dialog: the page comes back (post/redirect/get) with the error announced
+    (role=alert), the choices marked invalid and focused, and the title saying 错误."""
     t = demo_ticket(bank_db_url, 1)
     messages = []
-    page.on("dialog", lambda d: (messages.append(d.message), d.accept()))
+    page.on("dialog", lambda d: (messages.append(d.message), d.dismiss()))
     page.goto(f"{bank_server}/exam")
     page.fill("input[name=ticket]", t["ticket"])
     page.fill("input[name=code]", t["access_code"])
@@ -109,5 +118,10 @@ def test_submitting_without_a_choice_is_stopped_in_the_page(page, bank_server, b
     page.click("#start")
     number = page.inner_text("#number")
     page.click("#submit")
-    assert messages == ["请先选择答案。"]
+    page.wait_for_url("**/exam/item?error=none")
+    assert messages == []
+    assert "请先选择答案" in page.inner_text("[role=alert]")
     assert page.inner_text("#number") == number
+    assert page.title().startswith("错误：")
+    assert page.locator("input[name=answer][aria-invalid=true]").count() == page.locator("input[name=answer]").count()
+    assert page.evaluate("document.activeElement.name") == "answer"

@@ -49,7 +49,8 @@ def attempt_of(db, ticket: str) -> Attempt:
 def grid(page: str) -> list[tuple[int, str]]:
     """The answer sheet as words: (position, '已答'/'未答' + ' 标记')."""
     return [(int(n), s + (" 标记" if f else "")) for n, s, f in re.findall(
-        r'<a href="/exam/q/\d+"[^>]*><span class="n">(\d+)</span><span class="s">(已答|未答)</span>'
+        r'<a href="/exam/q/\d+"[^>]*><span class="n"><span class="sr-only">第 </span>(\d+)<span class="sr-only"> 题</span></span>'
+        r'<span class="s">(已答|未答)</span>'
         r'(<span class="f">标记</span>)?</a>', page)]
 
 
@@ -97,8 +98,12 @@ def test_a_linear_exam_is_answered_changed_flagged_and_handed_in_without_javascr
     assert re.findall(r'href="/exam/q/(\d+)"', flagged) == ["3"]
     assert "已答 <b>2</b> 题，未答 <b>10</b> 题，标记待检查 <b>1</b> 题" in page
     # 交卷 without the confirmation ticked hands nothing in
+    # (post/redirect/get: the error is a page of its own, a reload posts nothing)
     r = c.post("/exam/submit", data={})
+    assert r.status_code == 303 and r.headers["location"] == "/exam/review?error=confirm"
+    r = c.get(r.headers["location"])
     assert r.status_code == 400 and "请勾选" in r.text and attempt_of(bank_db, t.ticket).status == "in_progress"
+    assert 'aria-invalid="true"' in r.text and "<title>错误：" in r.text
 
     r = c.post("/exam/submit", data={"confirm": "1"})
     assert r.status_code == 303 and r.headers["location"] == "/exam/result"
@@ -146,6 +151,8 @@ def test_a_stale_window_does_not_undo_a_newer_answer_and_a_bad_choice_saves_noth
     # two choices for a 单选 or 判断 item: refused, named, nothing saved
     single = next(r for r in rows(bank_db, t.ticket) if r.version.type != "多选")
     r = app_client.post(f"/exam/q/{single.position}", data={"answer": ["A", "B"], "was": "", "go": "next"})
+    assert r.status_code == 303 and r.headers["location"] == f"/exam/q/{single.position}?error=one"
+    r = app_client.get(r.headers["location"])
     assert r.status_code == 400 and "只能选择一个选项" in r.text and f"第 <b>{single.position}</b> / 12 题" in r.text
     assert rows(bank_db, t.ticket)[single.position - 1].answer is None
     # a 多选 item says so
@@ -231,7 +238,7 @@ def test_a_linear_items_picture_is_shown_at_its_position(app_client, linear_exam
     bank_db.commit()
     start(app_client, linear_exam[1][0])
     page = app_client.get("/exam/q/5").text
-    assert '<img class="stem-image" alt="题目图片" src="/exam/images/5/chart.png">' in page
+    assert '<img class="stem-image" alt="题目图片（无文字说明）" src="/exam/images/5/chart.png">' in page
     r = app_client.get("/exam/images/5/chart.png")
     assert r.status_code == 200 and r.content == chart
     assert app_client.get("/exam/images/13/chart.png").status_code == 404  # no 13th position
