@@ -104,6 +104,31 @@ def _num(v: float) -> str:
     return f"{v:.4f}".rstrip("0").rstrip(".") if math.isfinite(v) else "nan"
 
 
+def curve_table(ch: Chart, digits: int = 3) -> Markup:
+    """The chart's curves read at its x-axis ticks, as a table inside a closed ``<details>`` (the
+    numbers of the picture for a screen reader or a keyboard; points have tables of their own)."""
+    if not ch.curves:
+        return Markup("")
+    x0, x1 = ch.x_range
+    head = "".join(f'<th scope="col">{escape(c.label)}</th>' for c in ch.curves)
+    rows = []
+    for t in nice_ticks(x0, x1, 8):
+        cells = []
+        for c in ch.curves:
+            if not len(c.x):
+                cells.append("<td>—</td>")
+                continue
+            k = min(range(len(c.x)), key=lambda i: abs(c.x[i] - t))
+            y = c.y[k]
+            cells.append(f"<td>{y:.{digits}f}</td>" if math.isfinite(y) else "<td>—</td>")
+        rows.append(f'<tr><th scope="row">{_num(t)}</th>{"".join(cells)}</tr>')
+    ident = f' id="{escape(ch.css_id)}-data"' if ch.css_id else ""
+    return Markup(f'<details class="chart-data"{ident}><summary>{escape(ch.title)}：数据表</summary>'
+                  f'<table><caption>{escape(ch.title)}（{escape(ch.x_label)} 取刻度处的值）</caption>'
+                  f'<thead><tr><th scope="col">{escape(ch.x_label)}</th>{head}</tr></thead>'
+                  f'<tbody>{"".join(rows)}</tbody></table></details>')
+
+
 def render_chart(ch: Chart) -> Markup:
     """The chart as an ``<svg>`` element (safe to insert into a page as is)."""
     left, right, top, bottom = 56, 16, (46 if ch.vlines else 30), 44

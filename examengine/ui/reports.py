@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from examengine.deps import ReleasingRoute, current_staff, get_db
-from examengine.rendering.charts import Chart, Curve, HLine, Points, VLine, render_chart
+from examengine.rendering.charts import Chart, Curve, HLine, Points, VLine, curve_table, render_chart
 from examengine.rendering.env import render
 from examengine.errors import ExamEngineError
 from examengine.services import analysis as analysis_svc
@@ -135,10 +135,12 @@ def item_page(external_id: str, version: int | None = None, db: Session = Depend
             notes=[f"θ {g.low:.2f}～{g.high:.2f}（均值 {g.theta:.2f}），{g.n} 人，实际通过率 {g.observed:.3f}，"
                    f"模型期望 {g.expected:.3f}" for g in rep.groups],
             low=[g.ci_low for g in rep.groups], high=[g.ci_high for g in rep.groups]))
-    icc = render_chart(Chart(f"{rep.external_id} 项目特征曲线", "能力 θ", "答对概率", (-4.0, 4.0), (0.0, 1.0),
-                             curves=icc_curves, points=points, css_id="icc", legend_at="left"))
-    info = render_chart(Chart(f"{rep.external_id} 项目信息函数", "能力 θ", "信息量", (-4.0, 4.0),
-                              curves=info_curves, css_id="information"))
+    icc_chart = Chart(f"{rep.external_id} 项目特征曲线", "能力 θ", "答对概率", (-4.0, 4.0), (0.0, 1.0),
+                      curves=icc_curves, points=points, css_id="icc", legend_at="left")
+    info_chart = Chart(f"{rep.external_id} 项目信息函数", "能力 θ", "信息量", (-4.0, 4.0),
+                       curves=info_curves, css_id="information")
+    icc = render_chart(icc_chart) + curve_table(icc_chart)
+    info = render_chart(info_chart) + curve_table(info_chart)
     return page("reports/item.html", member, nav="items", rep=asdict(rep), icc=icc, info=info)
 
 
@@ -155,11 +157,12 @@ def blueprint_page(code: str, version: int | None = None, db: Session = Depends(
     hi = max([4.0] + [c.theta + 0.5 for c in rep.cuts])
     hlines = [] if rep.se_target is None else [
         HLine(1.0 / rep.se_target**2, f"目标测量精度 SE {rep.se_target:g}（信息量 {1.0 / rep.se_target**2:.1f}）")]
-    chart = render_chart(Chart(
+    chart = Chart(
         f"{rep.code} 正式题库测验信息函数", "能力 θ", "信息量", (lo, hi),
         curves=[Curve(f"整个正式题库（{rep.pool_size} 题）", rep.theta_grid, rep.pool_information),
                 Curve(f"最长考试 {rep.max_length} 题可达上限", rep.theta_grid, rep.best_information, kind="best",
                       dashed=True)],
         vlines=[VLine(c.theta, f"{c.level_name} {c.theta:.2f}") for c in rep.cuts], hlines=hlines,
-        css_id="pool-information"))
-    return page("reports/blueprint.html", member, nav="blueprints", rep=asdict(rep), chart=chart)
+        css_id="pool-information")
+    return page("reports/blueprint.html", member, nav="blueprints", rep=asdict(rep),
+                chart=render_chart(chart) + curve_table(chart, digits=1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from examengine.rendering.charts import Chart, Curve, HLine, Points, VLine, nice_ticks, render_chart
+from examengine.rendering.charts import Chart, Curve, HLine, Points, VLine, curve_table, nice_ticks, render_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -33,3 +33,20 @@ def test_a_chart_is_valid_svg_with_its_marks_placed_and_its_labels_escaped():
     line = root.find(f"{SVG}polyline")
     assert line.get("points").split()[1] == f"{left + pw / 2:.1f},{top + ph / 2:.1f}"
     assert "模型 &amp; 曲线" in str(render_chart(ch))
+
+
+def test_a_charts_data_table_reads_each_curve_at_the_x_ticks():
+    import math
+
+    grid = [-4 + 0.1 * k for k in range(81)]
+    icc = [1 / (1 + math.exp(-1.2 * (t - 0.5))) for t in grid]
+    ch = Chart("特征<曲线>", "能力 θ", "P", (-4.0, 4.0), curves=[Curve("模型", grid, icc),
+                                                           Curve("另一条 & 线", grid, [0.5] * 81)], css_id="icc")
+    root = ET.fromstring(str(curve_table(ch)))
+    assert root.tag == "details" and root.get("id") == "icc-data" and "特征<曲线>" in root.find("summary").text
+    assert [th.text for th in root.iter("th") if th.get("scope") == "col"] == ["能力 θ", "模型", "另一条 & 线"]
+    rows = root.find("table/tbody").findall("tr")
+    assert [r.find("th").text for r in rows] == ["-4", "-3", "-2", "-1", "0", "1", "2", "3", "4"]
+    p_at_1 = 1 / (1 + math.exp(-1.2 * 0.5))  # 3PL-free logistic at θ = 1
+    assert rows[5].findall("td")[0].text == f"{p_at_1:.3f}" and rows[5].findall("td")[1].text == "0.500"
+    assert str(curve_table(Chart("空", "x", "y", (0, 1)))) == ""
