@@ -96,10 +96,21 @@ def test_every_staff_page_has_no_axe_violation_at_wcag_a_and_aa(browser, bank_se
                 assert page.locator("#pool-information-data tbody tr").count() >= 9
             if "focal" in path:
                 assert page.locator("#dif-chart[role=img]").count() == 1  # the DIF chart was drawn and checked
+        # a message after an action (an item's comment), and the monitor on a phone
+        page.goto(f"{bank_server}/writer/items/{staff_seeded['item']}")
+        page.fill("#comment textarea, #comment input[name=text]", "无障碍检查")
+        page.click("#comment button[type=submit]")
+        page.wait_for_load_state()
+        assert "意见已记入变更记录" in page.inner_text("main")
+        check("")
+        page.set_viewport_size({"width": 390, "height": 800})
+        check(f"/proctor/exams/{exam_id}")  # a table wider than the phone scrolls: the scroller takes the focus
+        check("/proctor")
+        check("/reports/blueprints/530046-L1")
         # the check can fail: a button without a name is found
         page.evaluate("document.querySelector('main').append(document.createElement('button'))")
         assert any("button-name" in v for v in axe_violations(page))
     finally:
         context.close()
-    assert len(seen) == 22
+    assert len(seen) == 26
     assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(v) for p, v in found.items())
