@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from examengine.rendering.charts import Chart, Curve, HLine, Points, VLine, curve_table, nice_ticks, render_chart
+from examengine.rendering.charts import (
+    Chart,
+    Curve,
+    HLine,
+    Points,
+    VLine,
+    curve_table,
+    nice_ticks,
+    render_chart,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -25,7 +25,8 @@ def axe_violations(page) -> list[str]:
     """axe-core's violations of the page at WCAG 2.0/2.1 A and AA: 'rule: target, ...' lines."""
     if not page.evaluate("typeof axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
+    found = page.evaluate("async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}, "
+                          "resultTypes: ['violations']}))"
                           ".violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))",
                           TAGS)
     return [f"{page.url} {v}" for v in found]

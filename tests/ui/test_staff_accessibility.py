@@ -5,6 +5,8 @@ and a calibration run. The axe helper is the candidate pages' (tests/ui/test_acc
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import pytest
 from sqlalchemy import select, update
@@ -37,8 +39,19 @@ def staff_seeded(bank_db, bank_db_url, linear_exam):
     return {**info, "run": run.id, "cal_exam": cal_exam, "linear": linear_exam, "form": form, "item": item, "item_set": item_set}
 
 
+def bad_upload(sample_drafts) -> bytes:
+    """An item file with two errors (an unknown requirement, an empty stem)."""
+    from examengine.itemfiles.tables import write_xlsx
+
+    items = [dataclasses.replace(d, external_id=f"AXE-{i:03d}") for i, d in enumerate(sample_drafts[:3], start=1)]
+    items[1] = dataclasses.replace(items[1], requirements=("530046-L1-7.7.7",))
+    items[2] = dataclasses.replace(items[2], stem="")
+    return write_xlsx(items)
+
+
 @pytest.mark.browser
-def test_every_staff_page_has_no_axe_violation_at_wcag_a_and_aa(browser, bank_server, bank_db_url, staff_seeded):
+def test_every_staff_page_has_no_axe_violation_at_wcag_a_and_aa(browser, bank_server, bank_db_url, staff_seeded,
+                                                                sample_drafts):
     ensure_staff(bank_db_url, ADMIN, "admin")
     exam_id, tickets = staff_seeded["linear"]
     with httpx.Client(base_url=bank_server, timeout=30) as api:  # one candidate signs in: an attempt on the monitor
@@ -96,6 +109,13 @@ def test_every_staff_page_has_no_axe_violation_at_wcag_a_and_aa(browser, bank_se
                 assert page.locator("#pool-information-data tbody tr").count() >= 9
             if "focal" in path:
                 assert page.locator("#dif-chart[role=img]").count() == 1  # the DIF chart was drawn and checked
+        # an upload report with errors (a bad requirement, an empty stem)
+        page.goto(f"{bank_server}/writer/upload")
+        page.set_input_files("input[name=file]", files=[{"name": "有错.xlsx", "mimeType": "application/octet-stream",
+                                                          "buffer": bad_upload(sample_drafts)}])
+        page.click("main button[type=submit]")
+        page.wait_for_selector("#problems")
+        check("")
         # a message after an action (an item's comment), and the monitor on a phone
         page.goto(f"{bank_server}/writer/items/{staff_seeded['item']}")
         page.fill("#comment textarea, #comment input[name=text]", "无障碍检查")
@@ -112,5 +132,5 @@ def test_every_staff_page_has_no_axe_violation_at_wcag_a_and_aa(browser, bank_se
         assert any("button-name" in v for v in axe_violations(page))
     finally:
         context.close()
-    assert len(seen) == 26
+    assert len(seen) == 27
     assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(v) for p, v in found.items())
