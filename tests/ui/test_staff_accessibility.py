@@ -127,10 +127,21 @@ def test_every_staff_page_has_no_axe_violation_at_wcag_a_and_aa(browser, bank_se
         check(f"/proctor/exams/{exam_id}")  # a table wider than the phone scrolls: the scroller takes the focus
         check("/proctor")
         check("/reports/blueprints/530046-L1")
+        # a proctor's navigation differs: the exam list and the blueprint reports
+        page.set_viewport_size({"width": 1200, "height": 900})
+        context.clear_cookies()
+        ensure_staff(bank_db_url, "无障碍监考", "proctor")
+        page.goto(f"{bank_server}/login?next=/proctor")
+        page.fill("input[name=username]", "无障碍监考")
+        page.fill("input[name=password]", STAFF_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/proctor")
+        check("")
+        check("/reports/blueprints")
         # the check can fail: a button without a name is found
         page.evaluate("document.querySelector('main').append(document.createElement('button'))")
         assert any("button-name" in v for v in axe_violations(page))
     finally:
         context.close()
-    assert len(seen) == 27
+    assert len(seen) == 29
     assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(v) for p, v in found.items())
