@@ -252,17 +252,32 @@ def postgresql_only(backend) -> None:
     """A test that asks for this runs on PostgreSQL only (deselected elsewhere, never skipped)."""
 
 
+# The longest tests (measured in CI's --durations) start first: under xdist a long test collected
+# late leaves the other core idle at the end of the run.
+SLOW_FIRST = (
+    "tests/calibration/test_launch.py", "tests/test_fuzz.py", "tests/attempts/test_workers.py",
+    "tests/calibration/test_engine_recovery.py", "tests/accounts/test_users_cli.py", "tests/test_proxy.py",
+    "tests/attempts/test_concurrency.py", "tests/attempts/test_crash.py", "tests/test_packaging.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     keep, drop = [], []
     for item in items:
         names = getattr(item, "fixturenames", ())
         only = "sqlite" if "sqlite_only" in names else "postgresql" if "postgresql_only" in names else None
+        # a page test drives a browser: what it tests is the page, so it runs on SQLite; the
+        # database under the pages runs on both backends through the API and service tests
+        if only is None and item.get_closest_marker("browser") is not None:
+            only = "sqlite"
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("backend") if callspec is not None else None
-        (drop if only is not None and backend != only else keep).append(item)
+        (drop if only is not None and backend is not None and backend != only else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    items.sort(key=lambda item: next((k for k, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)),
+                                     len(SLOW_FIRST)))  # stable: otherwise collection order
     _shard(config, items)
     needed: list[tuple[str, str]] = []
     for item in items:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from examengine.cli import app as cli_app
+from examengine.cli import exams as exams_cli
 from examengine.config import Settings
 from examengine.db.models import Exam, Item, Level
 from examengine.exam.forms import domain_targets, type_bounds
@@ -94,5 +96,8 @@ def test_a_loft_exam_is_created_by_the_cli_and_contradicting_modes_are_refused_n
     assert r.status_code == 303
     assert bank_db.get(Exam, int(r.headers["location"].rsplit("/", 1)[1])).mode == "loft"
     # exams list says how each exam is delivered
-    listed = CliRunner().invoke(cli_app, ["exams", "list"], env={"COLUMNS": "200"})
-    assert listed.exit_code == 0 and "随机组卷" in listed.output and "自适应" in listed.output, listed.output
+    listed = CliRunner().invoke(cli_app, ["exams", "list", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert {"loft", "adaptive"} <= {x["mode"] for x in json.loads(listed.stdout)}
+    assert exams_cli._mode_text(SimpleNamespace(mode="loft")) == "随机组卷"
+    assert exams_cli._mode_text(SimpleNamespace(mode="linear", form_code="A", form_id=3)) == "固定试卷 A（3）"
