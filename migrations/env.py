@@ -41,14 +41,34 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    # SQLite: batch mode rebuilds a table (create a copy, copy the rows, drop the old, rename). With
+    # foreign keys enforced, dropping a table that other rows reference fails, so upgrading a
+    # database that holds exams and attempts would fail half-way. Foreign keys are off during the
+    # migration (SQLite takes the pragma only outside a transaction) and every row is checked
+    # against them before the migration commits.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        if connection.in_transaction():
+            connection.commit()
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left rows that break a foreign key: {broken[:5]}")
+    finally:
+        if sqlite:
+            if connection.in_transaction():
+                connection.commit()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

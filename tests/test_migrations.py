@@ -49,3 +49,38 @@ def test_constraints_follow_the_naming_convention(migrated_db_url):
     engine.dispose()
     assert "uq_requirements_code" in uniques
     assert "fk_requirements_task_id_tasks" in fks
+
+
+def test_an_upgrade_keeps_every_row_of_a_database_that_holds_exams_and_attempts(empty_db_url):
+    """Batch migrations rebuild tables on SQLite; with foreign keys enforced, dropping a table that
+    attempts reference failed half-way through (0011-0013 on a centre's database). Every revision
+    since 0009 is applied here to a database with a candidate's attempt in it."""
+    from sqlalchemy import create_engine, text
+
+    migrate.upgrade(empty_db_url, "0009_attempt_integrity")
+    engine = create_engine(empty_db_url)
+    rows = [
+        "insert into standards(id,code,name,version,issuer,published,source,note) "
+        "values(1,'530046','x','v','i','p','s','')",
+        "insert into levels(id,standard_id,code,level,rank,name,description) values(1,1,'530046-L1','L1',1,'初级','')",
+        "insert into blueprint_versions(id,code,version,level_id,name,content,sha256,created_by,created_at) "
+        "values(1,'530046-L1',1,1,'b','{}','x','t','2026-01-01')",
+        "insert into exams(id,name,blueprint_version_id,window_start,window_end,time_limit_minutes,results_policy,"
+        "results_released,require_id_last4,approve_new_device,created_by,created_at) "
+        "values(1,'e',1,'2026-01-01','2026-01-02',60,'immediate',false,false,false,'t','2026-01-01')",
+        "insert into candidates(id,exam_id,ticket,name,id_last4,room,access_code) values(1,1,'T1','n','','','x')",
+        "insert into attempts(id,exam_id,candidate_id,blueprint_version_id,seed,cuts,status,token_hash,extra_seconds,"
+        "created_at) values(1,1,1,1,1,'[]','not_started','h',0,'2026-01-01')",
+    ]
+    with engine.begin() as conn:
+        for sql in rows:
+            conn.execute(text(sql))
+    engine.dispose()
+    migrate.upgrade(empty_db_url)
+    engine = create_engine(empty_db_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from candidates")).scalar() == 1
+        assert conn.execute(text("select exam_id, candidate_id from attempts")).all() == [(1, 1)]
+        assert conn.execute(text("select mode from exams")).scalar() == "adaptive"
+    engine.dispose()
+    assert migrate.current_revision(empty_db_url) == migrate.head_revision(empty_db_url)
