@@ -395,6 +395,31 @@ def _staff_password_hashed_once() -> Iterator[None]:
         yield
 
 
+def edited_blueprint(folder: Path, code: str, edit: Callable[[dict], None]) -> Path:
+    """A shipped blueprint's YAML (``blueprints/{code}.yaml``) changed by ``edit`` (which changes the
+    parsed document in place), written to ``folder``: a centre's edited blueprint file."""
+    import yaml
+
+    doc = yaml.safe_load((REPO / "blueprints" / f"{code}.yaml").read_text(encoding="utf-8"))
+    edit(doc)
+    path = folder / f"{code}.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def load_edited_blueprint(url: str, folder: Path, code: str, edit: Callable[[dict], None]) -> None:
+    """:func:`edited_blueprint` stored as the blueprint's new (latest) version in the database at ``url``."""
+    from examengine.datafiles import read_blueprint_file
+    from examengine.db.engine import make_engine, make_sessionmaker
+    from examengine.services.blueprints import load_blueprints
+
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as db:
+        load_blueprints(db, [read_blueprint_file(edited_blueprint(folder, code, edit))], actor="test")
+        db.commit()
+    engine.dispose()
+
+
 def ensure_staff(url: str, username: str, role: str) -> None:
     """A staff account in the database at ``url`` (created once)."""
     from sqlalchemy import select

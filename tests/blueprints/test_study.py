@@ -23,7 +23,7 @@ from examengine.exam.study import (
 from examengine.irt.classification import LEVEL_BAND_NAMES
 from examengine.irt.exposure import ExposureParameters
 from examengine.irt.models import item_information
-from tests.conftest import REPO
+from tests.conftest import REPO, load_edited_blueprint
 
 CUTS = (-1.0, 0.0, 1.0)
 runner = CliRunner()
@@ -154,20 +154,7 @@ def test_exposure_calibrate_stores_parameters_that_simulate_then_uses(monkeypatc
 
 def _version_with_cap(url: str, tmp_path, code: str, cap: float) -> None:
     """A new version of a shipped blueprint whose only change is its exposure cap."""
-    import yaml
-
-    from examengine.db.engine import make_engine, make_sessionmaker
-    from examengine.services.blueprints import load_blueprints
-
-    doc = yaml.safe_load((REPO / "blueprints" / f"{code}.yaml").read_text(encoding="utf-8"))
-    doc["exposure"]["max_rate"] = cap
-    path = tmp_path / f"{code}.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    engine = make_engine(url)
-    with make_sessionmaker(engine)() as db:
-        load_blueprints(db, [read_blueprint_file(path)], actor="test")
-        db.commit()
-    engine.dispose()
+    load_edited_blueprint(url, tmp_path, code, lambda doc: doc["exposure"].update(max_rate=cap))
 
 
 def test_exposure_calibrate_refuses_a_cap_the_pool_cannot_hold_and_its_advice_works(monkeypatch, bank_db_url,

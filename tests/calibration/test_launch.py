@@ -6,11 +6,9 @@ the abilities of new candidates. Everything goes through the services the CLI an
 from __future__ import annotations
 
 import numpy as np
-import yaml
 from sqlalchemy import select
 
 from examengine.config import Settings
-from examengine.datafiles import read_blueprint_file
 from examengine.db.models import AttemptItem, Item, ItemVersion, Level
 from examengine.exam.items import LETTERS, ItemStatus
 from examengine.irt.calibration import CalibrationModel
@@ -18,29 +16,23 @@ from examengine.services import attempts as att
 from examengine.services import exams as exams_svc
 from examengine.services import forms as forms_svc
 from examengine.services import linear
-from examengine.services.blueprints import load_blueprints
 from examengine.services.calibration import apply_run, run_calibration
 from examengine.services.items import transition_item
 from examengine.services.parameters import bank_readiness
-from tests.conftest import REPO
+from tests.conftest import load_edited_blueprint
 
 ZONE = Settings().zone
 N_LINEAR = 1000  # candidates on the linear forms (500 per form, alternating down the roster)
 N_ADAPTIVE = 80  # new candidates on the adaptive exam
 
 
-def _load_launch_blueprint(db, tmp_path) -> None:
+def _launch_blueprint(doc: dict) -> None:
     """530046-L1 as a centre runs it at launch: 30 items for everyone (no early stop on a thin
     pool), an exposure cap of 0.5 (its pool then needs ceil(30 × weight / 0.5) calibrated items
     per domain: 18, 15, 14, 14), no pretest slots."""
-    doc = yaml.safe_load((REPO / "blueprints" / "530046-L1.yaml").read_text(encoding="utf-8"))
     doc["length"] = {"min": 30, "max": 30}
     doc["exposure"]["max_rate"] = 0.5
     doc["pretest"] = {"count": 0, "positions": []}
-    path = tmp_path / "530046-L1.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    load_blueprints(db, [read_blueprint_file(path)], actor="test")
-    db.commit()
 
 
 class Truth:
@@ -91,12 +83,12 @@ def _take_adaptive(db, ticket: exams_svc.Ticket, theta: float, truth: Truth) -> 
     return attempt.theta
 
 
-def test_a_programme_launches_from_provisional_items_to_a_calibrated_adaptive_exam(bank_db, tmp_path, monkeypatch,
-                                                                                    sqlite_only):
+def test_a_programme_launches_from_provisional_items_to_a_calibrated_adaptive_exam(bank_db, bank_db_url, tmp_path,
+                                                                                    monkeypatch, sqlite_only):
     db, rng = bank_db, np.random.default_rng(2027)
     seeds = np.random.default_rng(7)  # the attempts' seeds (secrets.randbits in production), pinned
     monkeypatch.setattr(att.secrets, "randbits", lambda k: int(seeds.integers(2 ** k)))
-    _load_launch_blueprint(db, tmp_path)
+    load_edited_blueprint(bank_db_url, tmp_path, "530046-L1", _launch_blueprint)
     level = db.scalar(select(Level).where(Level.code == "530046-L1"))
     versions = list(db.scalars(select(ItemVersion).join(Item, ItemVersion.item_id == Item.id)
                                .where(Item.level_id == level.id, ItemVersion.number == Item.current_version)))

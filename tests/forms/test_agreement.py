@@ -18,7 +18,6 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from examengine.cli import app
@@ -27,7 +26,7 @@ from examengine.datafiles import read_blueprint_file
 from examengine.exam.agreement import OnlineStop
 from examengine.services import forms as svc
 from examengine.services.blueprints import get_blueprint_version, load_blueprints, load_pool
-from tests.conftest import REPO, _initialize
+from tests.conftest import REPO, _initialize, edited_blueprint, load_edited_blueprint
 
 N = 500
 BLUEPRINT = "530046-L1"  # cuts at theta -1 / 0 / 1; registered level 初级 (band 1); length 10-40
@@ -154,12 +153,11 @@ def test_an_exam_that_decides_pass_fail_only_measures_the_band_less_well_than_pa
 def band_study(db_factory, tmp_path_factory):
     """The same study with the blueprint stored in a new version deciding the band, as a centre
     would change it (edited YAML, validated and versioned by load_blueprints)."""
-    doc = yaml.safe_load((REPO / "blueprints" / f"{BLUEPRINT}.yaml").read_text(encoding="utf-8"))
-    doc["classification"]["decide"] = "band"
-    doc["exposure"]["max_rate"] = 0.4  # 40-item attempts from 115 items: 0.25 cannot hold (validation says so)
-    path = tmp_path_factory.mktemp("band") / f"{BLUEPRINT}.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return run_study(db_factory, blueprint_file=path)
+    def band(doc: dict) -> None:
+        doc["classification"]["decide"] = "band"
+        doc["exposure"]["max_rate"] = 0.4  # 40-item attempts from 115 items: 0.25 cannot hold (validation says so)
+
+    return run_study(db_factory, blueprint_file=edited_blueprint(tmp_path_factory.mktemp("band"), BLUEPRINT, band))
 
 
 def test_an_exam_that_decides_the_band_agrees_with_paper_on_the_band_as_often_as_two_paper_forms(band_study, study):
@@ -204,21 +202,7 @@ def test_the_cli_reports_the_study_as_json_and_as_tables(bank_db_url, monkeypatc
     assert "等级判定即停" in runner.invoke(app, [*args, "--decide", "band"]).stdout
     # the what-if with exposure control would calibrate a cap the pool cannot honour at 40 items:
     # a version of the blueprint capped at 0.15 (0.15 x 204 items < 40)
-    import yaml
-
-    from examengine.datafiles import read_blueprint_file
-    from examengine.db.engine import make_engine, make_sessionmaker
-    from examengine.services.blueprints import load_blueprints
-
-    doc = yaml.safe_load((REPO / "blueprints" / f"{BLUEPRINT}.yaml").read_text(encoding="utf-8"))
-    doc["exposure"]["max_rate"] = 0.15
-    path = tmp_path / f"{BLUEPRINT}.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    engine = make_engine(bank_db_url)
-    with make_sessionmaker(engine)() as db:
-        load_blueprints(db, [read_blueprint_file(path)], actor="test")
-        db.commit()
-    engine.dispose()
+    load_edited_blueprint(bank_db_url, tmp_path, BLUEPRINT, lambda doc: doc["exposure"].update(max_rate=0.15))
     auto = [a for a in args if a not in ("--exposure", "none")]
     r = runner.invoke(app, [*auto, "--decide", "band"])
     assert r.exit_code != 0 and "exposure.max_rate" in r.output and "--exposure none" in r.output
