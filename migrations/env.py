@@ -51,14 +51,24 @@ def _run(connection) -> None:
         if connection.in_transaction():
             connection.commit()
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # end the transaction the pragma auto-began: the migration opens its own
+    # SQLite's DDL is transactional, but Alembic treats SQLite as if it were not (it commits after
+    # each revision) and pysqlite begins a transaction only before DML, so a CREATE TABLE ran in
+    # autocommit: a revision failing half-way left the `_alembic_tmp_` copy of a rebuilt table
+    # behind (and every later upgrade failed on it), and the foreign-key check below came after the
+    # commit. Here the whole upgrade is one transaction, opened by an explicit BEGIN: a failure
+    # leaves the database exactly as it was.
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        transactional_ddl=True if sqlite else None,
     )
     try:
         with context.begin_transaction():
+            if sqlite:
+                connection.exec_driver_sql("BEGIN")
             context.run_migrations()
             if sqlite:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -66,9 +76,10 @@ def _run(connection) -> None:
                     raise RuntimeError(f"migration left rows that break a foreign key: {broken[:5]}")
     finally:
         if sqlite:
-            if connection.in_transaction():
-                connection.commit()
+            if connection.in_transaction():  # only a failed migration's, which must not be kept
+                connection.rollback()
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 if context.is_offline_mode():

@@ -84,3 +84,51 @@ def test_an_upgrade_keeps_every_row_of_a_database_that_holds_exams_and_attempts(
         assert conn.execute(text("select mode from exams")).scalar() == "adaptive"
     engine.dispose()
     assert migrate.current_revision(empty_db_url) == migrate.head_revision(empty_db_url)
+
+
+def test_a_failed_sqlite_upgrade_leaves_the_database_as_it_was_and_the_next_one_succeeds(empty_db_url, sqlite_only):
+    """SQLite runs the whole upgrade in one transaction, DDL included: a migration that fails
+    half-way (here: the foreign-key check before commit finds an attempt whose candidate is
+    gone) leaves no `_alembic_tmp_` copy of a rebuilt table behind, the revision unchanged, and
+    once the bad row is fixed the same upgrade goes through. Before, pysqlite committed each
+    CREATE TABLE on its own, and the leftover copy failed every later upgrade."""
+    from sqlalchemy import create_engine, text
+
+    migrate.upgrade(empty_db_url, "0012_candidate_groups")
+    engine = create_engine(empty_db_url)  # foreign keys off: the broken row goes in
+    with engine.begin() as conn:
+        conn.execute(text("insert into standards(id,code,name,version,issuer,published,source,note) "
+                          "values(1,'530046','x','v','i','p','s','')"))
+        conn.execute(text("insert into levels(id,standard_id,code,level,rank,name,description) "
+                          "values(1,1,'530046-L1','L1',1,'初级','')"))
+        conn.execute(text("insert into blueprint_versions(id,code,version,level_id,name,content,sha256,created_by,"
+                          "created_at) values(1,'530046-L1',1,1,'b','{}','x','t','2026-01-01')"))
+        conn.execute(text("insert into exams(id,name,blueprint_version_id,window_start,window_end,"
+                          "time_limit_minutes,results_policy,results_released,require_id_last4,approve_new_device,"
+                          "created_by,created_at,mode) values(1,'e',1,'2026-01-01','2026-01-02',60,'immediate',"
+                          "false,false,false,'t','2026-01-01','adaptive')"))
+        conn.execute(text("insert into candidates(id,exam_id,ticket,name,id_last4,room,access_code) "
+                          "values(1,1,'T1','n','','','x')"))
+        conn.execute(text("insert into attempts(id,exam_id,candidate_id,blueprint_version_id,seed,cuts,status,"
+                          "token_hash,extra_seconds,created_at) values(1,1,99,1,1,'[]','not_started','h',0,"
+                          "'2026-01-01')"))
+    engine.dispose()
+    with pytest.raises(RuntimeError, match="foreign key"):
+        migrate.upgrade(empty_db_url)
+
+    def tables() -> set[str]:
+        engine = create_engine(empty_db_url)
+        with engine.connect() as conn:
+            names = set(conn.execute(text("select name from sqlite_master where type='table'")).scalars())
+        engine.dispose()
+        return names
+
+    assert not {t for t in tables() if t.startswith("_alembic_tmp")}
+    assert migrate.current_revision(empty_db_url) == "0012_candidate_groups"
+    engine = create_engine(empty_db_url)
+    with engine.begin() as conn:
+        assert conn.execute(text("select count(*) from candidates")).scalar() == 1
+        conn.execute(text("update attempts set candidate_id = 1"))
+    engine.dispose()
+    migrate.upgrade(empty_db_url)
+    assert migrate.current_revision(empty_db_url) == migrate.head_revision(empty_db_url)
