@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from examengine.deps import DB, ExamStaff, ReleasingRoute, Staff, exam_staff, pdf_response
 from examengine.services import forms as svc
+from examengine.services import reconciliation as rec
 from examengine.services.accounts import require_exam, require_keys
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/api/v1", tags=["forms"])
@@ -55,8 +56,8 @@ def _pdf(printed: svc.Printed, document: str) -> Response:
 
 
 @router.get("/forms/{form_id}/booklet.pdf", summary="The booklet (freezes the form's item versions)", **PDF)
-def booklet(form_id: int, db: DB) -> Response:
-    p = svc.print_form(db, form_id, sheets=False, key=False)
+def booklet(form_id: int, db: DB, member: Staff) -> Response:
+    p = svc.print_form(db, form_id, sheets=False, key=False, actor=member.username)
     return _pdf(p, "booklet")
 
 
@@ -65,14 +66,15 @@ def sheets(form_id: int, db: DB, member: Staff, exam: int | None = None,
            blank: int = Query(0, ge=0, le=svc.MAX_BLANK_SHEETS)) -> Response:
     if exam is not None:
         require_exam(db, member, exam)
-    p = svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam, blank_sheets=blank)
+    p = svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam, blank_sheets=blank,
+                       actor=member.username)
     return _pdf(p, "sheets")
 
 
 @router.get("/forms/{form_id}/key.pdf", summary="The key and the score conversion table (admins; a proctor with ?exam= of theirs)", **PDF)
 def key(form_id: int, db: DB, member: Staff, exam: int | None = None) -> Response:
     require_keys(db, member, exam)
-    p = svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam)
+    p = svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam, actor=member.username)
     return _pdf(p, "key")
 
 
@@ -86,3 +88,17 @@ def score(exam_id: int, db: DB, member: ExamStaff, file: UploadFile = File(...),
 @router.get("/exams/{exam_id}/paper-results", summary="Paper results of an exam", dependencies=[Depends(exam_staff)])
 def results(exam_id: int, db: DB) -> list[svc.PaperRow]:
     return svc.paper_results(db, exam_id)
+
+
+@router.get("/exams/{exam_id}/paper-results/overview", dependencies=[Depends(exam_staff)],
+            summary="Paper results of an exam with the roster candidates who have none, and counts")
+def results_overview(exam_id: int, db: DB) -> svc.PaperResultsView:
+    return svc.paper_results_view(db, exam_id)
+
+
+@router.get("/exams/{exam_id}/reconciliation", summary="Online and paper results of each candidate side by side "
+            "(?online_exam=: the online attempts of another exam, matched by ticket); disagreements flagged first")
+def reconciliation(exam_id: int, db: DB, member: ExamStaff, online_exam: int | None = None) -> rec.Reconciliation:
+    if online_exam is not None:
+        require_exam(db, member, online_exam)
+    return rec.reconcile(db, exam_id, online_exam_id=online_exam)

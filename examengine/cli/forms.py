@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from examengine.cli.common import handles_errors, out, print_json, session
+from examengine.cli.common import handles_errors, out, print_json, session, settings
+from examengine.config import local_time, zone_label
 
 forms_app = typer.Typer(help="纸笔试卷：组卷、打印、纸笔答案评分。", no_args_is_help=True)
 
@@ -115,6 +117,7 @@ def print_(
     key: Annotated[Path | None, typer.Option(help="参考答案与分数换算表 PDF（监考用）")] = None,
     roster: Annotated[int | None, typer.Option(help="考试编号：为名单上每位考生打印一张答题卡")] = None,
     blank: Annotated[int, typer.Option(help="另加空白答题卡张数")] = 0,
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
 ) -> None:
     """打印试题册、答题卡和参考答案（PDF，A4）；首次打印即冻结试卷所用的题目版本。"""
     from examengine.services.forms import print_form
@@ -123,7 +126,7 @@ def print_(
         raise typer.BadParameter("请至少指定 --booklet、--sheets 或 --key 之一")
     with session() as db:
         p = print_form(db, form, booklet=booklet is not None, sheets=sheets is not None, key=key is not None,
-                       exam_id=roster, blank_sheets=blank)
+                       exam_id=roster, blank_sheets=blank, actor=actor)
     for path, data, what in ((booklet, p.booklet, "试题册"), (sheets, p.sheets, f"答题卡 {p.n_sheets} 张"),
                              (key, p.key, "参考答案与换算表")):
         if path is not None and data is not None:
@@ -159,6 +162,84 @@ def score(
     out.print(t, highlight=False)
     if any(x.provisional for x in r.rows):
         out.print("“暂定”：试卷题目中有暂定参数（未经作答数据校准），成绩据此换算，仅供参考。", highlight=False)
+
+
+def _theta(theta: float | None, se: float | None) -> str:
+    return "—" if theta is None else f"{theta:.2f}±{se:.2f}"
+
+
+def _score(score: float | None, provisional: bool | None) -> str:
+    return "—" if score is None else f"{score:.1f}" + ("（暂定）" if provisional else "")
+
+
+@forms_app.command("results")
+@handles_errors
+def results(
+    exam: Annotated[int, typer.Argument(help="考试编号")],
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """一场考试的纸笔成绩：试卷、答对题数、θ±SE、等级、是否合格、百分制成绩、标记、评分人与来源；
+    另列名单上还没有纸笔成绩的考生。"""
+    from examengine.services.forms import paper_results_view
+
+    with session() as db:
+        v = paper_results_view(db, exam)
+    if fmt == "json":
+        print_json(asdict(v))
+        return
+    zone = settings().zone
+    out.print(f"考试 {v.exam_id}（{v.exam_name}）：名单 {v.roster} 名，纸笔成绩 {len(v.rows)} 名，"
+              f"有标记 {v.flagged} 名，暂定 {v.provisional} 名。", highlight=False)
+    t = Table(title="纸笔成绩")
+    for col in ("准考证号", "姓名", "考场", "试卷", "答对", "θ±SE", "等级", "合格", "成绩", "标记",
+                f"评分（{zone_label(zone)}）", "来源"):
+        t.add_column(col, overflow="fold")
+    for r in v.rows:
+        marks = list(r.flags) + ([f"复核更正 {r.corrected} 题"] if r.corrected else [])
+        t.add_row(r.ticket, r.name, r.room or "—", r.form, f"{r.raw_score}/{r.n_items}", _theta(r.theta, r.se),
+                  r.band_name, "是" if r.passed else "否", _score(r.score, r.provisional), "；".join(marks) or "—",
+                  f"{r.scored_by} {local_time(datetime.fromisoformat(r.scored_at), zone)}", r.source_file)
+    out.print(t, highlight=False)
+    if v.without_result:
+        out.print(f"名单上没有纸笔成绩的考生 {len(v.without_result)} 名：" + "、".join(
+            f"{c.ticket} {c.name}" + (f"（{c.room}）" if c.room else "") for c in v.without_result), highlight=False)
+
+
+@forms_app.command("reconcile")
+@handles_errors
+def reconcile(
+    exam: Annotated[int, typer.Argument(help="考试编号（纸笔成绩所在的考试）")],
+    online_exam: Annotated[int | None, typer.Option(help="在线考试另设为一场考试时，其考试编号（按准考证号对应）")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """在线与纸笔成绩对照：同一考生的两次 θ±SE、等级与成绩并列；|θ在线 − θ纸笔| 超过
+    1.96 × √(SE在线² + SE纸笔²)，或等级、是否通过不同时标出，标出的排在前面。"""
+    from examengine.services.reconciliation import reconcile as run
+
+    with session() as db:
+        r = run(db, exam, online_exam_id=online_exam)
+    if fmt == "json":
+        print_json(asdict(r))
+        return
+    where = "同一场考试" if r.online_exam_id == r.exam_id else f"在线考试 {r.online_exam_id}（{r.online_exam_name}）"
+    out.print(f"考试 {r.exam_id}（{r.exam_name}）的纸笔成绩对照{where}的在线成绩：配对 {r.pairs} 名，"
+              f"不一致 {r.flagged} 名；只有纸笔成绩 {r.paper_only} 名，只有在线成绩 {r.online_only} 名。"
+              f"判定：|θ在线 − θ纸笔| > {r.z:g} × √(SE在线² + SE纸笔²)，或等级、是否通过不同。", highlight=False)
+    t = Table(title="在线与纸笔成绩对照")
+    for col in ("准考证号", "姓名", "在线 θ±SE", "在线等级", "在线成绩", "纸笔 θ±SE", "纸笔等级", "纸笔成绩", "差", "结论"):
+        t.add_column(col, overflow="fold")
+    for x in r.rows:
+        o, p = x.online, x.paper
+        verdict = ("；".join(x.reasons) if x.flagged else ("一致" if o and p else
+                   ("只有纸笔成绩（" + x.online_status + "）" if o is None else "只有在线成绩")))
+        if x.notes:
+            verdict += "（" + "；".join(x.notes) + "）"
+        t.add_row(x.ticket, x.name, _theta(o.theta, o.se) if o else "—", (o.band_name or "—") if o else "—",
+                  _score(o.score, o.provisional) if o else "—", _theta(p.theta, p.se) if p else "—",
+                  (p.band_name or "—") if p else "—", _score(p.score, p.provisional) if p else "—",
+                  "—" if x.difference is None else f"{x.difference:+.2f}（±{x.limit:.2f}）",
+                  ("⚠ " if x.flagged else "") + verdict)
+    out.print(t, highlight=False)
 
 
 @forms_app.command("agreement")

@@ -68,6 +68,7 @@ from examengine.irt.assembly import (
 from examengine.irt.params import ItemParams
 from examengine.itemfiles.bounds import clean_filename
 from examengine.itemfiles.tables import read_paper_answers
+from examengine.services import audit
 from examengine.services.parameters import versions_provisional_mark
 from examengine.services.blueprints import (
     band_exposure_problem,
@@ -75,7 +76,8 @@ from examengine.services.blueprints import (
     load_pool,
     resolve_cuts,
 )
-from examengine.services.mapping import stored_exposure
+from examengine.services.exams import as_utc
+from examengine.services.mapping import stored_exposure, stored_result
 
 # ---------------------------------------------------------------- views
 
@@ -269,6 +271,12 @@ def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: s
                                        external_id=pool.item_ids[p]))
         asm.forms.append(form)
     db.add(asm)
+    db.flush()
+    audit.record(db, actor=actor, action="form.assemble", target=f"assembly {asm.id}",
+                 after={"blueprint": f"{row.code} v{row.version}", "forms": {f.code: f.id for f in asm.forms},
+                        "length": length, "max_overlap": max_overlap, "seed": seed, "avoid_recent": avoid_recent,
+                        "parallel_tolerance": parallel_tolerance, "status": result.status,
+                        "max_difference": result.max_difference})
     db.commit()
     return assembly_view(db, asm.id)
 
@@ -391,10 +399,12 @@ def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blan
     }
 
 
-def print_form(db: Session, form_id: int, *, booklet: bool = True, sheets: bool = True, key: bool = True,
-               exam_id: int | None = None, blank_sheets: int = 0, font_family: str | None = None) -> Printed:
+def print_form(db: Session, form_id: int, *, actor: str, booklet: bool = True, sheets: bool = True,
+               key: bool = True, exam_id: int | None = None, blank_sheets: int = 0,
+               font_family: str | None = None) -> Printed:
     """Render the chosen documents; the first print freezes the form's item versions, and a
-    roster print records the form's use in that exam."""
+    roster print records the form's use in that exam. Every print is audited (who, which
+    documents, for which exam, how many sheets)."""
     from examengine.rendering.pdf import render_booklet, render_key, render_sheets
 
     ctx = print_context(db, form_id, exam_id=exam_id, blank_sheets=blank_sheets if sheets else 0)
@@ -410,10 +420,16 @@ def print_form(db: Session, form_id: int, *, booklet: bool = True, sheets: bool 
                   exam_id=exam_id)
     for fi in form.items:
         db.get(ItemVersion, fi.item_version_id).frozen = True
-    if form.printed_at is None:
+    first = form.printed_at is None
+    if first:
         form.printed_at = datetime.now(UTC)
     if exam_id is not None:
         _use(db, form, exam_id)
+    audit.record(db, actor=actor, action="form.print", target=f"form {form.id}",
+                 after={"form": form.code, "assembly": form.assembly_id, "exam": exam_id,
+                        "documents": [d for d, on in (("booklet", booklet), ("sheets", sheets), ("key", key)) if on],
+                        "sheets": out.n_sheets, "blank_sheets": blank_sheets if sheets else 0,
+                        "first_print": first})
     db.commit()
     return out
 
@@ -440,6 +456,16 @@ class PaperRow:
     score: float
     # scored on provisional parameters (exam.items.is_provisional); None: scored before the mark existed
     provisional: bool | None = None
+    # below: filled by ``paper_results`` (a scoring report leaves them at their defaults)
+    room: str = ""
+    form_id: int | None = None
+    registered_level: str = ""
+    flags: list[str] = field(default_factory=list)  # what the reading or its review noted (Chinese)
+    corrected: int | None = None  # positions corrected on review; None: no review recorded (typed answers)
+    scored_by: str = ""
+    scored_at: str = ""  # ISO 8601, UTC
+    source: str = ""  # as stored: "答案.csv sha256:<16 hex>", or the scan's
+    source_file: str = ""  # the source without its digest
 
 
 @dataclass(frozen=True)
@@ -553,6 +579,9 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
         out.append(PaperRow(cand.ticket, cand.name, form.code, int(sum(scores)), len(scores),
                             sum(1 for a in answers if not a), res.theta, res.se, res.band_name, res.passed, res.score,
                             mark.provisional))
+    audit.record(db, actor=actor, action="paper.score", target=f"exam {exam.id}",
+                 after={"file": filename, "sha256": hashlib.sha256(data).hexdigest(), "added": added,
+                        "updated": updated, "forms": sorted({r.form for r in out}), "assembly": assembly_id})
     db.commit()
     return PaperScoreReport(exam.id, added, updated, out)
 
@@ -563,14 +592,72 @@ def _exam_cuts(db: Session, forms: dict[str, Form]) -> list[float]:
     return list(sorted(cuts)[0])
 
 
+def _corrected(value) -> int | None:
+    """How many positions a review corrected, as the result records it (a count, or the list or
+    mapping of corrected positions); None when no review is recorded."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, list | tuple | dict):
+        return len(value)
+    return None
+
+
+def _source_file(source: str) -> str:
+    return re.sub(r"\s+sha256:[0-9a-f]+$", "", source or "")
+
+
 def paper_results(db: Session, exam_id: int) -> list[PaperRow]:
+    """The exam's paper results by 准考证号: the score as the candidate's online result reads
+    (band, pass/fail, 0-100, 暂定), what reading and review noted (``flags``, ``corrected``),
+    who scored it, when, and from which file."""
     rows = db.execute(select(PaperResult, Candidate, Form).join(Candidate, Candidate.id == PaperResult.candidate_id)
                       .join(Form, Form.id == PaperResult.form_id).where(PaperResult.exam_id == exam_id)
                       .order_by(Candidate.ticket)).all()
-    return [PaperRow(c.ticket, c.name, f.code, p.raw_score, len(p.scores), sum(1 for a in p.answers if not a),
-                     p.theta, p.se, p.result["band_name"], p.result["passed"], p.result["score"],
-                     p.result.get("provisional")) for p, c, f in rows]
+    out = []
+    for p, c, f in rows:
+        res = stored_result(p.result)
+        extra = p.result or {}
+        out.append(PaperRow(c.ticket, c.name, f.code, p.raw_score, len(p.scores), sum(1 for a in p.answers if not a),
+                            p.theta, p.se, res.band_name, res.passed, res.score, res.provisional,
+                            room=c.room or "", form_id=f.id, registered_level=res.registered_level,
+                            flags=[str(x) for x in extra.get("flags") or []], corrected=_corrected(extra.get("corrected")),
+                            scored_by=p.scored_by, scored_at=as_utc(p.scored_at).isoformat(timespec="seconds"),
+                            source=p.source or "", source_file=_source_file(p.source)))
+    return out
 
+
+@dataclass(frozen=True)
+class RosterEntry:
+    ticket: str
+    name: str
+    room: str
+
+
+@dataclass(frozen=True)
+class PaperResultsView:
+    """An exam's paper results and the roster candidates without one."""
+
+    exam_id: int
+    exam_name: str
+    rows: list[PaperRow]
+    without_result: list[RosterEntry]
+    roster: int  # candidates on the roster
+    flagged: int  # results with flags
+    provisional: int  # results scored on provisional parameters
+
+
+def paper_results_view(db: Session, exam_id: int) -> PaperResultsView:
+    exam = db.get(Exam, exam_id)
+    if exam is None:
+        raise NotFoundError("考试", str(exam_id))
+    rows = paper_results(db, exam_id)
+    have = {r.ticket for r in rows}
+    missing = [RosterEntry(c.ticket, c.name, c.room or "") for c in sorted(exam.candidates, key=lambda c: c.ticket)
+               if c.ticket not in have]
+    return PaperResultsView(exam.id, exam.name, rows, missing, len(exam.candidates),
+                            sum(1 for r in rows if r.flags), sum(1 for r in rows if r.provisional))
 
 
 # ---------------------------------------------------------------- paper against online

@@ -28,12 +28,13 @@ def _own_exams(db: Session, member) -> list[dict]:
 
 
 def _index(db: Session, member, message: str = "", cls: str = "ok", status_code: int = 200,
-           problems=()) -> HTMLResponse:
+           problems=(), scored_exam: int | None = None) -> HTMLResponse:
     return HTMLResponse(render("forms/index.html", nav="", bank_link=member.reads_bank,
                                assemblies=[asdict(a) for a in svc.list_assemblies(db, keys=member.sees_keys)],
                                blueprints=[asdict(b) for b in list_blueprints(db)], can_assemble=member.sees_keys,
                                exams=_own_exams(db, member), message=message,
-                               message_class=cls, problems=list(problems)), status_code=status_code)
+                               message_class=cls, problems=list(problems), scored_exam=scored_exam),
+                        status_code=status_code)
 
 
 @router.get("")
@@ -64,8 +65,8 @@ def show(form_id: int, db: Session = Depends(get_db), member=Depends(current_sta
 
 
 @router.get("/{form_id}/booklet.pdf")
-def booklet(form_id: int, db: Session = Depends(get_db)) -> Response:
-    return _pdf(svc.print_form(db, form_id, sheets=False, key=False), "booklet")
+def booklet(form_id: int, db: Session = Depends(get_db), member=Depends(current_staff)) -> Response:
+    return _pdf(svc.print_form(db, form_id, sheets=False, key=False, actor=member.username), "booklet")
 
 
 def _pdf(printed: svc.Printed, document: str) -> Response:
@@ -87,14 +88,15 @@ def sheets(form_id: int, exam: str = "", blank: int = Query(0, ge=0, le=500), db
     exam_id = _exam_id(exam)
     if exam_id is not None:
         require_exam(db, member, exam_id)
-    return _pdf(svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam_id, blank_sheets=blank), "sheets")
+    return _pdf(svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam_id, blank_sheets=blank,
+                               actor=member.username), "sheets")
 
 
 @router.get("/{form_id}/key.pdf")
 def key(form_id: int, exam: str = "", db: Session = Depends(get_db), member=Depends(current_staff)) -> Response:
     exam_id = _exam_id(exam)
     require_keys(db, member, exam_id)
-    return _pdf(svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam_id), "key")
+    return _pdf(svc.print_form(db, form_id, booklet=False, sheets=False, exam_id=exam_id, actor=member.username), "key")
 
 
 @router.post("/score")
@@ -107,4 +109,5 @@ def score(exam: int = Form(...), file: UploadFile = File(...), db: Session = Dep
         return _index(db, member, "答案有误，未写入任何成绩：", "bad", 422, [str(p) for p in exc.problems])
     except ExamEngineError as exc:
         return _index(db, member, exc.message, "bad", 409)
-    return _index(db, member, f"考试 {r.exam_id}：新增 {r.added} 名、更新 {r.updated} 名的纸笔成绩。")
+    return _index(db, member, f"考试 {r.exam_id}：新增 {r.added} 名、更新 {r.updated} 名的纸笔成绩。",
+                  scored_exam=r.exam_id)

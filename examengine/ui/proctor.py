@@ -22,7 +22,9 @@ from examengine.services import attempts as att
 from examengine.services import exams as svc
 from examengine.services.accounts import require_exam
 from examengine.services.blueprints import list_blueprints
+from examengine.services import forms as forms_svc
 from examengine.services.forms import list_forms
+from examengine.services.reconciliation import reconcile
 from examengine.ui import flash
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/proctor", include_in_schema=False)
@@ -172,6 +174,31 @@ def tickets(exam_id: int, request: Request, db: Session = Depends(get_db), zone:
     return HTMLResponse(render("proctor/tickets.html", zone=zone, nav="", bank_link=member.reads_bank, exam=asdict(view),
                                tickets=[asdict(t) for t in svc.tickets(db, exam_id)], sign_in_url=address,
                                window=svc.window_text(view, zone), loopback_warning=on_server))
+
+
+@router.get("/exams/{exam_id}/paper-results", dependencies=[Depends(exam_staff)])
+def paper_results(exam_id: int, db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
+    """Each candidate's paper result (form, score, band, flags, who scored it, when, from which
+    file) and the roster candidates without one."""
+    return HTMLResponse(render("proctor/paper_results.html", nav="", bank_link=member.reads_bank,
+                               view=asdict(forms_svc.paper_results_view(db, exam_id))))
+
+
+@router.get("/exams/{exam_id}/reconciliation", dependencies=[Depends(exam_staff)])
+def reconciliation(exam_id: int, online_exam: str = "", db: Session = Depends(get_db),
+                   member=Depends(current_staff)) -> HTMLResponse:
+    """Online and paper results side by side; ``?online_exam=`` takes the online attempts from
+    another exam of the proctor's, matched by 准考证号."""
+    try:
+        other = int(online_exam) if online_exam.strip() else None
+    except ValueError:
+        raise ExamEngineError(f"在线考试编号应为整数，实际为“{online_exam}”") from None
+    if other is not None:
+        require_exam(db, member, other)
+    r = reconcile(db, exam_id, online_exam_id=other)
+    mine = [asdict(e) for e in svc.list_exams(db) if member.can_run_exam(db, e.id)]
+    return HTMLResponse(render("proctor/reconciliation.html", nav="", bank_link=member.reads_bank, r=asdict(r),
+                               exams=mine))
 
 
 @router.post("/exams/{exam_id}/release")

@@ -97,7 +97,7 @@ def test_the_same_seed_gives_the_same_forms(bank_db):
 
 def test_items_of_recently_administered_forms_are_left_out(bank_db, l1_forms):
     first = l1_forms.forms[0]
-    svc.print_form(bank_db, first.id, booklet=False, sheets=False, key=True, exam_id=1)  # administered in exam 1
+    svc.print_form(bank_db, first.id, booklet=False, sheets=False, key=True, exam_id=1, actor="test")  # administered in exam 1
     again = svc.assemble(bank_db, blueprint="530046-L1", n_forms=1, length=20, actor="test", seed=3, avoid_recent=1)
     used = {i.item_id for i in first.items}
     assert used and not used & {i.item_id for i in again.forms[0].items}

@@ -37,7 +37,7 @@ def printed(bank_db, l1_forms, request):
     docs = set(marker.args) if marker else {"key"}
     form = l1_forms.forms[0]
     return form, svc.print_form(bank_db, form.id, exam_id=1, booklet="booklet" in docs, sheets="sheets" in docs,
-                                key="key" in docs)
+                                key="key" in docs, actor="test")
 
 
 @pytest.mark.documents("booklet")

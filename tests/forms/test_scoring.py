@@ -41,7 +41,7 @@ def eap_by_hand(form, scores) -> tuple[float, float]:
 @pytest.fixture
 def exam_with_forms(bank_db, l1_forms):
     for f in l1_forms.forms:
-        svc.print_form(bank_db, f.id, booklet=False, sheets=False, key=True, exam_id=1)
+        svc.print_form(bank_db, f.id, booklet=False, sheets=False, key=True, exam_id=1, actor="test")
     return l1_forms
 
 

@@ -11,7 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from examengine.db.models import Candidate, Exam, Item, ItemSet
+from examengine.db.forms_models import PaperResult
+from examengine.db.models import Attempt, Candidate, Exam, Item, ItemSet
+from examengine.services import forms
 from tests.conftest import STAFF_PASSWORD, ensure_staff
 from tests.ui.test_accessibility import axe_violations
 
@@ -36,7 +38,31 @@ def staff_seeded(bank_db, bank_db_url, linear_exam):
     item = bank_db.scalar(select(Item.external_id).order_by(Item.external_id))
     item_set = bank_db.scalar(select(ItemSet.id).order_by(ItemSet.id))
     form = bank_db.scalar(select(Exam.form_id).where(Exam.id == linear_exam[0]))
+    seed_paper_results(bank_db, linear_exam[0], form)
     return {**info, "run": run.id, "cal_exam": cal_exam, "linear": linear_exam, "form": form, "item": item, "item_set": item_set}
+
+
+def seed_paper_results(db, exam_id: int, form_id: int) -> None:
+    """Paper results for two of the linear exam's three candidates (one with a reading flag and a
+    review correction) and, for the second, a closed online attempt that disagrees with the paper:
+    the paper results page and the reconciliation page show a flagged row, a plain one and a
+    candidate without a result."""
+    view = forms.form_view(db, form_id)
+    right = ",".join({"A": "对", "B": "错"}["".join(it.key)] if it.type == "判断" else "".join(it.key)
+                     for it in view.items)
+    data = f'准考证号,试卷,答案\nL0001,{view.code},"{right}"\nL0002,{view.code},"{right}"\n'.encode()
+    forms.score_paper(db, exam_id, "答案.csv", data, actor="阅卷员")
+    paper = {p.candidate_id: p for p in db.scalars(select(PaperResult).where(PaperResult.exam_id == exam_id))}
+    first, second = (db.scalar(select(Candidate).where(Candidate.exam_id == exam_id, Candidate.ticket == t))
+                     for t in ("L0001", "L0002"))
+    row = paper[first.id]
+    row.result = {**row.result, "flags": ["第 3 题 多涂，已复核为 B"], "corrected": 1}
+    low = {**paper[second.id].result, "theta": -2.4, "se": 0.45, "band": 0, "band_name": "未达初级", "passed": False,
+           "score": 5.9}
+    db.add(Attempt(exam_id=exam_id, candidate_id=second.id, blueprint_version_id=db.get(Exam, exam_id).blueprint_version_id,
+                   seed=1, cuts=[-1.0, 0.0, 1.0], status="finished", token_hash="axe-paper", theta=-2.4, se=0.45,
+                   result=low))
+    db.commit()
 
 
 def bad_upload(sample_drafts) -> bytes:
@@ -92,6 +118,7 @@ def test_every_staff_page_has_no_axe_violation_at_wcag_a_and_aa(browser, bank_se
         pages = [
             "/proctor", f"/proctor/exams/{exam_id}", f"/proctor/exams/{exam_id}/tickets",
             "/proctor/forms", f"/proctor/forms/{staff_seeded['form']}",
+            f"/proctor/exams/{exam_id}/paper-results", f"/proctor/exams/{exam_id}/reconciliation",
             "/writer/items", f"/writer/items/{staff_seeded['item']}", "/writer/upload",
             f"/writer/uploads/{staff_seeded['item_set']}",
             "/writer/review", "/writer/cues", "/writer/coverage",
@@ -103,6 +130,10 @@ def test_every_staff_page_has_no_axe_violation_at_wcag_a_and_aa(browser, bank_se
         ]
         for path in pages:
             check(path)
+            if path.endswith("/paper-results"):
+                assert page.locator("#paper-results tbody tr.flagged").count() == 1
+            if path.endswith("/reconciliation"):
+                assert page.locator("#reconciliation tbody tr.flagged").count() == 1
             if path.startswith("/reports/items/"):
                 assert page.locator("#icc-data table, #information-data table").count() == 2
             if path == "/reports/blueprints/530046-L1":
@@ -143,5 +174,5 @@ def test_every_staff_page_has_no_axe_violation_at_wcag_a_and_aa(browser, bank_se
         assert any("button-name" in v for v in axe_violations(page))
     finally:
         context.close()
-    assert len(seen) == 29
+    assert len(seen) == 31
     assert found == {}, "\n".join(f"{p}:\n  " + "\n  ".join(v) for p, v in found.items())
