@@ -56,9 +56,11 @@ LEGEND_H_MM = 16.0
 #: the room the scan has on a candidate's first page (width, height in mm), under the header
 SCAN_BOX_MM = (182.0, 196.0)
 
-#: how the scan is embedded in the PDF: JPEG keeps a room of 50 sheets in a few MB (a noisy
-#: scan compresses badly as PNG); this quality keeps the thin overlay lines clean
-PDF_JPEG_QUALITY = 85
+#: how the scan is embedded in the PDF: at most PDF_PX_PER_MM (about 150 dpi; shown at two
+#: thirds of its size that is 230 dpi on paper), as JPEG: a noisy 200 dpi scan takes 3-4 MB as
+#: PNG, 0.3 MB so (a room of 50 sheets in 15 MB); this quality keeps the overlay lines clean
+PDF_PX_PER_MM = 6.0
+PDF_JPEG_QUALITY = 80
 
 
 @dataclass(frozen=True)
@@ -173,14 +175,6 @@ def _draw_triangle(draw: ImageDraw.ImageDraw, box: Box, ppm: float, colour=CORRE
     draw.polygon([(x0, y0), (x1, (y0 + y1) / 2), (x0, y1)], fill=colour)
 
 
-def row_band(row: RowLayout) -> Box:
-    """The whole row (number and bubbles)."""
-    boxes = (row.number, *row.bubbles)
-    x0, y0 = min(b.x for b in boxes), min(b.y for b in boxes)
-    x1, y1 = max(b.x + b.w for b in boxes), max(b.y + b.h for b in boxes)
-    return Box(x0, y0, x1 - x0, y1 - y0)
-
-
 @dataclass(frozen=True)
 class _Spacing:
     """How much room the layout leaves around its bubbles, in mm: the smallest gap between two
@@ -228,9 +222,10 @@ def verdict_box(row: RowLayout, layout: SheetLayout) -> Box:
 
 
 def corrected_marker_box(row: RowLayout) -> Box:
-    """The triangle before a corrected row's number."""
-    side = min(row.number.h, 3.0)
-    return Box(row.number.x - side - 0.6, row.number.y + (row.number.h - side) / 2, side * 0.9, side)
+    """The triangle of a corrected row: at the left edge of its number's box (the number is
+    printed to the right of it; left of the box is the previous column's verdict)."""
+    side = min(row.number.h, 2.6)
+    return Box(row.number.x + 0.1, row.number.y + (row.number.h - side) / 2, side * 0.8, side)
 
 
 def _letters_index(row: AnnotatedRow, layout_row: RowLayout, which: str) -> list[int]:
@@ -263,8 +258,9 @@ def draw_overlays(img: Image.Image, sheet: AnnotatedSheet) -> None:
         key, final = _letters_index(row, lr, "key"), _letters_index(row, lr, "final")
         _letters_index(row, lr, "read")
         if row.corrected:
-            band, out = row_band(lr), spacing.corrected
-            _draw_dashed_box(draw, Box(band.x - out, band.y - out, band.w + 2 * out, band.h + 2 * out), ppm)
+            band, out = lr.band, spacing.corrected
+            right = verdict_box(lr, sheet.layout).right
+            _draw_dashed_box(draw, Box(band.x - out, band.y - out, right - band.x + 2 * out, band.h + 2 * out), ppm)
             _draw_triangle(draw, corrected_marker_box(lr), ppm)
         for k in key:
             _draw_key(draw, lr.bubbles[k], ppm, spacing.ring)
@@ -347,7 +343,7 @@ def annotated_image(sheet: AnnotatedSheet, *, legend: bool = True) -> bytes:
     at ``box.x * px_per_mm``), and with ``legend`` a strip of ``LEGEND_H_MM`` under the sheet
     says what each shape means. Raises ValueError when a row is not in the layout or names a
     letter the row has no bubble for."""
-    return _encode(_annotated(sheet, legend=legend), "PNG", optimize=False)
+    return _encode(_annotated(sheet, legend=legend), "PNG", compress_level=3)
 
 
 # ---------------------------------------------------------------- the PDF
@@ -368,6 +364,9 @@ def _answer_text(type_label: str, letters: str) -> str:
 
 def _sheet_context(sheet: AnnotatedSheet) -> dict:
     img = _annotated(sheet, legend=False)
+    if sheet.px_per_mm > PDF_PX_PER_MM:
+        f = PDF_PX_PER_MM / sheet.px_per_mm
+        img = img.resize((round(img.width * f), round(img.height * f)), Image.Resampling.LANCZOS)
     rows = [{
         "position": r.position, "type": r.type_label, "read": _answer_text(r.type_label, r.read),
         "final": _answer_text(r.type_label, r.final), "changed": r.final != r.read,
