@@ -11,7 +11,8 @@ reads the same:
 - the key: a thick ring around each key bubble;
 - a wrong mark: a cross over each bubble scored as marked that is not in the key;
 - the row's verdict, right of its bubbles: a tick (scored right) or a cross (scored wrong);
-- a position corrected in review: a dashed box around the row and a triangle before its number.
+- a position looked at in review (corrected, or a flagged read confirmed): a dashed box around
+  the row (number, bubbles and verdict).
 
 Drawing is Pillow (a WeasyPrint dependency); the PDF goes through ``rendering.pdf.html_to_pdf``.
 """
@@ -47,7 +48,7 @@ LEGEND = (
     ("wrong", "叉（选项上）：计分时所涂的错误选项"),
     ("right", "题尾勾：本题得分"),
     ("row_wrong", "题尾叉：本题不得分"),
-    ("corrected", "虚线框与三角：复核时更正"),
+    ("corrected", "虚线框：复核时更正或确认的题"),
 )
 
 #: how wide the legend strip under the sheet is, in mm
@@ -157,7 +158,7 @@ def _draw_tick(draw: ImageDraw.ImageDraw, box: Box, ppm: float, colour=RIGHT_COL
 
 def _draw_dashed_box(draw: ImageDraw.ImageDraw, box: Box, ppm: float, colour=CORRECTED_COLOUR) -> None:
     x0, y0, x1, y1 = _px(box, ppm)
-    w, dash, gap = _width(ppm, 0.4), 1.4 * ppm, 0.9 * ppm
+    w, dash, gap = _width(ppm, 0.45), 1.4 * ppm, 0.9 * ppm
     for (ax, ay), (bx, by) in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)),
                                ((x0, y1), (x0, y0))):
         length = max(abs(bx - ax), abs(by - ay))
@@ -167,12 +168,6 @@ def _draw_dashed_box(draw: ImageDraw.ImageDraw, box: Box, ppm: float, colour=COR
             draw.line([(ax + (bx - ax) * t / length, ay + (by - ay) * t / length),
                        (ax + (bx - ax) * e / length, ay + (by - ay) * e / length)], fill=colour, width=w)
             t = e + gap
-
-
-def _draw_triangle(draw: ImageDraw.ImageDraw, box: Box, ppm: float, colour=CORRECTED_COLOUR) -> None:
-    """A solid triangle pointing right, filling ``box``."""
-    x0, y0, x1, y1 = _px(box, ppm)
-    draw.polygon([(x0, y0), (x1, (y0 + y1) / 2), (x0, y1)], fill=colour)
 
 
 @dataclass(frozen=True)
@@ -221,13 +216,6 @@ def verdict_box(row: RowLayout, layout: SheetLayout) -> Box:
     return Box(x, last.y + (last.h - side) / 2, side, side)
 
 
-def corrected_marker_box(row: RowLayout) -> Box:
-    """The triangle of a corrected row: at the left edge of its number's box (the number is
-    printed to the right of it; left of the box is the previous column's verdict)."""
-    side = min(row.number.h, 2.6)
-    return Box(row.number.x + 0.1, row.number.y + (row.number.h - side) / 2, side * 0.8, side)
-
-
 def _letters_index(row: AnnotatedRow, layout_row: RowLayout, which: str) -> list[int]:
     letters = getattr(row, which)
     out = []
@@ -261,7 +249,6 @@ def draw_overlays(img: Image.Image, sheet: AnnotatedSheet) -> None:
             band, out = lr.band, spacing.corrected
             right = verdict_box(lr, sheet.layout).right
             _draw_dashed_box(draw, Box(band.x - out, band.y - out, right - band.x + 2 * out, band.h + 2 * out), ppm)
-            _draw_triangle(draw, corrected_marker_box(lr), ppm)
         for k in key:
             _draw_key(draw, lr.bubbles[k], ppm, spacing.ring)
         for k in final:
@@ -297,7 +284,6 @@ def _legend_icon(draw: ImageDraw.ImageDraw, shape: str, box: Box, ppm: float) ->
         _draw_cross(draw, bubble, ppm)
     elif shape == "corrected":
         _draw_dashed_box(draw, box, ppm)
-        _draw_triangle(draw, Box(box.x + 1.2, box.y + 1.4, box.h - 3.2, box.h - 2.8), ppm)
 
 
 def _legend_strip(width_px: int, ppm: float) -> Image.Image:

@@ -110,6 +110,10 @@ def is_red(px) -> bool:
     return px[0] > 150 and px[1] < 90 and px[2] < 90
 
 
+def is_green(px) -> bool:
+    return px[1] > px[0] + 40 and px[1] > px[2] + 40
+
+
 def ring_points(b: Box) -> list[tuple[float, float]]:
     """Points on the key ring of bubble ``b``: 0.55 mm above and below it, 0.55 mm beside it."""
     (cx, cy), d = b.center, 0.55
@@ -133,11 +137,12 @@ def test_a_ring_surrounds_every_key_bubble_and_no_other(sheet, annotated):
             points = ring_points(b)
             if LETTERS[j] in key:
                 for x, y in points:
-                    px = at(after, x, y)
-                    assert px[1] > px[0] + 40 and px[1] > px[2] + 40, f"{row.position}{LETTERS[j]}: no ring at {x, y}"
-            else:  # above and below a bubble that is not the key: paper as scanned
+                    assert is_green(at(after, x, y)), f"{row.position}{LETTERS[j]}: no ring at {x, y}"
+            else:  # above and below a bubble that is not the key: no ring (a review box may pass there)
                 for x, y in points[:2]:
-                    assert np.array_equal(at(after, x, y), at(before, x, y)), f"{row.position}{LETTERS[j]}: ringed"
+                    assert not is_green(at(after, x, y)), f"{row.position}{LETTERS[j]}: ringed"
+                    if row.position not in (7, 9):
+                        assert np.array_equal(at(after, x, y), at(before, x, y)), f"{row.position}{LETTERS[j]}"
 
 
 def test_the_ring_reads_in_greyscale(sheet, annotated):
@@ -163,8 +168,7 @@ def test_the_verdict_right_of_each_row_is_a_cross_exactly_for_the_wrong_rows(she
         if row.position not in WRONG:
             box = verdict_box(row, sheet.layout)
             patch = after[round(box.y * PPM):round(box.bottom * PPM), round(box.x * PPM):round(box.right * PPM)]
-            green = (patch[..., 1] > patch[..., 0] + 40) & (patch[..., 1] > patch[..., 2] + 40)
-            assert green.sum() > 20, row.position
+            assert sum(is_green(px) for px in patch.reshape(-1, 3)) > 20, row.position
 
 
 def test_the_rows_looked_at_in_review_and_only_they_are_boxed(sheet, annotated):
