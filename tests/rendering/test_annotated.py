@@ -1,6 +1,10 @@
 """The annotated return of a scanned sheet: the overlays stand where the sheet's layout puts
 the bubbles and say by shape what was scored (they survive a greyscale print), and the PDF
-gives each candidate pages of their own with the key, the marks as read and as scored."""
+gives each candidate pages of their own with the key, the marks as read and as scored.
+
+The scans are our own printed sheets (``rendering.pdf``), filled and degraded by
+``scanning.synthetic`` and rectified and read by ``scanning.reader``, as the scanning service
+hands them over."""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ import io
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
 import pypdfium2
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from examengine.exam.items import LETTERS
+from examengine.exam.marks import FLAG_NAMES
 from examengine.exam.sheet_layout import Box, sheet_layout
 from examengine.rendering.annotated import (
     CORRECTED_COLOUR,
@@ -27,71 +33,81 @@ from examengine.rendering.annotated import (
     annotated_pdf,
     verdict_box,
 )
-
-PPM = 200 / 25.4  # the reader's resolution: 200 dpi
+from examengine.rendering.pdf import render_sheets
+from examengine.scanning.reader import SHEET_PX_PER_MM, encode_png, load_pages, locate, read_marks
+from examengine.scanning.synthetic import MarkKind, TruthRow, printed_page, synthetic_scan
 
 #: 12 单选, 4 判断, 4 多选 (5 options)
 TYPES = ["单选"] * 12 + ["判断"] * 4 + ["多选"] * 4
 COUNTS = [4] * 12 + [2] * 4 + [5] * 4
-KEYS = "ABCDABCDABCD" + "ABAB"
-KEYS = list(KEYS) + ["AC", "BDE", "AB", "CE"]
-#: what the reader took as marked: 3 wrong (1, 6, 14), 7 blank, 9 double, 18 a wrong 多选
-READ = list("ABCDABCDABCD") + list("ABAB") + ["AC", "BDE", "AB", "CE"]
+MULTIPLE = [t == "多选" for t in TYPES]
+LAYOUT = sheet_layout(COUNTS)
+KEYS = list("ABCDABCDABCD") + list("ABAB") + ["AC", "BDE", "AB", "CE"]
+#: what the candidate marked: wrong on 1, 6, 14 and 18, 7 blank, 9 double
+READ = list(KEYS)
 READ[0], READ[5], READ[6], READ[8], READ[13], READ[17] = "C", "D", "", "AB", "A", "A"
 #: review: 9 (double) corrected to its one clear mark, 7 (blank) confirmed blank
 FINAL = list(READ)
 FINAL[8] = "A"
+WRONG = {1, 6, 7, 14, 18}  # the positions FINAL scores wrong
+REVIEWED = {7, 9}
+TICKETS = ("20261206001", "20261206002")
+PPM = SHEET_PX_PER_MM  # the rectified sheet's scale
 
 
-def draw_scan(layout, marks: list[str], *, ppm: float = PPM) -> bytes:
-    """A rectified sheet as the reader hands it over: grey paper, the corner marks, every bubble
-    outlined with its letter, the marks filled in pencil grey, a little noise."""
-    rng = np.random.default_rng(21)
-    img = Image.new("L", (round(210 * ppm), round(297 * ppm)), 246)
-    draw = ImageDraw.Draw(img)
-    px = lambda b: [b.x * ppm, b.y * ppm, (b.x + b.w) * ppm, (b.y + b.h) * ppm]  # noqa: E731
-    for m in layout.marks:
-        draw.rectangle(px(m), fill=0)
-    for row, letters in zip(layout.rows, marks, strict=True):
-        draw.text(((row.number.x + 5) * ppm, row.number.center[1] * ppm), str(row.position), fill=0, anchor="rm")
-        for j, b in enumerate(row.bubbles):
-            draw.rounded_rectangle(px(b), radius=2.1 * ppm, outline=0, width=2,
-                                   fill=70 if LETTERS[j] in letters else None)
-            draw.text((b.center[0] * ppm, b.center[1] * ppm), LETTERS[j], fill=0, anchor="mm")
-    noisy = np.asarray(img, np.int16) + rng.normal(0, 6, (img.height, img.width)).astype(np.int16)
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
+@pytest.fixture(scope="module")
+def printed() -> list[np.ndarray]:
+    """Two candidates' answer sheets as printed, rasterised at the reader's 200 dpi."""
+    items = [{"position": i + 1, "options": [f"选项{j}" for j in range(n)]} for i, n in enumerate(COUNTS)]
+    ctx = {"form": {"items": items, "code": "A", "title": "530046-L1 试卷 A"},
+           "standard": {"code": "530046", "name": "网店运营推广"}, "level": {"code": "L1", "name": "初级"},
+           "exam": {"id": 7, "name": "2026 冬季考试"},
+           "sheets": [{"name": name, "ticket": t, "room": "第一考场", "qr": f"EE1;exam=7;ticket={t};form=3;code=A"}
+                      for name, t in zip(("张三", "李四"), TICKETS, strict=True)]}
+    pdf = render_sheets(ctx)
+    return [printed_page(pdf, page=1), printed_page(pdf, page=2)]
 
 
-def scored(read: list[str], final: list[str], *, corrected=(9, 7)) -> tuple[AnnotatedRow, ...]:
+def scanned(page: np.ndarray, marks: list[str], seed: int) -> tuple[bytes, float, list]:
+    """The printed ``page`` filled with ``marks`` in dark pencil (two for a double), scanned
+    (turned, scaled, noisy, JPEG 50), then located and read: the rectified sheet as PNG, its
+    scale, and what the reader read."""
+    plan = [TruthRow(p, letters, MarkKind.BLANK if not letters else
+                     MarkKind.DOUBLE if len(letters) > 1 and not multi else MarkKind.DARK)
+            for p, (letters, multi) in enumerate(zip(marks, MULTIPLE, strict=True), start=1)]
+    scan = synthetic_scan(page, LAYOUT, MULTIPLE, np.random.default_rng(seed), plan=plan)
+    (image,) = load_pages("scan.jpg", scan.image)
+    located = locate(image)
+    assert located.problem == "" and located.px_per_mm == PPM, located.problem
+    reads = read_marks(located, LAYOUT, MULTIPLE)
+    assert [r.letters for r in reads] == marks, "the reader misread the synthetic scan (tests/scanning)"
+    return encode_png(located.sheet), located.px_per_mm, list(reads)
+
+
+def candidate(page: np.ndarray, ticket: str, name: str, final: list[str], *, seed: int) -> AnnotatedSheet:
+    """A candidate whose sheet holds ``final``, except that 9 was marked double and reviewed."""
+    marks = list(final)
+    marks[8] = READ[8]
+    png, ppm, reads = scanned(page, marks, seed)
     at = datetime(2026, 12, 6, 2, 30, tzinfo=UTC)
-    flags = {7: ("未涂",), 9: ("多涂",)}
-    return tuple(
-        AnnotatedRow(position=p, type_label=t, read=r, final=f, key=k, correct=sorted(f) == sorted(k),
-                     flags=flags.get(p, ()), corrected_by="王老师" if p in corrected else None,
-                     corrected_at=at if p in corrected else None)
-        for p, (t, r, f, k) in enumerate(zip(TYPES, read, final, KEYS, strict=True), start=1))
-
-
-def candidate(ticket: str, name: str, read=READ, final=FINAL) -> AnnotatedSheet:
-    layout = sheet_layout(COUNTS)
-    rows = scored(read, final)
+    rows = tuple(
+        AnnotatedRow(position=r.position, type_label=t, read=r.letters, final=f, key=k,
+                     correct=sorted(f) == sorted(k), flags=tuple(FLAG_NAMES[x] for x in r.flags),
+                     corrected_by="王老师" if r.position in REVIEWED else None,
+                     corrected_at=at if r.position in REVIEWED else None)
+        for r, t, f, k in zip(reads, TYPES, final, KEYS, strict=True))
     raw = sum(r.correct for r in rows)
     return AnnotatedSheet(
         ticket=ticket, name=name, room="第一考场", exam_name="网店运营推广（初级）2026 年 12 月", form_code="A",
-        image_png=draw_scan(layout, read), px_per_mm=PPM, layout=layout, rows=rows,
+        image_png=png, px_per_mm=ppm, layout=LAYOUT, rows=rows,
         summary=ResultSummary(raw=raw, n_items=len(rows), theta=0.35, se=0.42, band="初级", score=64.0,
                               passed=True, scored_by="李主任", scored_at=datetime(2026, 12, 6, 3, 0, tzinfo=UTC)),
         source="scans.pdf 第 1 页")
 
 
-WRONG = {1, 6, 7, 14, 18}  # the positions FINAL scores wrong
-
-
 @pytest.fixture(scope="module")
-def sheet() -> AnnotatedSheet:
-    return candidate("20261206001", "张三")
+def sheet(printed) -> AnnotatedSheet:
+    return candidate(printed[0], TICKETS[0], "张三", FINAL, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +157,7 @@ def test_a_ring_surrounds_every_key_bubble_and_no_other(sheet, annotated):
             else:  # above and below a bubble that is not the key: no ring (a review box may pass there)
                 for x, y in points[:2]:
                     assert not is_green(at(after, x, y)), f"{row.position}{LETTERS[j]}: ringed"
-                    if row.position not in (7, 9):
+                    if row.position not in REVIEWED:
                         assert np.array_equal(at(after, x, y), at(before, x, y)), f"{row.position}{LETTERS[j]}"
 
 
@@ -173,21 +189,19 @@ def test_the_verdict_right_of_each_row_is_a_cross_exactly_for_the_wrong_rows(she
 
 def test_the_rows_looked_at_in_review_and_only_they_are_boxed(sheet, annotated):
     _, after = annotated
-    blue = (np.abs(after - np.array(CORRECTED_COLOUR)).sum(axis=2) < 60)
     boxed = set()
     for row in sheet.layout.rows:
         band = row.band
         # the dashed box's left side runs down the gap before the row's number: some of it blue
         x = round((band.x - 0.85) * PPM)
-        side = blue[round(band.y * PPM):round(band.bottom * PPM), x - 2:x + 3]
-        if side.any(axis=1).mean() > 0.3:
+        side = after[round(band.y * PPM):round(band.bottom * PPM), x - 2:x + 3]
+        blue = np.abs(side - np.array(CORRECTED_COLOUR)).sum(axis=2) < 60
+        if blue.any(axis=1).mean() > 0.3:
             boxed.add(row.position)
-    assert boxed == {7, 9}
+    assert boxed == REVIEWED
 
 
 def test_a_row_not_on_the_sheet_or_a_letter_without_a_bubble_is_refused(sheet):
-    from dataclasses import replace
-
     with pytest.raises(ValueError, match="第 21 题"):
         annotated_image(replace(sheet, rows=sheet.rows + (replace(sheet.rows[0], position=21),)))
     with pytest.raises(ValueError, match="第 13 题"):  # a 判断 has A and B only
@@ -203,12 +217,11 @@ needs_pdftotext = pytest.mark.skipif(not shutil.which("pdftotext"), reason="popp
 
 
 @pytest.fixture(scope="module")
-def room_pdf(sheet, tmp_path_factory):
+def room_pdf(sheet, printed, tmp_path_factory):
     """Two candidates of a room in one PDF: the second got 1 and 6 right."""
-    read, final = list(READ), list(FINAL)
-    read[0] = final[0] = "A"
-    read[5] = final[5] = "B"
-    other = candidate("20261206002", "李四", read, final)
+    final = list(FINAL)
+    final[0], final[5] = "A", "B"
+    other = candidate(printed[1], TICKETS[1], "李四", final, seed=2)
     path = tmp_path_factory.mktemp("annotated") / "room.pdf"
     path.write_bytes(annotated_pdf([sheet, other], "第一考场 答题卡评分回执", zone="Asia/Shanghai"))
     return path
@@ -262,14 +275,10 @@ def test_the_table_shows_read_scored_key_and_verdict_of_every_position(room_pdf)
 
 
 @needs_pdftotext
-def test_one_candidate_alone_makes_a_pdf_of_their_own(sheet, tmp_path):
-    path = tmp_path / "one.pdf"
-    path.write_bytes(annotated_pdf([sheet], "张三 答题卡评分回执", zone="Asia/Shanghai"))
-    pages = page_texts(path)
-    assert pages and all("20261206001" in p for p in pages)
-    # the scan is on the first page as a picture of about 150 dpi (the reader's 200 scaled down)
-    pdf = pypdfium2.PdfDocument(str(path))
+def test_the_scan_is_embedded_at_about_150_dpi_and_the_pdf_stays_small(room_pdf):
+    """The reader's 8 px/mm scaled down to PDF_PX_PER_MM as JPEG: under 1 MB a candidate."""
+    pdf = pypdfium2.PdfDocument(str(room_pdf))
     widths = [o.get_px_size()[0] for o in pdf[0].get_objects() if o.type == pypdfium2.raw.FPDF_PAGEOBJ_IMAGE]
     pdf.close()
     assert round(210 * PDF_PX_PER_MM) in widths
-    assert path.stat().st_size < 1_000_000
+    assert room_pdf.stat().st_size < 2 * 1_000_000
