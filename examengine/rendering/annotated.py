@@ -51,15 +51,19 @@ LEGEND = (
     ("corrected", "虚线框：复核时更正或确认的题"),
 )
 
-#: how wide the legend strip under the sheet is, in mm
+#: the height of the legend strip under the sheet, in mm
 LEGEND_H_MM = 16.0
 
 #: the room the scan has on a candidate's first page (width, height in mm), under the header
 SCAN_BOX_MM = (182.0, 196.0)
 
+#: the table of positions runs in this many groups side by side (1-25 | 26-50 | ..., as on
+#: the sheet): a 100-position form on one page, and fewer cells for WeasyPrint to lay out
+TABLE_GROUPS = 4
+
 #: how the scan is embedded in the PDF: at most PDF_PX_PER_MM (about 150 dpi; shown at two
-#: thirds of its size that is 230 dpi on paper), as JPEG: a noisy 200 dpi scan takes 3-4 MB as
-#: PNG, 0.3 MB so (a room of 50 sheets in 15 MB); this quality keeps the overlay lines clean
+#: thirds of its size that is 230 dpi on paper), as JPEG: a noisy 200 dpi scan takes 1-4 MB as
+#: PNG, 0.2-0.3 MB so (a room of 50 sheets in about 12 MB); this quality keeps the overlay lines clean
 PDF_PX_PER_MM = 6.0
 PDF_JPEG_QUALITY = 80
 
@@ -344,7 +348,7 @@ def _answer_text(type_label: str, letters: str) -> str:
     if not letters:
         return "未涂"
     if type_label == "判断" and letters in ("A", "B"):
-        return f"{letters}（{'对' if letters == 'A' else '错'}）"
+        return f"{letters}({'对' if letters == 'A' else '错'})"
     return letters
 
 
@@ -360,6 +364,9 @@ def _sheet_context(sheet: AnnotatedSheet) -> dict:
         "corrected": r.corrected, "corrected_by": r.corrected_by,
         "corrected_at": r.corrected_at.isoformat() if r.corrected_at else None,
     } for r in sorted(sheet.rows, key=lambda r: r.position)]
+    per_group = -(-len(rows) // TABLE_GROUPS)
+    grid = [[rows[g * per_group + i] if g * per_group + i < len(rows) else None for g in range(TABLE_GROUPS)]
+            for i in range(per_group)]
     s = sheet.summary
     summary = None if s is None else {
         "raw": s.raw, "n_items": s.n_items, "theta": s.theta, "se": s.se, "band": s.band, "score": s.score,
@@ -367,7 +374,8 @@ def _sheet_context(sheet: AnnotatedSheet) -> dict:
     }
     return {
         "ticket": sheet.ticket, "name": sheet.name, "room": sheet.room, "exam_name": sheet.exam_name,
-        "form_code": sheet.form_code, "source": sheet.source, "rows": rows, "summary": summary,
+        "form_code": sheet.form_code, "source": sheet.source, "rows": rows, "grid": grid,
+        "notes": [r for r in rows if r["flags"] or r["corrected"]], "summary": summary,
         "n_wrong": sum(not r.correct for r in sheet.rows), "n_corrected": sum(r.corrected for r in sheet.rows),
         "image": _data_uri(_encode(img, "JPEG", quality=PDF_JPEG_QUALITY), "image/jpeg"),
         **_fit(img.width, img.height),
@@ -384,7 +392,7 @@ def annotated_html(sheets: Sequence[AnnotatedSheet], title: str, *, font_family:
                    zone: ZoneInfo | str | None = None) -> str:
     legend = [{"icon": _data_uri(legend_icon_png(shape), "image/png"), "text": text} for shape, text in LEGEND]
     return render("print/annotated.html", zone=zone, font=font_family or default_font_family(), title=title,
-                  sheets=[_sheet_context(s) for s in sheets], legend=legend)
+                  sheets=[_sheet_context(s) for s in sheets], legend=legend, groups=TABLE_GROUPS)
 
 
 def annotated_pdf(sheets: Sequence[AnnotatedSheet], title: str, *, font_family: str | None = None,

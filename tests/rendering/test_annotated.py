@@ -235,7 +235,8 @@ def page_texts(path) -> list[str]:
                            capture_output=True, text=True, check=True).stdout for k in range(1, n + 1)]
 
 
-ROW = re.compile(r"^\s*(\d+)\s+(单选|多选|判断)\s+(\S+)\s+(\S+)\s+(\S+)\s+([✓✗])", re.MULTILINE)
+#: a position in the table: number, read, scored, key, verdict (four positions a line)
+CELL = re.compile(r"(?<!\S)(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+([✓✗])")
 
 
 @needs_pdftotext
@@ -257,21 +258,22 @@ def test_each_candidate_has_pages_of_their_own(room_pdf):
 @needs_pdftotext
 def test_the_table_shows_read_scored_key_and_verdict_of_every_position(room_pdf):
     pages = page_texts(room_pdf)
-    own = [p for p in pages if "20261206001" in p]
-    rows = {int(m[1]): m.groups()[1:] for p in own for m in ROW.finditer(p)}
-    assert sorted(rows) == list(range(1, 21))
+    own = [p for p in pages if TICKETS[0] in p]
+    cells = {int(m[1]): m.groups()[1:] for p in own for m in CELL.finditer(p)}
+    assert sorted(cells) == list(range(1, 21))
 
     def shown(t, letters):
-        return "未涂" if not letters else {"A": "A（对）", "B": "B（错）"}[letters] if t == "判断" else letters
+        return "未涂" if not letters else {"A": "A(对)", "B": "B(错)"}[letters] if t == "判断" else letters
 
-    for p, (t, read, final, key, verdict) in rows.items():
-        i = p - 1
-        assert (t, read, final, key) == (TYPES[i], shown(TYPES[i], READ[i]), shown(TYPES[i], FINAL[i]),
-                                         shown(TYPES[i], KEYS[i])), p
+    for p, (read, final, key, verdict) in cells.items():
+        t = TYPES[p - 1]
+        assert (read, final, key) == (shown(t, READ[p - 1]), shown(t, FINAL[p - 1]), shown(t, KEYS[p - 1])), p
         assert (verdict == "✗") == (p in WRONG), p
-    text = "".join(own)
-    assert re.search(r"\b9\s.*多涂\s+更正 王老师 2026-12-06 10:30", text)
-    assert re.search(r"\b7\s.*未涂\s+确认 王老师", text)
+    # the flagged and reviewed positions, and only they, are listed with who reviewed them and when
+    notes = "".join(own).split("识别提示与复核记录")[1]
+    assert re.search(r"^\s*9\s+单选\s+AB\s+多涂\s+A\s+更正 王老师 2026-12-06 10:30", notes, re.MULTILINE)
+    assert re.search(r"^\s*7\s+单选\s+未涂\s+未涂\s+未涂\s+确认 王老师 2026-12-06 10:30", notes, re.MULTILINE)
+    assert sorted(int(n) for n in re.findall(r"^\s*(\d+)\s+(?:单选|多选|判断)", notes, re.MULTILINE)) == [7, 9]
 
 
 @needs_pdftotext
