@@ -220,13 +220,18 @@ def verdict_box(row: RowLayout, layout: SheetLayout) -> Box:
     return Box(x, last.y + (last.h - side) / 2, side, side)
 
 
+_FIELD_NAMES = {"read": "识别结果", "final": "计分作答", "key": "标准答案"}
+
+
 def _letters_index(row: AnnotatedRow, layout_row: RowLayout, which: str) -> list[int]:
+    """The bubbles ``row.<which>`` names; ValueError naming the position when one has no bubble."""
     letters = getattr(row, which)
     out = []
     for ch in letters:
         k = LETTERS.find(ch)
         if k < 0 or k >= len(layout_row.bubbles):
-            raise ValueError(f"第 {row.position} 题：{which} 的 {ch!r} 不在答题卡的 {len(layout_row.bubbles)} 个选项之中")
+            raise ValueError(f"第 {row.position} 题：{_FIELD_NAMES[which]}中的 {ch!r} 不在答题卡该题的 "
+                             f"{len(layout_row.bubbles)} 个选项之中")
         out.append(k)
     return out
 

@@ -204,7 +204,7 @@ def test_the_rows_looked_at_in_review_and_only_they_are_boxed(sheet, annotated):
 def test_a_row_not_on_the_sheet_or_a_letter_without_a_bubble_is_refused(sheet):
     with pytest.raises(ValueError, match="第 21 题"):
         annotated_image(replace(sheet, rows=sheet.rows + (replace(sheet.rows[0], position=21),)))
-    with pytest.raises(ValueError, match="第 13 题"):  # a 判断 has A and B only
+    with pytest.raises(ValueError, match="第 13 题：计分作答中的 'C'"):  # a 判断 has A and B only
         annotated_image(replace(sheet, rows=tuple(replace(r, final="C") if r.position == 13 else r
                                                   for r in sheet.rows)))
     with pytest.raises(ValueError):
