@@ -502,11 +502,12 @@ def paper_scoring(db: Session, exam: Exam, forms: dict[str, Form]) -> PaperScori
 
 def record_paper_result(db: Session, scoring: PaperScoring, candidate: Candidate, form: Form,
                         answers: list[list[str]], *, actor: str, source: str,
-                        extra: dict | None = None) -> tuple[PaperRow, bool]:
+                        extra: dict | None = None, write: bool = True) -> tuple[PaperRow, bool]:
     """Score one candidate's answers (per position: the letters chosen, [] omitted) on ``form``
     exactly as online (EAP with the online prior, band, pass/fail, 0-100, domain feedback) and
     store them as the candidate's paper result (replacing an earlier one), with ``extra`` in
-    the result (e.g. ``source_kind``). The caller commits. Returns the row and whether it is new."""
+    the result (e.g. ``source_kind``). The caller commits. Returns the row and whether it is
+    new; ``write`` False (a dry run) only scores."""
     view = scoring.views[form.code]
     scores = [score_answer(a, [LETTERS.index(k) for k in it.key]) for a, it in zip(answers, view.items, strict=True)]
     params = ItemParams.three_pl([i.a for i in view.items], [i.b for i in view.items], [i.c for i in view.items])
@@ -517,9 +518,13 @@ def record_paper_result(db: Session, scoring: PaperScoring, candidate: Candidate
     result = asdict(res) | {"n_scored": len(scores), "mode": "paper", "form": form.code, "form_id": form.id,
                             "raw_score": int(sum(scores)), "omitted": omitted,
                             "provisional": mark.provisional, "n_provisional": mark.n_provisional} | (extra or {})
+    out = PaperRow(candidate.ticket, candidate.name, form.code, int(sum(scores)), len(scores), omitted, res.theta,
+                   res.se, res.band_name, res.passed, res.score, mark.provisional)
     row = db.scalars(select(PaperResult).where(PaperResult.exam_id == scoring.exam.id,
                                                PaperResult.candidate_id == candidate.id)).first()
     added = row is None
+    if not write:
+        return out, added
     if row is None:
         row = PaperResult(exam_id=scoring.exam.id, candidate_id=candidate.id)
         db.add(row)
@@ -528,8 +533,7 @@ def record_paper_result(db: Session, scoring: PaperScoring, candidate: Candidate
     row.source = source
     row.scored_by, row.scored_at = actor, datetime.now(UTC)
     _use(db, form, scoring.exam.id)
-    return PaperRow(candidate.ticket, candidate.name, form.code, int(sum(scores)), len(scores), omitted, res.theta,
-                    res.se, res.band_name, res.passed, res.score, mark.provisional), added
+    return out, added
 
 
 def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor: str,
