@@ -10,7 +10,9 @@ collections costs more and embeds more. Page margin boxes (header, footer) name 
 explicitly: they do not inherit the body's.
 
 QR codes come from ``segno`` (PNG data URIs); the bubble grid is one PNG per form (Pillow, a WeasyPrint dependency), shared by
-every sheet, so a room of 50 sheets costs little more than one.
+every sheet, so a room of 50 sheets costs little more than one. Answer sheets put every part a
+machine reads (corner marks, QR code, bubbles) where ``exam.sheet_layout`` says, on a page
+without margins, so the reader (``scanning``) finds them there.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ import shutil
 import subprocess
 from functools import lru_cache
 
+from examengine.exam.items import LETTERS
+from examengine.exam.sheet_layout import SheetLayout, sheet_layout
 from examengine.rendering.env import render
 from examengine.rendering.qr import qr_png_uri
 
 FAST_CJK = "WenQuanYi Micro Hei"
 NOTO_CJK = "Noto Sans CJK SC"
+#: the bubbles' printed outline (inside the layout's box)
+BUBBLE_OUTLINE_MM = 0.25
 
 
 @lru_cache(maxsize=1)
@@ -52,33 +58,31 @@ def _latin_font(size: int):
         return ImageFont.load_default(size)
 
 
-def bubble_grid_uri(items: list[dict], *, per_column: int = 20, dpi: int = 300) -> tuple[str, float, float]:
+def bubble_grid_uri(layout: SheetLayout, *, dpi: int = 300) -> str:
     """The answer grid of a form (item numbers, one bubble per option, A-F inside) as one PNG
-    data URI at ``dpi``, drawn once per form and shared by every sheet: WeasyPrint draws a
-    vector grid anew on each page (about 0.2 s a sheet), a raster image once. Returns the URI
-    and the image's width and height in mm."""
+    data URI at ``dpi``, drawn from ``layout`` (every box where the reader will look for it),
+    covering exactly ``layout.grid``; drawn once per form and shared by every sheet: WeasyPrint
+    draws a vector grid anew on each page (about 0.2 s a sheet), a raster image once."""
     from PIL import Image, ImageDraw
 
-    row_h, bubble_w, bubble_h = 6.2, 5.6, 4.2
-    col_w = 8 + max((len(it["options"]) for it in items), default=4) * (bubble_w + 0.8) + 4
-    n_cols = max(1, -(-len(items) // per_column))
-    width, height = n_cols * col_w, min(len(items), per_column) * row_h + 2
+    grid = layout.grid
     px = dpi / 25.4
-    img = Image.new("L", (round(width * px), round(height * px)), 255)
+    img = Image.new("L", (round(grid.w * px), round(grid.h * px)), 255)
     draw = ImageDraw.Draw(img)
     number, letter = _latin_font(round(3.2 * px)), _latin_font(round(2.6 * px))
-    for k, it in enumerate(items):
-        x0, y = (k // per_column) * col_w, (k % per_column) * row_h + 1
-        draw.text(((x0 + 6) * px, (y + bubble_h / 2) * px), str(it["position"]), font=number, fill=0, anchor="rm")
-        for j in range(len(it["options"])):
-            x = x0 + 8 + j * (bubble_w + 0.8)
-            draw.rounded_rectangle([x * px, y * px, (x + bubble_w) * px, (y + bubble_h) * px], radius=2.1 * px,
-                                   outline=0, width=max(1, round(0.25 * px)))
-            draw.text(((x + bubble_w / 2) * px, (y + bubble_h / 2) * px), "ABCDEF"[j], font=letter, fill=0,
-                      anchor="mm")
+    outline = max(1, round(BUBBLE_OUTLINE_MM * px))
+    for row in layout.rows:
+        n = row.number
+        draw.text(((n.right - grid.x - 0.5) * px, (n.y - grid.y + n.h / 2) * px), str(row.position), font=number,
+                  fill=0, anchor="rm")
+        for j, b in enumerate(row.bubbles):
+            x0, y0 = (b.x - grid.x) * px, (b.y - grid.y) * px
+            draw.rounded_rectangle([round(x0), round(y0), round(x0 + b.w * px) - 1, round(y0 + b.h * px) - 1],
+                                   radius=b.h / 2 * px, outline=0, width=outline)
+            draw.text((x0 + b.w / 2 * px, y0 + b.h / 2 * px), LETTERS[j], font=letter, fill=0, anchor="mm")
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True, dpi=(dpi, dpi))
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), width, height
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def html_to_pdf(html: str) -> bytes:
@@ -92,10 +96,13 @@ def booklet_html(ctx: dict, *, font_family: str | None = None) -> str:
 
 
 def sheets_html(ctx: dict, *, font_family: str | None = None) -> str:
+    """One A4 page a sheet, printed without page margins, every part where
+    ``exam.sheet_layout`` puts it (corner marks, QR code, grid). Raises
+    ``SheetLayoutError`` when the form does not fit on a sheet."""
+    layout = sheet_layout([len(it["options"]) for it in ctx["form"]["items"]])
     sheets = [s | {"qr_uri": qr_png_uri(s["qr"])} for s in ctx["sheets"]]
-    grid, width, height = bubble_grid_uri(ctx["form"]["items"])
-    return render("print/sheets.html", font=font_family or default_font_family(), grid=grid, grid_width=width,
-                  grid_height=height, **(ctx | {"sheets": sheets}))
+    return render("print/sheets.html", font=font_family or default_font_family(), grid=bubble_grid_uri(layout),
+                  layout=layout, **(ctx | {"sheets": sheets}))
 
 
 def key_html(ctx: dict, *, font_family: str | None = None) -> str:

@@ -57,6 +57,7 @@ from examengine.exam.forms import (
 )
 from examengine.exam.items import LETTERS
 from examengine.exam.sheet_codes import new_sheet_key, sheet_code
+from examengine.exam.sheet_layout import SheetLayoutError, sheet_layout
 from examengine.exam.policy import CatPolicy, blueprint_policy
 from examengine.exam.pool import ItemPool
 from examengine.exam.study import calibrate_blueprint_exposure
@@ -401,6 +402,11 @@ def print_form(db: Session, form_id: int, *, booklet: bool = True, sheets: bool 
     from examengine.rendering.pdf import render_booklet, render_key, render_sheets
 
     ctx = print_context(db, form_id, exam_id=exam_id, blank_sheets=blank_sheets if sheets else 0)
+    if sheets:
+        try:  # the answer sheet's grid has a fixed capacity (exam.sheet_layout)
+            sheet_layout([len(it["options"]) for it in ctx["form"]["items"]])
+        except SheetLayoutError as e:
+            raise ConflictError(f"答题卡无法打印：{e}") from None
     if sheets and not ctx["sheets"]:
         ctx["sheets"] = [{"name": "", "ticket": "", "room": "", "qr": qr_payload(None, None, get_form(db, form_id))}]
     out = Printed(form_id,

@@ -112,6 +112,50 @@ def test_each_candidate_gets_a_sheet_whose_qr_code_names_exam_candidate_and_form
     assert key and sig == signature(unsigned, key)  # signed with the exam's key, set by this first print
 
 
+def dark_extents(gray, box, px: float, *, reach: float = 1.0) -> tuple[float, float, float, float]:
+    """The outermost dark pixels of a printed bubble along its middle lines, in mm (left, right,
+    top, bottom): the outline is drawn inside the layout's box, so they are the box's edges."""
+    import numpy as np
+
+    cx, cy = round(box.center[0] * px), round(box.center[1] * px)
+    x0, x1 = round((box.x - reach) * px), round((box.right + reach) * px)
+    y0, y1 = round((box.y - reach) * px), round((box.bottom + reach) * px)
+    xs = np.nonzero(gray[cy, x0:x1] < 128)[0]
+    ys = np.nonzero(gray[y0:y1, cx] < 128)[0]
+    return (x0 + xs[0]) / px, (x0 + xs[-1] + 1) / px, (y0 + ys[0]) / px, (y0 + ys[-1] + 1) / px
+
+
+@pytest.mark.documents("sheets")
+def test_the_printed_sheet_puts_marks_and_bubbles_where_the_layout_says(printed):
+    """Rasterised at 200 dpi, the corner marks' centres and the bubbles' outlines lie within
+    0.5 mm of ``exam.sheet_layout``: the reader looks for them there."""
+    import numpy as np
+    import pypdfium2
+
+    from examengine.exam.sheet_layout import sheet_layout
+
+    form, p = printed
+    layout = sheet_layout([len(it.options) for it in form.items])
+    page = pypdfium2.PdfDocument(p.sheets)[0]
+    assert page.get_size() == pytest.approx((595.28, 841.89), abs=0.1)  # A4
+    gray = np.asarray(page.render(scale=200 / 72, grayscale=True).to_pil().convert("L"))
+    px = 200 / 25.4
+    for mark in layout.marks:
+        x0, y0 = round((mark.x - 3) * px), round((mark.y - 3) * px)
+        roi = gray[y0:round((mark.bottom + 3) * px), x0:round((mark.right + 3) * px)]
+        ys, xs = np.nonzero(roi < 128)
+        assert len(xs) == pytest.approx((mark.w * px) ** 2, rel=0.1)  # solid, nothing else dark nearby
+        centre = ((x0 + xs.mean() + 0.5) / px, (y0 + ys.mean() + 0.5) / px)
+        assert centre == pytest.approx(mark.center, abs=0.5)
+    for row in (layout.rows[0], layout.rows[len(layout.rows) // 2], layout.rows[-1]):
+        for b in (row.bubbles[0], row.bubbles[-1]):
+            assert dark_extents(gray, b, px) == pytest.approx((b.x, b.right, b.y, b.bottom), abs=0.5)
+    qr = layout.qr
+    x0, y0 = round(qr.x * px), round(qr.y * px)
+    inside = gray[y0:round(qr.bottom * px), x0:round(qr.right * px)]
+    assert 0.2 < (inside < 128).mean() < 0.6  # the QR code fills its box
+
+
 def test_printing_freezes_the_versions_and_records_the_use(printed, bank_db, tmp_path):
     form, _ = printed
     bank_db.expire_all()
