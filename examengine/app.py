@@ -230,6 +230,7 @@ def _include_routes(app: FastAPI) -> None:
     from examengine.api import exams as exams_api
     from examengine.api import forms as forms_api
     from examengine.api import items as items_api
+    from examengine.api import scans as scans_api
     from examengine.api import sessions as sessions_api
     from examengine.config import PACKAGE_DIR
     from examengine.deps import staff
@@ -259,6 +260,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(exams_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
     app.include_router(forms_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
     app.include_router(forms_api.admin_router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
+    app.include_router(scans_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
     app.include_router(calibration_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(analysis_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(audit_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
