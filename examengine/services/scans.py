@@ -243,6 +243,12 @@ def _view(sheet: ScannedSheet, outcome: str = "", candidate: Candidate | None = 
         len(_corrections(sheet)), sheet.uploaded_by, _iso(sheet.uploaded_at))
 
 
+def _page_number(location: str) -> int | None:
+    """The page of a reader's problem location ("第 3 页"), None for the whole file."""
+    digits = "".join(ch for ch in location if ch.isdigit())
+    return int(digits) if digits else None
+
+
 def _source(data_digest: str, page: int | None) -> str:
     return hashlib.sha256(f"{data_digest}:{page or 0}".encode()).hexdigest()[:32]
 
@@ -504,21 +510,19 @@ def scan(db: Session, files: Sequence[tuple[str, bytes]], *, exam_id: int | None
         name = clean_filename(name or "scan", 200)
         digest = hashlib.sha256(data).hexdigest()
         try:
-            images = reader.load_pages(name, data)
-        except DataFileError as exc:
-            page = _Page(name, None, _source(digest, None), exam=given,
+            for image in reader.iter_pages(name, data):  # one page's pixels at a time
+                page = _read(db, image, _source(digest, image.page), given, exams)
+                view, row = _settle(db, page, actor=actor, apply=apply)
+                pages.append(view)
+                if row is not None:
+                    scored.append(row)
+                if page.exam is not None:
+                    touched.add(page.exam.exam.id)
+        except DataFileError as exc:  # a file (or a page of a PDF) that does not open: listed, the rest read
+            where = _page_number(exc.problems[0].location) if exc.problems else None
+            page = _Page(name, where, _source(digest, where), exam=given,
                          problem="；".join(p.message for p in exc.problems) or "文件无法打开")
             pages.append(_settle(db, page, actor=actor, apply=apply)[0])
-            continue
-        while images:
-            image = images.pop(0)  # a page's pixels are let go once it is read
-            page = _read(db, image, _source(digest, image.page), given, exams)
-            view, row = _settle(db, page, actor=actor, apply=apply)
-            pages.append(view)
-            if row is not None:
-                scored.append(row)
-            if page.exam is not None:
-                touched.add(page.exam.exam.id)
     counts = {o.value: sum(1 for p in pages if p.outcome == o.value) for o in ScanOutcome}
     if apply:
         if counts[ScanOutcome.NEW.value] or counts[ScanOutcome.REFUSED.value] or counts[ScanOutcome.UNREADABLE.value]:

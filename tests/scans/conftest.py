@@ -77,6 +77,9 @@ class FakeReader:
             out.append(PageImage(filename, k, np.zeros((4, 4), np.uint8)))
         return out
 
+    def iter_pages(self, filename, data, *, dpi=200):
+        yield from self.load_pages(filename, data, dpi=dpi)
+
     def locate(self, page):
         spec = self.specs[(page.file, page.page)]
         found = spec["problem"] != "找不到四角定位标记"
@@ -106,10 +109,63 @@ class FakeReader:
 @pytest.fixture
 def fake_reader(monkeypatch) -> FakeReader:
     fake = FakeReader()
-    for name in ("load_pages", "locate", "read_marks", "crop", "encode_png"):
+    for name in ("load_pages", "iter_pages", "locate", "read_marks", "crop", "encode_png"):
         monkeypatch.setattr(svc.reader, name, getattr(fake, name))
     return fake
 
 
 def key_letters(form_view) -> list[str]:
     return ["".join(it.key) for it in form_view.items]
+
+
+# ---------------------------------------------------------------- real synthetic scans
+
+
+def printed_sheets(db, exam_id: int, form_view) -> bytes:
+    """The answer sheets PDF of ``form_view`` for the exam's roster (one page per candidate)."""
+    return forms_svc.print_form(db, form_view.id, booklet=False, sheets=True, key=False, exam_id=exam_id).sheets
+
+
+def key_plan(form_view, *, double: bool = False):
+    """Every position marked dark with its key; ``double``: the first 单选 also has a second mark."""
+    from examengine.scanning.synthetic import MarkKind, TruthRow
+
+    rows = []
+    doubled = False
+    for it in form_view.items:
+        letters = "".join(it.key)
+        if double and not doubled and it.type == "单选":
+            other = next(x for x in "ABCD" if x not in letters)
+            rows.append(TruthRow(it.position, "".join(sorted(letters + other)), MarkKind.DOUBLE))
+            doubled = True
+        else:
+            rows.append(TruthRow(it.position, letters, MarkKind.DARK))
+    return rows
+
+
+def synthetic_scans(db, exam_id: int, form_view, pages: list[int], *, double: set[int] = frozenset(),
+                    seed: int = 7) -> list[bytes]:
+    """JPEG scans of printed sheets ``pages`` (1-based, in roster order) filled with the key,
+    turned, scaled, noisy, JPEG quality 50 (``scanning.synthetic``); pages in ``double`` carry
+    a double mark on their first 单选."""
+    from examengine.exam.sheet_layout import sheet_layout
+    from examengine.scanning.synthetic import printed_page, synthetic_scan
+
+    pdf = printed_sheets(db, exam_id, form_view)
+    layout = sheet_layout([2 if it.type == "判断" else len(it.options) for it in form_view.items])
+    multiple = [it.type == "多选" for it in form_view.items]
+    rng = np.random.default_rng(seed)
+    return [synthetic_scan(printed_page(pdf, page=p), layout, multiple, rng,
+                           plan=key_plan(form_view, double=p in double)).image for p in pages]
+
+
+def pdf_of(jpegs: list[bytes]) -> bytes:
+    """A multi-page PDF of scanned pages (as a scanner's 'scan to PDF' makes), 200 dpi."""
+    import io
+
+    from PIL import Image
+
+    images = [Image.open(io.BytesIO(j)) for j in jpegs]
+    out = io.BytesIO()
+    images[0].save(out, format="PDF", save_all=True, append_images=images[1:], resolution=200.0)
+    return out.getvalue()
