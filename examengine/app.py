@@ -238,6 +238,7 @@ def _include_routes(app: FastAPI) -> None:
     from examengine.ui import forms as forms_ui
     from examengine.ui import proctor as proctor_ui
     from examengine.ui import reports as reports_ui
+    from examengine.ui import scans as scans_ui
     from examengine.ui import staff as staff_ui
     from examengine.ui import writer as writer_ui
 
@@ -266,6 +267,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(audit_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(writer_ui.router, dependencies=[Depends(writer)])
     app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])
+    app.include_router(scans_ui.router, dependencies=[Depends(proctor)])
     app.include_router(forms_ui.admin_router, dependencies=[Depends(admin)])
     app.include_router(forms_ui.router, dependencies=[Depends(proctor)])
     app.include_router(reports_ui.router, dependencies=[Depends(any_staff)])

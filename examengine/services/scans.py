@@ -55,6 +55,7 @@ from examengine.services.forms import (
     PaperScoring,
     exam_forms,
     form_view,
+    paper_results,
     paper_scoring,
     record_paper_result,
 )
@@ -178,6 +179,7 @@ class ScanOverview:
     counts: dict[str, int]  # SheetStatus value -> sheets
     open_positions: int
     listings: ScanListings
+    results: list[PaperRow]  # the exam's paper results (scanned or typed)
 
 
 @dataclass(frozen=True)
@@ -656,7 +658,8 @@ def overview(db: Session, exam_id: int) -> ScanOverview:
     views = [_view(s, "", ex.candidates.get(s.candidate_id) if s.candidate_id else None,
                    ex.forms.get(s.form_id) if s.form_id else None) for s in sheets]
     counts = {st.value: sum(1 for s in sheets if s.status == st.value) for st in SheetStatus}
-    return ScanOverview(exam_id, views, counts, sum(len(v.review) for v in views), _listings(db, ex))
+    return ScanOverview(exam_id, views, counts, sum(len(v.review) for v in views), _listings(db, ex),
+                        paper_results(db, exam_id))
 
 
 def review_queue(db: Session, exam_id: int) -> list[ReviewPosition]:
