@@ -74,3 +74,16 @@ def test_a_sheet_of_another_exam_is_refused_with_its_ticket_named_and_uploading_
     assert state(bank_db) == before
     r = svc.scan(bank_db, [("再扫.jpg", rescanned[0])], exam_id=1, actor="proctor", apply=True)
     assert r.pages[0].outcome == "unchanged" and state(bank_db) == before
+
+
+def test_a_file_that_is_no_scan_is_listed_as_unreadable_and_the_rest_is_read(bank_db, printed_exam):
+    a = printed_exam.form("A")
+    scans = synthetic_scans(bank_db, 1, a, [1], seed=5)
+    files = [("坏文件.pdf", b"%PDF-1.4 broken"), ("好.jpg", scans[0])]
+    r = svc.scan(bank_db, files, exam_id=1, actor="proctor", apply=True)
+    assert [(p.file, p.outcome) for p in r.pages] == [("坏文件.pdf", "unreadable"), ("好.jpg", "new")]
+    assert r.listings.unreadable[0].file == "坏文件.pdf" and "PDF" in r.listings.unreadable[0].reason
+    before = state(bank_db)
+    assert [p.outcome for p in svc.scan(bank_db, files, exam_id=1, actor="proctor", apply=True).pages] == [
+        "unchanged", "unchanged"]
+    assert state(bank_db) == before

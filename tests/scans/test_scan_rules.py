@@ -221,3 +221,19 @@ def test_flagged_positions_wait_for_review_and_the_last_one_resolved_scores_the_
     assert {(e.before["position"], e.before["read"], e.after["letters"], e.actor) for e in entries} == {
         (single, "AB", letters[single - 1], "chief"), (tf, "", letters[tf - 1], "chief")}
     assert count(bank_db, ScannedSheet) == 1
+
+
+def test_correcting_a_scored_sheet_scores_it_again_and_is_audited(bank_db, printed_exam, fake_reader):
+    a = printed_exam.form("A")
+    c = printed_exam.candidates[0]
+    r = svc.scan(bank_db, [("s.pdf", fake_file(page_spec(qr_for(bank_db, 1, c, a), key_letters(a))))], exam_id=1,
+                 actor="p", apply=True)
+    assert r.scored[0].raw_score == 12
+    wrong_letter = "B" if key_letters(a)[0] != "B" else "A"
+    done = svc.resolve(bank_db, r.pages[0].sheet_id, 1, wrong_letter, actor="chief")
+    assert done.scored is not None and done.scored.raw_score == 11
+    result = bank_db.scalars(select(PaperResult).where(PaperResult.candidate_id == c.id)).one()
+    assert result.raw_score == 11 and result.result["corrected"] == 1
+    assert result.result["flags"] == [f"第 1 题：人工更正，读作 {key_letters(a)[0]}，chief 更正为 {wrong_letter}"]
+    assert audit.read(bank_db, action="scan.resolve")[0].before == {"position": 1, "letters": key_letters(a)[0],
+                                                                     "read": key_letters(a)[0]}
