@@ -230,6 +230,7 @@ def _include_routes(app: FastAPI) -> None:
     from examengine.api import exams as exams_api
     from examengine.api import forms as forms_api
     from examengine.api import items as items_api
+    from examengine.api import scans as scans_api
     from examengine.api import sessions as sessions_api
     from examengine.config import PACKAGE_DIR
     from examengine.deps import staff
@@ -237,6 +238,7 @@ def _include_routes(app: FastAPI) -> None:
     from examengine.ui import forms as forms_ui
     from examengine.ui import proctor as proctor_ui
     from examengine.ui import reports as reports_ui
+    from examengine.ui import scans as scans_ui
     from examengine.ui import staff as staff_ui
     from examengine.ui import writer as writer_ui
 
@@ -259,11 +261,13 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(exams_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
     app.include_router(forms_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
     app.include_router(forms_api.admin_router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
+    app.include_router(scans_api.router, dependencies=[Depends(proctor)], responses=ERROR_RESPONSES)
     app.include_router(calibration_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(analysis_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(audit_api.router, dependencies=[Depends(admin)], responses=ERROR_RESPONSES)
     app.include_router(writer_ui.router, dependencies=[Depends(writer)])
     app.include_router(proctor_ui.router, dependencies=[Depends(proctor)])
+    app.include_router(scans_ui.router, dependencies=[Depends(proctor)])
     app.include_router(forms_ui.admin_router, dependencies=[Depends(admin)])
     app.include_router(forms_ui.router, dependencies=[Depends(proctor)])
     app.include_router(reports_ui.router, dependencies=[Depends(any_staff)])

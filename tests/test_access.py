@@ -222,7 +222,7 @@ ROLES_BY_PREFIX = [
     (("/api/v1/blueprints", "/reports"), {"item_writer", "reviewer", "proctor"}),
     (("/api/v1/exams", "/api/v1/forms", "/api/v1/attempts/{attempt_id}/extend", "/api/v1/attempts/{attempt_id}/void",
       "/api/v1/attempts/{attempt_id}/restore",
-      "/api/v1/sign-ins", "/proctor"), {"proctor"}),
+      "/api/v1/sign-ins", "/api/v1/scans", "/proctor"), {"proctor"}),
 ]
 
 

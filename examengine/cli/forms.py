@@ -13,7 +13,7 @@ from rich.table import Table
 from examengine.cli.common import handles_errors, out, print_json, session, settings
 from examengine.config import local_time, zone_label
 
-forms_app = typer.Typer(help="纸笔试卷：组卷、打印、纸笔答案评分。", no_args_is_help=True)
+forms_app = typer.Typer(help="纸笔试卷：组卷、打印、纸笔答案评分、读取答题卡扫描件。", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -240,6 +240,119 @@ def reconcile(
                   "—" if x.difference is None else f"{x.difference:+.2f}（±{x.limit:.2f}）",
                   ("⚠ " if x.flagged else "") + verdict)
     out.print(t, highlight=False)
+
+
+@forms_app.command("scan")
+@handles_errors
+def scan(
+    files: Annotated[list[Path], typer.Argument(help="扫描件：多页 PDF，或 JPEG/PNG/TIFF 图片（可多个）", exists=True,
+                                                dir_okay=False)],
+    exam: Annotated[int | None, typer.Option(help="考试编号：每张答题卡都须属于这场考试（否则按二维码所示的考试）")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="保存读入结果并评分（默认只报告，不写入）")] = False,
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """读取扫描或拍照的答题卡：校验二维码（考试、考生、试卷与签名），识别每个涂点；无需复核的答题卡直接评分，
+    其余进入复核队列。同一张答题卡重复上传不会改变任何内容。"""
+    from examengine.services.scans import OUTCOME_NAMES, ScanOutcome, scan as run
+
+    with session() as db:
+        r = run(db, [(f.name, f.read_bytes()) for f in files], exam_id=exam, actor=actor, apply=apply)
+    if fmt == "json":
+        print_json(asdict(r))
+        return
+    c = r.counts
+    out.print(f"{'已保存' if r.applied else '预览（未写入，加 --apply 保存）'}：共 {len(r.pages)} 页，新读入 {c['new']}，"
+              f"未变 {c['unchanged']}，拒收 {c['refused']}，无法识别 {c['unreadable']}；"
+              f"{'评分' if r.applied else '可直接评分'} {len(r.scored)} 名。", highlight=False)
+    t = Table()
+    for col in ("文件", "页", "结果", "状态", "准考证号", "姓名", "试卷", "待复核题号", "说明"):
+        t.add_column(col, overflow="fold")
+    for p in r.pages:
+        t.add_row(p.file, str(p.page or ""), OUTCOME_NAMES[ScanOutcome(p.outcome)], p.status_name, p.ticket, p.name,
+                  p.form, "、".join(map(str, p.review)), p.problem)
+    out.print(t, highlight=False)
+    if r.listings is not None:
+        _print_listings(r.listings)
+
+
+def _print_listings(listings) -> None:
+    if listings.unreadable:
+        out.print("无法识别的页：" + "；".join(f"{u.file}" + (f" 第 {u.page} 页" if u.page else "") + f"（{u.reason}）"
+                                         for u in listings.unreadable), highlight=False)
+    if listings.missing:
+        out.print(f"名单上尚无答题卡的考生 {len(listings.missing)} 名：" +
+                  "、".join(f"{m.ticket} {m.name}" for m in listings.missing), highlight=False)
+    if listings.unrostered:
+        out.print("没有对应考生的答题卡（空白答题卡，可在复核时指定准考证号）：" +
+                  "；".join(f"答题卡 {s.sheet_id or ''} {s.file}" + (f" 第 {s.page} 页" if s.page else "")
+                           for s in listings.unrostered), highlight=False)
+
+
+@forms_app.command("review")
+@handles_errors
+def review(exam: Annotated[int, typer.Argument(help="考试编号")],
+           fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table") -> None:
+    """列出待复核的涂点：多涂、未涂、涂痕过浅、擦除痕迹或识别把握低的题。"""
+    from examengine.services.scans import review_queue
+
+    with session() as db:
+        rows = review_queue(db, exam)
+    if fmt == "json":
+        print_json([asdict(r) for r in rows])
+        return
+    if not rows:
+        out.print(f"考试 {exam} 没有待复核的涂点。", highlight=False)
+        return
+    t = Table(title=f"考试 {exam} 待复核的涂点（{len(rows)} 处）")
+    for col in ("答题卡", "准考证号", "姓名", "试卷", "题号", "题型", "读作", "涂黑程度", "把握", "原因"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(str(r.sheet_id), r.ticket, r.name, r.form, str(r.position), r.item_type, r.letters or "未涂",
+                  " ".join(f"{x}:{d:.2f}" for x, d in zip(r.options, r.darkness)), f"{r.confidence:.2f}",
+                  "、".join(r.flags) or "识别把握低")
+    out.print(t, highlight=False)
+    out.print("确认或更正：examengine forms resolve 答题卡 题号 选项（如 B、AC，判断题 对/错，未作答写 \"\"）",
+              highlight=False)
+
+
+@forms_app.command("resolve")
+@handles_errors
+def resolve(sheet: Annotated[int, typer.Argument(help="答题卡编号")],
+            position: Annotated[int, typer.Argument(help="题号")],
+            letters: Annotated[str, typer.Argument(help="选项：B、AC；判断题 对/错；未作答写 \"\"")],
+            actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+            fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text") -> None:
+    """确认或更正一处涂点（记入审计日志）；答题卡最后一处待复核的涂点确定后即评分。"""
+    from examengine.services.scans import resolve as run
+
+    with session() as db:
+        r = run(db, sheet, position, letters, actor=actor)
+    if fmt == "json":
+        print_json(asdict(r))
+        return
+    what = "确认" if r.before == r.after else f"由 {r.before or '未涂'} 更正为"
+    out.print(f"答题卡 {sheet}（{r.sheet.ticket or '空白答题卡'}）第 {position} 题：{what} {r.after or '未作答'}。", highlight=False)
+    if r.scored is not None:
+        s = r.scored
+        out.print(f"已评分：{s.ticket} {s.name}，试卷 {s.form}，答对 {s.raw_score}/{s.n_items}，θ {s.theta:.2f}，"
+                  f"{s.band_name}，{'合格' if s.passed else '不合格'}，成绩 {s.score:.1f}", highlight=False)
+    elif r.sheet.review:
+        out.print(f"这张答题卡还有 {len(r.sheet.review)} 处待复核：第 {'、'.join(map(str, r.sheet.review))} 题。",
+                  highlight=False)
+
+
+@forms_app.command("scan-delete")
+@handles_errors
+def scan_delete(sheet: Annotated[int, typer.Argument(help="答题卡编号")],
+                reason: Annotated[str, typer.Option(help="原因（记入审计日志）")] = "",
+                actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli") -> None:
+    """删除一张已读入的答题卡（及由它得出的纸笔成绩），以便重新读入同一考生的答题卡。记入审计日志。"""
+    from examengine.services.scans import delete_sheet
+
+    with session() as db:
+        v = delete_sheet(db, sheet, actor=actor, reason=reason)
+    out.print(f"已删除答题卡 {sheet}（{v.ticket or '空白答题卡'}，{v.file}）。", highlight=False)
 
 
 @forms_app.command("agreement")

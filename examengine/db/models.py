@@ -321,6 +321,9 @@ class Exam(Base):
     # ``form_id``, in form order, answers changeable until submitted), loft (a form per attempt)
     mode: Mapped[str] = mapped_column(String(8), default="adaptive", server_default="adaptive")
     form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id"), nullable=True, index=True)
+    # the secret answer sheets' QR codes are signed with (exam.sheet_codes), set when sheets are
+    # first printed for the exam
+    sheet_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -522,3 +525,4 @@ class AuditEvent(Base):
 # with Base.metadata wherever the models are loaded (the app, the CLI, Alembic).
 from examengine.db import calibration_models as _calibration_models  # noqa: E402,F401
 from examengine.db import forms_models as _forms_models  # noqa: E402,F401
+from examengine.db import scan_models as _scan_models  # noqa: E402,F401

@@ -7,10 +7,9 @@ Darkness is measured by the reader (``scanning.reader``) inside each bubble and 
 dark as the sheet's corner marks, after dividing by the paper's local white; so lighting,
 contrast and the scanner's gamma cancel out. On that scale, an option is
 
-- **marked** at or above the sheet's fill threshold (:func:`sheet_threshold`, 0.35 unless the
-  sheet's own darkness values show a clear gap between 0.28 and 0.42, OMRChecker's idea: a
-  light-handed candidate's marks are all light, and the gap between them and the empty bubbles
-  is the threshold for that sheet);
+- **marked** at or above the sheet's fill threshold (:func:`sheet_threshold`: between 0.28
+  and 0.42, in the widest gap the sheet's own bubble values leave there, OMRChecker's idea: a
+  light-handed candidate's marks are all light, and the threshold goes under them);
 - **faint** from :data:`FAINT_MIN` up to the threshold: a mark too light to call; not counted
   silently: flagged, and reported as the letter read (with a low confidence) only when the row
   has no clear mark, for the reviewer to confirm;
@@ -77,22 +76,25 @@ class PositionRead:
 
 
 def sheet_threshold(darkness: Sequence[float]) -> float:
-    """The fill threshold of one sheet from every bubble's darkness on it: the middle of the
-    widest gap between sorted values whose middle lies in :data:`THRESHOLD_RANGE`, when that gap
-    is at least :data:`MIN_GAP` wide; else :data:`DEFAULT_THRESHOLD`. (OMRChecker thresholds at
-    the largest jump of the sorted bubble means; bounding it keeps a sheet of only dark marks,
-    or only faint ones, on the absolute scale.)"""
+    """The fill threshold of one sheet from every bubble's darkness on it (OMRChecker's idea:
+    threshold in a gap of the sorted bubble values, so no bubble sits at the threshold).
+
+    Of the gaps between consecutive sorted values at least :data:`MIN_GAP` wide, the one whose
+    stretch inside :data:`THRESHOLD_RANGE` is widest; the threshold is the middle of that stretch.
+    A sheet of dark marks and empty bubbles keeps the middle of the range (0.35); a sheet whose
+    marks are all light moves it down to just under them (never below 0.28); light marks on the
+    sheet move it away from them. Without a gap across the range: :data:`DEFAULT_THRESHOLD`."""
     values = np.sort(np.asarray(darkness, dtype=float).ravel())
+    lo, hi = THRESHOLD_RANGE
     if values.size < 2:
         return DEFAULT_THRESHOLD
-    gaps = np.diff(values)
-    middles = (values[1:] + values[:-1]) / 2
-    lo, hi = THRESHOLD_RANGE
-    ok = (middles >= lo) & (middles <= hi) & (gaps >= MIN_GAP)
-    if not ok.any():
+    below, above = values[:-1], values[1:]
+    start, end = np.maximum(below, lo), np.minimum(above, hi)
+    stretch = np.where(above - below >= MIN_GAP, end - start, -1.0)
+    best = int(np.argmax(stretch))
+    if stretch[best] <= 0:
         return DEFAULT_THRESHOLD
-    best = int(np.argmax(np.where(ok, gaps, -1.0)))
-    return float(middles[best])
+    return float((start[best] + end[best]) / 2)
 
 
 def _confidence(darkness: Sequence[float], threshold: float) -> float:

@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -195,10 +196,10 @@ def _square_blobs(small: np.ndarray) -> list[_Blob]:
         if area < lo * lo or area > hi * hi:
             continue
         _, (w, h), _ = cv2.minAreaRect(c)
-        if min(w, h) <= 0 or max(w, h) / min(w, h) > 1.6 or area / (w * h) < 0.8:
+        if min(w, h) <= 0 or max(w, h) / min(w, h) > 1.6 or area / (w * h) < 0.75:
             continue
-        hull = cv2.contourArea(cv2.convexHull(c))
-        if hull <= 0 or area / hull < 0.9:
+        hull = cv2.contourArea(cv2.convexHull(c))  # (a small blob's pixel contour is a little ragged)
+        if hull <= 0 or area / hull < 0.85:
             continue
         holes, child = 0.0, hierarchy[i][2]
         while child != -1:
@@ -212,18 +213,27 @@ def _square_blobs(small: np.ndarray) -> list[_Blob]:
 
 
 def _corner_blobs(blobs: list[_Blob], width: int, height: int) -> list[_Blob] | None:
-    """The blob nearest each picture corner (top-left, top-right, bottom-right, bottom-left), in
-    the city-block distance a slightly turned page keeps; None unless four different ones."""
+    """The blobs that are the corner marks (top-left, top-right, bottom-right, bottom-left): of
+    the three nearest each picture corner (in the city-block distance a slightly turned page
+    keeps), the combination nearest the corners that is shaped like the marks (:func:`_plausible`);
+    None when there is none."""
     if len(blobs) < 4:
         return None
     corners = [(0, 0), (width, 0), (width, height), (0, height)]
-    chosen = [min(blobs, key=lambda b: abs(b.x - cx) + abs(b.y - cy)) for cx, cy in corners]
-    if len({id(b) for b in chosen}) < 4:
-        return None
-    sides = [b.side for b in chosen]
-    if max(sides) > 1.8 * min(sides):
-        return None
-    return chosen
+
+    def distance(b: _Blob, corner: tuple[int, int]) -> float:
+        return abs(b.x - corner[0]) + abs(b.y - corner[1])
+
+    nearest = [sorted(blobs, key=lambda b, c=c: distance(b, c))[:3] for c in corners]
+    combos = sorted(itertools.product(*nearest), key=lambda combo: sum(distance(b, c) for b, c in zip(combo, corners)))
+    for combo in combos:
+        if len({id(b) for b in combo}) < 4:
+            continue
+        points = np.array([(b.x, b.y) for b in combo], dtype=np.float32)
+        sides = [b.side for b in combo]
+        if max(sides) <= 1.8 * min(sides) and _plausible(points, float(np.mean(sides))):
+            return list(combo)
+    return None
 
 
 def _refine(gray: np.ndarray, x: float, y: float, side: float) -> tuple[float, float] | None:
@@ -297,13 +307,24 @@ def _decode_box(gray: np.ndarray, h: np.ndarray) -> str | None:
 
 
 def _marks_dark(sheet: np.ndarray, ppm: float) -> bool:
-    """Whether the rectified sheet has a dark square under every layout mark with paper around it."""
+    """Whether the rectified sheet has a solid dark square under every layout mark with clean
+    paper around it (a filled bubble taken for a mark has its neighbours' outlines around it)."""
     for m in MARKS:
-        inner = sheet[int((m.y + 1.5) * ppm):int((m.bottom - 1.5) * ppm), int((m.x + 1.5) * ppm):int((m.right - 1.5) * ppm)]
-        ring = sheet[int((m.y - 2.5) * ppm):int((m.bottom + 2.5) * ppm), int((m.x - 2.5) * ppm):int((m.right + 2.5) * ppm)]
-        if inner.size == 0 or ring.size == 0:
+        def region(b: Box) -> np.ndarray:
+            return sheet[max(0, int(b.y * ppm)):int(b.bottom * ppm), max(0, int(b.x * ppm)):int(b.right * ppm)]
+
+        inner, outer = region(m.inset(0.8)), region(m.inset(-2.5))
+        if inner.size == 0 or outer.size == 0:
             return False
-        if float(np.percentile(ring, 90)) - float(inner.mean()) < 40:
+        ring_mask = np.ones(outer.shape, bool)
+        k = int(round(1.7 * ppm))  # the outer 1.7 mm of a 2.5 mm band around the mark (0.8 mm for blur)
+        ring_mask[k:-k, k:-k] = False
+        ring = outer[ring_mask]
+        paper, ink = float(np.percentile(ring, 90)), float(np.median(inner))
+        if paper - ink < 40:
+            return False
+        middle = (paper + ink) / 2
+        if float(np.percentile(inner, 95)) > middle or float(np.percentile(ring, 3)) < middle:
             return False
     return True
 

@@ -70,9 +70,22 @@ def printed_page(pdf: bytes, *, page: int = 1, dpi: int = SCAN_DPI) -> np.ndarra
     return load_pages("sheets.pdf", pdf, dpi=dpi)[page - 1].gray
 
 
+def row_plan(position: int, n_options: int, kind: MarkKind, rng: np.random.Generator) -> TruthRow:
+    """One 单选/判断 row of ``kind`` with random letters."""
+    a, b = (int(x) for x in rng.choice(n_options, size=2, replace=False))
+    if kind is MarkKind.BLANK:
+        return TruthRow(position, "", kind)
+    if kind is MarkKind.DOUBLE:
+        return TruthRow(position, "".join(LETTERS[j] for j in sorted((a, b))), kind)
+    if kind is MarkKind.ERASED:
+        return TruthRow(position, LETTERS[a], kind, erased=LETTERS[b])
+    return TruthRow(position, LETTERS[a], kind)
+
+
 def random_plan(layout: SheetLayout, multiple: Sequence[bool], rng: np.random.Generator,
                 mix: dict[MarkKind, float] | None = None) -> tuple[TruthRow, ...]:
-    """A random answer vector with a kind of mark per position."""
+    """A random answer vector with a kind of mark per position (``mix``: the kinds' shares in
+    单选/判断 rows; 多选 rows get 2-3 dark or light marks)."""
     mix = mix or DEFAULT_MIX
     kinds, weights = list(mix), np.array(list(mix.values()), dtype=float)
     weights /= weights.sum()
@@ -82,19 +95,9 @@ def random_plan(layout: SheetLayout, multiple: Sequence[bool], rng: np.random.Ge
         if multi:
             k = int(rng.integers(2, min(3, n) + 1))
             letters = "".join(LETTERS[j] for j in sorted(rng.choice(n, size=k, replace=False)))
-            kind = MarkKind.LIGHT if rng.random() < 0.1 else MarkKind.DARK
-            rows.append(TruthRow(row.position, letters, kind))
-            continue
-        kind = kinds[int(rng.choice(len(kinds), p=weights))]
-        a, b = (int(x) for x in rng.choice(n, size=2, replace=False))
-        if kind is MarkKind.BLANK:
-            rows.append(TruthRow(row.position, "", kind))
-        elif kind is MarkKind.DOUBLE:
-            rows.append(TruthRow(row.position, "".join(LETTERS[j] for j in sorted((a, b))), kind))
-        elif kind is MarkKind.ERASED:
-            rows.append(TruthRow(row.position, LETTERS[a], kind, erased=LETTERS[b]))
+            rows.append(TruthRow(row.position, letters, MarkKind.LIGHT if rng.random() < 0.1 else MarkKind.DARK))
         else:
-            rows.append(TruthRow(row.position, LETTERS[a], kind))
+            rows.append(row_plan(row.position, n, kinds[int(rng.choice(len(kinds), p=weights))], rng))
     return tuple(rows)
 
 
@@ -183,9 +186,9 @@ def degrade(page: np.ndarray, rng: np.random.Generator, *, phone: bool = False, 
     h, w = page.shape
     # paper tone and ink: the scanner's white and black, a gamma
     white, black = rng.uniform(0.82, 0.98), rng.uniform(0.0, 0.12)
-    img = black + (white - black) * np.power(page, rng.uniform(0.8, 1.25))
+    img = black + (white - black) * cv2.pow(page.astype(np.float32), rng.uniform(0.8, 1.25))
     if upside_down:
-        img = img[::-1, ::-1]
+        img = cv2.rotate(img, cv2.ROTATE_180)
     margin = 0.12 if not phone else 0.25
     out_w, out_h = int(w * (1 + margin)), int(h * (1 + margin))
     s = rng.uniform(*scale)
@@ -199,17 +202,16 @@ def degrade(page: np.ndarray, rng: np.random.Generator, *, phone: bool = False, 
         dst = src + rng.uniform(-0.05, 0.05, (4, 2)).astype(np.float32) * np.float32([out_w, out_h])
         full = cv2.getPerspectiveTransform(src, dst) @ full
     background = rng.uniform(0.2, 0.5) if phone else rng.uniform(0.85, 1.0)
-    img = cv2.warpPerspective(img.astype(np.float32), full, (out_w, out_h), flags=cv2.INTER_LINEAR,
+    img = cv2.warpPerspective(img, full, (out_w, out_h), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=float(background))
-    if phone:  # light from one side, a vignette
-        yy, xx = np.mgrid[0:out_h, 0:out_w].astype(np.float32)
+    if phone:  # light from one side, a vignette (drawn small, smooth anyway)
+        yy, xx = np.mgrid[0:64, 0:64].astype(np.float32) / 63 - 0.5
         theta = rng.uniform(0, 2 * np.pi)
-        ramp = (np.cos(theta) * (xx / out_w - 0.5) + np.sin(theta) * (yy / out_h - 0.5))
-        light = 1.0 - rng.uniform(0.2, 0.4) * (ramp + 0.5)
-        light *= 1.0 - 0.25 * (((xx / out_w - 0.5) ** 2 + (yy / out_h - 0.5) ** 2) * 2)
-        img = img * light
+        light = 1.0 - rng.uniform(0.2, 0.4) * (np.cos(theta) * xx + np.sin(theta) * yy + 0.5)
+        light *= 1.0 - 0.5 * (xx ** 2 + yy ** 2)
+        img *= cv2.resize(light, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
     img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.1))
-    img = img * 255.0 + rng.normal(0.0, rng.uniform(2.0, 6.0), img.shape).astype(np.float32)
+    img = img * np.float32(255.0) + rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(2.0, 6.0))
     return _encode(img, quality)
 
 

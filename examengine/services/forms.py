@@ -56,8 +56,9 @@ from examengine.exam.forms import (
     split_answer_string,
 )
 from examengine.exam.items import LETTERS
+from examengine.exam.sheet_codes import new_sheet_key, sheet_code
 from examengine.exam.sheet_layout import SheetLayoutError, sheet_layout
-from examengine.exam.policy import blueprint_policy
+from examengine.exam.policy import CatPolicy, blueprint_policy
 from examengine.exam.pool import ItemPool
 from examengine.exam.study import calibrate_blueprint_exposure
 from examengine.irt.assembly import (
@@ -348,11 +349,11 @@ class Printed:
 DOCUMENT_NAMES = {"booklet": "试题册", "sheets": "答题卡", "key": "答案与换算表"}
 
 
-def qr_payload(exam_id: int | None, candidate: Candidate | None, form: Form) -> str:
-    """What an answer sheet's QR code holds: exam, candidate (id and 准考证号) and form."""
-    if candidate is None:
-        return f"EE1;exam={exam_id or ''};form={form.id};code={form.code}"
-    return f"EE1;exam={exam_id};cand={candidate.id};ticket={candidate.ticket};form={form.id};code={form.code}"
+def qr_payload(exam_id: int | None, candidate: Candidate | None, form: Form, key: str | None = None) -> str:
+    """What an answer sheet's QR code holds: exam, candidate (id and 准考证号) and form, signed
+    with the exam's sheet key (``exam.sheet_codes``)."""
+    return sheet_code(exam_id=exam_id, candidate_id=candidate.id if candidate else None,
+                      ticket=candidate.ticket if candidate else "", form_id=form.id, form_code=form.code, key=key)
 
 
 def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blank_sheets: int = 0) -> dict:
@@ -380,13 +381,15 @@ def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blan
             raise NotFoundError("考试", str(exam_id))
         if exam.blueprint_version.code != bv.code:
             raise ConflictError(f"考试 {exam_id} 的蓝图是 {exam.blueprint_version.code}，试卷是 {bv.code}")
+        if exam.sheet_key is None:  # written with the print (print_form commits)
+            exam.sheet_key = new_sheet_key()
         candidates.extend(exam.candidates)
     candidates.extend([None] * blank_sheets)
     params = ItemParams.three_pl([i.a for i in view.items], [i.b for i in view.items], [i.c for i in view.items])
     policy = blueprint_policy(bp, tuple(cuts))
     table = conversion_table(params, bp, cuts, grid=policy.grid, prior=policy.prior)
     sheets = [{"name": c.name if c else "", "ticket": c.ticket if c else "", "room": c.room if c else "",
-               "qr": qr_payload(exam_id, c, form)} for c in candidates]
+               "qr": qr_payload(exam_id, c, form, exam.sheet_key if exam else None)} for c in candidates]
     return {
         "form": asdict(view) | {"title": f"{bv.code} 试卷 {form.code}"},
         "standard": {"code": standard.code, "name": standard.name},
@@ -504,6 +507,72 @@ def exam_forms(db: Session, exam: Exam, assembly_id: int | None = None) -> dict[
     return by_code
 
 
+@dataclass(frozen=True)
+class PaperScoring:
+    """What scoring paper answers of an exam needs, gathered once: the blueprint, the cuts its
+    forms were assembled (and their conversion tables printed) with, the online policy (grid,
+    prior), and each form's items with keys and domains, by form code."""
+
+    exam: Exam
+    blueprint: Blueprint
+    cuts: list[float]
+    policy: CatPolicy
+    forms: dict[str, Form]
+    views: dict[str, FormView]
+
+    def form_by_id(self, form_id: int) -> Form | None:
+        return next((f for f in self.forms.values() if f.id == form_id), None)
+
+
+def paper_scoring(db: Session, exam: Exam, forms: dict[str, Form]) -> PaperScoring:
+    bv = exam.blueprint_version
+    _, bp = get_blueprint_version(db, bv.code, bv.version)
+    cuts = _exam_cuts(db, forms)
+    return PaperScoring(exam, bp, cuts, blueprint_policy(bp, tuple(cuts)), forms,
+                        {code: _form_view(db, f) for code, f in forms.items()})
+
+
+def record_paper_result(db: Session, scoring: PaperScoring, candidate: Candidate, form: Form,
+                        answers: list[list[str]], *, actor: str, source: str,
+                        extra: dict | None = None, write: bool = True) -> tuple[PaperRow, bool]:
+    """Score one candidate's answers (per position: the letters chosen, [] omitted) on ``form``
+    exactly as online (EAP with the online prior, band, pass/fail, 0-100, domain feedback) and
+    store them as the candidate's paper result (replacing an earlier one), with ``extra`` in
+    the result (e.g. ``source_kind``). The caller commits. Returns the row and whether it is
+    new; ``write`` False (a dry run) only scores."""
+    view = scoring.views[form.code]
+    scores = [score_answer(a, [LETTERS.index(k) for k in it.key]) for a, it in zip(answers, view.items, strict=True)]
+    params = ItemParams.three_pl([i.a for i in view.items], [i.b for i in view.items], [i.c for i in view.items])
+    res = score_paper_form(scoring.blueprint, scoring.cuts, params, scores, grid=scoring.policy.grid,
+                           prior=scoring.policy.prior, domains=[it.domain for it in view.items])
+    mark = versions_provisional_mark(db, [fi.item_version_id for fi in form.items])
+    omitted = sum(1 for a in answers if not a)
+    result = asdict(res) | {"n_scored": len(scores), "mode": "paper", "form": form.code, "form_id": form.id,
+                            "raw_score": int(sum(scores)), "omitted": omitted,
+                            "provisional": mark.provisional, "n_provisional": mark.n_provisional} | (extra or {})
+    now = datetime.now(UTC)
+    out = PaperRow(candidate.ticket, candidate.name, form.code, int(sum(scores)), len(scores), omitted, res.theta,
+                   res.se, res.band_name, res.passed, res.score, mark.provisional, room=candidate.room,
+                   form_id=form.id, registered_level=scoring.blueprint.registered_level_name,
+                   flags=list(result.get("flags", [])), corrected=result.get("corrected"), scored_by=actor,
+                   scored_at=now.isoformat(timespec="seconds"), source=source,
+                   source_file=source.rsplit(" sha256:", 1)[0])
+    row = db.scalars(select(PaperResult).where(PaperResult.exam_id == scoring.exam.id,
+                                               PaperResult.candidate_id == candidate.id)).first()
+    added = row is None
+    if not write:
+        return out, added
+    if row is None:
+        row = PaperResult(exam_id=scoring.exam.id, candidate_id=candidate.id)
+        db.add(row)
+    row.form_id, row.answers, row.scores, row.raw_score = form.id, answers, scores, int(sum(scores))
+    row.theta, row.se, row.result = res.theta, res.se, result
+    row.source = source
+    row.scored_by, row.scored_at = actor, now
+    _use(db, form, scoring.exam.id)
+    return out, added
+
+
 def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor: str,
                 assembly_id: int | None = None) -> PaperScoreReport:
     """Score an upload of paper answers (CSV/XLSX: 准考证号, 试卷 (A/B), then one column per item
@@ -515,14 +584,9 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
     if exam is None:
         raise NotFoundError("考试", str(exam_id))
     forms = exam_forms(db, exam, assembly_id)
-    bv = exam.blueprint_version
-    _, bp = get_blueprint_version(db, bv.code, bv.version)
     rows = read_paper_answers(filename, data)
     candidates = {c.ticket: c for c in exam.candidates}
-    details = {code: _form_view(db, f) for code, f in forms.items()}
-    domains = {code: {it.position: it.domain for it in v.items} for code, v in details.items()}
-    bv_cuts = _exam_cuts(db, forms)
-    policy = blueprint_policy(bp, tuple(bv_cuts))
+    scoring = paper_scoring(db, exam, forms)
     parsed = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
@@ -539,7 +603,7 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
         if code not in forms:
             problems.append(Problem(filename, loc, "试卷", f"试卷代码“{code}”不是本场考试的试卷（应为 {'、'.join(forms)}）"))
             continue
-        view = details[code]
+        view = scoring.views[code]
         if r.answers is not None:
             texts = split_answer_string(r.answers)
             if len(texts) != view.length:
@@ -555,36 +619,17 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
                 bad = True
             answers.append(letters or [])
         if not bad:
-            parsed.append((cand, forms[code], view, answers))
+            parsed.append((cand, forms[code], answers))
     if problems:
         raise DataFileError(problems)
     added = updated = 0
     out = []
-    existing = {p.candidate_id: p for p in db.scalars(select(PaperResult).where(PaperResult.exam_id == exam.id))}
-    for cand, form, view, answers in parsed:
-        scores = [score_answer(a, [LETTERS.index(k) for k in it.key]) for a, it in zip(answers, view.items)]
-        params = ItemParams.three_pl([i.a for i in view.items], [i.b for i in view.items], [i.c for i in view.items])
-        res = score_paper_form(bp, bv_cuts, params, scores, grid=policy.grid, prior=policy.prior,
-                               domains=[domains[form.code][it.position] for it in view.items])
-        mark = versions_provisional_mark(db, [fi.item_version_id for fi in form.items])
-        result = asdict(res) | {"n_scored": len(scores), "mode": "paper", "form": form.code, "form_id": form.id,
-                                "raw_score": int(sum(scores)), "omitted": sum(1 for a in answers if not a),
-                                "provisional": mark.provisional, "n_provisional": mark.n_provisional}
-        row = existing.get(cand.id)
-        if row is None:
-            row = PaperResult(exam_id=exam.id, candidate_id=cand.id)
-            db.add(row)
-            added += 1
-        else:
-            updated += 1
-        row.form_id, row.answers, row.scores, row.raw_score = form.id, answers, scores, int(sum(scores))
-        row.theta, row.se, row.result = res.theta, res.se, result
-        row.source = f"{filename} sha256:{hashlib.sha256(data).hexdigest()[:16]}"
-        row.scored_by, row.scored_at = actor, datetime.now(UTC)
-        _use(db, form, exam.id)
-        out.append(PaperRow(cand.ticket, cand.name, form.code, int(sum(scores)), len(scores),
-                            sum(1 for a in answers if not a), res.theta, res.se, res.band_name, res.passed, res.score,
-                            mark.provisional))
+    source = f"{filename} sha256:{hashlib.sha256(data).hexdigest()[:16]}"
+    for cand, form, answers in parsed:
+        row, new = record_paper_result(db, scoring, cand, form, answers, actor=actor, source=source,
+                                       extra={"source_kind": "csv"})
+        added, updated = added + new, updated + (not new)
+        out.append(row)
     audit.record(db, actor=actor, action="paper.score", target=f"exam {exam.id}",
                  after={"file": filename, "sha256": hashlib.sha256(data).hexdigest(), "added": added,
                         "updated": updated, "forms": sorted({r.form for r in out}), "assembly": assembly_id})

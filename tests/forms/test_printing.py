@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from examengine.db.forms_models import Form, FormUse
-from examengine.db.models import Candidate, ItemVersion
+from examengine.db.models import Candidate, Exam, ItemVersion
 from examengine.exam.items import LETTERS
+from examengine.exam.sheet_codes import signature
 from examengine.services import forms as svc
 
 pytestmark = pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils is not installed")
@@ -104,7 +105,11 @@ def test_each_candidate_gets_a_sheet_whose_qr_code_names_exam_candidate_and_form
     png = next(tmp_path.glob("p*.png"))
     decoded = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True).stdout.strip()
     first = candidates[0]
-    assert decoded == f"EE1;exam=1;cand={first.id};ticket={first.ticket};form={form.id};code=A"
+    unsigned, _, sig = decoded.rpartition(";sig=")
+    assert unsigned == f"EE2;exam=1;cand={first.id};ticket={first.ticket};form={form.id};code=A"
+    bank_db.expire_all()
+    key = bank_db.get(Exam, 1).sheet_key
+    assert key and sig == signature(unsigned, key)  # signed with the exam's key, set by this first print
 
 
 def dark_extents(gray, box, px: float, *, reach: float = 1.0) -> tuple[float, float, float, float]:
