@@ -131,7 +131,9 @@ def test_the_printed_sheet_puts_marks_and_bubbles_where_the_layout_says(printed)
 
     form, p = printed
     layout = sheet_layout([len(it.options) for it in form.items])
-    page = pypdfium2.PdfDocument(p.sheets)[0]
+    document = pypdfium2.PdfDocument(p.sheets)
+    assert len(document) == p.n_sheets  # one page a sheet, nothing spills over
+    page = document[0]
     assert page.get_size() == pytest.approx((595.28, 841.89), abs=0.1)  # A4
     gray = np.asarray(page.render(scale=200 / 72, grayscale=True).to_pil().convert("L"))
     px = 200 / 25.4
