@@ -136,7 +136,9 @@ def test_the_printed_sheet_puts_marks_and_bubbles_where_the_layout_says(printed)
 
     form, p = printed
     layout = sheet_layout([len(it.options) for it in form.items])
-    page = pypdfium2.PdfDocument(p.sheets)[0]
+    document = pypdfium2.PdfDocument(p.sheets)
+    assert len(document) == p.n_sheets  # one page a sheet, nothing spills over
+    page = document[0]
     assert page.get_size() == pytest.approx((595.28, 841.89), abs=0.1)  # A4
     gray = np.asarray(page.render(scale=200 / 72, grayscale=True).to_pil().convert("L"))
     px = 200 / 25.4
@@ -154,6 +156,20 @@ def test_the_printed_sheet_puts_marks_and_bubbles_where_the_layout_says(printed)
     x0, y0 = round(qr.x * px), round(qr.y * px)
     inside = gray[y0:round(qr.bottom * px), x0:round(qr.right * px)]
     assert 0.2 < (inside < 128).mean() < 0.6  # the QR code fills its box
+
+
+def test_a_form_too_long_for_one_sheet_is_refused_before_printing(bank_db, l1_forms, monkeypatch):
+    from examengine.errors import ConflictError
+    from examengine.exam import sheet_layout as sl
+
+    monkeypatch.setattr(sl, "DEFAULT_ROWS", 2)  # a sheet of 2 rows a column: far fewer than 20 positions
+    monkeypatch.setattr(sl, "MAX_ROWS", 2)
+    form = l1_forms.forms[0]
+    with pytest.raises(ConflictError, match=r"答题卡无法打印：试卷共 20 题，一张答题卡放不下：每列最多 2 题.*即最多 \d+ 题"):
+        svc.print_form(bank_db, form.id, exam_id=1, booklet=False, key=False)
+    bank_db.expire_all()
+    assert bank_db.get(Form, form.id).printed_at is None  # nothing recorded
+    svc.print_form(bank_db, form.id, booklet=False, sheets=False, key=True)  # the other documents still print
 
 
 def test_printing_freezes_the_versions_and_records_the_use(printed, bank_db, tmp_path):
