@@ -45,9 +45,17 @@ from examengine.exam.agreement import AgreementStudy, OnlineStop, simulate_agree
 from examengine.exam.blueprint import DECISIONS, Blueprint, Decision
 from examengine.exam.forms import (
     FORM_CODES,
+    MAX_KEY_RUN,
+    SINGLE_KEY_LETTERS,
+    SINGLE_KEY_SHARE,
+    SINGLE_KEY_SLACK,
+    TRUE_KEY_SHARE,
+    TRUE_KEY_SLACK,
     TYPE_HEADINGS,
+    KeyBalance,
     conversion_table,
     form_spec,
+    key_balance,
     key_text,
     print_order,
     read_answer,
@@ -112,9 +120,12 @@ class FormView:
     information: dict[str, float]
     printed: bool
     items: list[FormItemView] = field(default_factory=list)
+    # the keys' balance, recounted from the stored items (None: listed without its items, or no keys shown)
+    key_balance: KeyBalance | None = None
+    key_balance_text: str = ""
 
     def without_keys(self) -> FormView:
-        return replace(self, items=[it.without_keys() for it in self.items])
+        return replace(self, items=[it.without_keys() for it in self.items], key_balance=None, key_balance_text="")
 
 
 @dataclass(frozen=True)
@@ -164,8 +175,11 @@ def _form_view(db: Session, form: Form, *, items: bool = True) -> FormView:
             key = [LETTERS[k] for k in sorted(v.key)]
             rows.append(FormItemView(fi.position, fi.external_id, v.id, v.number, v.type, domains.get(v.id, ""), v.stem,
                                      list(v.options), key, v.irt_a, v.irt_b, v.irt_c, key_text(v.type, key)))
+    balance = key_balance([r.position for r in rows], [r.type for r in rows], ["".join(r.key) for r in rows]) \
+        if items else None
     return FormView(form.id, form.code, form.assembly_id, bv.code, bv.version, len(form.items),
-                    dict(form.information), form.printed_at is not None, rows)
+                    dict(form.information), form.printed_at is not None, rows, balance,
+                    balance.text() if balance else "")
 
 
 def _domains(db: Session, bv: BlueprintVersion, version_ids: list[int]) -> dict[int, str]:
@@ -195,13 +209,27 @@ def _recently_used(db: Session, bv: BlueprintVersion, administrations: int) -> t
     return used, len(exam_ids)
 
 
+KEY_BALANCE_OFF = "也可关闭答案均衡：命令行 --no-balance-keys，接口 balance_keys=false"
+
+
 def _solve(bp: Blueprint, pool: ItemPool, spec: AssemblySpec) -> AssembledForms:
-    """Solve an assembly; an infeasible request is a DataFileError naming each shortfall."""
+    """Solve an assembly; an infeasible request is a DataFileError naming each shortfall (one
+    of the key balance says how to do without it)."""
     try:
         return assemble_forms(pool.params, spec)
     except InfeasibleAssemblyError as exc:
-        raise DataFileError([Problem(bp.id, s.constraint, s.area or s.group, s.message)
+        raise DataFileError([Problem(bp.id, s.constraint, s.area or s.group,
+                                     s.message + (f"（{KEY_BALANCE_OFF}）" if s.constraint == "proportion" else ""))
                              for s in exc.shortfalls]) from None
+
+
+def key_balance_rule() -> dict:
+    """The key balance an assembly kept (stored in its report, shown with its forms)."""
+    return {"single_letters": SINGLE_KEY_LETTERS, "single_share": list(SINGLE_KEY_SHARE), "single_slack": SINGLE_KEY_SLACK,
+            "true_share": list(TRUE_KEY_SHARE), "true_slack": TRUE_KEY_SLACK, "max_run": MAX_KEY_RUN,
+            "text": f"每套单选题答案 {'、'.join(SINGLE_KEY_LETTERS)} 各占 {SINGLE_KEY_SHARE[0]:.0%}–{SINGLE_KEY_SHARE[1]:.0%}"
+                    f"（±{SINGLE_KEY_SLACK:g} 道），判断题“对”占 {TRUE_KEY_SHARE[0]:.0%}–{TRUE_KEY_SHARE[1]:.0%}"
+                    f"（±{TRUE_KEY_SLACK:g} 道）；同一题型内同一答案尽量不连续超过 {MAX_KEY_RUN} 题"}
 
 
 # The bounds of an assembly request (the API's request model reads them from here): closed
@@ -230,10 +258,12 @@ def _check_assembly(**values: float) -> None:
 
 def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: str, max_overlap: int = 0,
              avoid_recent: int = 0, seed: int = 1, parallel_tolerance: float = 0.03, time_limit: float = 30.0,
-             rel_gap: float = 1e-2) -> AssemblyView:
+             rel_gap: float = 1e-2, balance_keys: bool = True) -> AssemblyView:
     """Assemble ``n_forms`` parallel forms of ``length`` operational items and store them.
-    An infeasible request is a DataFileError naming each constraint and how many items are
-    missing; nothing is stored then."""
+    ``balance_keys``: each form's keys are balanced (``exam.forms.key_proportions``: 单选 keys
+    spread over A-D, 判断 not all 对) and printed without long runs of one key. An infeasible
+    request is a DataFileError naming each constraint and how many items are missing; nothing
+    is stored then."""
     _check_assembly(forms=n_forms, length=length, overlap=max_overlap, avoid_recent=avoid_recent, seed=seed,
                     time_limit=time_limit, tolerance=parallel_tolerance)
     row, bp = get_blueprint_version(db, blueprint)
@@ -244,7 +274,7 @@ def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: s
     eligible = np.array([i not in used for i in pool.item_ids], bool)
     spec = form_spec(bp, pool, cuts, n_forms=n_forms, length=length, max_overlap=max_overlap, eligible=eligible,
                      excluded_reason=f"最近 {n_exams} 场考试的纸笔试卷用过的题目", parallel_tolerance=parallel_tolerance,
-                     seed=seed, rel_gap=rel_gap, time_limit=time_limit)
+                     seed=seed, rel_gap=rel_gap, time_limit=time_limit, keys=bpool.keys if balance_keys else None)
     result = _solve(bp, pool, spec)
     thetas = [f"{t:g}" for t in result.report_thetas]
     report = {
@@ -256,15 +286,16 @@ def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: s
         "shared": {f"{FORM_CODES[f]}-{FORM_CODES[g]}": n for (f, g), n in result.shared.items()},
         "excluded_recent": int((~eligible).sum()), "variables": result.n_variables,
         "constraints": result.n_constraints,
+        "key_balance": key_balance_rule() if balance_keys else None,
     }
     asm = FormAssembly(blueprint_version_id=row.id, n_forms=n_forms, length=length, max_overlap=max_overlap,
                        seed=seed, cuts=cuts, report=report, created_by=actor,
                        options={"avoid_recent": avoid_recent, "parallel_tolerance": parallel_tolerance,
-                                "time_limit": time_limit, "rel_gap": rel_gap})
+                                "time_limit": time_limit, "rel_gap": rel_gap, "balance_keys": balance_keys})
     for f, positions in enumerate(result.forms):
         form = Form(blueprint_version_id=row.id, code=FORM_CODES[f],
                     information=report["information"][FORM_CODES[f]])
-        for k, p in enumerate(print_order(positions, pool), start=1):
+        for k, p in enumerate(print_order(positions, pool, bpool.keys if balance_keys else None), start=1):
             form.items.append(FormItem(position=k, item_version_id=bpool.version_ids[p],
                                        external_id=pool.item_ids[p]))
         asm.forms.append(form)
@@ -611,7 +642,7 @@ def agreement_study(db: Session, *, blueprint: str, n_simulees: int, seed: int, 
     unmet = band_exposure_problem(bp, len(pool)) if what_if and exposure is ExposureSource.AUTO else None
     if unmet:
         raise ExamEngineError(f"{unmet}（蓝图 exposure.max_rate）。假设分析可加 --exposure none 不控制曝光")
-    result = _solve(bp, pool, form_spec(bp, pool, cuts, n_forms=2, length=length, seed=seed))
+    result = _solve(bp, pool, form_spec(bp, pool, cuts, n_forms=2, length=length, seed=seed, keys=bpool.keys))
     params, label = None, "none"
     if exposure is not ExposureSource.NONE:
         params = None if what_if else stored_exposure(row, pool)
