@@ -30,6 +30,7 @@ from examengine.db.models import (
     BlueprintVersion,
     Candidate,
     Exam,
+    ItemImage,
     ItemVersion,
     Level,
     Standard,
@@ -75,7 +76,9 @@ from examengine.irt.assembly import (
 )
 from examengine.irt.params import ItemParams
 from examengine.itemfiles.bounds import clean_filename
+from examengine.itemfiles.pictures import served_type
 from examengine.itemfiles.tables import read_paper_answers
+from examengine.services import audit
 from examengine.services.parameters import versions_provisional_mark
 from examengine.services.blueprints import (
     band_exposure_problem,
@@ -377,8 +380,50 @@ def qr_payload(exam_id: int | None, candidate: Candidate | None, form: Form) -> 
     return f"EE1;exam={exam_id};cand={candidate.id};ticket={candidate.ticket};form={form.id};code={form.code}"
 
 
-def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blank_sheets: int = 0) -> dict:
-    """Everything the print templates need (a plain dict of view data)."""
+def roster_sheets(db: Session, exam: Exam, form: Form) -> tuple[list[Candidate], list[Candidate]]:
+    """The candidates a roster print of ``form``'s answer sheets is for, and those of them the
+    print assigns to ``form``. When the exam's candidates sit several forms
+    (``services.form_assignments``), the sheets are those of the candidates assigned to ``form``
+    only: a sheet of form B is never printed for a candidate on form A; a candidate not yet
+    assigned, or a form nobody sits, is a ConflictError. Otherwise (no candidate assigned, or
+    every assigned one on ``form``: a one-form exam) every candidate gets a sheet, as before
+    assignments existed, and the print assigns the unassigned ones to ``form``, so that a later
+    print of another form for the same roster is refused instead of giving them two sheets."""
+    candidates = list(exam.candidates)
+    elsewhere = [c for c in candidates if c.form_id is not None and c.form_id != form.id]
+    if not elsewhere:
+        return candidates, [c for c in candidates if c.form_id is None]
+    unassigned = [c.ticket for c in candidates if c.form_id is None]
+    assign_hint = f"examengine forms assign {exam.id} --assembly {form.assembly_id} --by seat|room|column，或考试页面的“分配试卷”"
+    if unassigned:
+        more = f" 等 {len(unassigned)} 名" if len(unassigned) > 10 else ""
+        raise ConflictError(f"考试 {exam.id} 的考生已分配到不同的试卷，其中 {len(unassigned)} 名尚未分配（"
+                            f"{'、'.join(unassigned[:10])}{more}）：请先为他们分配试卷（{assign_hint}），再打印答题卡")
+    mine = [c for c in candidates if c.form_id == form.id]
+    if not mine:
+        codes = sorted({db.get(Form, c.form_id).code for c in elsewhere})
+        raise ConflictError(f"考试 {exam.id} 没有考生分配到试卷 {form.code}（编号 {form.id}）：考生分配的是试卷 "
+                            f"{'、'.join(codes)}。要改用这套试卷，请重新分配（{assign_hint}）")
+    return mine, []
+
+
+def _pictures(db: Session, version_ids: list[int]) -> dict[int, dict[str, dict]]:
+    """The stored pictures of item versions, by version and name, as the booklet prints them in
+    place of ``[图片:name]``: the bytes, their sniffed type (never the one stored with them) and
+    the description. Only pictures a print can place (PNG, JPEG, GIF, WebP)."""
+    out: dict[int, dict[str, dict]] = {}
+    for img in db.scalars(select(ItemImage).where(ItemImage.version_id.in_(version_ids))):
+        media_type = served_type(img.data)
+        if media_type.startswith("image/"):
+            out.setdefault(img.version_id, {})[img.name] = {"media_type": media_type, "data": img.data,
+                                                           "alt": img.alt or ""}
+    return out
+
+
+def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blank_sheets: int = 0,
+                  roster: bool = True) -> dict:
+    """Everything the print templates need (a plain dict of view data). ``roster`` (with
+    ``exam_id``): a sheet for each candidate of the exam that sits this form (:func:`roster_sheets`)."""
     if not 0 <= blank_sheets <= MAX_BLANK_SHEETS:
         raise DataFileError([Problem("", "", "blank", f"空白答题卡应为 0–{MAX_BLANK_SHEETS} 张，实际为 {blank_sheets}")])
     form = get_form(db, form_id)
@@ -389,11 +434,12 @@ def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blan
     standard = db.get(Standard, level.standard_id)
     asm = db.get(FormAssembly, form.assembly_id)
     cuts = list(asm.cuts)
+    pictures = _pictures(db, [it.version_id for it in view.items])
     sections = []
     for it in view.items:
         if not sections or sections[-1]["type"] != it.type:
             sections.append({"type": it.type, "heading": TYPE_HEADINGS.get(it.type, it.type), "items": []})
-        sections[-1]["items"].append(asdict(it))
+        sections[-1]["items"].append(asdict(it) | {"pictures": pictures.get(it.version_id, {})})
     candidates: list[Candidate | None] = []
     exam = None
     if exam_id is not None:
@@ -402,7 +448,8 @@ def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blan
             raise NotFoundError("考试", str(exam_id))
         if exam.blueprint_version.code != bv.code:
             raise ConflictError(f"考试 {exam_id} 的蓝图是 {exam.blueprint_version.code}，试卷是 {bv.code}")
-        candidates.extend(exam.candidates)
+        if roster:
+            candidates.extend(roster_sheets(db, exam, form)[0])
     candidates.extend([None] * blank_sheets)
     params = ItemParams.three_pl([i.a for i in view.items], [i.b for i in view.items], [i.c for i in view.items])
     policy = blueprint_policy(bp, tuple(cuts))
@@ -423,12 +470,16 @@ def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blan
 
 
 def print_form(db: Session, form_id: int, *, booklet: bool = True, sheets: bool = True, key: bool = True,
-               exam_id: int | None = None, blank_sheets: int = 0, font_family: str | None = None) -> Printed:
+               exam_id: int | None = None, blank_sheets: int = 0, font_family: str | None = None,
+               actor: str = "system") -> Printed:
     """Render the chosen documents; the first print freezes the form's item versions, and a
-    roster print records the form's use in that exam."""
+    roster print records the form's use in that exam. Sheets for a roster are printed for the
+    candidates who sit this form (:func:`roster_sheets`); a roster print of an exam nobody's
+    form is assigned in assigns them all to this form (audited as ``exam.form_assign``, rule
+    "print", by ``actor``)."""
     from examengine.rendering.pdf import render_booklet, render_key, render_sheets
 
-    ctx = print_context(db, form_id, exam_id=exam_id, blank_sheets=blank_sheets if sheets else 0)
+    ctx = print_context(db, form_id, exam_id=exam_id, blank_sheets=blank_sheets if sheets else 0, roster=sheets)
     if sheets and not ctx["sheets"]:
         ctx["sheets"] = [{"name": "", "ticket": "", "room": "", "qr": qr_payload(None, None, get_form(db, form_id))}]
     out = Printed(form_id,
@@ -445,6 +496,14 @@ def print_form(db: Session, form_id: int, *, booklet: bool = True, sheets: bool 
         form.printed_at = datetime.now(UTC)
     if exam_id is not None:
         _use(db, form, exam_id)
+        if sheets:
+            _, assigned = roster_sheets(db, db.get(Exam, exam_id), form)
+            for c in assigned:
+                c.form_id = form.id
+            if assigned:
+                audit.record(db, actor=actor, action="exam.form_assign", target=f"exam {exam_id}", before=None,
+                             after={"rule": "print", "forms": {form.code: form.id}, "counts": {form.code: len(assigned)},
+                                    "changed": [[c.ticket, None, form.code] for c in assigned]})
     db.commit()
     return out
 
@@ -483,7 +542,7 @@ class PaperScoreReport:
 
 def exam_forms(db: Session, exam: Exam, assembly_id: int | None = None) -> dict[str, Form]:
     """The forms a paper answer may name by code: those of ``assembly_id``, else those used
-    in (printed for) the exam."""
+    in (printed for) the exam or assigned to its candidates."""
     if assembly_id is not None:
         asm = db.get(FormAssembly, assembly_id)
         if asm is None:
@@ -492,6 +551,8 @@ def exam_forms(db: Session, exam: Exam, assembly_id: int | None = None) -> dict[
     else:
         forms = list(db.scalars(select(Form).join(FormUse, FormUse.form_id == Form.id)
                                 .where(FormUse.exam_id == exam.id).order_by(Form.id)))
+        assigned = {c.form_id for c in exam.candidates if c.form_id} - {f.id for f in forms}
+        forms += list(db.scalars(select(Form).where(Form.id.in_(assigned)).order_by(Form.id))) if assigned else []
     by_code: dict[str, Form] = {}
     for f in forms:
         if f.code in by_code:
@@ -507,7 +568,9 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
                 assembly_id: int | None = None) -> PaperScoreReport:
     """Score an upload of paper answers (CSV/XLSX: 准考证号, 试卷 (A/B), then one column per item
     or one 答案 column "A,BD,对,..."; read by ``itemfiles.tables.read_paper_answers``). Every bad
-    row is reported and nothing is written unless all rows are good. A candidate scored again is updated."""
+    row is reported and nothing is written unless all rows are good; a row on another form than
+    the one its candidate is assigned (``services.form_assignments``) is bad. A candidate scored
+    again is updated."""
     # stored in each result's source, followed by " sha256:" and 16 hex digits
     filename = clean_filename(filename, PaperResult.__table__.c.source.type.length - 24)
     exam = db.get(Exam, exam_id)
@@ -537,6 +600,12 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
         seen[ticket] = r.row
         if code not in forms:
             problems.append(Problem(filename, loc, "试卷", f"试卷代码“{code}”不是本场考试的试卷（应为 {'、'.join(forms)}）"))
+            continue
+        if cand.form_id is not None and cand.form_id != forms[code].id:
+            assigned = db.get(Form, cand.form_id)
+            which = f"试卷 {assigned.code}" if assigned.code != code else f"另一套试卷 {code}（编号 {assigned.id}）"
+            problems.append(Problem(filename, loc, "试卷", f"准考证号 {ticket} 分配的是{which}，"
+                                                         f"本行填写的是试卷 {code}（编号 {forms[code].id}）"))
             continue
         view = details[code]
         if r.answers is not None:

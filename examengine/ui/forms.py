@@ -87,7 +87,8 @@ def sheets(form_id: int, exam: str = "", blank: int = Query(0, ge=0, le=500), db
     exam_id = _exam_id(exam)
     if exam_id is not None:
         require_exam(db, member, exam_id)
-    return _pdf(svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam_id, blank_sheets=blank), "sheets")
+    return _pdf(svc.print_form(db, form_id, booklet=False, key=False, exam_id=exam_id, blank_sheets=blank,
+                               actor=member.username), "sheets")
 
 
 @router.get("/{form_id}/key.pdf")
