@@ -22,8 +22,20 @@ from sqlalchemy.orm import Session
 
 from examengine.db.forms_models import Form, FormAssembly, FormUse, PaperResult
 from examengine.db.models import BlueprintVersion, Candidate, Exam
-from examengine.errors import ConflictError, DataFileError, ExamEngineError, NotFoundError, Problem
-from examengine.exam.forms import ASSIGN_RULE_LABELS, AssignRule, RosterSeat, assign_codes, natural_key
+from examengine.errors import (
+    ConflictError,
+    DataFileError,
+    ExamEngineError,
+    NotFoundError,
+    Problem,
+)
+from examengine.exam.forms import (
+    ASSIGN_RULE_LABELS,
+    AssignRule,
+    RosterSeat,
+    assign_codes,
+    natural_key,
+)
 from examengine.services import audit
 
 #: Candidates named at most in one message (the rest are counted).

@@ -12,7 +12,13 @@ from sqlalchemy import select
 from examengine.db.forms_models import Form, FormItem
 from examengine.db.models import Item, ItemVersion, Level
 from examengine.errors import DataFileError
-from examengine.exam.forms import SINGLE_KEY_SHARE, SINGLE_KEY_SLACK, TRUE_KEY_SHARE, TRUE_KEY_SLACK, key_band
+from examengine.exam.forms import (
+    SINGLE_KEY_SHARE,
+    SINGLE_KEY_SLACK,
+    TRUE_KEY_SHARE,
+    TRUE_KEY_SLACK,
+    key_band,
+)
 from examengine.exam.items import LETTERS
 from examengine.services import forms as svc
 
