@@ -217,13 +217,16 @@ class KeyBalance:
 
     def text(self) -> str:
         """In words, as the CLI and the form page say it."""
+        def band(lo: int, hi: int) -> str:
+            return f"{lo}" if lo == hi else f"{lo}–{hi}"
+
         parts = []
         if sum(self.single.values()):
             parts.append("单选答案 " + " · ".join(f"{k} {n}" for k, n in self.single.items())
-                         + f"（每个字母应为 {self.single_band[0]}–{self.single_band[1]} 道）")
+                         + f"（每个字母应为 {band(*self.single_band)} 道）")
         if sum(self.true_false.values()):
             parts.append("判断答案 " + " · ".join(f"{k} {n}" for k, n in self.true_false.items())
-                         + f"（“对”应为 {self.true_band[0]}–{self.true_band[1]} 道）")
+                         + f"（“对”应为 {band(*self.true_band)} 道）")
         parts.append(f"同一答案最长连续 {self.longest_run} 题" + (f"（第 {self.longest_run_at} 题起）"
                                                            if self.longest_run > 1 else ""))
         return "；".join(parts) + ("" if self.balanced else "；答案分布未达到均衡要求")
