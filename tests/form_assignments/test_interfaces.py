@@ -30,6 +30,12 @@ def test_the_cli_assigns_by_seat_and_shows_each_candidates_form(bank_db_url, l1_
     assert "按考场轮换分配" in r.output and "试卷 A 6 名" in r.output and "T08" in r.output
     r = runner.invoke(cli_app, ["forms", "assign", str(seated_exam), "--assembly", str(l1_pair.id), "--by", "desk"])
     assert r.exit_code == 1 and "desk" in r.output
+    b = l1_pair.forms[1].id
+    r = runner.invoke(cli_app, ["forms", "assign", str(seated_exam), "--form", str(b), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["counts"] == {"B": 9}  # one form: everyone on it
+    r = runner.invoke(cli_app, ["forms", "assign", str(seated_exam)])
+    assert r.exit_code == 1 and "请指定组卷编号或试卷编号之一" in r.output
 
 
 def test_forms_show_and_assemble_report_the_keys_balance(bank_db_url, l1_pair, monkeypatch):
