@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from examengine.deps import DB, ExamStaff, ReleasingRoute, Staff, exam_staff, pdf_response
+from examengine.services import form_assignments as assign_svc
 from examengine.services import forms as svc
 from examengine.services import reconciliation as rec
 from examengine.services.accounts import require_exam, require_keys
@@ -28,13 +29,15 @@ class AssembleIn(BaseModel):
     tolerance: float = Field(0.03, gt=svc.ASSEMBLY_BOUNDS["tolerance"][0], lt=svc.ASSEMBLY_BOUNDS["tolerance"][1])
     seed: int = Field(1, ge=svc.ASSEMBLY_BOUNDS["seed"][0], le=svc.ASSEMBLY_BOUNDS["seed"][1])
     time_limit: float = Field(30.0, gt=svc.ASSEMBLY_BOUNDS["time_limit"][0], le=svc.ASSEMBLY_BOUNDS["time_limit"][1])
+    balance_keys: bool = Field(True, description="每套答案均衡：单选答案在 A–D 间大致均匀，判断题“对”占 30%–70%，"
+                                                 "同一答案不连续超过 3 题")
 
 
 @admin_router.post("/forms/assemble", summary="Assemble N parallel forms of a blueprint (MILP; admins); 422 explains an infeasible request")
 def assemble(body: AssembleIn, db: DB, member: Staff) -> svc.AssemblyView:
     return svc.assemble(db, blueprint=body.blueprint, n_forms=body.forms, length=body.length, actor=member.username,
                      max_overlap=body.overlap, avoid_recent=body.avoid_recent, seed=body.seed,
-                     parallel_tolerance=body.tolerance, time_limit=body.time_limit)
+                     parallel_tolerance=body.tolerance, time_limit=body.time_limit, balance_keys=body.balance_keys)
 
 
 @router.get("/forms", summary="Paper forms")
@@ -61,7 +64,8 @@ def booklet(form_id: int, db: DB, member: Staff) -> Response:
     return _pdf(p, "booklet")
 
 
-@router.get("/forms/{form_id}/sheets.pdf", summary="Answer sheets: one per candidate of ?exam=, and ?blank= blank ones", **PDF)
+@router.get("/forms/{form_id}/sheets.pdf", summary="Answer sheets: one per candidate of ?exam= who sits this form "
+            "(all of them while no form is assigned: they are then assigned to this one), and ?blank= blank ones", **PDF)
 def sheets(form_id: int, db: DB, member: Staff, exam: int | None = None,
            blank: int = Query(0, ge=0, le=svc.MAX_BLANK_SHEETS)) -> Response:
     if exam is not None:
@@ -102,3 +106,24 @@ def reconciliation(exam_id: int, db: DB, member: ExamStaff, online_exam: int | N
     if online_exam is not None:
         require_exam(db, member, online_exam)
     return rec.reconcile(db, exam_id, online_exam_id=online_exam)
+
+
+class AssignIn(BaseModel):
+    by: str = Field("seat", description="seat（同一考场按座位号交替）、room（各考场轮换）或 column（名单的“试卷”列）",
+                    examples=["seat"])
+    assembly: int | None = Field(None, description="组卷编号：分配到它的全部试卷")
+    forms: list[int] = Field(default_factory=list, max_length=10, description="或：试卷编号列表")
+
+
+@router.post("/exams/{exam_id}/form-assignments",
+             summary="Assign the exam's candidates to paper forms by seat, room or the roster's 试卷 column "
+                     "(409 when a candidate was scored on another form)")
+def assign_forms(exam_id: int, body: AssignIn, db: DB, member: ExamStaff) -> assign_svc.AssignmentReport:
+    return assign_svc.assign(db, exam_id, rule=body.by, actor=member.username, assembly_id=body.assembly,
+                             form_ids=body.forms or None)
+
+
+@router.get("/exams/{exam_id}/form-assignments", summary="The exam's roster with each candidate's paper form",
+            dependencies=[Depends(exam_staff)])
+def form_assignments(exam_id: int, db: DB) -> list[assign_svc.AssignedCandidate]:
+    return assign_svc.roster_forms(db, exam_id)

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
 def _brief(a) -> dict:
     d = asdict(a)
-    for f in d["forms"]:
+    for f in d["forms"]:  # key_balance stays: the counts the items below add up to
         f["items"] = [{"position": i["position"], "item_id": i["item_id"], "version_id": i["version_id"],
                        "type": i["type"], "domain": i["domain"], "key": i["key"]} for i in f["items"]]
     return d
@@ -41,6 +41,8 @@ def assemble(
     seed: Annotated[int, typer.Option(help="随机种子（相同种子得到相同试卷）")] = 1,
     time_limit: Annotated[float, typer.Option(help="求解时限（秒）")] = 30.0,
     gap: Annotated[float, typer.Option(help="相对最优间隙（默认 0.01：信息量与最优界相差不超过 1%）")] = 1e-2,
+    balance_keys: Annotated[bool, typer.Option(help="答案均衡：每套单选答案在 A–D 间大致均匀、判断题“对”占 30%–70%，"
+                                                    "同一答案尽量不连续超过 3 题")] = True,
     actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
     fmt: Annotated[str, typer.Option("--format", help="text 或 json")] = "text",
 ) -> None:
@@ -50,7 +52,7 @@ def assemble(
     with session() as db:
         a = run(db, blueprint=blueprint, n_forms=forms, length=length, actor=actor, max_overlap=overlap,
                 avoid_recent=avoid_recent, seed=seed, parallel_tolerance=tolerance, time_limit=time_limit,
-                rel_gap=gap)
+                rel_gap=gap, balance_keys=balance_keys)
     if fmt == "json":
         print_json(_brief(a))
         return
@@ -66,6 +68,10 @@ def assemble(
     for f in a.forms:
         t.add_row(f.code, str(f.id), *(f"{f.information[f'{th:g}']:.2f}" for th in r["thetas"]))
     out.print(t, highlight=False)
+    if r.get("key_balance"):
+        out.print(f"答案均衡：{r['key_balance']['text']}", highlight=False)
+    for f in a.forms:
+        out.print(f"试卷 {f.code}：{f.key_balance_text}", highlight=False)
 
 
 @forms_app.command("list")
@@ -106,6 +112,7 @@ def show(form: Annotated[int, typer.Argument(help="试卷编号")],
     for i in f.items:
         t.add_row(str(i.position), f"{i.item_id} v{i.version}", i.type, i.domain, i.key_text, i.stem[:40])
     out.print(t, highlight=False)
+    out.print(f"答案分布：{f.key_balance_text}", highlight=False)
 
 
 @forms_app.command("print")
@@ -119,7 +126,8 @@ def print_(
     blank: Annotated[int, typer.Option(help="另加空白答题卡张数")] = 0,
     actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
 ) -> None:
-    """打印试题册、答题卡和参考答案（PDF，A4）；首次打印即冻结试卷所用的题目版本。"""
+    """打印试题册、答题卡和参考答案（PDF，A4）；首次打印即冻结试卷所用的题目版本。
+    按名单打印答题卡时，只为分配到这套试卷的考生打印；考试还没有分配试卷时为名单上每位考生打印，并把他们分配到这套试卷。"""
     from examengine.services.forms import print_form
 
     if not (booklet or sheets or key):
@@ -353,6 +361,39 @@ def scan_delete(sheet: Annotated[int, typer.Argument(help="答题卡编号")],
     with session() as db:
         v = delete_sheet(db, sheet, actor=actor, reason=reason)
     out.print(f"已删除答题卡 {sheet}（{v.ticket or '空白答题卡'}，{v.file}）。", highlight=False)
+
+
+@forms_app.command("assign")
+@handles_errors
+def assign(
+    exam: Annotated[int, typer.Argument(help="考试编号")],
+    assembly: Annotated[int | None, typer.Option(help="组卷编号：分配到它的全部试卷")] = None,
+    form: Annotated[list[int] | None, typer.Option("--form", help="或：试卷编号（可重复）")] = None,
+    by: Annotated[str, typer.Option(help="seat：同一考场按座位号交替（相邻考生试卷不同）；room：各考场轮换；"
+                                         "column：名单的“试卷”列")] = "seat",
+    actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
+    fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
+) -> None:
+    """为考试名单上的考生分配纸笔试卷；之后按名单打印答题卡时，每位考生只得到自己那套试卷的答题卡。
+    已按另一套试卷评过纸笔成绩的考生不能改分配。"""
+    from examengine.services.form_assignments import assign as run
+
+    with session() as db:
+        r = run(db, exam, rule=by, actor=actor, assembly_id=assembly, form_ids=form or None)
+    if fmt == "json":
+        print_json(asdict(r))
+        return
+    counts = " · ".join(f"试卷 {code} {n} 名" for code, n in r.counts.items())
+    out.print(f"考试 {r.exam_id}：{r.rule_label}分配，{counts}；{r.changed} 名考生的试卷有变化。",
+              highlight=False)
+    for w in r.warnings:
+        out.print(f"[yellow]注意：[/yellow]{w}", highlight=False)
+    t = Table()
+    for col in ("准考证号", "姓名", "考场", "座位号", "试卷"):
+        t.add_column(col)
+    for c in r.candidates:
+        t.add_row(c.ticket, c.name, c.room, c.seat, c.form or "")
+    out.print(t, highlight=False)
 
 
 @forms_app.command("agreement")

@@ -360,8 +360,14 @@ class Candidate(Base):
     reader: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # failed sign-ins before this time no longer count towards the ticket's lock (a proctor unlocked it)
     unlocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the paper form the candidate sits (services/form_assignments): their answer sheet is printed
+    # from this form only, and paper answers on another form are refused; None: not assigned
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id"), nullable=True, index=True)
+    # the form code the roster's 试卷 column asks for ("" without one): `forms assign --by column`
+    roster_form: Mapped[str] = mapped_column(String(2), default="", server_default=text("''"))
 
     exam: Mapped[Exam] = relationship(back_populates="candidates")
+    form: Mapped[Form | None] = relationship()  # noqa: F821 (examengine.db.forms_models, registered below)
 
 
 class Attempt(Base):

@@ -23,7 +23,10 @@ and, for every form,
                                                              parallel theta_m: |I_f - I_g| <=
                                                              tau * (I_f + I_g) / 2
     sum_f x[i, f] <= 1                                       no shared items (max_overlap 0), or
-    x[i, f] + x[i, g] - z[i, p] <= 1, sum_i z[i, p] <= k     at most k shared items per pair.
+    x[i, f] + x[i, g] - z[i, p] <= 1, sum_i z[i, p] <= k     at most k shared items per pair;
+    r_lo sum_{i in S} x[i, f] - s <= sum_{i in M} x[i, f]   each proportion: the items of M (the
+                          <= r_hi sum_{i in S} x[i, f] + s   单选 keyed C) as a share of those of S
+                                                             (the form's 单选), within a slack s.
 
 Maximin alone leaves forms unequal where the constraint is slack (at theta 0 one form may be
 10 % weaker); the relative band tau on the parallel thetas is what makes forms interchangeable.
@@ -39,7 +42,7 @@ search short.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from itertools import combinations, permutations
 
@@ -75,6 +78,29 @@ class Category:
 
 
 @dataclass(frozen=True)
+class Proportion:
+    """The items of ``members`` on each form as a share of the items of ``of`` on it:
+    ``lower`` * n_of - ``slack`` <= n_members <= ``upper`` * n_of + ``slack`` (linear in x, as
+    n_of is itself a sum of x). Balances keys: the 单选 keyed C within 1/4 of the form's 单选,
+    the 判断 keyed 对 within 30-70 % of its 判断. ``of_lower``: the fewest items of ``of`` a form
+    may hold (from its category), for the counting check. ``label`` names it in messages."""
+
+    group: str
+    area: str
+    label: str
+    members: BoolArray
+    of: BoolArray
+    lower: float
+    upper: float
+    slack: float = 0.0
+    of_lower: int = 0
+
+    def least(self) -> int:
+        """The fewest members a form holding ``of_lower`` items of ``of`` needs."""
+        return max(0, int(np.ceil(self.lower * self.of_lower - self.slack - 1e-9)))
+
+
+@dataclass(frozen=True)
 class AssemblySpec:
     """What to assemble. ``thetas``: where the objective looks (the cut scores);
     ``parallel_thetas``: where forms must agree within ``parallel_tolerance`` (relative to the
@@ -86,6 +112,7 @@ class AssemblySpec:
     thetas: tuple[float, ...]
     parallel_thetas: tuple[float, ...]
     categories: tuple[Category, ...] = ()
+    proportions: tuple[Proportion, ...] = ()
     enemy_groups: tuple[tuple[int, ...], ...] = ()
     eligible: BoolArray | None = None
     excluded_reason: str = ""
@@ -103,7 +130,7 @@ class Shortfall:
     """One reason a request cannot be met: the constraint, how many items are needed, how many
     are available, and a message naming them."""
 
-    constraint: str  # length / category / overlap / solver
+    constraint: str  # length / category / overlap / proportion / solver
     group: str
     area: str
     needed: int
@@ -198,6 +225,23 @@ def check_feasibility(spec: AssemblySpec, n_items: int) -> list[Shortfall]:
             out.append(Shortfall("category", cat.group, cat.area, need, have,
                                  f"{cat.label}：{F} 套各需 {cat.lower} 道、{share}，共需 {need} 道，"
                                  f"可用的只有 {have} 道（缺 {need - have} 道）{why}"))
+    for prop in spec.proportions:
+        least = prop.least()
+        if least == 0:
+            continue
+        members = np.asarray(prop.members, bool)
+        pf = _per_form_available(members, eligible, spec.enemy_groups)
+        if pf < least:
+            out.append(Shortfall("proportion", prop.group, prop.area, least, pf,
+                                 f"{prop.label}：为使答案分布均衡，每套至少需要 {least} 道，可用的（每个互斥组只计一道）"
+                                 f"只有 {pf} 道，缺 {least - pf} 道{why}"))
+            continue
+        need = _pairs_needed(F, least, k)
+        have = int((members & eligible).sum())
+        if F > 1 and have < need:
+            out.append(Shortfall("proportion", prop.group, prop.area, need, have,
+                                 f"{prop.label}：为使答案分布均衡，{F} 套各需至少 {least} 道、{share}，共需 {need} 道，"
+                                 f"可用的只有 {have} 道（缺 {need - have} 道）{why}"))
     return out
 
 
@@ -263,6 +307,11 @@ def assemble_forms(params: ItemParams, spec: AssemblySpec) -> AssembledForms:
                 add(np.concatenate([f * n + m, m]), np.concatenate([np.ones(m.size), -np.ones(m.size)]), 0.0, 0.0)
         for group in spec.enemy_groups:
             add(f * n + inv[list(group)], 1.0, -np.inf, 1.0)
+        for prop in spec.proportions:  # n_M - r n_S within [-s, s] for r = lower (>=) and upper (<=)
+            m = np.asarray(prop.members, bool)[perm].astype(float)
+            of = np.asarray(prop.of, bool)[perm].astype(float)
+            add(xcol(f), m - prop.lower * of, -prop.slack, np.inf)
+            add(xcol(f), m - prop.upper * of, -np.inf, prop.slack)
     tau = spec.parallel_tolerance
     for f, g in permutations(range(F), 2):
         for m in range(par.size):
@@ -290,9 +339,15 @@ def assemble_forms(params: ItemParams, spec: AssemblySpec) -> AssembledForms:
                options={"mip_rel_gap": spec.rel_gap, "time_limit": spec.time_limit, "presolve": True})
     if res.x is None:
         reason = ("在时限内未找到可行解" if res.status == 1 else "各约束组合起来无法同时满足")
+        if spec.proportions and res.status != 1 and _feasible_without_proportions(params, spec):
+            labels = "、".join(p.label for p in spec.proportions)
+            raise InfeasibleAssemblyError([Shortfall(
+                "proportion", "", "", 0, 0,
+                f"答案均衡约束无法满足：不考虑答案分布时可以组卷，但题库中各答案的题目不足以让每套试卷的答案均衡"
+                f"（{labels}）。请补充答案较少的题目，或减少套数、允许重复")])
         raise InfeasibleAssemblyError([Shortfall(
             "solver", "", "", 0, 0,
-            f"{reason}（题数已逐项核对足够；可能是平行带宽 {tau:.0%}、题型与工作领域的搭配或互斥组共同造成，"
+            f"{reason}（题数已逐项核对足够；可能是平行带宽 {tau:.0%}、题型与工作领域的搭配、答案均衡或互斥组共同造成，"
             f"可放宽平行带宽、允许重复或减少题数；求解器：{res.message}）")])
     x = res.x[:nx].reshape(F, n) > 0.5
     forms = tuple(np.sort(perm[np.flatnonzero(x[f])]) for f in range(F))
@@ -313,3 +368,13 @@ def assemble_forms(params: ItemParams, spec: AssemblySpec) -> AssembledForms:
         gap=None if gap is None else float(gap), status="optimal" if res.status == 0 else "time_limit",
         seconds=time.perf_counter() - started, n_variables=ncol, n_constraints=len(lo), shared=shared,
     )
+
+
+def _feasible_without_proportions(params: ItemParams, spec: AssemblySpec) -> bool:
+    """Whether the request is feasible once its proportions are dropped (to say which constraint
+    made it infeasible): the same MILP without them, stopped at the first feasible solution."""
+    try:
+        assemble_forms(params, replace(spec, proportions=(), rel_gap=1.0))
+    except InfeasibleAssemblyError:
+        return False
+    return True

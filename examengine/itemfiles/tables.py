@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from examengine.errors import DataFileError, Problem
+from examengine.exam.forms import FORM_CODES
 from examengine.exam.items import (
     LETTERS,
     TRUE_FALSE_OPTIONS,
@@ -457,6 +458,9 @@ FLAG_COLUMNS = {"大字号": "large_print", "读屏": "reader"}
 YES = ("是", "1", "Y", "YES", "√", "✓", "TRUE")
 NO = ("", "否", "0", "N", "NO", "×", "FALSE")
 MAX_EXTRA_PERCENT = 200
+#: The roster's form column (issue 21): the code of the paper form the candidate sits (A, B, …),
+#: used when forms are assigned "by column"; the same headers the paper answers accept.
+ROSTER_FORM_COLUMNS = ("试卷", "试卷代码", "卷别")
 MAX_EXTRA_MINUTES = 240
 
 
@@ -503,6 +507,8 @@ class RosterRow:
     extra_minutes: int | None = None
     large_print: bool | None = None
     reader: bool | None = None
+    # the 试卷 column's form code (upper case, "" for a blank cell); None: the file has no 试卷 column
+    form: str | None = None
 
 
 def roster_group_columns(header: list[str]) -> dict[str, int]:
@@ -520,8 +526,9 @@ def read_roster(filename: str, data: bytes, *, lengths: Mapping[str, int]) -> li
     """Roster rows from CSV (UTF-8 or GB18030) or XLSX; every problem names the row and field.
     Each value must fit its column: ``lengths`` maps a header of ``ROSTER_COLUMNS`` to the
     longest value it may hold (the database's column lengths; 身份证号后四位 is checked by shape).
-    Group columns (``GROUP_COLUMNS``, "分组:名称") fill each row's ``groups``; other columns are
-    ignored."""
+    Group columns (``GROUP_COLUMNS``, "分组:名称") fill each row's ``groups``; a 试卷 column
+    (``ROSTER_FORM_COLUMNS``) each row's ``form`` (a code of ``FORM_CODES`` or blank); other
+    columns are ignored."""
     rows = read_table(filename, data)
     if not rows:
         raise DataFileError([Problem(filename, "", "", "名单为空")])
@@ -533,6 +540,7 @@ def read_roster(filename: str, data: bytes, *, lengths: Mapping[str, int]) -> li
     group_idx = roster_group_columns(header)
     acc_idx = {h: i for i, h in enumerate(header) if h == EXTRA_TIME_COLUMN or h in FLAG_COLUMNS}
     has_accommodations = bool(acc_idx)
+    form_col = next((i for i, h in enumerate(header) if h in ROSTER_FORM_COLUMNS), None)
     for name in group_idx:
         if not name or len(name) > MAX_GROUP_NAME:
             problems.append(Problem(filename, "第 1 行", f"分组:{name}", f"分组名称应为 1–{MAX_GROUP_NAME} 个字符"))
@@ -559,6 +567,12 @@ def read_roster(filename: str, data: bytes, *, lengths: Mapping[str, int]) -> li
                 except ValueError as exc:
                     problems.append(Problem(filename, loc, h, str(exc)))
             rec = replace(rec, **acc)
+        if form_col is not None:
+            code = (r[form_col] if form_col < len(r) else "").strip().upper()
+            if code and code not in FORM_CODES:
+                problems.append(Problem(filename, loc, header[form_col],
+                                        f"试卷代码应为 {'、'.join(FORM_CODES)} 之一（或留空），实际为“{code}”"))
+            rec = replace(rec, form=code)
         for g, value in groups.items():
             if len(value) > MAX_GROUP_VALUE:
                 problems.append(Problem(filename, loc, g, f"{g}不能超过 {MAX_GROUP_VALUE} 个字符，实际为 {len(value)} 个"))

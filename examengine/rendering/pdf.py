@@ -91,8 +91,19 @@ def html_to_pdf(html: str) -> bytes:
     return HTML(string=html, base_url=".").write_pdf(presentational_hints=True)
 
 
+def _with_picture_uris(sections: list[dict]) -> list[dict]:
+    """Each item's pictures (``pictures``: name -> media_type, data, alt) as data URIs, which the
+    booklet prints in place of the stem's or an option's ``[图片:name]``."""
+    return [s | {"items": [it | {"pictures": {name: {"uri": f"data:{p['media_type']};base64,"
+                                                            + base64.b64encode(p["data"]).decode("ascii"),
+                                                     "alt": p.get("alt", "")}
+                                              for name, p in it.get("pictures", {}).items()}}
+                           for it in s["items"]]} for s in sections]
+
+
 def booklet_html(ctx: dict, *, font_family: str | None = None) -> str:
-    return render("print/booklet.html", font=font_family or default_font_family(), **ctx)
+    return render("print/booklet.html", font=font_family or default_font_family(),
+                  **(ctx | {"sections": _with_picture_uris(ctx["sections"])}))
 
 
 def sheets_html(ctx: dict, *, font_family: str | None = None) -> str:

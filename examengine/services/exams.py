@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -276,7 +277,7 @@ class RosterReport:
 
 def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, actor: str) -> RosterReport:
     """Add candidates (each gets an access code); a ticket already on the roster is updated
-    (name, last four, room, seat), keeping its code. Group columns (性别, 年龄段, 地区, 院校类型,
+    (name, last four, room, seat, and the form code of a 试卷 column), keeping its code. Group columns (性别, 年龄段, 地区, 院校类型,
     分组:名称), when any row fills one, replace the candidates' groups (kept otherwise); they are
     for analyses only and the audit records which columns came, never their values. All or nothing."""
     exam = get_exam(db, exam_id)
@@ -284,6 +285,7 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
     rows = read_roster(filename, data, lengths=ROSTER_LENGTHS)
     with_groups = any(r.groups for r in rows)
     with_accommodations = any(r.large_print is not None for r in rows)
+    with_forms = any(r.form is not None for r in rows)  # a 试卷 column: the code each candidate asks for
     existing = {c.ticket: c for c in exam.candidates}
     before = {t: (c.name, c.id_last4, c.room, c.seat) for t, c in existing.items()}
     added = updated = 0
@@ -292,7 +294,8 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
         if cand is None:
             exam.candidates.append(Candidate(ticket=rec.ticket, name=rec.name, id_last4=rec.id_last4,
                                              room=rec.room, seat=rec.seat, access_code=new_access_code(),
-                                             groups=dict(rec.groups), **_accommodations(rec)))
+                                             groups=dict(rec.groups), roster_form=rec.form or "",
+                                             **_accommodations(rec)))
             added += 1
             continue
         changed = (cand.name, cand.id_last4, cand.room, cand.seat) != (rec.name, rec.id_last4, rec.room, rec.seat)
@@ -306,12 +309,17 @@ def import_roster(db: Session, exam_id: int, filename: str, data: bytes, *, acto
                 if getattr(cand, key) != value:
                     setattr(cand, key, value)
                     changed = True
+        if with_forms and (cand.roster_form or "") != rec.form:
+            cand.roster_form = rec.form
+            changed = True
         updated += changed
     after = {"file": filename, "added": added, "updated": updated,
              "changed": [r.ticket for r in rows if r.ticket in before
                          and before[r.ticket] != (r.name, r.id_last4, r.room, r.seat)]}
     if with_groups:
         after["group_columns"] = sorted({g for r in rows for g in r.groups})
+    if with_forms:  # how many ask for each form (``forms assign --by column`` assigns them)
+        after["form_column"] = dict(sorted(Counter(r.form or "" for r in rows).items()))
     if with_accommodations:  # who has which accommodation: the audit trail of extra time given
         after["accommodations"] = {r.ticket: accommodation_text(**_accommodations(r)) for r in rows
                                    if any(_accommodations(r).values())}

@@ -30,6 +30,7 @@ from examengine.db.models import (
     BlueprintVersion,
     Candidate,
     Exam,
+    ItemImage,
     ItemVersion,
     Level,
     Standard,
@@ -45,9 +46,17 @@ from examengine.exam.agreement import AgreementStudy, OnlineStop, simulate_agree
 from examengine.exam.blueprint import DECISIONS, Blueprint, Decision
 from examengine.exam.forms import (
     FORM_CODES,
+    MAX_KEY_RUN,
+    SINGLE_KEY_LETTERS,
+    SINGLE_KEY_SHARE,
+    SINGLE_KEY_SLACK,
+    TRUE_KEY_SHARE,
+    TRUE_KEY_SLACK,
     TYPE_HEADINGS,
+    KeyBalance,
     conversion_table,
     form_spec,
+    key_balance,
     key_text,
     print_order,
     read_answer,
@@ -69,6 +78,7 @@ from examengine.irt.assembly import (
 )
 from examengine.irt.params import ItemParams
 from examengine.itemfiles.bounds import clean_filename
+from examengine.itemfiles.pictures import served_type
 from examengine.itemfiles.tables import read_paper_answers
 from examengine.services import audit
 from examengine.services.parameters import versions_provisional_mark
@@ -116,9 +126,12 @@ class FormView:
     information: dict[str, float]
     printed: bool
     items: list[FormItemView] = field(default_factory=list)
+    # the keys' balance, recounted from the stored items (None: listed without its items, or no keys shown)
+    key_balance: KeyBalance | None = None
+    key_balance_text: str = ""
 
     def without_keys(self) -> FormView:
-        return replace(self, items=[it.without_keys() for it in self.items])
+        return replace(self, items=[it.without_keys() for it in self.items], key_balance=None, key_balance_text="")
 
 
 @dataclass(frozen=True)
@@ -168,8 +181,11 @@ def _form_view(db: Session, form: Form, *, items: bool = True) -> FormView:
             key = [LETTERS[k] for k in sorted(v.key)]
             rows.append(FormItemView(fi.position, fi.external_id, v.id, v.number, v.type, domains.get(v.id, ""), v.stem,
                                      list(v.options), key, v.irt_a, v.irt_b, v.irt_c, key_text(v.type, key)))
+    balance = key_balance([r.position for r in rows], [r.type for r in rows], ["".join(r.key) for r in rows]) \
+        if items else None
     return FormView(form.id, form.code, form.assembly_id, bv.code, bv.version, len(form.items),
-                    dict(form.information), form.printed_at is not None, rows)
+                    dict(form.information), form.printed_at is not None, rows, balance,
+                    balance.text() if balance else "")
 
 
 def _domains(db: Session, bv: BlueprintVersion, version_ids: list[int]) -> dict[int, str]:
@@ -199,13 +215,27 @@ def _recently_used(db: Session, bv: BlueprintVersion, administrations: int) -> t
     return used, len(exam_ids)
 
 
+KEY_BALANCE_OFF = "也可关闭答案均衡：命令行 --no-balance-keys，接口 balance_keys=false"
+
+
 def _solve(bp: Blueprint, pool: ItemPool, spec: AssemblySpec) -> AssembledForms:
-    """Solve an assembly; an infeasible request is a DataFileError naming each shortfall."""
+    """Solve an assembly; an infeasible request is a DataFileError naming each shortfall (one
+    of the key balance says how to do without it)."""
     try:
         return assemble_forms(pool.params, spec)
     except InfeasibleAssemblyError as exc:
-        raise DataFileError([Problem(bp.id, s.constraint, s.area or s.group, s.message)
+        raise DataFileError([Problem(bp.id, s.constraint, s.area or s.group,
+                                     s.message + (f"（{KEY_BALANCE_OFF}）" if s.constraint == "proportion" else ""))
                              for s in exc.shortfalls]) from None
+
+
+def key_balance_rule() -> dict:
+    """The key balance an assembly kept (stored in its report, shown with its forms)."""
+    return {"single_letters": SINGLE_KEY_LETTERS, "single_share": list(SINGLE_KEY_SHARE), "single_slack": SINGLE_KEY_SLACK,
+            "true_share": list(TRUE_KEY_SHARE), "true_slack": TRUE_KEY_SLACK, "max_run": MAX_KEY_RUN,
+            "text": f"每套单选题答案 {'、'.join(SINGLE_KEY_LETTERS)} 各占 {SINGLE_KEY_SHARE[0]:.0%}–{SINGLE_KEY_SHARE[1]:.0%}"
+                    f"（±{SINGLE_KEY_SLACK:g} 道），判断题“对”占 {TRUE_KEY_SHARE[0]:.0%}–{TRUE_KEY_SHARE[1]:.0%}"
+                    f"（±{TRUE_KEY_SLACK:g} 道）；同一题型内同一答案尽量不连续超过 {MAX_KEY_RUN} 题"}
 
 
 # The bounds of an assembly request (the API's request model reads them from here): closed
@@ -234,10 +264,12 @@ def _check_assembly(**values: float) -> None:
 
 def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: str, max_overlap: int = 0,
              avoid_recent: int = 0, seed: int = 1, parallel_tolerance: float = 0.03, time_limit: float = 30.0,
-             rel_gap: float = 1e-2) -> AssemblyView:
+             rel_gap: float = 1e-2, balance_keys: bool = True) -> AssemblyView:
     """Assemble ``n_forms`` parallel forms of ``length`` operational items and store them.
-    An infeasible request is a DataFileError naming each constraint and how many items are
-    missing; nothing is stored then."""
+    ``balance_keys``: each form's keys are balanced (``exam.forms.key_proportions``: 单选 keys
+    spread over A-D, 判断 not all 对) and printed without long runs of one key. An infeasible
+    request is a DataFileError naming each constraint and how many items are missing; nothing
+    is stored then."""
     _check_assembly(forms=n_forms, length=length, overlap=max_overlap, avoid_recent=avoid_recent, seed=seed,
                     time_limit=time_limit, tolerance=parallel_tolerance)
     row, bp = get_blueprint_version(db, blueprint)
@@ -248,7 +280,7 @@ def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: s
     eligible = np.array([i not in used for i in pool.item_ids], bool)
     spec = form_spec(bp, pool, cuts, n_forms=n_forms, length=length, max_overlap=max_overlap, eligible=eligible,
                      excluded_reason=f"最近 {n_exams} 场考试的纸笔试卷用过的题目", parallel_tolerance=parallel_tolerance,
-                     seed=seed, rel_gap=rel_gap, time_limit=time_limit)
+                     seed=seed, rel_gap=rel_gap, time_limit=time_limit, keys=bpool.keys if balance_keys else None)
     result = _solve(bp, pool, spec)
     thetas = [f"{t:g}" for t in result.report_thetas]
     report = {
@@ -260,15 +292,16 @@ def assemble(db: Session, *, blueprint: str, n_forms: int, length: int, actor: s
         "shared": {f"{FORM_CODES[f]}-{FORM_CODES[g]}": n for (f, g), n in result.shared.items()},
         "excluded_recent": int((~eligible).sum()), "variables": result.n_variables,
         "constraints": result.n_constraints,
+        "key_balance": key_balance_rule() if balance_keys else None,
     }
     asm = FormAssembly(blueprint_version_id=row.id, n_forms=n_forms, length=length, max_overlap=max_overlap,
                        seed=seed, cuts=cuts, report=report, created_by=actor,
                        options={"avoid_recent": avoid_recent, "parallel_tolerance": parallel_tolerance,
-                                "time_limit": time_limit, "rel_gap": rel_gap})
+                                "time_limit": time_limit, "rel_gap": rel_gap, "balance_keys": balance_keys})
     for f, positions in enumerate(result.forms):
         form = Form(blueprint_version_id=row.id, code=FORM_CODES[f],
                     information=report["information"][FORM_CODES[f]])
-        for k, p in enumerate(print_order(positions, pool), start=1):
+        for k, p in enumerate(print_order(positions, pool, bpool.keys if balance_keys else None), start=1):
             form.items.append(FormItem(position=k, item_version_id=bpool.version_ids[p],
                                        external_id=pool.item_ids[p]))
         asm.forms.append(form)
@@ -356,8 +389,50 @@ def qr_payload(exam_id: int | None, candidate: Candidate | None, form: Form, key
                       ticket=candidate.ticket if candidate else "", form_id=form.id, form_code=form.code, key=key)
 
 
-def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blank_sheets: int = 0) -> dict:
-    """Everything the print templates need (a plain dict of view data)."""
+def roster_sheets(db: Session, exam: Exam, form: Form) -> tuple[list[Candidate], list[Candidate]]:
+    """The candidates a roster print of ``form``'s answer sheets is for, and those of them the
+    print assigns to ``form``. When the exam's candidates sit several forms
+    (``services.form_assignments``), the sheets are those of the candidates assigned to ``form``
+    only: a sheet of form B is never printed for a candidate on form A; a candidate not yet
+    assigned, or a form nobody sits, is a ConflictError. Otherwise (no candidate assigned, or
+    every assigned one on ``form``: a one-form exam) every candidate gets a sheet, as before
+    assignments existed, and the print assigns the unassigned ones to ``form``, so that a later
+    print of another form for the same roster is refused instead of giving them two sheets."""
+    candidates = list(exam.candidates)
+    elsewhere = [c for c in candidates if c.form_id is not None and c.form_id != form.id]
+    if not elsewhere:
+        return candidates, [c for c in candidates if c.form_id is None]
+    unassigned = [c.ticket for c in candidates if c.form_id is None]
+    assign_hint = f"examengine forms assign {exam.id} --assembly {form.assembly_id} --by seat|room|column，或考试页面的“分配试卷”"
+    if unassigned:
+        more = f" 等 {len(unassigned)} 名" if len(unassigned) > 10 else ""
+        raise ConflictError(f"考试 {exam.id} 的考生已分配到不同的试卷，其中 {len(unassigned)} 名尚未分配（"
+                            f"{'、'.join(unassigned[:10])}{more}）：请先为他们分配试卷（{assign_hint}），再打印答题卡")
+    mine = [c for c in candidates if c.form_id == form.id]
+    if not mine:
+        codes = sorted({db.get(Form, c.form_id).code for c in elsewhere})
+        raise ConflictError(f"考试 {exam.id} 没有考生分配到试卷 {form.code}（编号 {form.id}）：考生分配的是试卷 "
+                            f"{'、'.join(codes)}。要改用这套试卷，请重新分配（{assign_hint}）")
+    return mine, []
+
+
+def _pictures(db: Session, version_ids: list[int]) -> dict[int, dict[str, dict]]:
+    """The stored pictures of item versions, by version and name, as the booklet prints them in
+    place of ``[图片:name]``: the bytes, their sniffed type (never the one stored with them) and
+    the description. Only pictures a print can place (PNG, JPEG, GIF, WebP)."""
+    out: dict[int, dict[str, dict]] = {}
+    for img in db.scalars(select(ItemImage).where(ItemImage.version_id.in_(version_ids))):
+        media_type = served_type(img.data)
+        if media_type.startswith("image/"):
+            out.setdefault(img.version_id, {})[img.name] = {"media_type": media_type, "data": img.data,
+                                                           "alt": img.alt or ""}
+    return out
+
+
+def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blank_sheets: int = 0,
+                  roster: bool = True) -> dict:
+    """Everything the print templates need (a plain dict of view data). ``roster`` (with
+    ``exam_id``): a sheet for each candidate of the exam that sits this form (:func:`roster_sheets`)."""
     if not 0 <= blank_sheets <= MAX_BLANK_SHEETS:
         raise DataFileError([Problem("", "", "blank", f"空白答题卡应为 0–{MAX_BLANK_SHEETS} 张，实际为 {blank_sheets}")])
     form = get_form(db, form_id)
@@ -368,11 +443,12 @@ def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blan
     standard = db.get(Standard, level.standard_id)
     asm = db.get(FormAssembly, form.assembly_id)
     cuts = list(asm.cuts)
+    pictures = _pictures(db, [it.version_id for it in view.items])
     sections = []
     for it in view.items:
         if not sections or sections[-1]["type"] != it.type:
             sections.append({"type": it.type, "heading": TYPE_HEADINGS.get(it.type, it.type), "items": []})
-        sections[-1]["items"].append(asdict(it))
+        sections[-1]["items"].append(asdict(it) | {"pictures": pictures.get(it.version_id, {})})
     candidates: list[Candidate | None] = []
     exam = None
     if exam_id is not None:
@@ -383,7 +459,8 @@ def print_context(db: Session, form_id: int, *, exam_id: int | None = None, blan
             raise ConflictError(f"考试 {exam_id} 的蓝图是 {exam.blueprint_version.code}，试卷是 {bv.code}")
         if exam.sheet_key is None:  # written with the print (print_form commits)
             exam.sheet_key = new_sheet_key()
-        candidates.extend(exam.candidates)
+        if roster:
+            candidates.extend(roster_sheets(db, exam, form)[0])
     candidates.extend([None] * blank_sheets)
     params = ItemParams.three_pl([i.a for i in view.items], [i.b for i in view.items], [i.c for i in view.items])
     policy = blueprint_policy(bp, tuple(cuts))
@@ -407,11 +484,14 @@ def print_form(db: Session, form_id: int, *, actor: str, booklet: bool = True, s
                key: bool = True, exam_id: int | None = None, blank_sheets: int = 0,
                font_family: str | None = None) -> Printed:
     """Render the chosen documents; the first print freezes the form's item versions, and a
-    roster print records the form's use in that exam. Every print is audited (who, which
-    documents, for which exam, how many sheets)."""
+    roster print records the form's use in that exam. Sheets for a roster are printed for the
+    candidates who sit this form (:func:`roster_sheets`); a roster print of an exam nobody's
+    form is assigned in assigns them all to this form (audited as ``exam.form_assign``, rule
+    "print", by ``actor``). Every print is audited (who, which documents, for which exam, how
+    many sheets)."""
     from examengine.rendering.pdf import render_booklet, render_key, render_sheets
 
-    ctx = print_context(db, form_id, exam_id=exam_id, blank_sheets=blank_sheets if sheets else 0)
+    ctx = print_context(db, form_id, exam_id=exam_id, blank_sheets=blank_sheets if sheets else 0, roster=sheets)
     if sheets:
         try:  # the answer sheet's grid has a fixed capacity (exam.sheet_layout)
             sheet_layout([len(it["options"]) for it in ctx["form"]["items"]])
@@ -434,6 +514,14 @@ def print_form(db: Session, form_id: int, *, actor: str, booklet: bool = True, s
         form.printed_at = datetime.now(UTC)
     if exam_id is not None:
         _use(db, form, exam_id)
+        if sheets:
+            _, assigned = roster_sheets(db, db.get(Exam, exam_id), form)
+            for c in assigned:
+                c.form_id = form.id
+            if assigned:
+                audit.record(db, actor=actor, action="exam.form_assign", target=f"exam {exam_id}", before=None,
+                             after={"rule": "print", "forms": {form.code: form.id}, "counts": {form.code: len(assigned)},
+                                    "changed": [[c.ticket, None, form.code] for c in assigned]})
     audit.record(db, actor=actor, action="form.print", target=f"form {form.id}",
                  after={"form": form.code, "assembly": form.assembly_id, "exam": exam_id,
                         "documents": [d for d, on in (("booklet", booklet), ("sheets", sheets), ("key", key)) if on],
@@ -487,7 +575,7 @@ class PaperScoreReport:
 
 def exam_forms(db: Session, exam: Exam, assembly_id: int | None = None) -> dict[str, Form]:
     """The forms a paper answer may name by code: those of ``assembly_id``, else those used
-    in (printed for) the exam."""
+    in (printed for) the exam or assigned to its candidates."""
     if assembly_id is not None:
         asm = db.get(FormAssembly, assembly_id)
         if asm is None:
@@ -496,6 +584,8 @@ def exam_forms(db: Session, exam: Exam, assembly_id: int | None = None) -> dict[
     else:
         forms = list(db.scalars(select(Form).join(FormUse, FormUse.form_id == Form.id)
                                 .where(FormUse.exam_id == exam.id).order_by(Form.id)))
+        assigned = {c.form_id for c in exam.candidates if c.form_id} - {f.id for f in forms}
+        forms += list(db.scalars(select(Form).where(Form.id.in_(assigned)).order_by(Form.id))) if assigned else []
     by_code: dict[str, Form] = {}
     for f in forms:
         if f.code in by_code:
@@ -577,7 +667,9 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
                 assembly_id: int | None = None) -> PaperScoreReport:
     """Score an upload of paper answers (CSV/XLSX: 准考证号, 试卷 (A/B), then one column per item
     or one 答案 column "A,BD,对,..."; read by ``itemfiles.tables.read_paper_answers``). Every bad
-    row is reported and nothing is written unless all rows are good. A candidate scored again is updated."""
+    row is reported and nothing is written unless all rows are good; a row on another form than
+    the one its candidate is assigned (``services.form_assignments``) is bad. A candidate scored
+    again is updated."""
     # stored in each result's source, followed by " sha256:" and 16 hex digits
     filename = clean_filename(filename, PaperResult.__table__.c.source.type.length - 24)
     exam = db.get(Exam, exam_id)
@@ -602,6 +694,12 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
         seen[ticket] = r.row
         if code not in forms:
             problems.append(Problem(filename, loc, "试卷", f"试卷代码“{code}”不是本场考试的试卷（应为 {'、'.join(forms)}）"))
+            continue
+        if cand.form_id is not None and cand.form_id != forms[code].id:
+            assigned = db.get(Form, cand.form_id)
+            which = f"试卷 {assigned.code}" if assigned.code != code else f"另一套试卷 {code}（编号 {assigned.id}）"
+            problems.append(Problem(filename, loc, "试卷", f"准考证号 {ticket} 分配的是{which}，"
+                                                         f"本行填写的是试卷 {code}（编号 {forms[code].id}）"))
             continue
         view = scoring.views[code]
         if r.answers is not None:
@@ -749,7 +847,7 @@ def agreement_study(db: Session, *, blueprint: str, n_simulees: int, seed: int, 
     unmet = band_exposure_problem(bp, len(pool)) if what_if and exposure is ExposureSource.AUTO else None
     if unmet:
         raise ExamEngineError(f"{unmet}（蓝图 exposure.max_rate）。假设分析可加 --exposure none 不控制曝光")
-    result = _solve(bp, pool, form_spec(bp, pool, cuts, n_forms=2, length=length, seed=seed))
+    result = _solve(bp, pool, form_spec(bp, pool, cuts, n_forms=2, length=length, seed=seed, keys=bpool.keys))
     params, label = None, "none"
     if exposure is not ExposureSource.NONE:
         params = None if what_if else stored_exposure(row, pool)

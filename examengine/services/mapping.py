@@ -43,7 +43,7 @@ from examengine.errors import DataFileError, NotFoundError, Problem
 from examengine.exam.blueprint import LOWER_LEVEL, Blueprint
 from examengine.exam.cat import CatState, StoredResponse, replay
 from examengine.db.models import ItemImage as ItemImageRow
-from examengine.exam.items import IrtData, IrtModel, ItemDraft, ItemImage, ItemType
+from examengine.exam.items import LETTERS, IrtData, IrtModel, ItemDraft, ItemImage, ItemType
 from examengine.exam.policy import CatPolicy, blueprint_policy
 from examengine.exam.pool import ItemPool
 from examengine.exam.scoring import StoredResult
@@ -126,6 +126,7 @@ class BlueprintPool:
     domains: tuple[str, ...]  # per position: the domain code, or "lower-level"
     types: tuple[str, ...]  # per position: 单选 / 多选 / 判断
     origins: tuple[str, ...] = ()  # per position: the version's irt_origin (exam.items.ParameterOrigin)
+    keys: tuple[str, ...] = ()  # per position: the key's letters ("B", "AD"; 判断 A is 对)
 
 
 # Pools are rebuilt from the database whenever the bank changes. The cache is per process and
@@ -180,7 +181,7 @@ def _build_pool(db: Session, bp: Blueprint, *, status: str, include_versions: fr
             .selectinload(Task.domain)
         )
     ))
-    ids, a, b, c, vids, doms, types, origins = [], [], [], [], [], [], [], []
+    ids, a, b, c, vids, doms, types, origins, keys = [], [], [], [], [], [], [], [], []
     enemies: dict[str, list[str]] = {}
     chosen = [(it, current_version(it)) for it in items]
     have = {v.id for _, v in chosen}
@@ -203,13 +204,14 @@ def _build_pool(db: Session, bp: Blueprint, *, status: str, include_versions: fr
         first = v.requirements[0].requirement.task.domain
         doms.append(first.code if wanted[it.level_id].rank == bp.rank else LOWER_LEVEL)
         types.append(v.type)
+        keys.append("".join(LETTERS[k] for k in sorted(v.key)))
         if it.enemy_group:
             enemies.setdefault(it.enemy_group, []).append(it.external_id)
     params = ItemParams.three_pl(np.array(a, float), np.array(b, float), np.array(c, float)) if ids else None
     if params is None:
         raise DataFileError([Problem(f"{bp.id}.yaml", "", "domains", f"题库中没有 {bp.id} 可用的正式使用题目")])
     pool = ItemPool.build(ids, params, content={"domain": doms, "type": types}, enemy_groups=enemies.values())
-    return BlueprintPool(pool, tuple(vids), tuple(doms), tuple(types), tuple(origins))
+    return BlueprintPool(pool, tuple(vids), tuple(doms), tuple(types), tuple(origins), tuple(keys))
 
 
 # ---------------------------------------------------------------- an attempt's engine, rebuilt from rows

@@ -400,10 +400,25 @@ def _check_code(db: Session, page: _Page, text: str, given: _Exam | None, exams:
         if cand is None or cand.ticket != code.ticket:
             page.status, page.problem = SheetStatus.REFUSED, f"准考证号 {code.ticket} 不在考试 {target.exam.id} 的名单中"
             return None
+        wrong = _wrong_form(db, cand, form)
+        if wrong:
+            page.status, page.problem = SheetStatus.REFUSED, wrong
+            return None
         page.candidate = cand
     if code.version == OLD_VERSION and code.exam_id is not None:
         page.problem = "旧版答题卡：二维码没有签名"
     return code
+
+
+def _wrong_form(db: Session, cand: Candidate, form: Form | None) -> str:
+    """Why a sheet of ``form`` cannot be this candidate's ("" when it can): the candidate was
+    assigned another form (services.form_assignments), so the answers would be scored on items
+    the candidate never saw."""
+    if form is None or cand.form_id is None or cand.form_id == form.id:
+        return ""
+    assigned = db.get(Form, cand.form_id)
+    return (f"准考证号 {cand.ticket} 分配的是试卷 {assigned.code}（编号 {assigned.id}），"
+            f"这张答题卡是试卷 {form.code}（编号 {form.id}）")
 
 
 def _read(db: Session, image: reader.PageImage, source: str, given: _Exam | None,
@@ -755,6 +770,9 @@ def assign_ticket(db: Session, sheet_id: int, ticket: str, *, actor: str) -> Sca
                                      f"准考证号“{ticket.strip()}”不在考试 {sheet.exam_id} 的名单中")])
     if cand.id in ex.by_candidate:
         raise ConflictError(f"准考证号 {cand.ticket} 已有读入的答题卡（{ex.by_candidate[cand.id].file}）")
+    wrong = _wrong_form(db, cand, ex.forms.get(sheet.form_id)) if sheet.form_id else ""
+    if wrong:
+        raise ConflictError(wrong)
     sheet.candidate_id = cand.id
     audit.record(db, actor=actor, action="scan.assign", target=f"scanned sheet {sheet.id}",
                  before={"ticket": ""}, after={"ticket": cand.ticket, "exam": sheet.exam_id})

@@ -20,6 +20,7 @@ from examengine.errors import DataFileError, ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import attempts as att
 from examengine.services import exams as svc
+from examengine.services import form_assignments
 from examengine.services.accounts import require_exam
 from examengine.services.blueprints import list_blueprints
 from examengine.services import forms as forms_svc
@@ -126,9 +127,14 @@ def create(blueprint: str = Form(""), form_id: str = Form(""), name: str = Form(
 def exam(exam_id: int, request: Request, db: Session = Depends(get_db), member=Depends(current_staff)) -> HTMLResponse:
     """The live monitor. Its live part refreshes itself by fetching ``/live`` (static/monitor.js)."""
     shown = flash.take(request)
+    roster = [asdict(c) for c in form_assignments.roster_forms(db, exam_id)]
     page = HTMLResponse(render("proctor/exam.html", nav="", bank_link=member.reads_bank, **_monitor(db, exam_id),
                                message=shown.message if shown else "", message_class=shown.cls if shown else "ok",
-                               refresh_seconds=request.app.state.settings.monitor_refresh_seconds))
+                               refresh_seconds=request.app.state.settings.monitor_refresh_seconds,
+                               assemblies=[asdict(a) for a in form_assignments.assembly_choices(db, exam_id)],
+                               assign_rules=form_assignments.RULES, roster_forms=roster,
+                               any_form=any(c["form"] for c in roster),
+                               any_roster_form=any(c["roster_form"] for c in roster)))
     return flash.forget(request, page)
 
 
@@ -138,6 +144,21 @@ def live(exam_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
     recent sign-ins), rendered by the same macros as the page; the page's script puts it in place."""
     return HTMLResponse(render("proctor/monitor_live.html", **_monitor(db, exam_id)),
                         headers={"Cache-Control": "no-store"})
+
+
+@router.post("/exams/{exam_id}/form-assignments")
+def assign_forms(exam_id: int, request: Request, assembly: int = Form(...), by: str = Form("seat"),
+                 db: Session = Depends(get_db), member=Depends(exam_staff)) -> RedirectResponse:
+    try:
+        r = form_assignments.assign(db, exam_id, rule=by, actor=member.username, assembly_id=assembly)
+    except DataFileError as exc:
+        problems = [f"{p.location} {p.message}" for p in exc.problems]
+        return _back(request, exam_id, f"未分配试卷（{len(problems)} 处）：" + "；".join(problems), "bad")
+    except ExamEngineError as exc:
+        return _back(request, exam_id, f"未分配试卷：{exc.message}", "bad")
+    counts = "，".join(f"试卷 {code} {n} 名" for code, n in r.counts.items())
+    return _back(request, exam_id, f"已{r.rule_label}分配试卷：{counts}（{r.changed} 名有变化）。" + "".join(
+        f"注意：{w}" for w in r.warnings))
 
 
 @router.post("/exams/{exam_id}/roster")

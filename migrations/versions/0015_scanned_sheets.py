@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_scanned_sheets"
-down_revision: str | Sequence[str] | None = "0013_accommodations"
+down_revision: str | Sequence[str] | None = "0014_form_assignments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

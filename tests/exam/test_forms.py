@@ -4,7 +4,7 @@ quadrature), assembly through ``form_spec`` and scoring a paper answer sheet."""
 
 from __future__ import annotations
 
-from itertools import product
+from itertools import permutations, product
 
 import numpy as np
 import pytest
@@ -14,9 +14,15 @@ from scipy.stats import norm
 from examengine.exam.blueprint import LOWER_LEVEL as LOWER
 from examengine.exam.blueprint import Blueprint
 from examengine.exam.forms import (
+    AssignRule,
+    RosterSeat,
+    assign_codes,
     conversion_table,
     domain_targets,
     form_spec,
+    key_balance,
+    limit_key_runs,
+    natural_key,
     read_answer,
     score_answer,
     score_paper_form,
@@ -208,3 +214,46 @@ class TestPaperScoring:
         assert score_answer(["B", "D"], [3, 1]) == 1
         assert score_answer(["B"], [1, 3]) == 0
         assert score_answer(["A", "B", "D"], [1, 3]) == 0
+
+
+# ---------------------------------------------------------------- key runs, key balance, assignment
+
+
+def _longest(keys) -> int:
+    best = run = 0
+    for k, key in enumerate(keys):
+        run = run + 1 if k and key == keys[k - 1] else 1
+        best = max(best, run)
+    return best
+
+
+def test_key_runs_are_limited_whenever_some_order_allows_it_by_brute_force():
+    """Against every permutation of small sections: when any order keeps runs within 3, the chosen
+    one does, it is a reordering of the section, and a section already fine is left as it is."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        n = int(rng.integers(1, 9))
+        keys = list(rng.choice(list("ABCD"), n, p=[0.6, 0.2, 0.1, 0.1]))
+        out = limit_key_runs(list(range(n)), keys, 3)
+        assert sorted(out) == list(range(n))
+        possible = any(_longest(p) <= 3 for p in permutations(keys))
+        assert (_longest([keys[i] for i in out]) <= 3) == possible, keys
+        if _longest(keys) <= 3:
+            assert out == list(range(n))
+
+
+def test_key_balance_counts_letters_true_false_and_the_longest_run_within_a_section():
+    kb = key_balance([1, 2, 3, 4, 5, 6, 7], ["单选"] * 4 + ["判断"] * 3, ["A", "A", "B", "C", "A", "A", "B"])
+    assert kb.single == {"A": 2, "B": 1, "C": 1, "D": 0} and kb.true_false == {"对": 2, "错": 1}
+    assert (kb.longest_run, kb.longest_run_at) == (2, 1)  # A A of the 单选; the 判断's A does not continue it
+    assert kb.single_band == (0, 2) and kb.true_band == (1, 2) and kb.balanced
+
+
+def test_seats_alternate_within_a_room_rooms_take_turns_and_numbers_sort_as_numbers():
+    assert sorted(["10", "9", "A10", "A2", "1"], key=natural_key) == ["1", "9", "10", "A2", "A10"]
+    entries = [RosterSeat("t1", "R1", "2"), RosterSeat("t2", "R1", "10"), RosterSeat("t3", "R1", "1"),
+               RosterSeat("t4", "R2", ""), RosterSeat("t5", "R2", "1"), RosterSeat("t6", "R10", "1")]
+    # R1: seats 1, 2, 10 -> A B C; R2 goes on: seat 1 A, no seat B; R10 C
+    assert assign_codes(entries, "ABC", AssignRule.SEAT) == ["B", "C", "A", "B", "A", "C"]
+    assert assign_codes(entries, "AB", AssignRule.ROOM) == ["A", "A", "A", "B", "B", "A"]
+    assert assign_codes([RosterSeat("t", roster_form="B")], "AB", AssignRule.COLUMN) == ["B"]

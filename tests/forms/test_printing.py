@@ -3,6 +3,7 @@ decodes to exam + candidate + form, Chinese fonts embedded; printing freezes the
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from examengine.db.forms_models import Form, FormUse
-from examengine.db.models import Candidate, Exam, ItemVersion
+from examengine.db.models import Candidate, Exam, ItemImage, ItemVersion
 from examengine.exam.items import LETTERS
 from examengine.exam.sheet_codes import signature
 from examengine.services import forms as svc
@@ -166,10 +167,10 @@ def test_a_form_too_long_for_one_sheet_is_refused_before_printing(bank_db, l1_fo
     monkeypatch.setattr(sl, "MAX_ROWS", 2)
     form = l1_forms.forms[0]
     with pytest.raises(ConflictError, match=r"答题卡无法打印：试卷共 20 题，一张答题卡放不下：每列最多 2 题.*即最多 \d+ 题"):
-        svc.print_form(bank_db, form.id, exam_id=1, booklet=False, key=False)
+        svc.print_form(bank_db, form.id, exam_id=1, booklet=False, key=False, actor="test")
     bank_db.expire_all()
     assert bank_db.get(Form, form.id).printed_at is None  # nothing recorded
-    svc.print_form(bank_db, form.id, booklet=False, sheets=False, key=True)  # the other documents still print
+    svc.print_form(bank_db, form.id, booklet=False, sheets=False, key=True, actor="test")  # the other documents still print
 
 
 def test_printing_freezes_the_versions_and_records_the_use(printed, bank_db, tmp_path):
@@ -198,3 +199,43 @@ def test_paper_parts_are_numbered_in_chinese_numerals():
     assert [zh_numeral(n) for n in (1, 2, 9, 10, 11, 12, 20, 21, 99)] == [
         "一", "二", "九", "十", "十一", "十二", "二十", "二十一", "九十九"]
     assert zh_numeral(100) == "100"
+
+
+def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_the_booklet_prints_an_items_pictures_in_place_of_their_placeholders(bank_db, l1_forms, tmp_path):
+    if not shutil.which("pdfimages"):
+        pytest.skip("pdfimages (poppler-utils) is not installed")
+    form = l1_forms.forms[0]
+    single = next(it for it in form.items if it.type == "单选")
+    v = bank_db.get(ItemVersion, single.version_id)
+    v.stem = f"{v.stem}看图作答：[图片:chart.png]"
+    v.options = [f"{v.options[0]}[图片:opt-a.png]", *v.options[1:]]
+    bank_db.add_all([ItemImage(version_id=v.id, name="chart.png", media_type="image/png", data=png(321, 123, (200, 30, 30)),
+                               alt="柱状图"),
+                     # stored as something else: printed by what its bytes are
+                     ItemImage(version_id=v.id, name="opt-a.png", media_type="text/plain", data=png(77, 55, (30, 30, 200)))])
+    bank_db.commit()
+    p = svc.print_form(bank_db, form.id, sheets=False, key=False, actor="test")
+    text = text_of(p.booklet, tmp_path, "b.pdf", layout=True)
+    assert "[图片:" not in squash(text) and "chart.png" not in text and "opt-a.png" not in text
+    assert "看图作答" in squash(text)
+    listing = subprocess.run(["pdfimages", "-list", str(tmp_path / "b.pdf")], capture_output=True, text=True,
+                             check=True).stdout
+    sizes = sorted((int(w), int(h)) for w, h in re.findall(r"^\s*\d+\s+\d+\s+\w+\s+(\d+)\s+(\d+)", listing, re.MULTILINE))
+    assert sizes == [(77, 55), (321, 123)], listing
+
+
+def test_a_picture_the_bank_does_not_hold_keeps_its_placeholder(bank_db, l1_forms, tmp_path):
+    form = l1_forms.forms[0]
+    v = bank_db.get(ItemVersion, form.items[0].version_id)
+    v.stem = f"{v.stem}[图片:missing.png]"
+    bank_db.commit()
+    p = svc.print_form(bank_db, form.id, sheets=False, key=False, actor="test")
+    assert "[图片:missing.png]" in squash(text_of(p.booklet, tmp_path, "b.pdf"))

@@ -17,6 +17,7 @@ from examengine.irt.assembly import (
     Category,
     InfeasibleAssemblyError,
     Objective,
+    Proportion,
     assemble_forms,
     check_feasibility,
 )
@@ -187,3 +188,44 @@ class TestInfeasibleRequests:
         with pytest.raises(ValueError, match="one target information value per theta"):
             assemble_forms(params, AssemblySpec(n_forms=1, length=5, thetas=(0.0, 1.0), parallel_thetas=(),
                                                 objective=Objective.TARGET, target=(3.0,)))
+
+
+class TestProportions:
+    """A proportion keeps the members of a set (the 单选 keyed C) within a share of another set
+    on the same form (the form's 单选), whatever that set's count turns out to be."""
+
+    def test_each_key_keeps_its_share_of_the_type_on_every_form(self, bank):
+        params, domain, item_type = bank
+        keys = np.random.default_rng(7).choice(4, N_ITEMS, p=[0.55, 0.15, 0.15, 0.15])  # a bank keyed mostly A
+        single = item_type == 0
+        props = tuple(Proportion("key", str(k), f"key {k}", single & (keys == k), single, 0.2, 0.3, 1.0, 9)
+                      for k in range(4))
+        spec = AssemblySpec(n_forms=2, length=20, thetas=(-0.5, 0.5), parallel_thetas=(-0.5, 0.0, 0.5),
+                            categories=_categories(domain, item_type), proportions=props, enemy_groups=ENEMIES,
+                            parallel_tolerance=0.1, seed=1)
+        out = assemble_forms(params, spec)
+        for form in out.forms:
+            n = int(single[form].sum())
+            counts = np.bincount(keys[form][single[form]], minlength=4)
+            assert all(0.2 * n - 1 - 1e-9 <= c <= 0.3 * n + 1 + 1e-9 for c in counts), (n, counts)
+
+    def test_a_proportion_no_form_can_meet_is_named_after_the_solver_fails(self):
+        # counts alone pass (the proportion's set has no lower bound), the solver finds no form, and
+        # the same request without the proportion has one: the proportion is named
+        params = ItemParams.two_pl(np.ones(10), np.zeros(10))
+        members = np.arange(10) < 2
+        spec = AssemblySpec(n_forms=1, length=4, thetas=(0.0,), parallel_thetas=(),
+                            proportions=(Proportion("key", "A", "单选题答案 A", members, np.ones(10, bool), 0.75, 1.0),))
+        assert check_feasibility(spec, 10) == []
+        with pytest.raises(InfeasibleAssemblyError) as exc:
+            assemble_forms(params, spec)
+        assert [s.constraint for s in exc.value.shortfalls] == ["proportion"]
+        assert "答案均衡约束无法满足" in str(exc.value) and "单选题答案 A" in str(exc.value)
+
+    def test_a_proportion_short_of_items_by_count_is_named_before_solving(self):
+        members = np.arange(10) < 1
+        prop = Proportion("key", "D", "单选题答案 D", members, np.ones(10, bool), 0.2, 0.3, 1.0, of_lower=10)
+        spec = AssemblySpec(n_forms=2, length=5, thetas=(0.0,), parallel_thetas=(), proportions=(prop,))
+        (short,) = check_feasibility(spec, 10)
+        assert (short.constraint, short.needed, short.available) == ("proportion", 2, 1)
+        assert "单选题答案 D" in short.message and "缺 1 道" in short.message

@@ -237,3 +237,36 @@ def test_correcting_a_scored_sheet_scores_it_again_and_is_audited(bank_db, print
     assert result.result["flags"] == [f"第 1 题：人工更正，读作 {key_letters(a)[0]}，chief 更正为 {wrong_letter}"]
     assert audit.read(bank_db, action="scan.resolve")[0].before == {"position": 1, "letters": key_letters(a)[0],
                                                                      "read": key_letters(a)[0]}
+
+
+def test_a_sheet_of_another_form_than_the_candidates_assigned_one_is_refused_naming_the_ticket(
+        bank_db, printed_exam, fake_reader):
+    """Forms assigned by seat: a candidate on form B handing in (or being given) a form-A sheet
+    would be scored on items never seen; the sheet is refused, named, and nothing is scored."""
+    from examengine.services import form_assignments
+
+    a, b = printed_exam.form("A"), printed_exam.form("B")
+    asm = bank_db.get(Form, a.id).assembly_id
+    form_assignments.assign(bank_db, 1, rule="seat", actor="t", assembly_id=asm)
+    bank_db.expire_all()
+    on_b = next(c for c in bank_db.scalars(select(Candidate).where(Candidate.exam_id == 1).order_by(Candidate.ticket))
+                if c.form_id == b.id)
+    before = count(bank_db, PaperResult)
+    r = svc.scan(bank_db, [("s.pdf", fake_file(page_spec(qr_for(bank_db, 1, on_b, a), key_letters(a))))],
+                 exam_id=1, actor="proctor1", apply=True)
+    assert r.pages[0].status == "refused"
+    assert on_b.ticket in r.pages[0].problem and "试卷 B" in r.pages[0].problem and "试卷 A" in r.pages[0].problem
+    assert count(bank_db, PaperResult) == before
+    # the sheet of the candidate's own form is read and scored
+    r = svc.scan(bank_db, [("t.pdf", fake_file(page_spec(qr_for(bank_db, 1, on_b, b), key_letters(b))))],
+                 exam_id=1, actor="proctor1", apply=True)
+    assert (r.pages[0].status, r.pages[0].ticket, r.pages[0].form) == ("scored", on_b.ticket, "B")
+    # a blank form-A sheet cannot be given to the candidate on form B either
+    blank = svc.scan(bank_db, [("u.pdf", fake_file(page_spec(qr_for(bank_db, 1, None, a), key_letters(a))))],
+                     exam_id=1, actor="proctor1", apply=True)
+    sheet_id = bank_db.scalars(select(ScannedSheet).where(ScannedSheet.file == "u.pdf")).one().id
+    assert blank.pages[0].ticket == ""
+    svc.delete_sheet(bank_db, bank_db.scalars(select(ScannedSheet).where(ScannedSheet.file == "t.pdf")).one().id,
+                     actor="t", reason="test")
+    with pytest.raises(ConflictError, match=on_b.ticket):
+        svc.assign_ticket(bank_db, sheet_id, on_b.ticket, actor="t")
