@@ -133,9 +133,10 @@ class ScannedPage:
     confidence: dict[str, float] = field(default_factory=dict)
     flags: dict[str, list[str]] = field(default_factory=dict)  # position -> flag names (Chinese), flagged ones only
     review: list[int] = field(default_factory=list)  # positions still waiting for a person
-    corrected: int = 0
+    corrected: int = 0  # positions a person changed (after != what was read)
     uploaded_by: str = ""
     uploaded_at: str = ""
+    reviewed: int = 0  # positions a person settled (confirmed or changed)
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,8 @@ def _view(sheet: ScannedSheet, outcome: str = "", candidate: Candidate | None = 
         form.code if form else "", sheet.form_id, {str(k): v for k, v in sheet.answers.items()},
         {str(p.position): p.confidence for p in positions},
         {str(p.position): p.flag_names for p in positions if p.flags}, _open_positions(sheet),
-        len(_corrections(sheet)), sheet.uploaded_by, _iso(sheet.uploaded_at))
+        sum(1 for c in _corrections(sheet) if c.after != c.before), sheet.uploaded_by, _iso(sheet.uploaded_at),
+        len(_corrections(sheet)))
 
 
 def _page_number(location: str) -> int | None:

@@ -237,6 +237,10 @@ def test_correcting_a_scored_sheet_scores_it_again_and_is_audited(bank_db, print
     assert result.result["flags"] == [f"第 1 题：人工更正，读作 {key_letters(a)[0]}，chief 更正为 {wrong_letter}"]
     assert audit.read(bank_db, action="scan.resolve")[0].before == {"position": 1, "letters": key_letters(a)[0],
                                                                      "read": key_letters(a)[0]}
+    # a confirmation is a review, not a correction: the sheet counts both
+    confirmed = svc.resolve(bank_db, r.pages[0].sheet_id, 2, key_letters(a)[1], actor="chief")
+    assert (confirmed.sheet.reviewed, confirmed.sheet.corrected) == (2, 1)
+    assert bank_db.scalars(select(PaperResult).where(PaperResult.candidate_id == c.id)).one().result["corrected"] == 1
 
 
 def test_a_sheet_of_another_form_than_the_candidates_assigned_one_is_refused_naming_the_ticket(
