@@ -1,15 +1,27 @@
-"""JSON API: scanned answer sheets (upload, listings, the review queue, resolving a position).
+"""JSON API: scanned answer sheets (upload, listings, the review queue, resolving a position, the
+annotated return as PDF).
 
 Proctors work on the exams they run (``accounts.require_exam``): the exam of the path, or the
 exam a sheet belongs to."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from examengine.deps import DB, PICTURE_ROUTE, ExamStaff, ReleasingRoute, Staff, exam_staff, picture_response
+from examengine.deps import (
+    DB,
+    PICTURE_ROUTE,
+    ExamStaff,
+    ReleasingRoute,
+    Staff,
+    Zone,
+    exam_staff,
+    pdf_response,
+    picture_response,
+)
+from examengine.services import scan_returns
 from examengine.services import scans as svc
 from examengine.services.accounts import require_exam
 
@@ -34,6 +46,20 @@ def overview(exam_id: int, db: DB) -> svc.ScanOverview:
             dependencies=[Depends(exam_staff)])
 def review(exam_id: int, db: DB) -> list[svc.ReviewPosition]:
     return svc.review_queue(db, exam_id)
+
+
+#: The return answers with a file, not JSON: said so in /openapi.json.
+PDF = {"response_class": Response, "responses": {200: {"content": {"application/pdf": {}}, "description": "PDF"}}}
+
+
+@router.get("/exams/{exam_id}/scans/return.pdf", **PDF,
+            summary="The annotated return of scanned sheets for appeals (audited): ?ticket= one candidate, or ?room= "
+                    "every candidate of the room with a scored sheet, each from a new page (1-3 s a candidate)")
+def annotated_return(exam_id: int, db: DB, member: ExamStaff, zone: Zone,
+                     ticket: str | None = Query(None, max_length=40), room: str | None = Query(None, max_length=50)
+                     ) -> Response:
+    r = scan_returns.annotated_return(db, exam_id, ticket=ticket, room=room, zone=zone, actor=member.username)
+    return pdf_response(r.pdf, r.file_name, r.ascii_file_name)
 
 
 class ResolveIn(BaseModel):

@@ -363,6 +363,32 @@ def scan_delete(sheet: Annotated[int, typer.Argument(help="答题卡编号")],
     out.print(f"已删除答题卡 {sheet}（{v.ticket or '空白答题卡'}，{v.file}）。", highlight=False)
 
 
+@forms_app.command("scan-return")
+@handles_errors
+def scan_return(
+    exam: Annotated[int, typer.Argument(help="考试编号")],
+    ticket: Annotated[str | None, typer.Option(help="准考证号：一名考生的回执")] = None,
+    room: Annotated[str | None, typer.Option(help="或：考场：该考场每位已计分考生的回执（每人另起一页）")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="写入的 PDF 文件（默认：当前目录下按考试和考生或考场命名）",
+                                                  dir_okay=False)] = None,
+    actor: Annotated[str, typer.Option("--as", help="操作人（记入审计日志）")] = "cli",
+) -> None:
+    """答题卡评分回执（PDF，供申诉核查）：扫描件上标出标准答案、计分所涂与对错，逐题列出识别结果、计分作答、
+    标准答案与复核记录，并附纸笔成绩。每位考生约需 1–3 秒。记入审计日志。"""
+    from examengine.services.scan_returns import annotated_return
+
+    if (ticket is None) == (room is None):
+        raise typer.BadParameter("请指定 --ticket 或 --room（二者选一）")
+    with session() as db:
+        r = annotated_return(db, exam, ticket=ticket, room=room, zone=settings().zone, actor=actor)
+    path = out_file or Path(r.file_name)
+    path.write_bytes(r.pdf)
+    out.print(f"已写入 {r.n_candidates} 名考生的答题卡回执：{path}", highlight=False)
+    if r.skipped:
+        out.print(f"考场 {r.room} 另有 {len(r.skipped)} 名考生没有回执：" +
+                  "；".join(f"{s.ticket} {s.name}（{s.reason}）" for s in r.skipped), highlight=False)
+
+
 @forms_app.command("assign")
 @handles_errors
 def assign(

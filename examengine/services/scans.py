@@ -216,6 +216,11 @@ def _options(it: FormItemView) -> int:
     return 2 if it.type == ItemType.TRUE_FALSE.value else len(it.options)
 
 
+def form_layout(items: Sequence[FormItemView]) -> SheetLayout:
+    """The answer sheet's geometry of a form's items (a 判断 has two bubbles: A 对, B 错)."""
+    return sheet_layout([_options(it) for it in items])
+
+
 def _positions(sheet: ScannedSheet) -> list[PositionMarks]:
     return [PositionMarks(**p) for p in sheet.positions]
 
@@ -320,7 +325,7 @@ class _Exam:
 
     def layout(self, form_id: int) -> SheetLayout:
         if form_id not in self.layouts:
-            self.layouts[form_id] = sheet_layout([_options(it) for it in self.form_items(form_id)])
+            self.layouts[form_id] = form_layout(self.form_items(form_id))
         return self.layouts[form_id]
 
     @property

@@ -1,6 +1,6 @@
 """Pages for proctors: scanned answer sheets of an exam (upload a multi-page PDF or pictures,
-the sheets and what is missing), and the review queue (each open position with the image of
-its row, confirmed or corrected).
+the sheets and what is missing, the annotated returns of a candidate or a room), and the review
+queue (each open position with the image of its row, confirmed or corrected).
 
 Post/redirect/get as the monitor (ui/flash.py): an upload that writes, a resolution, an
 assignment and a deletion answer 303 with a message; a preview (nothing written) is shown at
@@ -9,15 +9,25 @@ once."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from examengine.deps import ReleasingRoute, current_staff, exam_staff, get_db, picture_response
+from examengine.deps import (
+    ReleasingRoute,
+    centre_zone,
+    current_staff,
+    exam_staff,
+    get_db,
+    pdf_response,
+    picture_response,
+)
 from examengine.errors import DataFileError, ExamEngineError
 from examengine.rendering.env import render
 from examengine.services import exams as exams_svc
+from examengine.services import scan_returns
 from examengine.services import scans as svc
 from examengine.services.accounts import require_exam
 from examengine.ui import flash
@@ -49,6 +59,7 @@ def _page(request: Request, db: Session, member, exam_id: int, *, report=None, m
     page = HTMLResponse(render("proctor/scans.html", nav="", bank_link=member.reads_bank,
                                exam=asdict(exams_svc.exam_view(db, exam_id)),
                                overview=asdict(svc.overview(db, exam_id)),
+                               rooms=[asdict(r) for r in scan_returns.return_rooms(db, exam_id)],
                                report=asdict(report) if report is not None else None,
                                status_names=STATUS_NAMES, outcome_names=OUTCOME_NAMES,
                                message=message, message_class=cls), status_code=status_code)
@@ -84,6 +95,18 @@ def upload(exam_id: int, request: Request, files: list[UploadFile] = File(...), 
     if waiting:
         text += f" 另有 {waiting} 处涂点待复核。"
     return flash.redirect(request, _scans_path(exam_id), text, "bad" if refused else "ok")
+
+
+@router.get("/exams/{exam_id}/scans/return.pdf")
+def annotated_return(exam_id: int, request: Request, ticket: str = "", room: str = "", db: Session = Depends(get_db),
+                     member=Depends(exam_staff), zone: ZoneInfo = Depends(centre_zone)) -> Response:
+    """A candidate's or a room's annotated return, shown in the browser; a refusal goes back to
+    the scans page with its reason."""
+    try:
+        r = scan_returns.annotated_return(db, exam_id, ticket=ticket, room=room, zone=zone, actor=member.username)
+    except ExamEngineError as exc:
+        return flash.redirect(request, _scans_path(exam_id), f"未生成答题卡回执：{_message(exc)}", "bad")
+    return pdf_response(r.pdf, r.file_name, r.ascii_file_name, inline=True)
 
 
 @router.get("/exams/{exam_id}/scans/review", dependencies=[Depends(exam_staff)])
