@@ -6,11 +6,20 @@ without keys or parameters; a printed key only for an exam of theirs (``accounts
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from examengine.deps import DB, ExamStaff, ReleasingRoute, Staff, exam_staff, pdf_response
+from examengine.deps import (
+    DB,
+    ExamStaff,
+    ReleasingRoute,
+    Staff,
+    exam_staff,
+    pdf_response,
+)
 from examengine.services import form_assignments as assign_svc
 from examengine.services import forms as svc
 from examengine.services import reconciliation as rec
@@ -109,10 +118,17 @@ def reconciliation(exam_id: int, db: DB, member: ExamStaff, online_exam: int | N
 
 
 class AssignIn(BaseModel):
-    by: str = Field("seat", description="seat（同一考场按座位号交替）、room（各考场轮换）或 column（名单的“试卷”列）",
-                    examples=["seat"])
+    by: Literal["seat", "room", "column"] = Field(
+        "seat", description="seat（同一考场按座位号交替）、room（各考场轮换）或 column（名单的“试卷”列）", examples=["seat"])
     assembly: int | None = Field(None, description="组卷编号：分配到它的全部试卷")
     forms: list[int] = Field(default_factory=list, max_length=10, description="或：试卷编号列表")
+
+    @model_validator(mode="after")
+    def _one_source_of_forms(self) -> AssignIn:
+        # exactly one of the two, checked in the schema's place (422), not as a 400 from the service
+        if (self.assembly is None) == (not self.forms):
+            raise ValueError("请指定组卷编号（assembly）或试卷编号（forms）之一")
+        return self
 
 
 @router.post("/exams/{exam_id}/form-assignments",

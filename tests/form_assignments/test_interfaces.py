@@ -75,6 +75,10 @@ def test_the_api_assigns_for_the_exams_proctor_only_and_lists_the_roster_with_fo
         roster = {c["ticket"]: c["form"] for c in admin.get(url).json()}
         assert roster["T01"] == "A" and roster["T02"] == "B"
         assert admin.post(url, json={"assembly": l1_pair.id, "by": "desk"}).status_code == 422
+        # neither or both sources of forms: the request's shape is wrong (422 naming it), not a 400 (schemathesis)
+        r = admin.post(url, json={})
+        assert r.status_code == 422 and "assembly" in r.text
+        assert admin.post(url, json={"assembly": l1_pair.id, "forms": [l1_pair.forms[0].id]}).status_code == 422
         form = admin.get(f"/api/v1/forms/{l1_pair.forms[0].id}").json()
         assert form["key_balance"]["true_false"] == {"对": sum(1 for i in form["items"] if i["type"] == "判断" and i["key"] == ["A"]),
                                                      "错": sum(1 for i in form["items"] if i["type"] == "判断" and i["key"] == ["B"])}

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
+import pytest
 from sqlalchemy import func, select
 
 from examengine.db.forms_models import PaperResult
@@ -17,6 +18,9 @@ from examengine.services import exams as exams_svc
 from examengine.services import scans as svc
 from tests.scans.conftest import pdf_of, synthetic_scans
 
+# reading images and rendering PDFs does not depend on the database: the rules of the use case
+# run on both backends in test_scan_rules.py; these run on SQLite (CI time)
+pytestmark = pytest.mark.usefixtures("sqlite_only")
 
 def state(db) -> tuple:
     db.expire_all()

@@ -25,10 +25,22 @@ from examengine.services import forms as forms_svc
 from examengine.services import scans as svc
 from examengine.services.scan_returns import annotated_return, return_rooms
 from tests.conftest import REPO, staff_client
-from tests.scans.conftest import fake_file, key_letters, page_spec, pdf_of, qr_for, synthetic_scans
+from tests.scans.conftest import (
+    fake_file,
+    key_letters,
+    page_spec,
+    pdf_of,
+    qr_for,
+    synthetic_scans,
+)
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
+
+
+# reading images and rendering PDFs does not depend on the database: the rules of the use case
+# run on both backends in test_scan_rules.py; these run on SQLite (CI time)
+pytestmark = pytest.mark.usefixtures("sqlite_only")
 
 def pdf_text(pdf: bytes) -> str:
     return subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
