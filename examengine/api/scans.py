@@ -7,6 +7,7 @@ exam a sheet belongs to."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -58,6 +59,9 @@ PDF = {"response_class": Response, "responses": {200: {"content": {"application/
 def annotated_return(exam_id: int, db: DB, member: ExamStaff, zone: Zone,
                      ticket: str | None = Query(None, max_length=40), room: str | None = Query(None, max_length=50)
                      ) -> Response:
+    if (ticket is None) == (room is None):  # the request's shape, so 422 naming the parameters (not a 400)
+        raise RequestValidationError([{"type": "value_error", "loc": ("query", "ticket"), "input": None,
+                                       "msg": "请指定准考证号（ticket）或考场（room）之一"}])
     r = scan_returns.annotated_return(db, exam_id, ticket=ticket, room=room, zone=zone, actor=member.username)
     return pdf_response(r.pdf, r.file_name, r.ascii_file_name)
 

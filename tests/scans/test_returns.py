@@ -184,7 +184,8 @@ def test_the_api_gives_the_exams_proctor_the_pdf_and_others_nothing(bank_db_url,
         assert r.status_code == 409 and "待复核" in r.json()["message"]
         r = mine.get("/api/v1/exams/1/scans/return.pdf", params={"ticket": "NOPE"})
         assert r.status_code == 404 and "NOPE" in r.json()["message"]
-        assert mine.get("/api/v1/exams/1/scans/return.pdf").status_code == 400
+        assert mine.get("/api/v1/exams/1/scans/return.pdf").status_code == 422
+        assert mine.get("/api/v1/exams/1/scans/return.pdf", params={"ticket": "T", "room": "R"}).status_code == 422
         assert len(audit_returns(bank_db)) == 2
     finally:
         mine.__exit__(None, None, None)
