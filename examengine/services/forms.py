@@ -646,7 +646,7 @@ def record_paper_result(db: Session, scoring: PaperScoring, candidate: Candidate
                    form_id=form.id, registered_level=scoring.blueprint.registered_level_name,
                    flags=list(result.get("flags", [])), corrected=result.get("corrected"), scored_by=actor,
                    scored_at=now.isoformat(timespec="seconds"), source=source,
-                   source_file=source.rsplit(" sha256:", 1)[0])
+                   source_file=_source_file(source))
     row = db.scalars(select(PaperResult).where(PaperResult.exam_id == scoring.exam.id,
                                                PaperResult.candidate_id == candidate.id)).first()
     added = row is None

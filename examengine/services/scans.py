@@ -53,6 +53,7 @@ from examengine.services.forms import (
     FormItemView,
     PaperRow,
     PaperScoring,
+    RosterEntry,
     exam_forms,
     form_view,
     paper_results,
@@ -144,13 +145,6 @@ class UnreadPage:
     file: str
     page: int | None
     reason: str
-
-
-@dataclass(frozen=True)
-class RosterEntry:
-    ticket: str
-    name: str
-    room: str
 
 
 @dataclass(frozen=True)
