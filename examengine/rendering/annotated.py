@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -139,10 +140,17 @@ def _draw_key(draw: ImageDraw.ImageDraw, box: Box, ppm: float, outset: tuple[flo
     """A thick ring just outside the bubble (``outset``: its outer edge's distance from the
     bubble across and down, mm; the ring is drawn inwards from there)."""
     dx, dy = outset
-    x0, y0, x1, y1 = (box.x - dx) * ppm, (box.y - dy) * ppm, (box.x + box.w + dx) * ppm, (box.y + box.h + dy) * ppm
     width = min(0.55, max(0.3, min(dx, dy) * 0.75))
-    draw.rounded_rectangle([x0, y0, x1, y1], radius=min(x1 - x0, y1 - y0) / 2, outline=KEY_COLOUR,
-                           width=_width(ppm, width))
+    _rounded(draw, Box(box.x - dx, box.y - dy, box.w + 2 * dx, box.h + 2 * dy), ppm, KEY_COLOUR, _width(ppm, width))
+
+
+def _rounded(draw: ImageDraw.ImageDraw, box: Box, ppm: float, colour, width: int) -> None:
+    """A pill-shaped outline on whole pixels: Pillow's rounded_rectangle refuses some fractional
+    corners at low resolutions ("x1 must be greater than or equal to x0", seen at 1.3 px/mm)."""
+    x0, y0 = math.floor(box.x * ppm), math.floor(box.y * ppm)
+    x1, y1 = max(x0 + 1, math.ceil((box.x + box.w) * ppm)), max(y0 + 1, math.ceil((box.y + box.h) * ppm))
+    draw.rounded_rectangle([x0, y0, x1, y1], radius=min(x1 - x0, y1 - y0) // 2, outline=colour,
+                           width=min(width, max(1, min(x1 - x0, y1 - y0) // 2)))
 
 
 def _draw_cross(draw: ImageDraw.ImageDraw, box: Box, ppm: float, colour=WRONG_COLOUR) -> None:
@@ -282,7 +290,7 @@ def _cjk_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def _legend_icon(draw: ImageDraw.ImageDraw, shape: str, box: Box, ppm: float) -> None:
     bubble = Box(box.x + 0.9, box.y + 0.9, box.w - 1.8, box.h - 1.8)
     if shape in ("key", "wrong"):
-        draw.rounded_rectangle(_px(bubble, ppm), radius=bubble.h / 2 * ppm, outline=(0, 0, 0), width=_width(ppm, 0.2))
+        _rounded(draw, bubble, ppm, (0, 0, 0), _width(ppm, 0.2))
     if shape == "key":
         _draw_key(draw, bubble, ppm)
     elif shape == "wrong":

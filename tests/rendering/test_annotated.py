@@ -9,6 +9,7 @@ hands them over."""
 from __future__ import annotations
 
 import io
+import math
 import re
 import shutil
 import subprocess
@@ -284,3 +285,21 @@ def test_the_scan_is_embedded_at_about_150_dpi_and_the_pdf_stays_small(room_pdf)
     pdf.close()
     assert round(210 * PDF_PX_PER_MM) in widths
     assert room_pdf.stat().st_size < 2 * 1_000_000
+
+
+@pytest.mark.parametrize("ppm", [1.0, 1.3, 2.0, 3.9])
+def test_the_overlays_draw_at_the_low_resolutions_a_stored_sheet_may_have(sheet, ppm):
+    """Reproduction (noted at #21): Pillow refused the key ring's fractional corners at low
+    resolutions ("x1 must be greater than or equal to x0" at 1.3 px/mm). The stored archive is
+    about 3.9 px/mm; a smaller scale must still give a picture with the rings in place."""
+    small = Image.open(io.BytesIO(sheet.image_png)).convert("L")
+    small = small.resize((round(small.width * ppm / PPM), round(small.height * ppm / PPM)))
+    buf = io.BytesIO()
+    small.save(buf, "PNG")
+    low = replace(sheet, image_png=buf.getvalue(), px_per_mm=ppm)
+    out = np.asarray(Image.open(io.BytesIO(annotated_image(low))).convert("RGB"), np.int16)
+    assert out.shape[1] == small.width
+    b = LAYOUT.rows[1].bubbles[LETTERS.index(KEYS[1])]  # a key bubble: its ring is drawn in the key colour
+    ring = out[math.floor((b.y - 0.9) * ppm):math.ceil((b.bottom + 0.9) * ppm) + 1,
+               math.floor((b.x - 0.9) * ppm):math.ceil((b.right + 0.9) * ppm) + 1]
+    assert ((ring[..., 1] - ring[..., 0]) > 60).any()  # the key colour (green) where the ring is
