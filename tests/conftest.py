@@ -442,12 +442,19 @@ def staff_client(settings: Settings, username: str = "admin-test", role: str = "
 
     from examengine.app import create_app
 
-    ensure_staff(settings.database_url, username, role)
     c = TestClient(create_app(settings), headers={"origin": "http://testserver"})
     c.__enter__()
-    token = c.post("/api/v1/sessions", json={"username": username, "password": STAFF_PASSWORD}).json()["token"]
-    c.headers["Authorization"] = f"Bearer {token}"
+    sign_in(c, settings.database_url, username, role)
     return c
+
+
+def sign_in(c, url: str, username: str, role: str) -> None:
+    """Sign ``c`` (a TestClient of the app on ``url``) in as staff member ``username`` (made with
+    ``role`` if missing): a bearer token on every request from now on."""
+    ensure_staff(url, username, role)
+    r = c.post("/api/v1/sessions", json={"username": username, "password": STAFF_PASSWORD})
+    assert r.status_code == 200, r.text
+    c.headers["Authorization"] = f"Bearer {r.json()['token']}"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from examengine.app import create_app
 from examengine.cli import app as cli_app
 from examengine.config import Settings
-from tests.conftest import REPO, STAFF_PASSWORD, ensure_staff, staff_client
+from tests.conftest import REPO, sign_in, staff_client
 
 
 def test_the_cli_assigns_by_seat_and_shows_each_candidates_form(bank_db_url, l1_pair, seated_exam, monkeypatch):
@@ -54,18 +54,12 @@ def test_forms_show_and_assemble_report_the_keys_balance(bank_db_url, l1_pair, m
     assert "答案均衡：每套单选题答案 A、B、C、D 各占 20%–30%" in r.output and "试卷 B：单选答案 A" in r.output
 
 
-def _login(c: TestClient, url: str, username: str, role: str) -> None:
-    ensure_staff(url, username, role)
-    r = c.post("/api/v1/sessions", json={"username": username, "password": STAFF_PASSWORD})
-    c.headers["Authorization"] = f"Bearer {r.json()['token']}"
-
-
 def test_the_api_assigns_for_the_exams_proctor_only_and_lists_the_roster_with_forms(bank_db_url, l1_pair, seated_exam):
     app = create_app(Settings(database_url=bank_db_url, data_dir=REPO))
     with TestClient(app, headers={"origin": "http://testserver"}) as admin, \
             TestClient(app, headers={"origin": "http://testserver"}) as proctor:
-        _login(admin, bank_db_url, "adm-assign", "admin")
-        _login(proctor, bank_db_url, "p-assign", "proctor")
+        sign_in(admin, bank_db_url, "adm-assign", "admin")
+        sign_in(proctor, bank_db_url, "p-assign", "proctor")
         url = f"/api/v1/exams/{seated_exam}/form-assignments"
         assert proctor.post(url, json={"assembly": l1_pair.id, "by": "seat"}).status_code == 403
         assert proctor.get(url).status_code == 403

@@ -12,15 +12,9 @@ from fastapi.testclient import TestClient
 
 from examengine.app import create_app
 from examengine.config import Settings
-from tests.conftest import REPO, STAFF_PASSWORD, ensure_staff
+from tests.conftest import REPO, sign_in
 
 DEMO = 1  # the demo exam `examengine init` creates (530046-L1), not assigned to the proctor below
-
-
-def _login(c: TestClient, url: str, username: str, role: str) -> None:
-    ensure_staff(url, username, role)
-    r = c.post("/api/v1/sessions", json={"username": username, "password": STAFF_PASSWORD})
-    c.headers["Authorization"] = f"Bearer {r.json()['token']}"
 
 
 @pytest.fixture
@@ -30,8 +24,8 @@ def two_clients(bank_db_url, l1_forms):
     admin = TestClient(app, headers={"origin": "http://testserver"})
     proctor = TestClient(app, headers={"origin": "http://testserver"}, follow_redirects=False)
     with admin, proctor:
-        _login(admin, bank_db_url, "adm-forms", "admin")
-        _login(proctor, bank_db_url, "p-other", "proctor")
+        sign_in(admin, bank_db_url, "adm-forms", "admin")
+        sign_in(proctor, bank_db_url, "p-other", "proctor")
         own = proctor.post("/api/v1/exams", json={"blueprint": "530046-L1", "name": "本人考试"}).json()["id"]
         yield admin, proctor, own, l1_forms
 
