@@ -168,6 +168,7 @@ def score(
         t.add_row(x.ticket, x.name, x.form, f"{x.raw_score}/{x.n_items}", f"{x.theta:.2f}", x.band_name,
                   "是" if x.passed else "否", f"{x.score:.1f}" + ("（暂定）" if x.provisional else ""))
     out.print(t, highlight=False)
+    _print_replaced(r.rows)
     if any(x.provisional for x in r.rows):
         out.print("“暂定”：试卷题目中有暂定参数（未经作答数据校准），成绩据此换算，仅供参考。", highlight=False)
 
@@ -203,7 +204,7 @@ def results(
                 f"评分（{zone_label(zone)}）", "来源"):
         t.add_column(col, overflow="fold")
     for r in v.rows:
-        marks = list(r.flags) + ([f"复核更正 {r.corrected} 题"] if r.corrected else [])
+        marks = list(r.flags) + ([f"复核更正 {r.corrected} 题"] if r.corrected else []) + ([r.replaced] if r.replaced else [])
         t.add_row(r.ticket, r.name, r.room or "—", r.form, f"{r.raw_score}/{r.n_items}", _theta(r.theta, r.se),
                   r.band_name, "是" if r.passed else "否", _score(r.score, r.provisional), "；".join(marks) or "—",
                   f"{r.scored_by} {local_time(datetime.fromisoformat(r.scored_at), zone)}", r.source_file)
@@ -280,8 +281,17 @@ def scan(
         t.add_row(p.file, str(p.page or ""), OUTCOME_NAMES[ScanOutcome(p.outcome)], p.status_name, p.ticket, p.name,
                   p.form, "、".join(map(str, p.review)), p.problem)
     out.print(t, highlight=False)
+    _print_replaced(r.scored)
     if r.listings is not None:
         _print_listings(r.listings)
+
+
+def _print_replaced(rows) -> None:
+    """Say which results replace one from another source (the earlier one stays in the record)."""
+    for x in rows:
+        if x.replaced:
+            out.print(f"注意：准考证号 {x.ticket} {x.name} 的纸笔成绩{x.replaced}；先前成绩保留在记录中。",
+                      highlight=False)
 
 
 def _print_listings(listings) -> None:
@@ -313,7 +323,7 @@ def review(exam: Annotated[int, typer.Argument(help="考试编号")],
         out.print(f"考试 {exam} 没有待复核的涂点。", highlight=False)
         return
     t = Table(title=f"考试 {exam} 待复核的涂点（{len(rows)} 处）")
-    for col in ("答题卡", "准考证号", "姓名", "试卷", "题号", "题型", "读作", "涂黑程度", "把握", "原因"):
+    for col in ("答题卡", "准考证号", "姓名", "试卷", "题号", "题型", "读作", "涂黑程度", "清晰", "原因"):
         t.add_column(col, overflow="fold")
     for r in rows:
         t.add_row(str(r.sheet_id), r.ticket, r.name, r.form, str(r.position), r.item_type, r.letters or "未涂",
@@ -345,6 +355,7 @@ def resolve(sheet: Annotated[int, typer.Argument(help="答题卡编号")],
         s = r.scored
         out.print(f"已评分：{s.ticket} {s.name}，试卷 {s.form}，答对 {s.raw_score}/{s.n_items}，θ {s.theta:.2f}，"
                   f"{s.band_name}，{'合格' if s.passed else '不合格'}，成绩 {s.score:.1f}", highlight=False)
+        _print_replaced([s])
     elif r.sheet.review:
         out.print(f"这张答题卡还有 {len(r.sheet.review)} 处待复核：第 {'、'.join(map(str, r.sheet.review))} 题。",
                   highlight=False)

@@ -285,6 +285,12 @@ def natural_key(text: str) -> tuple:
                  for part in re.split(r"(\d+)", (text or "").strip()) if part)
 
 
+def seat_order(room: str | None, seat: str | None, ticket: str) -> tuple:
+    """The order a room is seated in: rooms and seats naturally, candidates without a seat after
+    those with one (by ticket). Sheets print in it, so each room's pile comes out in seat order."""
+    return natural_key(room or ""), room or "", not seat, natural_key(seat or ""), ticket
+
+
 def assign_codes(entries: Sequence[RosterSeat], codes: Sequence[str], rule: AssignRule) -> list[str]:
     """The form code of each entry under ``rule`` with forms ``codes`` (in order, A first).
 

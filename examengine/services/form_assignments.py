@@ -34,7 +34,7 @@ from examengine.exam.forms import (
     AssignRule,
     RosterSeat,
     assign_codes,
-    natural_key,
+    seat_order,
 )
 from examengine.services import audit
 
@@ -141,7 +141,7 @@ def _view(c: Candidate, codes: dict[int, str]) -> AssignedCandidate:
 
 
 def _by_seat(candidates: list[Candidate]) -> list[Candidate]:
-    return sorted(candidates, key=lambda c: (natural_key(c.room), c.room, not c.seat, natural_key(c.seat), c.ticket))
+    return sorted(candidates, key=lambda c: seat_order(c.room, c.seat, c.ticket))
 
 
 def roster_forms(db: Session, exam_id: int) -> list[AssignedCandidate]:

@@ -62,6 +62,7 @@ from examengine.exam.forms import (
     read_answer,
     score_answer,
     score_paper_form,
+    seat_order,
     split_answer_string,
 )
 from examengine.exam.items import LETTERS
@@ -391,14 +392,14 @@ def qr_payload(exam_id: int | None, candidate: Candidate | None, form: Form, key
 
 def roster_sheets(db: Session, exam: Exam, form: Form) -> tuple[list[Candidate], list[Candidate]]:
     """The candidates a roster print of ``form``'s answer sheets is for, and those of them the
-    print assigns to ``form``. When the exam's candidates sit several forms
+    print assigns to ``form``, by room and seat. When the exam's candidates sit several forms
     (``services.form_assignments``), the sheets are those of the candidates assigned to ``form``
     only: a sheet of form B is never printed for a candidate on form A; a candidate not yet
     assigned, or a form nobody sits, is a ConflictError. Otherwise (no candidate assigned, or
     every assigned one on ``form``: a one-form exam) every candidate gets a sheet, as before
     assignments existed, and the print assigns the unassigned ones to ``form``, so that a later
     print of another form for the same roster is refused instead of giving them two sheets."""
-    candidates = list(exam.candidates)
+    candidates = sorted(exam.candidates, key=lambda c: seat_order(c.room, c.seat, c.ticket))
     elsewhere = [c for c in candidates if c.form_id is not None and c.form_id != form.id]
     if not elsewhere:
         return candidates, [c for c in candidates if c.form_id is None]
@@ -563,6 +564,10 @@ class PaperRow:
     scored_at: str = ""  # ISO 8601, UTC
     source: str = ""  # as stored: "答案.csv sha256:<16 hex>", or the scan's
     source_file: str = ""  # the source without its digest
+    # the earlier result this one replaced (or, in a dry run, would replace) when it came from
+    # another source, in Chinese (e.g. a scanned sheet replacing a typed CSV row); "" otherwise.
+    # The earlier result itself is kept in the stored result's ``history``: nothing is lost.
+    replaced: str = ""
 
 
 @dataclass(frozen=True)
@@ -650,17 +655,37 @@ def record_paper_result(db: Session, scoring: PaperScoring, candidate: Candidate
     row = db.scalars(select(PaperResult).where(PaperResult.exam_id == scoring.exam.id,
                                                PaperResult.candidate_id == candidate.id)).first()
     added = row is None
+    if row is not None and (row.source or "") != source:
+        out = replace(out, replaced=_replaced_note(_history_entry(row)))
     if not write:
         return out, added
     if row is None:
         row = PaperResult(exam_id=scoring.exam.id, candidate_id=candidate.id)
         db.add(row)
+    else:  # the earlier result is kept, whole, in the new one's history
+        result["history"] = [*(row.result or {}).get("history", []), _history_entry(row)]
     row.form_id, row.answers, row.scores, row.raw_score = form.id, answers, scores, int(sum(scores))
     row.theta, row.se, row.result = res.theta, res.se, result
     row.source = source
     row.scored_by, row.scored_at = actor, now
     _use(db, form, scoring.exam.id)
     return out, added
+
+
+def _history_entry(row: PaperResult) -> dict:
+    """A stored paper result as its successor keeps it (``result["history"]``)."""
+    earlier = {k: v for k, v in (row.result or {}).items() if k != "history"}
+    return {"source": row.source or "", "scored_by": row.scored_by or "",
+            "scored_at": as_utc(row.scored_at).isoformat(timespec="seconds") if row.scored_at else "",
+            "form_id": row.form_id, "answers": row.answers, "scores": row.scores, "raw_score": row.raw_score,
+            "theta": row.theta, "se": row.se, "result": earlier}
+
+
+def _replaced_note(entry: dict) -> str:
+    when = entry["scored_at"].replace("T", " ").removesuffix("+00:00") + " UTC" if entry["scored_at"] else "时间不明"
+    who = entry["scored_by"] or "未知"
+    return (f"替换了此前的成绩（来源 {_source_file(entry['source']) or '不明'}，{who} 于 {when} 评分，"
+            f"答对 {entry['raw_score']}，θ {entry['theta']:.2f}）")
 
 
 def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor: str,
@@ -730,7 +755,8 @@ def score_paper(db: Session, exam_id: int, filename: str, data: bytes, *, actor:
         out.append(row)
     audit.record(db, actor=actor, action="paper.score", target=f"exam {exam.id}",
                  after={"file": filename, "sha256": hashlib.sha256(data).hexdigest(), "added": added,
-                        "updated": updated, "forms": sorted({r.form for r in out}), "assembly": assembly_id})
+                        "updated": updated, "forms": sorted({r.form for r in out}), "assembly": assembly_id,
+                        "replaced_other_source": sorted(r.ticket for r in out if r.replaced)})
     db.commit()
     return PaperScoreReport(exam.id, added, updated, out)
 
@@ -773,8 +799,17 @@ def paper_results(db: Session, exam_id: int) -> list[PaperRow]:
                             room=c.room or "", form_id=f.id, registered_level=res.registered_level,
                             flags=[str(x) for x in extra.get("flags") or []], corrected=_corrected(extra.get("corrected")),
                             scored_by=p.scored_by, scored_at=as_utc(p.scored_at).isoformat(timespec="seconds"),
-                            source=p.source or "", source_file=_source_file(p.source)))
+                            source=p.source or "", source_file=_source_file(p.source),
+                            replaced=_last_replaced(p)))
     return out
+
+
+def _last_replaced(p: PaperResult) -> str:
+    """The note for the latest earlier result of another source that ``p`` replaced ("" if none)."""
+    for entry in reversed((p.result or {}).get("history") or []):
+        if entry.get("source", "") != (p.source or ""):
+            return _replaced_note(entry)
+    return ""
 
 
 @dataclass(frozen=True)
@@ -793,7 +828,7 @@ class PaperResultsView:
     rows: list[PaperRow]
     without_result: list[RosterEntry]
     roster: int  # candidates on the roster
-    flagged: int  # results with flags
+    flagged: int  # results with flags, or replacing an earlier result of another source
     provisional: int  # results scored on provisional parameters
 
 
@@ -806,7 +841,7 @@ def paper_results_view(db: Session, exam_id: int) -> PaperResultsView:
     missing = [RosterEntry(c.ticket, c.name, c.room or "") for c in sorted(exam.candidates, key=lambda c: c.ticket)
                if c.ticket not in have]
     return PaperResultsView(exam.id, exam.name, rows, missing, len(exam.candidates),
-                            sum(1 for r in rows if r.flags), sum(1 for r in rows if r.provisional))
+                            sum(1 for r in rows if r.flags or r.replaced), sum(1 for r in rows if r.provisional))
 
 
 # ---------------------------------------------------------------- paper against online

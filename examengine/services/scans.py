@@ -546,7 +546,8 @@ def scan(db: Session, files: Sequence[tuple[str, bytes]], *, exam_id: int | None
         if counts[ScanOutcome.NEW.value] or counts[ScanOutcome.REFUSED.value] or counts[ScanOutcome.UNREADABLE.value]:
             audit.record(db, actor=actor, action="scan.upload", target=f"exam {exam_id}" if exam_id else "scans",
                          after={"files": [name for name, _ in files], "pages": len(pages), "counts": counts,
-                                "scored": [r.ticket for r in scored]})
+                                "scored": [r.ticket for r in scored],
+                                "replaced_other_source": [r.ticket for r in scored if r.replaced]})
         db.commit()
     target = exam_id if exam_id is not None else (next(iter(touched)) if len(touched) == 1 else None)
     listings = _listings(db, exams[target], extra=[] if apply else pages) if target is not None else None

@@ -87,6 +87,9 @@ def upload(exam_id: int, request: Request, files: list[UploadFile] = File(...), 
     c = r.counts
     text = (f"已读取 {len(r.pages)} 页：新读入 {c['new']}，未变 {c['unchanged']}，拒收 {c['refused']}，"
             f"无法识别 {c['unreadable']}；已评分 {len(r.scored)} 名。")
+    replaced = [x.ticket for x in r.scored if x.replaced]
+    if replaced:
+        text += f" 其中 {len(replaced)} 名替换了另一来源的先前成绩（{'、'.join(replaced)}），先前成绩保留在记录中。"
     refused = [p for p in r.pages if p.outcome in ("refused", "unreadable")]
     if refused:
         text += " 拒收或无法识别：" + "；".join(
@@ -141,6 +144,8 @@ def resolve(sheet_id: int, position: int, request: Request, letters: str = Form(
         s = r.scored
         text += (f" 该答题卡已评分：答对 {s.raw_score}/{s.n_items}，{s.band_name}，{'合格' if s.passed else '不合格'}，"
                  f"成绩 {s.score:.1f}。")
+        if s.replaced:
+            text += f" 注意：此成绩{s.replaced}，先前成绩保留在记录中。"
     return flash.redirect(request, _review_path(exam_id), text)
 
 

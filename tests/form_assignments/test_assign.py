@@ -126,10 +126,22 @@ def test_a_form_prints_sheets_only_for_the_candidates_on_it(bank_db, l1_pair, se
         assert set(re.findall(r"T0\d", text)) == set(on_b)
 
 
+def test_sheets_print_room_by_room_in_seat_order(bank_db, l1_pair, seated_exam):
+    """Noted at #21: sheets printed in ticket order, so a proctor had to sort each room's pile.
+    Now a room's sheets come out together, seats as numbers (2 before 10), no seat last."""
+    a, b = l1_pair.forms
+    expected = [t for _, _, t in seat_order(bank_db, seated_exam)]
+    assert sheet_tickets(bank_db, a.id, seated_exam) == expected  # one form for all: every candidate
+    assert expected == ["T02", "T04", "T01", "T05", "T03", "T07", "T06", "T08", "T09"]
+    svc.assign(bank_db, seated_exam, rule="seat", actor="t", assembly_id=l1_pair.id)
+    on_b = set(sheet_tickets(bank_db, b.id, seated_exam))
+    assert sheet_tickets(bank_db, b.id, seated_exam) == [t for t in expected if t in on_b]
+
+
 def test_an_exam_without_assignments_prints_every_candidate_and_assigns_them_to_that_form(bank_db, l1_pair, seated_exam):
     a, b = l1_pair.forms
     tickets = sorted(forms_of(bank_db, seated_exam))
-    assert sheet_tickets(bank_db, a.id, seated_exam) == tickets  # as before assignments existed
+    assert sorted(sheet_tickets(bank_db, a.id, seated_exam)) == tickets  # everyone, as before assignments existed
     forms_svc.print_form(bank_db, a.id, booklet=False, key=False, exam_id=seated_exam, actor="proctor1")
     assert set(forms_of(bank_db, seated_exam).values()) == {"A"}
     event = bank_db.scalars(select(AuditEvent).where(AuditEvent.action == "exam.form_assign")).one()

@@ -90,6 +90,15 @@ def test_the_proctor_page_shows_results_flags_and_who_has_none_and_is_linked_fro
         assert r.status_code == 200 and 'id="scored-results"' in r.text and link in r.text
         assert 'data-ticket="DEMO0004"' in c.get(f"/proctor/exams/{DEMO}/paper-results").text.split(
             '<table id="paper-results">')[1].split("</table>")[0]
+        # a second file for a candidate already scored from 答案.csv says so, and the row keeps saying so
+        r = c.post("/proctor/forms/score", data={"exam": str(DEMO)},
+                   files={"file": ("补录.csv", _upload(scored, ["DEMO0001"], p_right=(0.2,)))})
+        assert "其中 1 名替换了另一来源的先前成绩（DEMO0001），先前成绩保留在记录中" in r.text
+        table = c.get(f"/proctor/exams/{DEMO}/paper-results").text.split('<table id="paper-results">')[1]
+        row1 = table[table.index('data-ticket="DEMO0001"'):]
+        row1 = row1[:row1.index("</tr>")]
+        assert 'class="flagged"' in row1 and "替换了此前的成绩（来源 答案.csv，阅卷员 于 " in row1
+        assert "补录.csv" in row1
     finally:
         c.__exit__(None, None, None)
 

@@ -145,7 +145,7 @@ def key_plan(form_view, *, double: bool = False):
 
 def synthetic_scans(db, exam_id: int, form_view, pages: list[int], *, double: set[int] = frozenset(),
                     seed: int = 7) -> list[bytes]:
-    """JPEG scans of printed sheets ``pages`` (1-based, in roster order) filled with the key,
+    """JPEG scans of printed sheets ``pages`` (1-based, in print order: room, seat, ticket) filled with the key,
     turned, scaled, noisy, JPEG quality 50 (``scanning.synthetic``); pages in ``double`` carry
     a double mark on their first 单选."""
     from examengine.exam.sheet_layout import sheet_layout

@@ -67,8 +67,6 @@ def audit_returns(db) -> list[dict]:
 def test_a_candidate_and_a_room_get_their_scans_with_the_key_the_marks_read_and_the_review(bank_db, printed_exam):
     a = printed_exam.form("A")
     c = printed_exam.candidates
-    c[2].room = "第二考场"
-    bank_db.commit()
     # four sheets filled with the key; 2 and 4 carry a double mark on their first 单选
     r = svc.scan(bank_db, [("扫描.pdf", pdf_of(synthetic_scans(bank_db, 1, a, [1, 2, 3, 4], double={2, 4})))],
                  exam_id=1, actor="扫描员", apply=True)
@@ -95,6 +93,8 @@ def test_a_candidate_and_a_room_get_their_scans_with_the_key_the_marks_read_and_
     # the review record: the double mark, read as two letters, corrected by 王老师
     assert re.search(rf"(?<!\d){doubled.position}\s+单选\s+{read}\s+多涂\s+{''.join(doubled.key)}\s+更正 王老师 \d{{4}}-", text)
 
+    c[2].room = "第二考场"  # moved after printing (sheets print room by room: this keeps them in ticket order)
+    bank_db.commit()
     room = annotated_return(bank_db, 1, room="演示考场", zone=ZONE, actor="李主任")
     assert room.tickets == [c[0].ticket, c[1].ticket] and pdf_pages(room.pdf) == 4
     assert [(s.ticket, s.reason) for s in room.skipped] == [

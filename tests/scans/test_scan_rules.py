@@ -274,3 +274,44 @@ def test_a_sheet_of_another_form_than_the_candidates_assigned_one_is_refused_nam
                      actor="t", reason="test")
     with pytest.raises(ConflictError, match=on_b.ticket):
         svc.assign_ticket(bank_db, sheet_id, on_b.ticket, actor="t")
+
+
+def test_a_scan_replacing_a_typed_result_says_so_and_keeps_the_typed_one_whole(bank_db, printed_exam, fake_reader):
+    """Reproduction (noted at #21): a scanned sheet silently replaced a candidate's earlier CSV
+    result; the report said nothing and the typed answers were gone."""
+    a = printed_exam.form("A")
+    c1 = printed_exam.candidates[0]
+    text = ",".join("对" if it.type == "判断" else x for it, x in zip(a.items, wrong(a, 0)))
+    forms_svc.score_paper(bank_db, 1, "typed.csv", f"准考证号,试卷,答案\n{c1.ticket},A,\"{text}\"\n".encode(),
+                          actor="clerk")
+    typed = bank_db.scalars(select(PaperResult).where(PaperResult.candidate_id == c1.id)).one()
+    typed_answers, typed_theta, typed_raw = list(typed.answers), typed.theta, typed.raw_score
+
+    sheet = fake_file(page_spec(qr_for(bank_db, 1, c1, a), wrong(a, 6)))
+    preview = svc.scan(bank_db, [("s.pdf", sheet)], exam_id=1, actor="proctor1", apply=False)
+    assert "typed.csv" in preview.scored[0].replaced and "clerk" in preview.scored[0].replaced
+    r = svc.scan(bank_db, [("s.pdf", sheet)], exam_id=1, actor="proctor1", apply=True)
+    [row] = r.scored
+    assert row.replaced.startswith("替换了此前的成绩（来源 typed.csv，clerk 于 ")
+    assert f"答对 {typed_raw}，θ {typed_theta:.2f}" in row.replaced
+
+    bank_db.expire_all()
+    now = bank_db.scalars(select(PaperResult).where(PaperResult.candidate_id == c1.id)).one()
+    assert now.result["source_kind"] == "scan" and now.raw_score != typed_raw
+    [kept] = now.result["history"]
+    assert kept["answers"] == typed_answers and kept["theta"] == typed_theta and kept["scored_by"] == "clerk"
+    assert kept["result"]["source_kind"] == "csv" and "history" not in kept["result"]
+    [event] = audit.read(bank_db, action="scan.upload")
+    assert event.after["replaced_other_source"] == [c1.ticket]
+    [listed] = [x for x in forms_svc.paper_results(bank_db, 1) if x.ticket == c1.ticket]
+    assert listed.replaced == row.replaced
+
+    # the same sheet again changes nothing; typing the answers again keeps both earlier results
+    assert svc.scan(bank_db, [("s.pdf", sheet)], exam_id=1, actor="proctor1", apply=True).scored == []
+    again = forms_svc.score_paper(bank_db, 1, "typed.csv", f"准考证号,试卷,答案\n{c1.ticket},A,\"{text}\"\n".encode(),
+                                  actor="clerk")
+    assert "扫描 s.pdf" in again.rows[0].replaced
+    bank_db.expire_all()
+    now = bank_db.scalars(select(PaperResult).where(PaperResult.candidate_id == c1.id)).one()
+    assert [h["result"]["source_kind"] for h in now.result["history"]] == ["csv", "scan"]
+    assert now.answers == typed_answers
