@@ -122,6 +122,7 @@ class AssignIn(BaseModel):
         "seat", description="seat（同一考场按座位号交替）、room（各考场轮换）或 column（名单的“试卷”列）", examples=["seat"])
     assembly: int | None = Field(None, description="组卷编号：分配到它的全部试卷")
     forms: list[int] = Field(default_factory=list, max_length=10, description="或：试卷编号列表")
+    only_unassigned: bool = Field(False, description="只为尚未分配试卷的考生分配（已分配的保持不变，如名单后补的考生）")
 
     @model_validator(mode="after")
     def _one_source_of_forms(self) -> AssignIn:
@@ -136,7 +137,7 @@ class AssignIn(BaseModel):
                      "(409 when a candidate was scored on another form)")
 def assign_forms(exam_id: int, body: AssignIn, db: DB, member: ExamStaff) -> assign_svc.AssignmentReport:
     return assign_svc.assign(db, exam_id, rule=body.by, actor=member.username, assembly_id=body.assembly,
-                             form_ids=body.forms or None)
+                             form_ids=body.forms or None, only_unassigned=body.only_unassigned)
 
 
 @router.get("/exams/{exam_id}/form-assignments", summary="The exam's roster with each candidate's paper form",

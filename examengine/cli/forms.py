@@ -408,6 +408,8 @@ def assign(
     form: Annotated[list[int] | None, typer.Option("--form", help="或：试卷编号（可重复）")] = None,
     by: Annotated[str, typer.Option(help="seat：同一考场按座位号交替（相邻考生试卷不同）；room：各考场轮换；"
                                          "column：名单的“试卷”列")] = "seat",
+    only_unassigned: Annotated[bool, typer.Option("--only-unassigned",
+                                                  help="只为尚未分配试卷的考生分配（已分配的保持不变，如名单后补的考生）")] = False,
     actor: Annotated[str, typer.Option("--as", help="操作人")] = "cli",
     fmt: Annotated[str, typer.Option("--format", help="table 或 json")] = "table",
 ) -> None:
@@ -416,7 +418,8 @@ def assign(
     from examengine.services.form_assignments import assign as run
 
     with session() as db:
-        r = run(db, exam, rule=by, actor=actor, assembly_id=assembly, form_ids=form or None)
+        r = run(db, exam, rule=by, actor=actor, assembly_id=assembly, form_ids=form or None,
+                only_unassigned=only_unassigned)
     if fmt == "json":
         print_json(asdict(r))
         return

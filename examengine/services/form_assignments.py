@@ -152,14 +152,42 @@ def roster_forms(db: Session, exam_id: int) -> list[AssignedCandidate]:
     return [_view(c, codes) for c in _by_seat(list(exam.candidates))]
 
 
+def _fill_unassigned(candidates: list[Candidate], codes: list[str], forms: list[str], how: AssignRule) -> list[str]:
+    """``codes`` (one per candidate, in seat order) with each assigned candidate's own form and a
+    form for each unassigned one that fits the rule around the forms already held."""
+    out = [c.form.code if c.form_id is not None else code for c, code in zip(candidates, codes)]
+    if how is AssignRule.COLUMN:
+        return out
+    used = Counter(code for c, code in zip(candidates, out) if c.form_id is not None)
+    for k, c in enumerate(candidates):
+        if c.form_id is not None:
+            continue
+        if how is AssignRule.ROOM:
+            room = Counter(out[j] for j, o in enumerate(candidates) if o.room == c.room and o.form_id is not None)
+            choice = room.most_common(1)[0][0] if room else codes[k]
+        else:
+            near = {out[j] for j in (k - 1, k + 1) if 0 <= j < len(candidates) and candidates[j].room == c.room
+                    and (candidates[j].form_id is not None or j < k)}
+            free = [f for f in forms if f not in near] or forms
+            choice = min(free, key=lambda f: (used[f], forms.index(f)))
+        out[k] = choice
+        used[choice] += 1
+    return out
+
+
 def assign(db: Session, exam_id: int, *, rule: str, actor: str, assembly_id: int | None = None,
-           form_ids: list[int] | None = None) -> AssignmentReport:
+           form_ids: list[int] | None = None, only_unassigned: bool = False) -> AssignmentReport:
     """Assign every candidate of the exam a form of ``assembly_id`` (or of ``form_ids``) by
     ``rule`` (seat, room or column: ``exam.forms.assign_codes``). With the column rule, a
     candidate whose 试卷 is blank or not one of the forms is a DataFileError naming the ticket
     and the column; a candidate scored on another form than the new one is a ConflictError
     naming them; nothing is written then. Audited (``exam.form_assign``: the rule, the forms,
-    each changed candidate's old and new form)."""
+    each changed candidate's old and new form).
+
+    ``only_unassigned`` (candidates added to the roster after forms were assigned, or printed):
+    everyone already assigned keeps their form, and only the others are given one, so nobody's
+    printed sheet goes stale. By seat, a newcomer takes a form neither seat neighbour in the
+    room has (the least used such form); by room, the form most of the room already sits."""
     how = parse_rule(rule)
     exam = _exam(db, exam_id)
     forms = _forms(db, exam, assembly_id, form_ids)
@@ -169,15 +197,20 @@ def assign(db: Session, exam_id: int, *, rule: str, actor: str, assembly_id: int
     by_code = {f.code: f for f in forms}
     codes = assign_codes([RosterSeat(c.ticket, c.room, c.seat, c.roster_form or "") for c in candidates],
                          list(by_code), how)
+    if only_unassigned:
+        codes = _fill_unassigned(candidates, codes, list(by_code), how)
     if how is AssignRule.COLUMN:
         problems = []
         for c, code in sorted(zip(candidates, codes), key=lambda pair: pair[0].ticket):  # in roster (ticket) order
+            if only_unassigned and c.form_id is not None:
+                continue
             if code not in by_code:
                 what = f"“{code}”不是所选试卷（{'、'.join(by_code)}）之一" if code else "为空"
                 problems.append(Problem("名单", f"准考证号 {c.ticket}", "试卷", f"试卷代码{what}：请在名单的“试卷”列填写并重新导入"))
         if problems:
             raise DataFileError(problems)
-    new = {c.id: by_code[code] for c, code in zip(candidates, codes)}
+    kept = {c.id: c.form for c in candidates if only_unassigned and c.form_id is not None}
+    new = {c.id: kept.get(c.id) or by_code[code] for c, code in zip(candidates, codes)}
     scored = {p.candidate_id: p.form_id for p in db.scalars(select(PaperResult).where(PaperResult.exam_id == exam.id))}
     clash = [c.ticket for c in candidates if c.id in scored and scored[c.id] != new[c.id].id]
     if clash:
@@ -185,7 +218,7 @@ def assign(db: Session, exam_id: int, *, rule: str, actor: str, assembly_id: int
                             f"{_named(clash)}。请改用不改变他们试卷的分配方式，或按名单“试卷”列分配")
     known = {c.form_id for c in candidates if c.form_id} - {f.id for f in forms}
     old_codes = {f.id: f.code for f in db.scalars(select(Form).where(Form.id.in_(known)))} if known else {}
-    old_codes |= {f.id: f.code for f in forms}
+    old_codes |= {f.id: f.code for f in forms} | {f.id: f.code for f in kept.values()}
     changed = [(c.ticket, old_codes.get(c.form_id) if c.form_id else None, new[c.id].code)
                for c in candidates if c.form_id != new[c.id].id]
     printed = sorted({code for f_id, code in db.execute(
@@ -203,9 +236,10 @@ def assign(db: Session, exam_id: int, *, rule: str, actor: str, assembly_id: int
     counts = dict(sorted(Counter(new[c.id].code for c in candidates).items()))
     audit.record(db, actor=actor, action="exam.form_assign", target=f"exam {exam.id}",
                  before={"counts": dict(sorted(before.items()))},
-                 after={"rule": how.value, "assembly": assembly_id, "forms": {f.code: f.id for f in forms},
+                 after={"rule": how.value, "only_unassigned": only_unassigned, "assembly": assembly_id,
+                        "forms": {f.code: f.id for f in forms},
                         "counts": counts, "changed": [list(x) for x in changed]})
     db.commit()
-    codes_by_id = {f.id: f.code for f in forms}
+    codes_by_id = {f.id: f.code for f in forms} | {f.id: f.code for f in kept.values()}
     return AssignmentReport(exam.id, how.value, ASSIGN_RULE_LABELS[how], {f.code: f.id for f in forms}, counts, len(changed), warnings,
                             [_view(c, codes_by_id) for c in candidates])

@@ -408,7 +408,8 @@ def roster_sheets(db: Session, exam: Exam, form: Form) -> tuple[list[Candidate],
     if unassigned:
         more = f" 等 {len(unassigned)} 名" if len(unassigned) > 10 else ""
         raise ConflictError(f"考试 {exam.id} 的考生已分配到不同的试卷，其中 {len(unassigned)} 名尚未分配（"
-                            f"{'、'.join(unassigned[:10])}{more}）：请先为他们分配试卷（{assign_hint}），再打印答题卡")
+                            f"{'、'.join(unassigned[:10])}{more}）：请先为他们分配试卷（{assign_hint}；加 "
+                            f"--only-unassigned 或在页面勾选“只为尚未分配试卷的考生分配”，已分配的考生不变），再打印答题卡")
     mine = [c for c in candidates if c.form_id == form.id]
     if not mine:
         codes = sorted({db.get(Form, c.form_id).code for c in elsewhere})

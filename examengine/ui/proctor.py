@@ -148,9 +148,11 @@ def live(exam_id: int, db: Session = Depends(get_db)) -> HTMLResponse:
 
 @router.post("/exams/{exam_id}/form-assignments")
 def assign_forms(exam_id: int, request: Request, assembly: int = Form(...), by: str = Form("seat"),
-                 db: Session = Depends(get_db), member=Depends(exam_staff)) -> RedirectResponse:
+                 only_unassigned: bool = Form(False), db: Session = Depends(get_db),
+                 member=Depends(exam_staff)) -> RedirectResponse:
     try:
-        r = form_assignments.assign(db, exam_id, rule=by, actor=member.username, assembly_id=assembly)
+        r = form_assignments.assign(db, exam_id, rule=by, actor=member.username, assembly_id=assembly,
+                                    only_unassigned=only_unassigned)
     except DataFileError as exc:
         problems = [f"{p.location} {p.message}" for p in exc.problems]
         return _back(request, exam_id, f"未分配试卷（{len(problems)} 处）：" + "；".join(problems), "bad")

@@ -164,6 +164,41 @@ def test_a_candidate_added_after_forms_were_split_must_be_assigned_before_printi
         forms_svc.print_form(bank_db, a.id, booklet=False, key=False, exam_id=seated_exam, actor="t")
 
 
+def test_late_candidates_are_assigned_alone_and_nobody_already_assigned_moves(bank_db, l1_pair, seated_exam):
+    """Noted at #21: a candidate added after the split could only be assigned by assigning the
+    whole roster again, which may move others whose sheets are printed."""
+    a, b = l1_pair.forms
+    svc.assign(bank_db, seated_exam, rule="seat", actor="t", assembly_id=l1_pair.id)
+    forms_svc.print_form(bank_db, a.id, booklet=False, key=False, exam_id=seated_exam, actor="t")
+    before = forms_of(bank_db, seated_exam)
+    late = "准考证号,姓名,考场,座位号,试卷\nT30,新一,第1考场,11,\nT31,新二,第2考场,,\nT32,新三,第10考场,2,\n"
+    exams.import_roster(bank_db, seated_exam, "补录.csv", late.encode(), actor="t")
+    r = svc.assign(bank_db, seated_exam, rule="seat", actor="proctor1", assembly_id=l1_pair.id, only_unassigned=True)
+    after = forms_of(bank_db, seated_exam)
+    assert {t: after[t] for t in before} == before and r.warnings == [] and r.changed == 3
+    assert after["T30"] != after["T03"]  # seat 11 sits beside seat 10 (T03)
+    assert after["T31"] != after["T08"]  # no seat: after T08, the room's last
+    assert after["T32"] != after["T09"]  # seat 2 beside seat 1 (T09)
+    assert sum(r.counts.values()) == 12 and abs(r.counts["A"] - r.counts["B"]) <= 1
+    event = bank_db.scalars(select(AuditEvent).where(AuditEvent.action == "exam.form_assign")
+                            .order_by(AuditEvent.id.desc())).first()
+    assert event.after["only_unassigned"] is True
+    assert sorted(x[0] for x in event.after["changed"]) == ["T30", "T31", "T32"]
+    assert all(old is None for _, old, _ in event.after["changed"])
+    on_a = sorted(t for t, code in after.items() if code == "A")
+    assert sorted(sheet_tickets(bank_db, a.id, seated_exam)) == on_a  # printing works again
+    # by room: a newcomer joins the form their room already sits; nothing left to do is no change
+    svc.assign(bank_db, seated_exam, rule="room", actor="t", assembly_id=l1_pair.id)
+    by_room = forms_of(bank_db, seated_exam)
+    assert by_room["T09"] == by_room["T32"] != by_room["T07"]  # 第10考场 sits one form, 第2考场 the other
+    exams.import_roster(bank_db, seated_exam, "补录2.csv", "准考证号,姓名,考场\nT33,新四,第10考场\n".encode(),
+                        actor="t")
+    r = svc.assign(bank_db, seated_exam, rule="room", actor="t", assembly_id=l1_pair.id, only_unassigned=True)
+    assert r.changed == 1 and forms_of(bank_db, seated_exam)["T33"] == by_room["T09"]
+    assert svc.assign(bank_db, seated_exam, rule="seat", actor="t", assembly_id=l1_pair.id,
+                      only_unassigned=True).changed == 0
+
+
 def answers_row(form, ticket: str, code: str) -> str:
     keys = [{"A": "对", "B": "错"}["".join(it.key)] if it.type == "判断" else "".join(it.key) for it in form.items]
     return f'{ticket},{code},"{",".join(keys)}"'

@@ -96,6 +96,15 @@ def test_the_exam_page_assigns_forms_and_shows_each_candidates_form(bank_db_url,
         r = c.post(f"/proctor/exams/{seated_exam}/form-assignments", data={"assembly": "999", "by": "room"},
                    follow_redirects=True)
         assert "未分配试卷：未找到组卷：999" in r.text
+        # once forms are assigned, the form offers (ticked) to assign only the unassigned
+        assert re.search(r'name="only_unassigned" value="true" checked', r.text)
+        c.post("/api/v1/exams/%d/roster" % seated_exam, files={"file": ("补.csv", "准考证号,姓名,考场\nT40,新人,第2考场\n".encode())})
+        r = c.post(f"/proctor/exams/{seated_exam}/form-assignments",
+                   data={"assembly": str(l1_pair.id), "by": "seat", "only_unassigned": "true"}, follow_redirects=True)
+        assert "（1 名有变化）" in r.text, r.text[:2000]
+        table = r.text[r.text.index('<table id="form-assignments">'):]
+        after = dict(re.findall(r"<tr><td>(T\d+)</td>.*?<td class=\"form-code\">([^<]*)</td>", table))
+        assert {t: after[t] for t in rows} == rows and after["T40"] in ("A", "B")
         form_page = c.get(f"/proctor/forms/{l1_pair.forms[0].id}").text
         assert 'id="key-balance"' in form_page and "同一答案最长连续" in form_page
     finally:
