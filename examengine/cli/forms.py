@@ -204,7 +204,8 @@ def results(
                 f"评分（{zone_label(zone)}）", "来源"):
         t.add_column(col, overflow="fold")
     for r in v.rows:
-        marks = list(r.flags) + ([f"复核更正 {r.corrected} 题"] if r.corrected else []) + ([r.replaced] if r.replaced else [])
+        marks = list(r.flags) + ([f"复核更正 {r.corrected} 题"] if r.corrected else []) + (
+            [r.replaced + _replaced_when(r, zone)] if r.replaced else [])
         t.add_row(r.ticket, r.name, r.room or "—", r.form, f"{r.raw_score}/{r.n_items}", _theta(r.theta, r.se),
                   r.band_name, "是" if r.passed else "否", _score(r.score, r.provisional), "；".join(marks) or "—",
                   f"{r.scored_by} {local_time(datetime.fromisoformat(r.scored_at), zone)}", r.source_file)
@@ -288,10 +289,18 @@ def scan(
 
 def _print_replaced(rows) -> None:
     """Say which results replace one from another source (the earlier one stays in the record)."""
+    zone = settings().zone
     for x in rows:
         if x.replaced:
-            out.print(f"注意：准考证号 {x.ticket} {x.name} 的纸笔成绩{x.replaced}；先前成绩保留在记录中。",
-                      highlight=False)
+            out.print(f"注意：准考证号 {x.ticket} {x.name} 的纸笔成绩{x.replaced}{_replaced_when(x, zone)}；"
+                      f"先前成绩保留在记录中。", highlight=False)
+
+
+def _replaced_when(row, zone) -> str:
+    """'，评分于 2026-12-07 00:06 北京时间' for the earlier result a row replaced."""
+    if not row.replaced_at:
+        return ""
+    return f"，评分于 {local_time(datetime.fromisoformat(row.replaced_at), zone)} {zone_label(zone)}"
 
 
 def _print_listings(listings) -> None:

@@ -569,6 +569,7 @@ class PaperRow:
     # another source, in Chinese (e.g. a scanned sheet replacing a typed CSV row); "" otherwise.
     # The earlier result itself is kept in the stored result's ``history``: nothing is lost.
     replaced: str = ""
+    replaced_at: str = ""  # when that earlier result was scored (ISO 8601, UTC; shown in the centre's zone)
 
 
 @dataclass(frozen=True)
@@ -657,7 +658,8 @@ def record_paper_result(db: Session, scoring: PaperScoring, candidate: Candidate
                                                PaperResult.candidate_id == candidate.id)).first()
     added = row is None
     if row is not None and (row.source or "") != source:
-        out = replace(out, replaced=_replaced_note(_history_entry(row)))
+        earlier = _history_entry(row)
+        out = replace(out, replaced=_replaced_note(earlier), replaced_at=earlier["scored_at"])
     if not write:
         return out, added
     if row is None:
@@ -683,9 +685,9 @@ def _history_entry(row: PaperResult) -> dict:
 
 
 def _replaced_note(entry: dict) -> str:
-    when = entry["scored_at"].replace("T", " ").removesuffix("+00:00") + " UTC" if entry["scored_at"] else "时间不明"
-    who = entry["scored_by"] or "未知"
-    return (f"替换了此前的成绩（来源 {_source_file(entry['source']) or '不明'}，{who} 于 {when} 评分，"
+    """What a result says of the earlier one it replaced (its time goes beside it, as
+    ``PaperRow.replaced_at``, for the shells to show in the centre's zone)."""
+    return (f"替换了此前的成绩（来源 {_source_file(entry['source']) or '不明'}，评分人 {entry['scored_by'] or '不明'}，"
             f"答对 {entry['raw_score']}，θ {entry['theta']:.2f}）")
 
 
@@ -801,16 +803,17 @@ def paper_results(db: Session, exam_id: int) -> list[PaperRow]:
                             flags=[str(x) for x in extra.get("flags") or []], corrected=_corrected(extra.get("corrected")),
                             scored_by=p.scored_by, scored_at=as_utc(p.scored_at).isoformat(timespec="seconds"),
                             source=p.source or "", source_file=_source_file(p.source),
-                            replaced=_last_replaced(p)))
+                            **_last_replaced(p)))
     return out
 
 
-def _last_replaced(p: PaperResult) -> str:
-    """The note for the latest earlier result of another source that ``p`` replaced ("" if none)."""
+def _last_replaced(p: PaperResult) -> dict[str, str]:
+    """``replaced`` and ``replaced_at`` for the latest earlier result of another source that
+    ``p`` replaced (none: empty)."""
     for entry in reversed((p.result or {}).get("history") or []):
         if entry.get("source", "") != (p.source or ""):
-            return _replaced_note(entry)
-    return ""
+            return {"replaced": _replaced_note(entry), "replaced_at": entry.get("scored_at", "")}
+    return {}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ and the roster candidates without one: on the proctor's page, through the API an
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -97,7 +98,8 @@ def test_the_proctor_page_shows_results_flags_and_who_has_none_and_is_linked_fro
         table = c.get(f"/proctor/exams/{DEMO}/paper-results").text.split('<table id="paper-results">')[1]
         row1 = table[table.index('data-ticket="DEMO0001"'):]
         row1 = row1[:row1.index("</tr>")]
-        assert 'class="flagged"' in row1 and "替换了此前的成绩（来源 答案.csv，阅卷员 于 " in row1
+        assert 'class="flagged"' in row1 and "替换了此前的成绩（来源 答案.csv，评分人 阅卷员，答对 " in row1
+        assert re.search(r"，评分于 \d{4}-\d\d-\d\d \d\d:\d\d</p>", row1)  # in the centre's zone, as the row's own time
         assert "补录.csv" in row1
     finally:
         c.__exit__(None, None, None)

@@ -17,6 +17,7 @@ from examengine.services import audit
 from examengine.services import exams as exams_svc
 from examengine.services import forms as forms_svc
 from examengine.services import scans as svc
+from examengine.services.exams import as_utc
 from tests.scans.conftest import fake_file, key_letters, page_spec, qr_for
 
 
@@ -286,14 +287,15 @@ def test_a_scan_replacing_a_typed_result_says_so_and_keeps_the_typed_one_whole(b
                           actor="clerk")
     typed = bank_db.scalars(select(PaperResult).where(PaperResult.candidate_id == c1.id)).one()
     typed_answers, typed_theta, typed_raw = list(typed.answers), typed.theta, typed.raw_score
+    typed_at = as_utc(typed.scored_at).isoformat(timespec="seconds")
 
     sheet = fake_file(page_spec(qr_for(bank_db, 1, c1, a), wrong(a, 6)))
     preview = svc.scan(bank_db, [("s.pdf", sheet)], exam_id=1, actor="proctor1", apply=False)
     assert "typed.csv" in preview.scored[0].replaced and "clerk" in preview.scored[0].replaced
     r = svc.scan(bank_db, [("s.pdf", sheet)], exam_id=1, actor="proctor1", apply=True)
     [row] = r.scored
-    assert row.replaced.startswith("替换了此前的成绩（来源 typed.csv，clerk 于 ")
-    assert f"答对 {typed_raw}，θ {typed_theta:.2f}" in row.replaced
+    assert row.replaced == f"替换了此前的成绩（来源 typed.csv，评分人 clerk，答对 {typed_raw}，θ {typed_theta:.2f}）"
+    assert row.replaced_at == typed_at
 
     bank_db.expire_all()
     now = bank_db.scalars(select(PaperResult).where(PaperResult.candidate_id == c1.id)).one()
@@ -304,7 +306,7 @@ def test_a_scan_replacing_a_typed_result_says_so_and_keeps_the_typed_one_whole(b
     [event] = audit.read(bank_db, action="scan.upload")
     assert event.after["replaced_other_source"] == [c1.ticket]
     [listed] = [x for x in forms_svc.paper_results(bank_db, 1) if x.ticket == c1.ticket]
-    assert listed.replaced == row.replaced
+    assert (listed.replaced, listed.replaced_at) == (row.replaced, row.replaced_at)
 
     # the same sheet again changes nothing; typing the answers again keeps both earlier results
     assert svc.scan(bank_db, [("s.pdf", sheet)], exam_id=1, actor="proctor1", apply=True).scored == []
