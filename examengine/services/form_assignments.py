@@ -163,7 +163,8 @@ def _fill_unassigned(candidates: list[Candidate], codes: list[str], forms: list[
         if c.form_id is not None:
             continue
         if how is AssignRule.ROOM:
-            room = Counter(out[j] for j, o in enumerate(candidates) if o.room == c.room and o.form_id is not None)
+            room = Counter(out[j] for j, o in enumerate(candidates)  # a kept form of another assembly's
+                           if o.room == c.room and o.form_id is not None and out[j] in forms)  # codes can't be given
             choice = room.most_common(1)[0][0] if room else codes[k]
         else:
             near = {out[j] for j in (k - 1, k + 1) if 0 <= j < len(candidates) and candidates[j].room == c.room

@@ -241,3 +241,17 @@ def test_moving_candidates_after_their_sheets_were_printed_warns_to_reprint(bank
     r = svc.assign(bank_db, seated_exam, rule="seat", actor="t", assembly_id=l1_pair.id)
     assert r.changed == 4 and Counter(c.form for c in r.candidates) == {"A": 5, "B": 4}
     assert len(r.warnings) == 1 and "4 名考生换了试卷" in r.warnings[0] and "重新打印试卷 A、B 的答题卡" in r.warnings[0]
+
+
+def test_late_candidates_by_room_on_a_one_form_assembly_never_get_a_code_it_lacks(bank_db, l1_pair, seated_exam):
+    """A room sitting form B of one assembly, and a newcomer assigned from another assembly that
+    has only form A: the newcomer gets A (the room's B is not a form of the chosen assembly)."""
+    svc.assign(bank_db, seated_exam, rule="room", actor="t", assembly_id=l1_pair.id)
+    assert forms_of(bank_db, seated_exam)["T07"] == "B"  # 第2考场
+    single = forms_svc.assemble(bank_db, blueprint="530046-L1", n_forms=1, length=20, actor="test", seed=5)
+    exams.import_roster(bank_db, seated_exam, "补录.csv", "准考证号,姓名,考场\nT50,新人,第2考场\n".encode(), actor="t")
+    r = svc.assign(bank_db, seated_exam, rule="room", actor="t", assembly_id=single.id, only_unassigned=True)
+    assert r.changed == 1
+    bank_db.expire_all()
+    t50 = bank_db.scalars(select(Candidate).where(Candidate.ticket == "T50")).one()
+    assert t50.form_id == single.forms[0].id
