@@ -303,7 +303,29 @@ def _decode_box(gray: np.ndarray, h: np.ndarray) -> str | None:
         _, binary = cv2.threshold(cv2.GaussianBlur(crop_img, (3, 3), 0), 0, 255,
                                   cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         text = _decode(binary)
+    # then at other scales and with OpenCV's second detector: each finds codes the first misses
+    # (a noisy JPEG-50 scan of one payload in about twenty failed both tries above)
+    for attempt in (lambda: _decode(cv2.resize(crop_img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)),
+                    lambda: _decode(cv2.resize(binary, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)),
+                    lambda: _decode(cv2.resize(crop_img, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)),
+                    lambda: _decode_aruco(crop_img)):
+        if text is not None:
+            break
+        text = attempt()
     return text
+
+
+_QR_ARUCO = cv2.QRCodeDetectorAruco() if hasattr(cv2, "QRCodeDetectorAruco") else None
+
+
+def _decode_aruco(img: np.ndarray) -> str | None:
+    if _QR_ARUCO is None:
+        return None
+    try:
+        text, _, _ = _QR_ARUCO.detectAndDecode(img)
+    except cv2.error:
+        return None
+    return text or None
 
 
 def _marks_dark(sheet: np.ndarray, ppm: float) -> bool:
