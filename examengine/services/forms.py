@@ -684,6 +684,14 @@ def _history_entry(row: PaperResult) -> dict:
             "theta": row.theta, "se": row.se, "result": earlier}
 
 
+def replaced_summary(rows: list[PaperRow]) -> str:
+    """One sentence for a report whose results replaced earlier ones of another source ("" if none)."""
+    tickets = [r.ticket for r in rows if r.replaced]
+    if not tickets:
+        return ""
+    return f" 其中 {len(tickets)} 名替换了另一来源的先前成绩（{'、'.join(tickets)}），先前成绩保留在记录中。"
+
+
 def _replaced_note(entry: dict) -> str:
     """What a result says of the earlier one it replaced (its time goes beside it, as
     ``PaperRow.replaced_at``, for the shells to show in the centre's zone)."""

@@ -109,7 +109,5 @@ def score(exam: int = Form(...), file: UploadFile = File(...), db: Session = Dep
         return _index(db, member, "答案有误，未写入任何成绩：", "bad", 422, [str(p) for p in exc.problems])
     except ExamEngineError as exc:
         return _index(db, member, exc.message, "bad", 409)
-    replaced = [x.ticket for x in r.rows if x.replaced]
     return _index(db, member, f"考试 {r.exam_id}：新增 {r.added} 名、更新 {r.updated} 名的纸笔成绩。"
-                  + (f" 其中 {len(replaced)} 名替换了另一来源的先前成绩（{'、'.join(replaced)}），先前成绩保留在记录中。"
-                     if replaced else ""), scored_exam=r.exam_id)
+                  + svc.replaced_summary(r.rows), scored_exam=r.exam_id)

@@ -30,6 +30,7 @@ from examengine.services import exams as exams_svc
 from examengine.services import scan_returns
 from examengine.services import scans as svc
 from examengine.services.accounts import require_exam
+from examengine.services.forms import replaced_summary
 from examengine.ui import flash
 
 router = APIRouter(route_class=ReleasingRoute, prefix="/proctor", include_in_schema=False)
@@ -87,9 +88,7 @@ def upload(exam_id: int, request: Request, files: list[UploadFile] = File(...), 
     c = r.counts
     text = (f"已读取 {len(r.pages)} 页：新读入 {c['new']}，未变 {c['unchanged']}，拒收 {c['refused']}，"
             f"无法识别 {c['unreadable']}；已评分 {len(r.scored)} 名。")
-    replaced = [x.ticket for x in r.scored if x.replaced]
-    if replaced:
-        text += f" 其中 {len(replaced)} 名替换了另一来源的先前成绩（{'、'.join(replaced)}），先前成绩保留在记录中。"
+    text += replaced_summary(r.scored)
     refused = [p for p in r.pages if p.outcome in ("refused", "unreadable")]
     if refused:
         text += " 拒收或无法识别：" + "；".join(
